@@ -1,0 +1,41 @@
+//! flowlake: AWS VPC Flow Logs (gzip text, any custom format, versions 2–11
+//! and Transit Gateway) into date-partitioned Parquet whose schema matches
+//! AWS's own Parquet delivery.
+//!
+//! The library is layered; imports point down:
+//!
+//! - ground floor: [`schema`] (the field catalog), [`partition`] (the output
+//!   layout), [`storage`] (list/read/atomic write; the only module that knows
+//!   local disk from object storage);
+//! - [`format`] (header → fields), [`parse`] (lines → Arrow arrays and
+//!   rejects), [`source`] (inputs → decompressed streams), [`sink`] (Parquet
+//!   writers per partition), [`report`], [`generate`] (sample data);
+//! - [`pipeline`] (the parallel, bounded-memory conversion run).
+//!
+//! ```no_run
+//! use flowlake::pipeline::{convert, ConvertOptions, NoProgress};
+//! use flowlake::storage::Location;
+//!
+//! let opts = ConvertOptions::new(vec![Location::parse("./sample")?], Location::parse("./lake")?)
+//!     .with_threads(2);
+//! let report = convert(&opts, &NoProgress)?;
+//! assert_eq!(report.rows_in, report.rows_written + report.rows_rejected);
+//! # Ok::<(), flowlake::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod format;
+pub mod generate;
+pub mod parse;
+pub mod partition;
+pub mod pipeline;
+pub mod report;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod storage;
+
+pub use error::{Error, Result};
+pub use pipeline::{ConvertOptions, convert};

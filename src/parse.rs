@@ -1,0 +1,635 @@
+//! Lines → Arrow arrays, in two layers (as in arrow-csv):
+//!
+//! - [`LineSplitter`] turns a byte stream into numbered lines without copying
+//!   them, and enforces the line-length limit.
+//! - [`RecordParser`] splits one line into fields at single spaces and
+//!   validates every value against a [`ColumnPlan`] (the file's format bound to
+//!   the output table) without allocating; [`BatchBuilder`] then appends the
+//!   validated values to typed Arrow builders. A line is checked completely
+//!   before anything is appended, so a rejected line leaves no trace in a batch.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+
+use crate::format::{Format, trim_line_end};
+use crate::schema::{ColumnId, FieldType, TableColumns};
+
+/// The longest line accepted; longer lines are rejected (no flow-log record comes near it).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Largest accepted `start`/`end`: 9999-12-31T23:59:59Z.
+const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
+
+/// How one file's fields map onto the output table.
+#[derive(Clone, Debug)]
+pub struct ColumnPlan {
+    slots: Vec<Slot>,
+    /// Table columns this format does not have: null in its rows.
+    missing: Vec<usize>,
+    /// Position of `start` in the record, if the format has it.
+    start_field: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    column: usize,
+    ty: FieldType,
+    is_start: bool,
+    name: Arc<str>,
+}
+
+impl ColumnPlan {
+    /// Binds a format to a table. Every field of `format` must be a column of `table`.
+    pub fn new(format: &Format, table: &TableColumns) -> ColumnPlan {
+        let start =
+            ColumnId::Known(crate::schema::lookup("start").expect("start is in the catalog"));
+        let slots: Vec<Slot> = format
+            .fields()
+            .iter()
+            .map(|id| Slot {
+                column: table
+                    .position(id)
+                    .expect("table is a superset of every format"),
+                ty: id.ty(),
+                is_start: *id == start,
+                name: Arc::from(id.header_name()),
+            })
+            .collect();
+        let present: Vec<usize> = slots.iter().map(|s| s.column).collect();
+        let missing = (0..table.len()).filter(|c| !present.contains(c)).collect();
+        let start_field = slots.iter().position(|s| s.is_start);
+        ColumnPlan {
+            slots,
+            missing,
+            start_field,
+        }
+    }
+
+    /// Number of fields a record must have.
+    pub fn field_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when the format has a `start` field.
+    pub fn has_start(&self) -> bool {
+        self.start_field.is_some()
+    }
+}
+
+/// Why a line was rejected: a stable kind (for counting) and the full text
+/// written to the rejects file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reason {
+    /// Short stable name, e.g. `field_count`, counted per kind in the run report.
+    pub kind: &'static str,
+    /// The sentence written to the rejects file.
+    pub text: String,
+}
+
+impl Reason {
+    /// A reason of `kind` with `text`.
+    pub fn new(kind: &'static str, text: impl Into<String>) -> Reason {
+        Reason {
+            kind,
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A validated line, ready to append: its `start` (if the format has one and it is not `-`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    /// The record's `start`, Unix seconds.
+    pub start: Option<i64>,
+}
+
+/// Splits and validates lines; holds reusable scratch space so the hot path
+/// does not allocate.
+#[derive(Debug, Default)]
+pub struct RecordParser {
+    /// Start offset of each field in the current line, plus one past the end.
+    bounds: Vec<usize>,
+    /// Parsed value of each numeric field (None for `-`).
+    ints: Vec<Option<i64>>,
+}
+
+impl RecordParser {
+    /// A parser with empty scratch space.
+    pub fn new() -> RecordParser {
+        RecordParser::default()
+    }
+
+    /// Checks one record line against `plan`. On success the line's fields
+    /// are held in `self` for [`BatchBuilder::append`]; on failure the reason
+    /// is returned, worded for the rejects file.
+    pub fn parse(&mut self, plan: &ColumnPlan, line: &[u8]) -> Result<Parsed, Reason> {
+        let line = trim_line_end(line);
+        if line.is_empty() {
+            return Err(Reason::new("empty_line", "empty line"));
+        }
+        if line.len() > MAX_LINE {
+            return Err(Reason::new(
+                "line_too_long",
+                format!("line longer than {MAX_LINE} bytes"),
+            ));
+        }
+        if !line.is_ascii() && std::str::from_utf8(line).is_err() {
+            return Err(Reason::new("invalid_utf8", "invalid UTF-8"));
+        }
+        self.bounds.clear();
+        self.bounds.push(0);
+        for sp in memchr::memchr_iter(b' ', line) {
+            self.bounds.push(sp + 1);
+        }
+        self.bounds.push(line.len() + 1);
+        let found = self.bounds.len() - 1;
+        if found != plan.slots.len() {
+            return Err(Reason::new(
+                "field_count",
+                format!(
+                    "wrong field count: expected {} fields, found {found}",
+                    plan.slots.len()
+                ),
+            ));
+        }
+        self.ints.clear();
+        let mut start = None;
+        for (i, slot) in plan.slots.iter().enumerate() {
+            let tok = &line[self.bounds[i]..self.bounds[i + 1] - 1];
+            if tok.is_empty() {
+                return Err(Reason::new(
+                    "empty_value",
+                    format!(
+                        "empty value in field `{}` (two spaces in a row?)",
+                        slot.name
+                    ),
+                ));
+            }
+            let is_null = tok == b"-";
+            match slot.ty {
+                FieldType::String => {}
+                FieldType::Int32 | FieldType::Int64 => {
+                    let v = if is_null {
+                        None
+                    } else {
+                        let v = parse_int(tok).ok_or_else(|| {
+                            Reason::new(
+                                "invalid_number",
+                                format!(
+                                    "invalid number in field `{}`: `{}`",
+                                    slot.name,
+                                    String::from_utf8_lossy(tok)
+                                ),
+                            )
+                        })?;
+                        if slot.ty == FieldType::Int32 && i32::try_from(v).is_err() {
+                            return Err(Reason::new(
+                                "out_of_range",
+                                format!(
+                                    "number out of range for int32 field `{}`: `{}`",
+                                    slot.name,
+                                    String::from_utf8_lossy(tok)
+                                ),
+                            ));
+                        }
+                        Some(v)
+                    };
+                    if slot.is_start {
+                        if let Some(s) = v {
+                            if !(0..=MAX_UNIX_SECONDS).contains(&s) {
+                                return Err(Reason::new(
+                                    "bad_start",
+                                    format!(
+                                        "start `{s}` is not a Unix time in seconds between 1970 and 9999"
+                                    ),
+                                ));
+                            }
+                        }
+                        start = v;
+                    }
+                    self.ints.push(v);
+                }
+            }
+        }
+        Ok(Parsed { start })
+    }
+}
+
+/// Parses an optionally signed decimal integer; `None` if it is not one or
+/// does not fit in an i64.
+#[inline]
+pub fn parse_int(tok: &[u8]) -> Option<i64> {
+    let (neg, digits) = match tok.first() {
+        Some(b'-') => (true, &tok[1..]),
+        _ => (false, tok),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut acc: u64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        acc = acc * 10 + u64::from(d);
+    }
+    if neg {
+        if acc > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((acc as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(acc).ok()
+    }
+}
+
+enum ColumnBuilder {
+    I32(Int32Builder),
+    I64(Int64Builder),
+    Str(StringBuilder),
+}
+
+/// Typed Arrow builders for every column of the output table.
+pub struct BatchBuilder {
+    schema: SchemaRef,
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+impl BatchBuilder {
+    /// Builders for `table`, sized for about `capacity` rows.
+    pub fn new(table: &TableColumns, schema: SchemaRef, capacity: usize) -> BatchBuilder {
+        let columns = table
+            .columns()
+            .iter()
+            .map(|c| match c.ty() {
+                FieldType::Int32 => ColumnBuilder::I32(Int32Builder::with_capacity(capacity)),
+                FieldType::Int64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
+                FieldType::String => {
+                    ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 12))
+                }
+            })
+            .collect();
+        BatchBuilder {
+            schema,
+            columns,
+            rows: 0,
+        }
+    }
+
+    /// Rows appended since the last [`finish`](BatchBuilder::finish).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no rows are buffered.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends the line that `parser` has just accepted.
+    pub fn append(&mut self, plan: &ColumnPlan, parser: &RecordParser, line: &[u8]) {
+        let line = trim_line_end(line);
+        let mut ints = parser.ints.iter();
+        for (i, slot) in plan.slots.iter().enumerate() {
+            let builder = &mut self.columns[slot.column];
+            match builder {
+                ColumnBuilder::I32(b) => {
+                    b.append_option(ints.next().copied().flatten().map(|v| v as i32))
+                }
+                ColumnBuilder::I64(b) => b.append_option(ints.next().copied().flatten()),
+                ColumnBuilder::Str(b) => {
+                    let tok = &line[parser.bounds[i]..parser.bounds[i + 1] - 1];
+                    if tok == b"-" {
+                        b.append_null();
+                    } else {
+                        // The parser checked that the whole line is UTF-8, and fields
+                        // are split at ASCII spaces, so each field is UTF-8 too.
+                        b.append_value(std::str::from_utf8(tok).unwrap_or_default());
+                    }
+                }
+            }
+        }
+        for &c in &plan.missing {
+            match &mut self.columns[c] {
+                ColumnBuilder::I32(b) => b.append_null(),
+                ColumnBuilder::I64(b) => b.append_null(),
+                ColumnBuilder::Str(b) => b.append_null(),
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// Takes the buffered rows as a batch; the builders keep their capacity.
+    pub fn finish(&mut self) -> RecordBatch {
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .iter_mut()
+            .map(|c| -> ArrayRef {
+                match c {
+                    ColumnBuilder::I32(b) => Arc::new(b.finish()),
+                    ColumnBuilder::I64(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Str(b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), arrays).expect("builders match the schema")
+    }
+}
+
+/// One line from a [`LineSplitter`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A complete line (without its `\n`).
+    Text(&'a [u8]),
+    /// A line over [`MAX_LINE`] bytes: its first `MAX_LINE` bytes. The rest is skipped.
+    TooLong(&'a [u8]),
+}
+
+/// A read error in the middle of a stream, with the unterminated line that was cut off.
+#[derive(Debug)]
+pub struct StreamError {
+    /// The error from the reader (for gzip input: the decompressor).
+    pub error: io::Error,
+    /// The line number the cut-off line would have had.
+    pub line_no: u64,
+    /// The bytes of the cut-off line read before the error (may be empty).
+    pub partial: Vec<u8>,
+}
+
+/// Splits a byte stream into numbered lines, reusing one buffer.
+pub struct LineSplitter {
+    buf: Vec<u8>,
+}
+
+impl Default for LineSplitter {
+    fn default() -> Self {
+        LineSplitter::new()
+    }
+}
+
+const READ_CHUNK: usize = 256 * 1024;
+
+impl LineSplitter {
+    /// A splitter with a fresh buffer.
+    pub fn new() -> LineSplitter {
+        LineSplitter {
+            buf: Vec::with_capacity(READ_CHUNK + MAX_LINE),
+        }
+    }
+
+    /// Calls `f(line_number, line)` for every line of `reader` (numbers start
+    /// at 1). A final line without `\n` is still a line; a stream ending in
+    /// `\n` has no empty last line. `f` returns `false` to stop early.
+    /// Returns the number of lines seen.
+    pub fn split<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        mut f: impl FnMut(u64, Line<'_>) -> bool,
+    ) -> Result<u64, StreamError> {
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.resize(READ_CHUNK + MAX_LINE, 0);
+        let (mut pos, mut filled) = (0usize, 0usize);
+        let mut line_no: u64 = 1;
+        let mut skipping = false;
+        loop {
+            while let Some(nl) = memchr::memchr(b'\n', &buf[pos..filled]) {
+                if skipping {
+                    skipping = false;
+                } else {
+                    let line = &buf[pos..pos + nl];
+                    let ev = if line.len() > MAX_LINE {
+                        Line::TooLong(&line[..MAX_LINE])
+                    } else {
+                        Line::Text(line)
+                    };
+                    if !f(line_no, ev) {
+                        return Ok(line_no);
+                    }
+                    line_no += 1;
+                }
+                pos += nl + 1;
+            }
+            if !skipping && filled - pos > MAX_LINE {
+                if !f(line_no, Line::TooLong(&buf[pos..pos + MAX_LINE])) {
+                    return Ok(line_no);
+                }
+                line_no += 1;
+                skipping = true;
+            }
+            if skipping {
+                pos = filled;
+            }
+            buf.copy_within(pos..filled, 0);
+            filled -= pos;
+            pos = 0;
+            let n = loop {
+                match reader.read(&mut buf[filled..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => {
+                        let partial = if skipping {
+                            Vec::new()
+                        } else {
+                            buf[..filled].to_vec()
+                        };
+                        return Err(StreamError {
+                            error,
+                            line_no,
+                            partial,
+                        });
+                    }
+                }
+            };
+            if n == 0 {
+                if filled > 0 && !skipping {
+                    let line = &buf[..filled];
+                    let ev = if line.len() > MAX_LINE {
+                        Line::TooLong(&line[..MAX_LINE])
+                    } else {
+                        Line::Text(line)
+                    };
+                    f(line_no, ev);
+                    line_no += 1;
+                }
+                return Ok(line_no - 1);
+            }
+            filled += n;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type};
+
+    fn default_plan() -> (ColumnPlan, TableColumns) {
+        let f = Format::aws_default();
+        let t = TableColumns::from_columns(f.fields().iter().cloned());
+        (ColumnPlan::new(&f, &t), t)
+    }
+
+    #[test]
+    fn parse_int_edges() {
+        assert_eq!(parse_int(b"0"), Some(0));
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"9223372036854775808"), None);
+        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int(b"-"), None);
+        assert_eq!(parse_int(b"12a"), None);
+        assert_eq!(parse_int(b"+1"), None);
+        assert_eq!(parse_int(b""), None);
+    }
+
+    #[test]
+    fn rejects_with_exact_reasons() {
+        let (plan, _) = default_plan();
+        let mut p = RecordParser::new();
+        let ok =
+            "2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK";
+        assert_eq!(
+            p.parse(&plan, ok.as_bytes()),
+            Ok(Parsed {
+                start: Some(1_418_530_010)
+            })
+        );
+        let cases = [
+            ("", "empty line"),
+            (
+                "2 123 eni-1",
+                "wrong field count: expected 14 fields, found 3",
+            ),
+            (
+                "2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 20 42x9 1418530010 1418530070 ACCEPT OK",
+                "invalid number in field `bytes`: `42x9`",
+            ),
+            (
+                "2 123456789010 eni-1 1.2.3.4 5.6.7.8 4294967296 2 6 20 4249 1418530010 1418530070 ACCEPT OK",
+                "number out of range for int32 field `srcport`: `4294967296`",
+            ),
+            (
+                "2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010000 1418530070 ACCEPT OK",
+                "start `1418530010000` is not a Unix time in seconds between 1970 and 9999",
+            ),
+            (
+                "2 123456789010 eni-1  5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK",
+                "empty value in field `srcaddr` (two spaces in a row?)",
+            ),
+        ];
+        for (line, reason) in cases {
+            assert_eq!(
+                p.parse(&plan, line.as_bytes()).unwrap_err().text,
+                reason,
+                "{line}"
+            );
+        }
+        let bad_utf8 = b"2 123456789010 eni-\xff 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK";
+        assert_eq!(
+            p.parse(&plan, bad_utf8).unwrap_err(),
+            Reason::new("invalid_utf8", "invalid UTF-8")
+        );
+    }
+
+    #[test]
+    fn builds_typed_columns_with_nulls() {
+        let (plan, table) = default_plan();
+        let mut p = RecordParser::new();
+        let mut b = BatchBuilder::new(&table, table.arrow_schema(), 4);
+        for line in [
+            "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
+            "2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA\r",
+        ] {
+            p.parse(&plan, line.as_bytes()).unwrap();
+            b.append(&plan, &p, line.as_bytes());
+        }
+        let batch = b.finish();
+        assert_eq!(batch.num_rows(), 2);
+        let bytes = batch
+            .column_by_name("bytes")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(bytes.value(0), 4249);
+        assert!(bytes.is_null(1));
+        let port = batch
+            .column_by_name("dstport")
+            .unwrap()
+            .as_primitive::<Int32Type>();
+        assert_eq!(port.value(0), 22);
+        let status = batch
+            .column_by_name("log_status")
+            .unwrap()
+            .as_string::<i32>();
+        assert_eq!(status.value(1), "NODATA");
+        assert!(batch.column_by_name("srcaddr").unwrap().is_null(1));
+    }
+
+    #[test]
+    fn splitter_numbers_lines_and_limits_length() {
+        let long = "x".repeat(MAX_LINE + 10);
+        let input = format!("a\n\nb\n{long}\nc");
+        for cap in [1usize, 3, 7, 100, 1 << 20] {
+            let mut r = io::BufReader::with_capacity(cap, input.as_bytes());
+            let mut seen = Vec::new();
+            let n = LineSplitter::new()
+                .split(&mut r, |no, l| {
+                    seen.push(match l {
+                        Line::Text(t) => (no, String::from_utf8_lossy(t).into_owned()),
+                        Line::TooLong(t) => (no, format!("LONG{}", t.len())),
+                    });
+                    true
+                })
+                .unwrap();
+            assert_eq!(n, 5);
+            let want = [
+                (1, "a".to_string()),
+                (2, String::new()),
+                (3, "b".into()),
+                (4, format!("LONG{MAX_LINE}")),
+                (5, "c".into()),
+            ];
+            assert_eq!(seen, want, "reader capacity {cap}");
+        }
+    }
+
+    #[test]
+    fn splitter_reports_partial_line_on_error() {
+        struct Broken<'a>(&'a [u8]);
+        impl Read for Broken<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+                }
+                let n = self.0.len().min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut lines = 0;
+        let err = LineSplitter::new().split(&mut Broken(b"one\ntwo\nthr"), |_, _| {
+            lines += 1;
+            true
+        });
+        let err = err.unwrap_err();
+        assert_eq!(lines, 2);
+        assert_eq!(err.line_no, 3);
+        assert_eq!(err.partial, b"thr");
+    }
+}

@@ -1,0 +1,800 @@
+//! The conversion run: find inputs, read their headers, then let a pool of
+//! workers decompress, parse and write them in parallel, with bounded memory,
+//! and account for every line in the run report.
+//!
+//! Each worker takes the next input file (in path order, so a day's files are
+//! processed together), parses it into per-partition Arrow batches, and hands
+//! full batches to the shared [`PartitionedSink`], which encodes them into the
+//! partition's open Parquet file. Memory is bounded by
+//! `threads × open batches × batch rows` plus one row group per open file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::format::{Format, HeaderProblem};
+use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
+use crate::partition::{Layout, PartitionKey};
+use crate::report::{
+    self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus,
+};
+use crate::schema::TableColumns;
+use crate::sink::{ParquetOptions, PartitionedSink};
+use crate::source::{self, Decoded, FileSelector, InputFile};
+use crate::storage::{self, Location, Storage};
+
+/// Everything a conversion needs to know. Build with [`ConvertOptions::new`]
+/// and the `with_*` setters.
+#[derive(Clone, Debug)]
+pub struct ConvertOptions {
+    inputs: Vec<Location>,
+    output: Location,
+    format: Option<Format>,
+    globs: Vec<String>,
+    threads: usize,
+    layout: Layout,
+    parquet: ParquetOptions,
+    max_rejects: Option<u64>,
+    batch_rows: usize,
+}
+
+impl ConvertOptions {
+    /// Converts the files at or under `inputs` into a Parquet table at `output`.
+    pub fn new(inputs: Vec<Location>, output: Location) -> ConvertOptions {
+        ConvertOptions {
+            inputs,
+            output,
+            format: None,
+            globs: Vec::new(),
+            threads: 0,
+            layout: Layout::default(),
+            parquet: ParquetOptions::default(),
+            max_rejects: None,
+            batch_rows: 64 * 1024,
+        }
+    }
+
+    /// The format of headerless input files. Files that start with a header
+    /// line always use their header. Default: none (headerless files are rejected).
+    pub fn with_format(mut self, format: Option<Format>) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// File-name patterns for walking folders. Default: [`source::DEFAULT_GLOBS`].
+    pub fn with_globs(mut self, globs: Vec<String>) -> Self {
+        self.globs = globs;
+        self
+    }
+
+    /// Worker threads; 0 (the default) means one per core.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Partition layout. Default: [`Layout::Date`].
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Parquet settings. Default: [`ParquetOptions::default`].
+    pub fn with_parquet(mut self, parquet: ParquetOptions) -> Self {
+        self.parquet = parquet;
+        self
+    }
+
+    /// Fail the run (writing no rows) when more than this many records are
+    /// rejected. Default: no limit.
+    pub fn with_max_rejects(mut self, max: Option<u64>) -> Self {
+        self.max_rejects = max;
+        self
+    }
+
+    /// Rows a worker buffers per partition before handing them to the writer. Default 65,536.
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// The effective number of worker threads.
+    pub fn threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            self.threads
+        }
+    }
+}
+
+/// Receives progress while a run works (the CLI draws a progress bar with it).
+pub trait Progress: Sync {
+    /// The run is about to process `files` files of `bytes` stored bytes.
+    fn start(&self, _files: u64, _bytes: u64) {}
+    /// A file of `bytes` stored bytes and `rows` records was processed.
+    fn file_done(&self, _bytes: u64, _rows: u64) {}
+    /// The run is writing its last files.
+    fn finishing(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What the header scan found out about one input.
+#[derive(Clone, Debug)]
+enum Prep {
+    /// The file starts with this header.
+    Header(Format),
+    /// No header; the user's `--format` applies.
+    Headerless(Format),
+    /// Empty file.
+    Empty,
+    /// Every line is rejected for this reason.
+    Unusable(Reason),
+    /// The file cannot be opened or decoded at all.
+    Damaged(String),
+}
+
+impl Prep {
+    fn format(&self) -> Option<&Format> {
+        match self {
+            Prep::Header(f) | Prep::Headerless(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+struct Job {
+    input: InputFile,
+    storage: Arc<dyn Storage>,
+    prep: Prep,
+}
+
+/// Reads every input's first line to learn its format.
+fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) -> Prep {
+    match source::first_line(storage, input) {
+        Err(p) => Prep::Damaged(p.0),
+        Ok(None) => Prep::Empty,
+        Ok(Some(line)) => match Format::from_header(&line) {
+            Ok(f) => Prep::Header(f),
+            Err(HeaderProblem::Duplicate(name)) => Prep::Unusable(Reason::new(
+                "bad_header",
+                format!("the file's header names field `{name}` twice"),
+            )),
+            Err(HeaderProblem::NotAHeader) => match user_format {
+                Some(f) => Prep::Headerless(f.clone()),
+                None => Prep::Unusable(Reason::new(
+                    "no_header",
+                    "no header line: the file's first line does not name flow-log fields; pass --format for headerless files",
+                )),
+            },
+        },
+    }
+}
+
+fn discover_all(
+    roots: &[Location],
+    globs: &[String],
+) -> Result<Vec<(Arc<dyn Storage>, InputFile)>> {
+    let selector = FileSelector::new(globs)?;
+    let mut inputs = Vec::new();
+    for root in roots {
+        let st = storage::storage_for(root)?;
+        for f in source::discover(st.as_ref(), std::slice::from_ref(root), &selector)? {
+            inputs.push((st.clone(), f));
+        }
+    }
+    Ok(inputs)
+}
+
+/// Reads every input's header, in parallel on the current rayon pool.
+fn scan_all(inputs: Vec<(Arc<dyn Storage>, InputFile)>, user_format: Option<&Format>) -> Vec<Job> {
+    use rayon::prelude::*;
+    inputs
+        .into_par_iter()
+        .map(|(storage, input)| {
+            let prep = scan(storage.as_ref(), &input, user_format);
+            Job {
+                input,
+                storage,
+                prep,
+            }
+        })
+        .collect()
+}
+
+/// The distinct formats (with file counts, in order of first appearance) and their union table.
+fn formats_and_table(jobs: &[Job]) -> (Vec<(Format, u64)>, TableColumns) {
+    let mut formats: Vec<(Format, u64)> = Vec::new();
+    for j in jobs {
+        if let Some(f) = j.prep.format() {
+            match formats.iter_mut().find(|(g, _)| g == f) {
+                Some((_, n)) => *n += 1,
+                None => formats.push((f.clone(), 1)),
+            }
+        }
+    }
+    let table =
+        TableColumns::from_columns(formats.iter().flat_map(|(f, _)| f.fields().iter().cloned()));
+    (formats, table)
+}
+
+/// One column of the output table, as `flowlake schema` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ColumnInfo {
+    /// Parquet/SQL column name.
+    pub column: String,
+    /// Header field name.
+    pub field: String,
+    /// Parquet type (`INT32`, `INT64`, `STRING`).
+    pub parquet_type: &'static str,
+    /// SQL type (`int`, `bigint`, `string`).
+    pub sql_type: &'static str,
+    /// Flow-log version of the field (0 for fields this build does not know).
+    pub version: u8,
+}
+
+impl ColumnInfo {
+    fn of(id: &crate::schema::ColumnId) -> ColumnInfo {
+        let version = match id {
+            crate::schema::ColumnId::Known(i) => crate::schema::CATALOG[*i].version,
+            crate::schema::ColumnId::Unknown(_) => 0,
+        };
+        ColumnInfo {
+            column: id.column_name(),
+            field: id.header_name().to_string(),
+            parquet_type: id.ty().parquet(),
+            sql_type: id.ty().sql(),
+            version,
+        }
+    }
+}
+
+/// What `flowlake schema` finds in a set of inputs.
+#[derive(Clone, Debug, Serialize)]
+pub struct SchemaReport {
+    /// Input files looked at.
+    pub files: u64,
+    /// Formats found, with how many files have each.
+    pub formats: Vec<FormatSeen>,
+    /// Empty files.
+    pub files_empty: u64,
+    /// Files whose lines would all be rejected (no header and no --format, bad header), with why.
+    pub files_unusable: Vec<(String, String)>,
+    /// Files that cannot be read.
+    pub files_damaged: Vec<(String, String)>,
+    /// Header fields this build does not know (kept as string columns).
+    pub unknown_fields: Vec<String>,
+    /// The columns a conversion of these inputs writes, in order.
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// Reads the headers of `inputs` and tells which formats they hold and what
+/// table a conversion would write, without converting anything.
+pub fn inspect(
+    inputs: &[Location],
+    globs: &[String],
+    format: Option<&Format>,
+) -> Result<SchemaReport> {
+    let files = discover_all(inputs, globs)?;
+    let jobs = scan_all(files, format);
+    let (formats, table) = formats_and_table(&jobs);
+    let mut unknown: Vec<String> = formats
+        .iter()
+        .flat_map(|(f, _)| f.unknown_fields().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    let mut report = SchemaReport {
+        files: jobs.len() as u64,
+        formats: formats
+            .iter()
+            .map(|(f, n)| FormatSeen {
+                version: f.version(),
+                fields: f.header_line(),
+                files: *n,
+            })
+            .collect(),
+        files_empty: 0,
+        files_unusable: Vec::new(),
+        files_damaged: Vec::new(),
+        unknown_fields: unknown,
+        columns: table.columns().iter().map(ColumnInfo::of).collect(),
+    };
+    for j in &jobs {
+        let name = j.input.location().to_string();
+        match &j.prep {
+            Prep::Empty => report.files_empty += 1,
+            Prep::Unusable(r) => report.files_unusable.push((name, r.text.clone())),
+            Prep::Damaged(m) => report.files_damaged.push((name, m.clone())),
+            Prep::Header(_) | Prep::Headerless(_) => {}
+        }
+    }
+    Ok(report)
+}
+
+/// Counters one worker keeps and the run adds up.
+#[derive(Default)]
+struct Tally {
+    rows_in: u64,
+    rows_appended: u64,
+    header_lines: u64,
+    files_empty: u64,
+    rejects_by_reason: BTreeMap<String, u64>,
+    damaged: Vec<DamagedFile>,
+}
+
+impl Tally {
+    fn add(&mut self, o: Tally) {
+        self.rows_in += o.rows_in;
+        self.rows_appended += o.rows_appended;
+        self.header_lines += o.header_lines;
+        self.files_empty += o.files_empty;
+        for (k, v) in o.rejects_by_reason {
+            *self.rejects_by_reason.entry(k).or_default() += v;
+        }
+        self.damaged.extend(o.damaged);
+    }
+}
+
+/// Shared state of one run.
+struct Run<'a> {
+    opts: &'a ConvertOptions,
+    jobs: Vec<Job>,
+    table: TableColumns,
+    schema: arrow_schema::SchemaRef,
+    plans: HashMap<Format, Arc<ColumnPlan>>,
+    sink: PartitionedSink,
+    rejects: RejectWriter<'a>,
+    rejects_location: Location,
+    next: AtomicUsize,
+    stop: AtomicBool,
+    rejected: AtomicU64,
+    failure: Mutex<Option<Error>>,
+    tally: Mutex<Tally>,
+    progress: &'a dyn Progress,
+}
+
+/// How many partitions one worker buffers at once before flushing the largest.
+const MAX_BUFFERED_PARTITIONS: usize = 16;
+/// Rejects a worker collects before writing them out.
+const REJECT_FLUSH: usize = 1024;
+
+struct Worker {
+    splitter: LineSplitter,
+    parser: RecordParser,
+    buffers: Vec<(PartitionKey, BatchBuilder)>,
+    rejects: Vec<Reject>,
+    tally: Tally,
+}
+
+impl<'a> Run<'a> {
+    fn fail(&self, e: Error) {
+        let mut f = self.failure.lock().expect("failure lock");
+        if f.is_none() {
+            *f = Some(e);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn work(&self) {
+        let mut w = Worker {
+            splitter: LineSplitter::new(),
+            parser: RecordParser::new(),
+            buffers: Vec::new(),
+            rejects: Vec::new(),
+            tally: Tally::default(),
+        };
+        let result = (|| -> Result<()> {
+            loop {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let i = self.next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = self.jobs.get(i) else { break };
+                let rows_before = w.tally.rows_in;
+                self.file(&mut w, job)?;
+                self.flush_rejects(&mut w)?;
+                self.progress
+                    .file_done(job.input.meta.size, w.tally.rows_in - rows_before);
+            }
+            for (key, mut b) in std::mem::take(&mut w.buffers) {
+                if !b.is_empty() {
+                    self.sink.write(key, &b.finish())?;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            self.fail(e);
+        }
+        self.tally
+            .lock()
+            .expect("tally lock")
+            .add(std::mem::take(&mut w.tally));
+    }
+
+    fn reject(&self, w: &mut Worker, job: &Job, line: u64, reason: &Reason, raw: &[u8]) {
+        *w.tally
+            .rejects_by_reason
+            .entry(reason.kind.to_string())
+            .or_default() += 1;
+        w.rejects.push(Reject {
+            source: job.input.location().to_string(),
+            line,
+            reason: reason.text.clone(),
+            raw: raw.to_vec(),
+        });
+        let n = self.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(max) = self.opts.max_rejects {
+            if n > max {
+                self.fail(Error::Failed(format!(
+                    "more than {max} records rejected (--max-rejects {max}); no rows were written. See {} for the lines and reasons",
+                    self.rejects_location
+                )));
+            }
+        }
+    }
+
+    fn flush_rejects(&self, w: &mut Worker) -> Result<()> {
+        self.rejects.write(&w.rejects)?;
+        w.rejects.clear();
+        Ok(())
+    }
+
+    fn file(&self, w: &mut Worker, job: &Job) -> Result<()> {
+        let (mut plan, has_header, unusable) = match &job.prep {
+            Prep::Damaged(msg) => {
+                w.tally.damaged.push(DamagedFile {
+                    file: job.input.location().to_string(),
+                    error: msg.clone(),
+                    offset: 0,
+                    rows_before_damage: 0,
+                });
+                return Ok(());
+            }
+            Prep::Empty => {
+                w.tally.files_empty += 1;
+                return Ok(());
+            }
+            Prep::Header(f) => (Some(self.plans[f].clone()), true, None),
+            Prep::Headerless(f) => (Some(self.plans[f].clone()), false, None),
+            Prep::Unusable(r) => (None, false, Some(r.clone())),
+        };
+        let mut decoded = match Decoded::open(job.storage.as_ref(), &job.input) {
+            Ok(d) => d,
+            Err(p) => {
+                w.tally.damaged.push(DamagedFile {
+                    file: job.input.location().to_string(),
+                    error: p.0,
+                    offset: 0,
+                    rows_before_damage: 0,
+                });
+                return Ok(());
+            }
+        };
+        let path_day = job.input.path_day;
+        let rows_at_start = w.tally.rows_in;
+        let mut fatal: Option<Error> = None;
+        let mut splitter = std::mem::take(&mut w.splitter);
+        let outcome = splitter.split(&mut decoded, |line_no, line| {
+            let text = match line {
+                Line::TooLong(prefix) => {
+                    w.tally.rows_in += 1;
+                    let r = Reason::new("line_too_long", format!("line longer than {} bytes", crate::parse::MAX_LINE));
+                    self.reject(w, job, line_no, &r, prefix);
+                    return !self.stop.load(Ordering::Relaxed);
+                }
+                Line::Text(t) => t,
+            };
+            if line_no == 1 && has_header {
+                w.tally.header_lines += 1;
+                return true;
+            }
+            // A header in the middle: files concatenated into one (several gzip members).
+            if text.first().is_some_and(u8::is_ascii_lowercase) {
+                if let Ok(f) = Format::from_header(text) {
+                    w.tally.header_lines += 1;
+                    match self.plans.get(&f) {
+                        Some(p) => plan = Some(p.clone()),
+                        None => {
+                            w.tally.header_lines -= 1;
+                            w.tally.rows_in += 1;
+                            let r = Reason::new(
+                                "bad_header",
+                                "header line in the middle of the file names a format that no file starts with",
+                            );
+                            self.reject(w, job, line_no, &r, text);
+                        }
+                    }
+                    return true;
+                }
+            }
+            w.tally.rows_in += 1;
+            let Some(p) = plan.as_deref() else {
+                let r = unusable.as_ref().expect("a file without a plan is unusable");
+                self.reject(w, job, line_no, r, text);
+                return !self.stop.load(Ordering::Relaxed);
+            };
+            match w.parser.parse(p, text) {
+                Ok(parsed) => match self.opts.layout.key(parsed.start, path_day) {
+                    Some(key) => {
+                        if let Err(e) = self.append(w, p, key, text) {
+                            fatal = Some(e);
+                            return false;
+                        }
+                    }
+                    None => {
+                        let r = Reason::new(
+                            "no_date",
+                            "no date: the record has no start, and the file path has no YYYY/MM/DD to take the date from",
+                        );
+                        self.reject(w, job, line_no, &r, text);
+                    }
+                },
+                Err(r) => self.reject(w, job, line_no, &r, text),
+            }
+            if w.rejects.len() >= REJECT_FLUSH {
+                if let Err(e) = self.flush_rejects(w) {
+                    fatal = Some(e);
+                    return false;
+                }
+            }
+            line_no % 4096 != 0 || !self.stop.load(Ordering::Relaxed)
+        });
+        w.splitter = splitter;
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        if let Err(err) = outcome {
+            let offset = decoded.compressed_offset();
+            let what = if decoded.is_gzip() {
+                "gzip stream damaged"
+            } else {
+                "read failed"
+            };
+            if !err.partial.is_empty() {
+                w.tally.rows_in += 1;
+                let r = Reason::new(
+                    "truncated",
+                    format!(
+                        "truncated: the line was cut off where the input is damaged ({what} at byte {offset})"
+                    ),
+                );
+                self.reject(w, job, err.line_no, &r, &err.partial);
+            }
+            w.tally.damaged.push(DamagedFile {
+                file: job.input.location().to_string(),
+                error: format!("{what} at byte {offset}: {}", err.error),
+                offset,
+                rows_before_damage: w.tally.rows_in - rows_at_start,
+            });
+        } else if w.tally.rows_in == rows_at_start {
+            w.tally.files_empty += 1;
+        }
+        Ok(())
+    }
+
+    fn append(
+        &self,
+        w: &mut Worker,
+        plan: &ColumnPlan,
+        key: PartitionKey,
+        line: &[u8],
+    ) -> Result<()> {
+        // Consecutive lines nearly always share a partition: look at the last used buffer first.
+        let idx = match w.buffers.iter().rposition(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                if w.buffers.len() >= MAX_BUFFERED_PARTITIONS {
+                    let (i, _) = w
+                        .buffers
+                        .iter()
+                        .enumerate()
+                        .max_by_key(|(_, (_, b))| b.len())
+                        .expect("non-empty");
+                    let (k, mut b) = w.buffers.swap_remove(i);
+                    self.sink.write(k, &b.finish())?;
+                }
+                w.buffers.push((
+                    key,
+                    BatchBuilder::new(&self.table, self.schema.clone(), self.opts.batch_rows),
+                ));
+                w.buffers.len() - 1
+            }
+        };
+        let b = &mut w.buffers[idx].1;
+        b.append(plan, &w.parser, line);
+        w.tally.rows_appended += 1;
+        if b.len() >= self.opts.batch_rows {
+            let batch = b.finish();
+            self.sink.write(key, &batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// Converts flow-log files into a partitioned Parquet table.
+///
+/// Returns `Err` when the run cannot start (bad options, missing input,
+/// output not writable). Once started, a run always returns a report, also
+/// written to `OUT/_flowlake/runs/<run>.json`; a run that stopped (too many
+/// rejects, a write error) has status [`RunStatus::Failed`] and leaves no rows behind.
+pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunReport> {
+    let t0 = Instant::now();
+    let started = report::now_unix();
+    let run_id = report::new_run_id();
+    if opts.inputs.is_empty() {
+        return Err(Error::Usage("no inputs given".into()));
+    }
+    let threads = opts.threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("flowlake-{i}"))
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start {threads} worker threads: {e}")))?;
+
+    let inputs = discover_all(&opts.inputs, &opts.globs)?;
+
+    let out_storage = storage::storage_for(&opts.output)?;
+    let meta = opts.output.join("_flowlake");
+    let report_location = meta.join(&format!("runs/{run_id}.json"));
+    let rejects_location = meta.join(&format!("rejects/{run_id}.tsv"));
+    if let Some(p) = opts.output.as_local() {
+        if p.is_file() {
+            return Err(Error::Usage(format!(
+                "output {} is a file; give a folder (it is created if missing)",
+                p.display()
+            )));
+        }
+    }
+    // Fail now, not after an hour of work, if the output is not writable.
+    drop(out_storage.create(&report_location)?);
+
+    let jobs = pool.install(|| scan_all(inputs, opts.format.as_ref()));
+    let (formats, table) = formats_and_table(&jobs);
+    let plans: HashMap<Format, Arc<ColumnPlan>> = formats
+        .iter()
+        .map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table))))
+        .collect();
+    let schema = table.arrow_schema();
+    let sink = PartitionedSink::new(
+        out_storage.clone(),
+        opts.output.clone(),
+        opts.layout,
+        schema.clone(),
+        opts.parquet.clone(),
+        &run_id,
+    );
+
+    let files_in = jobs.len() as u64;
+    let bytes_in: u64 = jobs.iter().map(|j| j.input.meta.size).sum();
+    progress.start(files_in, bytes_in);
+    let run = Run {
+        opts,
+        jobs,
+        table: table.clone(),
+        schema,
+        plans,
+        sink,
+        rejects: RejectWriter::new(out_storage.as_ref(), rejects_location.clone()),
+        rejects_location: rejects_location.clone(),
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        rejected: AtomicU64::new(0),
+        failure: Mutex::new(None),
+        tally: Mutex::new(Tally::default()),
+        progress,
+    };
+    pool.scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|_| run.work());
+        }
+    });
+    progress.finishing();
+
+    let Run {
+        sink,
+        rejects,
+        failure,
+        tally,
+        rejected,
+        ..
+    } = run;
+    let tally = tally.into_inner().expect("tally lock");
+    let mut failure = failure.into_inner().expect("failure lock");
+    let rows_rejected = rejected.load(Ordering::SeqCst);
+    let written = if failure.is_none() {
+        match sink.finish() {
+            Ok(w) => w,
+            Err(e) => {
+                failure = Some(e);
+                Vec::new()
+            }
+        }
+    } else {
+        sink.abort()?;
+        Vec::new()
+    };
+    let rows_written: u64 = written.iter().map(|f| f.rows).sum();
+    if failure.is_none()
+        && (rows_written != tally.rows_appended || tally.rows_in != rows_written + rows_rejected)
+    {
+        // Never expected; checked so that a bug shows up as a failed run, not as lost rows.
+        failure = Some(Error::Failed(format!(
+            "internal accounting error: {} records read, {rows_written} written, {rows_rejected} rejected; please report this",
+            tally.rows_in
+        )));
+    }
+    let rejects_path = rejects.finish()?.map(|l| l.to_string());
+
+    let mut partitions: BTreeMap<String, PartitionStats> = BTreeMap::new();
+    for f in &written {
+        let p = partitions.entry(f.partition.clone()).or_default();
+        p.rows += f.rows;
+        p.files += 1;
+        p.bytes += f.bytes;
+    }
+    let mut unknown: Vec<String> = formats
+        .iter()
+        .flat_map(|(f, _)| f.unknown_fields().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    let mut damaged = tally.damaged;
+    damaged.sort_by(|a, b| a.file.cmp(&b.file));
+    let status = match (&failure, damaged.is_empty()) {
+        (Some(_), _) => RunStatus::Failed,
+        (None, false) => RunStatus::CompletedWithErrors,
+        (None, true) => RunStatus::Ok,
+    };
+    let report = RunReport {
+        run_id,
+        status,
+        error: failure.map(|e| e.to_string()),
+        flowlake_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: report::rfc3339(started as i64),
+        elapsed_seconds: t0.elapsed().as_secs_f64(),
+        inputs: opts.inputs.iter().map(|l| l.to_string()).collect(),
+        output: opts.output.to_string(),
+        threads,
+        compression: opts.parquet.compression.to_string(),
+        files_in,
+        bytes_in,
+        files_empty: tally.files_empty,
+        files_damaged: damaged,
+        header_lines: tally.header_lines,
+        rows_in: tally.rows_in,
+        rows_written,
+        rows_rejected,
+        rows_discarded: tally.rows_in.saturating_sub(rows_written + rows_rejected),
+        rejects_by_reason: tally.rejects_by_reason,
+        rejects_path,
+        files_written: written.len() as u64,
+        bytes_written: written.iter().map(|f| f.bytes).sum(),
+        partitions,
+        formats: formats
+            .iter()
+            .map(|(f, n)| FormatSeen {
+                version: f.version(),
+                fields: f.header_line(),
+                files: *n,
+            })
+            .collect(),
+        unknown_fields: unknown,
+        columns: table.columns().iter().map(|c| c.column_name()).collect(),
+        report_path: report_location.to_string(),
+        files: written,
+    };
+    let json = serde_json::to_vec_pretty(&report).expect("report serializes");
+    out_storage.put(&report_location, &json)?;
+    Ok(report)
+}

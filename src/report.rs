@@ -1,0 +1,293 @@
+//! The run report (what a run read, wrote and rejected) and the rejects file.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::partition::civil_from_days;
+use crate::sink::WrittenFile;
+use crate::storage::{Location, ObjectWriter, Storage};
+
+/// Serializes anything by its `Display` form (used for locations).
+pub fn ser_display<T: std::fmt::Display, S: Serializer>(
+    v: &T,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every input was read to its end; all rows were written or rejected.
+    Ok,
+    /// The run completed, but some input files were damaged or unreadable:
+    /// what could be read was written, the rest is listed in `files_damaged`.
+    CompletedWithErrors,
+    /// The run stopped (see `error`); it wrote no rows.
+    Failed,
+}
+
+/// An input file that could not be read to its end.
+#[derive(Clone, Debug, Serialize)]
+pub struct DamagedFile {
+    /// The file.
+    pub file: String,
+    /// What was wrong.
+    pub error: String,
+    /// Byte offset in the stored (compressed) file where reading stopped.
+    pub offset: u64,
+    /// Records read from the file before the damage (written or rejected as usual).
+    pub rows_before_damage: u64,
+}
+
+/// Rows and files of one partition.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PartitionStats {
+    /// Rows written to the partition.
+    pub rows: u64,
+    /// Files written to it.
+    pub files: u64,
+    /// Bytes written to it.
+    pub bytes: u64,
+}
+
+/// One input format seen in the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct FormatSeen {
+    /// The flow-log version of the format (highest field version).
+    pub version: u8,
+    /// The header line.
+    pub fields: String,
+    /// How many input files have it.
+    pub files: u64,
+}
+
+/// Everything a run did. For a run that did not fail, `rows_in = rows_written + rows_rejected`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// Unique id of the run; part of every file name it wrote.
+    pub run_id: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// For a failed run, why.
+    pub error: Option<String>,
+    /// flowlake's version.
+    pub flowlake_version: String,
+    /// When the run started (UTC, RFC 3339).
+    pub started_at: String,
+    /// Wall-clock duration.
+    pub elapsed_seconds: f64,
+    /// The inputs as given.
+    pub inputs: Vec<String>,
+    /// The output root.
+    pub output: String,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Parquet codec.
+    pub compression: String,
+    /// Input files read.
+    pub files_in: u64,
+    /// Bytes of input as stored (compressed).
+    pub bytes_in: u64,
+    /// Input files with no records (empty, or a header only).
+    pub files_empty: u64,
+    /// Input files that could not be read to the end.
+    pub files_damaged: Vec<DamagedFile>,
+    /// Header lines read (one per file, more in concatenated files); not records.
+    pub header_lines: u64,
+    /// Records read (every line that is not a header).
+    pub rows_in: u64,
+    /// Records written to Parquet.
+    pub rows_written: u64,
+    /// Records written to the rejects file instead.
+    pub rows_rejected: u64,
+    /// Records read but not written because the run failed (0 unless `status` is `failed`):
+    /// `rows_in = rows_written + rows_rejected + rows_discarded`.
+    pub rows_discarded: u64,
+    /// Rejected records per reason kind.
+    pub rejects_by_reason: BTreeMap<String, u64>,
+    /// The rejects file, when there were rejects.
+    pub rejects_path: Option<String>,
+    /// Parquet files written.
+    pub files_written: u64,
+    /// Bytes of Parquet written.
+    pub bytes_written: u64,
+    /// Per partition (`date=2023-08-01`): rows, files, bytes.
+    pub partitions: BTreeMap<String, PartitionStats>,
+    /// Formats found in the input.
+    pub formats: Vec<FormatSeen>,
+    /// Header fields this build does not know; kept as string columns.
+    pub unknown_fields: Vec<String>,
+    /// The output table's columns, in order.
+    pub columns: Vec<String>,
+    /// Where this report is stored.
+    pub report_path: String,
+    /// Every Parquet file written.
+    pub files: Vec<WrittenFile>,
+}
+
+/// A rejected line.
+#[derive(Clone, Debug)]
+pub struct Reject {
+    /// The input file (path or URL).
+    pub source: String,
+    /// 1-based line number in the decompressed file.
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+    /// The line's bytes (at most the line limit).
+    pub raw: Vec<u8>,
+}
+
+/// Appends rejects to `OUT/_flowlake/rejects/<run>.tsv` (columns: source,
+/// line, reason, raw; tabs, newlines, backslashes and non-UTF-8 bytes
+/// escaped). The file is created on the first reject.
+pub struct RejectWriter<'a> {
+    storage: &'a dyn Storage,
+    location: Location,
+    out: Mutex<Option<BufWriter<Box<dyn ObjectWriter>>>>,
+}
+
+impl<'a> RejectWriter<'a> {
+    /// A writer that will create `location` when the first reject arrives.
+    pub fn new(storage: &'a dyn Storage, location: Location) -> RejectWriter<'a> {
+        RejectWriter {
+            storage,
+            location,
+            out: Mutex::new(None),
+        }
+    }
+
+    /// Writes a group of rejects.
+    pub fn write(&self, rejects: &[Reject]) -> Result<()> {
+        if rejects.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.out.lock().expect("rejects lock");
+        if guard.is_none() {
+            let mut w = BufWriter::new(self.storage.create(&self.location)?);
+            w.write_all(b"source\tline\treason\traw\n")
+                .map_err(|e| Error::io("write", &self.location, e))?;
+            *guard = Some(w);
+        }
+        let w = guard.as_mut().expect("just created");
+        let mut line = Vec::with_capacity(256);
+        for r in rejects {
+            line.clear();
+            escape_into(&mut line, r.source.as_bytes());
+            line.push(b'\t');
+            line.extend_from_slice(r.line.to_string().as_bytes());
+            line.push(b'\t');
+            escape_into(&mut line, r.reason.as_bytes());
+            line.push(b'\t');
+            escape_into(&mut line, &r.raw);
+            line.push(b'\n');
+            w.write_all(&line)
+                .map_err(|e| Error::io("write", &self.location, e))?;
+        }
+        Ok(())
+    }
+
+    /// Commits the file; returns its location if any reject was written.
+    pub fn finish(self) -> Result<Option<Location>> {
+        match self.out.into_inner().expect("rejects lock") {
+            None => Ok(None),
+            Some(w) => {
+                let w = w
+                    .into_inner()
+                    .map_err(|e| Error::io("write", &self.location, e.into_error()))?;
+                w.commit()?;
+                Ok(Some(self.location))
+            }
+        }
+    }
+}
+
+/// TSV-escapes `raw` into `out`: `\\`, `\t`, `\n`, `\r`, and `\xNN` for bytes
+/// that are not valid UTF-8 or are control characters.
+pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                c if c.is_control() => {
+                    out.extend_from_slice(format!("\\x{:02x}", c as u32).as_bytes())
+                }
+                c => {
+                    let mut b = [0; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                }
+            }
+        }
+        for b in chunk.invalid() {
+            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
+pub fn rfc3339(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// A new run id: `YYYYMMDDTHHMMSSZ-` and 8 hex digits that differ between
+/// runs started in the same second.
+pub fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(now.as_nanos());
+    h.write_u32(std::process::id());
+    let stamp: String = rfc3339(now.as_secs() as i64)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    format!("{stamp}-{:08x}", h.finish() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_escaping() {
+        let mut out = Vec::new();
+        escape_into(&mut out, b"a\tb\\c\nd\xff\x01");
+        assert_eq!(String::from_utf8(out).unwrap(), "a\\tb\\\\c\\nd\\xff\\x01");
+    }
+
+    #[test]
+    fn timestamps_and_run_ids() {
+        assert_eq!(rfc3339(1_418_530_010), "2014-12-14T04:06:50Z");
+        let a = new_run_id();
+        let b = new_run_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), "20261128T091500Z-0123abcd".len(), "{a}");
+    }
+}

@@ -1,0 +1,416 @@
+//! The flow-log field catalog, defined once.
+//!
+//! Every field AWS defines for VPC flow logs (versions 2 to 11) and Transit
+//! Gateway flow logs, with its header name, its column name in AWS's own
+//! Parquet delivery, its type and the version that introduced it. Parsing,
+//! the Parquet schema, the DDL and the query layer all read this table, so
+//! adding a field is a one-line change here.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef};
+use serde::Serialize;
+
+/// The type a field is stored as, matching AWS's Parquet delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// Parquet INT32, Athena `int`.
+    Int32,
+    /// Parquet INT64, Athena `bigint`.
+    Int64,
+    /// Parquet BYTE_ARRAY with the STRING logical type, Athena `string`.
+    String,
+}
+
+impl FieldType {
+    /// The Arrow type of the column.
+    pub fn arrow(self) -> DataType {
+        match self {
+            FieldType::Int32 => DataType::Int32,
+            FieldType::Int64 => DataType::Int64,
+            FieldType::String => DataType::Utf8,
+        }
+    }
+
+    /// The Hive/Athena/Spark SQL type name (`int`, `bigint`, `string`).
+    pub fn sql(self) -> &'static str {
+        match self {
+            FieldType::Int32 => "int",
+            FieldType::Int64 => "bigint",
+            FieldType::String => "string",
+        }
+    }
+
+    /// The Parquet physical type name as AWS documents it.
+    pub fn parquet(self) -> &'static str {
+        match self {
+            FieldType::Int32 => "INT32",
+            FieldType::Int64 => "INT64",
+            FieldType::String => "STRING",
+        }
+    }
+}
+
+/// Which kind of flow log defines a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogKind {
+    /// VPC flow logs (and shared by Transit Gateway flow logs where the name is the same).
+    Vpc,
+    /// Transit Gateway flow logs only.
+    TransitGateway,
+}
+
+/// One field of the catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldDef {
+    /// The name in the header line and in `${…}` format strings, e.g. `log-status`.
+    pub name: &'static str,
+    /// The column name in Parquet and SQL, e.g. `log_status`.
+    pub column: &'static str,
+    /// The stored type.
+    pub ty: FieldType,
+    /// The flow-log version that introduced the field.
+    pub version: u8,
+    /// Which kind of flow log defines it.
+    pub kind: LogKind,
+}
+
+const fn f(name: &'static str, column: &'static str, ty: FieldType, version: u8) -> FieldDef {
+    FieldDef {
+        name,
+        column,
+        ty,
+        version,
+        kind: LogKind::Vpc,
+    }
+}
+
+const fn tgw(name: &'static str, column: &'static str, ty: FieldType) -> FieldDef {
+    FieldDef {
+        name,
+        column,
+        ty,
+        version: 6,
+        kind: LogKind::TransitGateway,
+    }
+}
+
+use FieldType::{Int32 as I32, Int64 as I64, String as S};
+
+/// The catalog, in the order of AWS's "Available fields" table; the output
+/// table's columns follow this order. Transit Gateway-only fields come last.
+///
+/// Fields of versions 9 to 11 come from second-hand copies of the AWS table:
+/// their Parquet types are not confirmed, so they are strings.
+pub static CATALOG: &[FieldDef] = &[
+    f("version", "version", I32, 2),
+    f("account-id", "account_id", S, 2),
+    f("interface-id", "interface_id", S, 2),
+    f("srcaddr", "srcaddr", S, 2),
+    f("dstaddr", "dstaddr", S, 2),
+    f("srcport", "srcport", I32, 2),
+    f("dstport", "dstport", I32, 2),
+    f("protocol", "protocol", I32, 2),
+    f("packets", "packets", I64, 2),
+    f("bytes", "bytes", I64, 2),
+    f("start", "start", I64, 2),
+    f("end", "end", I64, 2),
+    f("action", "action", S, 2),
+    f("log-status", "log_status", S, 2),
+    f("vpc-id", "vpc_id", S, 3),
+    f("subnet-id", "subnet_id", S, 3),
+    f("instance-id", "instance_id", S, 3),
+    f("tcp-flags", "tcp_flags", I32, 3),
+    f("type", "type", S, 3),
+    f("pkt-srcaddr", "pkt_srcaddr", S, 3),
+    f("pkt-dstaddr", "pkt_dstaddr", S, 3),
+    f("region", "region", S, 4),
+    f("az-id", "az_id", S, 4),
+    f("sublocation-type", "sublocation_type", S, 4),
+    f("sublocation-id", "sublocation_id", S, 4),
+    f("pkt-src-aws-service", "pkt_src_aws_service", S, 5),
+    f("pkt-dst-aws-service", "pkt_dst_aws_service", S, 5),
+    f("flow-direction", "flow_direction", S, 5),
+    f("traffic-path", "traffic_path", I32, 5),
+    f("ecs-cluster-arn", "ecs_cluster_arn", S, 7),
+    f("ecs-cluster-name", "ecs_cluster_name", S, 7),
+    f(
+        "ecs-container-instance-arn",
+        "ecs_container_instance_arn",
+        S,
+        7,
+    ),
+    f(
+        "ecs-container-instance-id",
+        "ecs_container_instance_id",
+        S,
+        7,
+    ),
+    f("ecs-container-id", "ecs_container_id", S, 7),
+    f("ecs-second-container-id", "ecs_second_container_id", S, 7),
+    f("ecs-service-name", "ecs_service_name", S, 7),
+    f("ecs-task-definition-arn", "ecs_task_definition_arn", S, 7),
+    f("ecs-task-arn", "ecs_task_arn", S, 7),
+    f("ecs-task-id", "ecs_task_id", S, 7),
+    f("reject-reason", "reject_reason", S, 8),
+    f("resource-id", "resource_id", S, 9),
+    f("encryption-status", "encryption_status", S, 10),
+    f("instance-tag", "instance_tag", S, 11),
+    f("instance-tag-2", "instance_tag_2", S, 11),
+    f("interface-tag", "interface_tag", S, 11),
+    f("interface-tag-2", "interface_tag_2", S, 11),
+    f("asg-tag", "asg_tag", S, 11),
+    f("asg-tag-2", "asg_tag_2", S, 11),
+    f("interface-type", "interface_type", S, 11),
+    f("next-hop-interface-id", "next_hop_interface_id", S, 11),
+    f("next-hop-subnet-id", "next_hop_subnet_id", S, 11),
+    f("next-hop-az-id", "next_hop_az_id", S, 11),
+    f("next-hop-vpc-id", "next_hop_vpc_id", S, 11),
+    f("next-hop-interface-type", "next_hop_interface_type", S, 11),
+    tgw("resource-type", "resource_type", S),
+    tgw("tgw-id", "tgw_id", S),
+    tgw("tgw-attachment-id", "tgw_attachment_id", S),
+    tgw("tgw-src-vpc-account-id", "tgw_src_vpc_account_id", S),
+    tgw("tgw-dst-vpc-account-id", "tgw_dst_vpc_account_id", S),
+    tgw("tgw-src-vpc-id", "tgw_src_vpc_id", S),
+    tgw("tgw-dst-vpc-id", "tgw_dst_vpc_id", S),
+    tgw("tgw-src-subnet-id", "tgw_src_subnet_id", S),
+    tgw("tgw-dst-subnet-id", "tgw_dst_subnet_id", S),
+    tgw("tgw-src-eni", "tgw_src_eni", S),
+    tgw("tgw-dst-eni", "tgw_dst_eni", S),
+    tgw("tgw-src-az-id", "tgw_src_az_id", S),
+    tgw("tgw-dst-az-id", "tgw_dst_az_id", S),
+    tgw("tgw-pair-attachment-id", "tgw_pair_attachment_id", S),
+    tgw("packets-lost-no-route", "packets_lost_no_route", I64),
+    tgw("packets-lost-blackhole", "packets_lost_blackhole", I64),
+    tgw(
+        "packets-lost-mtu-exceeded",
+        "packets_lost_mtu_exceeded",
+        I64,
+    ),
+    tgw("packets-lost-ttl-expired", "packets_lost_ttl_expired", I64),
+];
+
+/// The fields of AWS's default format (version 2), in order.
+pub const DEFAULT_FORMAT: &[&str] = &[
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+];
+
+/// Looks a field up by its header name (`log-status`); exact match.
+pub fn lookup(name: &str) -> Option<usize> {
+    CATALOG.iter().position(|f| f.name == name)
+}
+
+/// Looks a field up by header name or by column name (`log_status`).
+pub fn lookup_loose(name: &str) -> Option<usize> {
+    lookup(name).or_else(|| CATALOG.iter().position(|f| f.column == name))
+}
+
+/// The catalog field whose name is closest to `name`, for "did you mean" hints.
+pub fn closest(name: &str) -> &'static str {
+    CATALOG
+        .iter()
+        .map(|f| (edit_distance(name, f.name), f.name))
+        .min()
+        .map(|(_, n)| n)
+        .unwrap_or("version")
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Turns a field name that is not in the catalog into a safe column name:
+/// lower case, every character outside `[a-z0-9_]` becomes `_`.
+pub fn sanitize_column(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// One column of an output table: a catalog field, or a field the catalog
+/// does not know yet (kept as a string so no data is lost).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ColumnId {
+    /// Index into [`CATALOG`].
+    Known(usize),
+    /// A header name that is not in the catalog.
+    Unknown(String),
+}
+
+impl ColumnId {
+    /// The Parquet/SQL column name.
+    pub fn column_name(&self) -> String {
+        match self {
+            ColumnId::Known(i) => CATALOG[*i].column.to_string(),
+            ColumnId::Unknown(n) => sanitize_column(n),
+        }
+    }
+
+    /// The header name as it appears in files.
+    pub fn header_name(&self) -> &str {
+        match self {
+            ColumnId::Known(i) => CATALOG[*i].name,
+            ColumnId::Unknown(n) => n,
+        }
+    }
+
+    /// The stored type (unknown fields are strings).
+    pub fn ty(&self) -> FieldType {
+        match self {
+            ColumnId::Known(i) => CATALOG[*i].ty,
+            ColumnId::Unknown(_) => FieldType::String,
+        }
+    }
+}
+
+/// The columns of an output table: the union of every input format's fields,
+/// catalog fields in catalog order, then unknown fields by name.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TableColumns {
+    columns: Vec<ColumnId>,
+}
+
+impl TableColumns {
+    /// Builds the table from any collection of columns (duplicates merged, order normalised).
+    pub fn from_columns(cols: impl IntoIterator<Item = ColumnId>) -> Self {
+        let mut columns: Vec<ColumnId> = cols.into_iter().collect();
+        columns.sort();
+        columns.dedup();
+        TableColumns { columns }
+    }
+
+    /// The columns in table order.
+    pub fn columns(&self) -> &[ColumnId] {
+        &self.columns
+    }
+
+    /// Position of a column in the table.
+    pub fn position(&self, id: &ColumnId) -> Option<usize> {
+        self.columns.binary_search(id).ok()
+    }
+
+    /// Position of a catalog field (by catalog index) in the table.
+    pub fn position_of_known(&self, catalog_index: usize) -> Option<usize> {
+        self.position(&ColumnId::Known(catalog_index))
+    }
+
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// True when the table has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    /// The Arrow schema of the Parquet files (every column nullable, as in AWS's files).
+    pub fn arrow_schema(&self) -> SchemaRef {
+        let fields: Vec<ArrowField> = self
+            .columns
+            .iter()
+            .map(|c| ArrowField::new(c.column_name(), c.ty().arrow(), true))
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_names_are_unique_and_columns_derive_from_names() {
+        for (i, a) in CATALOG.iter().enumerate() {
+            assert_eq!(a.column, a.name.replace('-', "_"), "{}", a.name);
+            for b in &CATALOG[i + 1..] {
+                assert_ne!(a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn aws_types_for_the_numeric_fields() {
+        let ty = |n| CATALOG[lookup(n).unwrap()].ty;
+        for n in [
+            "version",
+            "srcport",
+            "dstport",
+            "protocol",
+            "tcp-flags",
+            "traffic-path",
+        ] {
+            assert_eq!(ty(n), FieldType::Int32, "{n}");
+        }
+        for n in ["packets", "bytes", "start", "end", "packets-lost-no-route"] {
+            assert_eq!(ty(n), FieldType::Int64, "{n}");
+        }
+        assert_eq!(ty("account-id"), FieldType::String);
+    }
+
+    #[test]
+    fn v2_to_v8_has_forty_fields() {
+        let n = CATALOG
+            .iter()
+            .filter(|f| f.kind == LogKind::Vpc && f.version <= 8)
+            .count();
+        assert_eq!(n, 40);
+    }
+
+    #[test]
+    fn closest_field_for_typos() {
+        assert_eq!(closest("srcadr"), "srcaddr");
+        assert_eq!(closest("log_status"), "log-status");
+        assert_eq!(closest("tcpflags"), "tcp-flags");
+    }
+
+    #[test]
+    fn table_columns_follow_catalog_order() {
+        let t = TableColumns::from_columns([
+            ColumnId::Unknown("zz-new".into()),
+            ColumnId::Known(lookup("start").unwrap()),
+            ColumnId::Known(lookup("version").unwrap()),
+            ColumnId::Known(lookup("start").unwrap()),
+        ]);
+        let names: Vec<String> = t.columns().iter().map(|c| c.column_name()).collect();
+        assert_eq!(names, ["version", "start", "zz_new"]);
+    }
+}

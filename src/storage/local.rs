@@ -1,0 +1,215 @@
+//! Local disk: atomic writes by write-to-hidden-temp, fsync, rename.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::UNIX_EPOCH;
+
+use super::{Location, ObjectMeta, ObjectWriter, Storage};
+use crate::error::{Error, Result};
+
+/// The local file system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalStorage;
+
+fn path_of(location: &Location) -> Result<&Path> {
+    location
+        .as_local()
+        .ok_or_else(|| Error::Usage(format!("{location} is not a local path")))
+}
+
+fn meta_of(path: PathBuf, md: &fs::Metadata) -> ObjectMeta {
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    ObjectMeta {
+        location: Location::Local(path),
+        size: md.len(),
+        version: mtime.to_string(),
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<ObjectMeta>) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io("list", dir.display(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", dir.display(), e))?;
+        let path = entry.path();
+        let md = fs::metadata(&path).map_err(|e| Error::io("read", path.display(), e))?;
+        let name = entry.file_name();
+        let hidden = name.to_string_lossy().starts_with(['.', '_']);
+        if md.is_dir() {
+            if !hidden {
+                walk(&path, out)?;
+            }
+        } else if md.is_file() && !hidden {
+            out.push(meta_of(path, &md));
+        }
+    }
+    Ok(())
+}
+
+impl Storage for LocalStorage {
+    fn list(&self, root: &Location) -> Result<Vec<ObjectMeta>> {
+        let path = path_of(root)?;
+        let md = fs::metadata(path).map_err(|e| Error::io("read", path.display(), e))?;
+        let mut out = Vec::new();
+        if md.is_dir() {
+            walk(path, &mut out)?;
+        } else {
+            out.push(meta_of(path.to_path_buf(), &md));
+        }
+        Ok(out)
+    }
+
+    fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>> {
+        let path = path_of(location)?;
+        let f = File::open(path).map_err(|e| Error::io("open", path.display(), e))?;
+        Ok(Box::new(f))
+    }
+
+    fn create(&self, location: &Location) -> Result<Box<dyn ObjectWriter>> {
+        let path = path_of(location)?.to_path_buf();
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Hidden (leading '.') so Athena, Spark and our own listing skip it until renamed.
+        let tmp = dir.join(format!(
+            ".{name}.{}-{}.tmp",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = File::create(&tmp).map_err(|e| Error::io("create", tmp.display(), e))?;
+        Ok(Box::new(LocalWriter {
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+            dir,
+            location: location.clone(),
+        }))
+    }
+
+    fn delete(&self, location: &Location) -> Result<()> {
+        let path = path_of(location)?;
+        match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("delete", path.display(), e)),
+        }
+    }
+}
+
+struct LocalWriter {
+    file: Option<BufWriter<File>>,
+    tmp: PathBuf,
+    dir: PathBuf,
+    location: Location,
+}
+
+impl Write for LocalWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file
+            .as_mut()
+            .expect("writer used after commit")
+            .write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file
+            .as_mut()
+            .expect("writer used after commit")
+            .write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file
+            .as_mut()
+            .expect("writer used after commit")
+            .flush()
+    }
+}
+
+impl ObjectWriter for LocalWriter {
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let target = path_of(&self.location)?.to_path_buf();
+        let file = self.file.take().expect("committed twice");
+        let file = file
+            .into_inner()
+            .map_err(|e| Error::io("write", self.tmp.display(), e.into_error()))?;
+        // Durable before visible: a reader (or a crash) never sees a partial file under the final name.
+        file.sync_all()
+            .map_err(|e| Error::io("write", self.tmp.display(), e))?;
+        drop(file);
+        fs::rename(&self.tmp, &target).map_err(|e| Error::io("rename", target.display(), e))?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    fn location(&self) -> &Location {
+        &self.location
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_is_invisible_until_commit_and_dropped_writes_vanish() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let target = root.join("date=2023-08-01/part-1.parquet");
+        let s = LocalStorage;
+        let mut w = s.create(&target).unwrap();
+        w.write_all(b"hello").unwrap();
+        assert!(
+            s.list(&root).unwrap().is_empty(),
+            "temp file must be hidden"
+        );
+        w.commit().unwrap();
+        let listed = s.list(&root).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].location, target);
+        assert_eq!(listed[0].size, 5);
+
+        let mut w = s
+            .create(&root.join("date=2023-08-01/part-2.parquet"))
+            .unwrap();
+        w.write_all(b"partial").unwrap();
+        drop(w);
+        let names: Vec<_> = fs::read_dir(dir.path().join("date=2023-08-01"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn list_skips_metadata_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        s.put(&root.join("_flowlake/runs/r.json"), b"{}").unwrap();
+        s.put(&root.join("a/b.log"), b"x").unwrap();
+        let listed = s.list(&root).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].location.file_name(), "b.log");
+    }
+}

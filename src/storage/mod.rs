@@ -1,0 +1,190 @@
+//! Where bytes live: listing, reading and atomically writing objects.
+//!
+//! This is the only module that knows the difference between a local folder
+//! and an object store. Everything above it speaks [`Location`] and
+//! [`Storage`]: the parser reads from a boxed `Read`, the Parquet writer
+//! writes to a boxed [`ObjectWriter`] that becomes visible only on
+//! [`ObjectWriter::commit`].
+
+mod local;
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use local::LocalStorage;
+
+use crate::error::{Error, Result};
+
+/// A file or folder on local disk, or an object or prefix in S3.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Location {
+    /// A local path.
+    Local(PathBuf),
+    /// `s3://bucket/key`.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key or prefix (no leading `/`).
+        key: String,
+    },
+}
+
+impl Location {
+    /// Parses a command-line argument: `s3://bucket/prefix` or a local path.
+    pub fn parse(s: &str) -> Result<Location> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(Error::Usage(format!(
+                    "`{s}` names no bucket; expected s3://BUCKET/PREFIX"
+                )));
+            }
+            return Ok(Location::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            });
+        }
+        if s.contains("://") {
+            return Err(Error::Usage(format!(
+                "`{s}`: only local paths and s3:// URLs are supported"
+            )));
+        }
+        Ok(Location::Local(PathBuf::from(s)))
+    }
+
+    /// A location below this one; `rel` uses `/` separators.
+    pub fn join(&self, rel: &str) -> Location {
+        match self {
+            Location::Local(p) => Location::Local(
+                rel.split('/')
+                    .filter(|s| !s.is_empty())
+                    .fold(p.clone(), |p, s| p.join(s)),
+            ),
+            Location::S3 { bucket, key } => {
+                let key = if key.is_empty() || key.ends_with('/') {
+                    format!("{key}{rel}")
+                } else {
+                    format!("{key}/{rel}")
+                };
+                Location::S3 {
+                    bucket: bucket.clone(),
+                    key,
+                }
+            }
+        }
+    }
+
+    /// The local path, if this is one.
+    pub fn as_local(&self) -> Option<&Path> {
+        match self {
+            Location::Local(p) => Some(p),
+            Location::S3 { .. } => None,
+        }
+    }
+
+    /// The path or key as a `/`-separated string, used to find dates and formats in it.
+    pub fn key_path(&self) -> String {
+        match self {
+            Location::Local(p) => p.to_string_lossy().replace('\\', "/"),
+            Location::S3 { key, .. } => key.clone(),
+        }
+    }
+
+    /// The last path segment.
+    pub fn file_name(&self) -> String {
+        let k = self.key_path();
+        k.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local(p) => write!(f, "{}", p.display()),
+            Location::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// One listed object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Where it is.
+    pub location: Location,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Something that changes when the object changes: the ETag in S3, the
+    /// modification time (nanoseconds) on disk.
+    pub version: String,
+}
+
+/// A writer whose output becomes visible at its final location only when
+/// [`commit`](ObjectWriter::commit) succeeds. Dropping it uncommitted
+/// discards what was written.
+pub trait ObjectWriter: Write + Send {
+    /// Makes the object visible under its final name, atomically.
+    fn commit(self: Box<Self>) -> Result<()>;
+    /// Where the object will appear.
+    fn location(&self) -> &Location;
+}
+
+/// A place to list, read and write objects.
+pub trait Storage: Send + Sync {
+    /// Every object at or under `root` (recursively), except those below a
+    /// folder whose name starts with `.` or `_` (hidden and metadata folders,
+    /// which Athena and Spark skip too). A `root` that is an object lists itself.
+    fn list(&self, root: &Location) -> Result<Vec<ObjectMeta>>;
+    /// Streams an object's bytes.
+    fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>>;
+    /// Starts writing an object (see [`ObjectWriter`]).
+    fn create(&self, location: &Location) -> Result<Box<dyn ObjectWriter>>;
+    /// Writes a small object in one go, atomically.
+    fn put(&self, location: &Location, data: &[u8]) -> Result<()> {
+        let mut w = self.create(location)?;
+        w.write_all(data)
+            .map_err(|e| Error::io("write", location, e))?;
+        w.commit()
+    }
+    /// Deletes an object; deleting one that does not exist is not an error.
+    fn delete(&self, location: &Location) -> Result<()>;
+}
+
+/// The storage that serves a location.
+pub fn storage_for(location: &Location) -> Result<Arc<dyn Storage>> {
+    match location {
+        Location::Local(_) => Ok(Arc::new(LocalStorage)),
+        Location::S3 { .. } => Err(Error::Usage(format!(
+            "{location}: this build of flowlake reads and writes local paths only; S3 support is not built in yet"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_join() {
+        let s3 = Location::parse("s3://bucket/some/prefix/").unwrap();
+        assert_eq!(
+            s3.join("date=2023-08-01/x.parquet").to_string(),
+            "s3://bucket/some/prefix/date=2023-08-01/x.parquet"
+        );
+        let bare = Location::parse("s3://bucket").unwrap();
+        assert_eq!(bare.join("a/b").to_string(), "s3://bucket/a/b");
+        assert!(Location::parse("s3:///x").is_err());
+        assert!(Location::parse("gs://x/y").is_err());
+        let local = Location::parse("out").unwrap();
+        assert_eq!(
+            local.join("_flowlake/runs/r.json").as_local().unwrap(),
+            Path::new("out/_flowlake/runs/r.json")
+        );
+        assert_eq!(local.join("a/b.parquet").file_name(), "b.parquet");
+    }
+}
