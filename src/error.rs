@@ -38,11 +38,7 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Io`].
     pub fn io(action: &'static str, path: impl std::fmt::Display, source: io::Error) -> Error {
-        Error::Io {
-            action,
-            path: path.to_string(),
-            source,
-        }
+        Error::Io { action, path: path.to_string(), source }
     }
 
     /// The process exit code for this error: 2 for usage errors, 1 otherwise.

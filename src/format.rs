@@ -68,11 +68,7 @@ impl Format {
 
     /// The AWS format string (`${version} ${account-id} …`).
     pub fn format_string(&self) -> String {
-        let names: Vec<String> = self
-            .fields
-            .iter()
-            .map(|c| format!("${{{}}}", c.header_name()))
-            .collect();
+        let names: Vec<String> = self.fields.iter().map(|c| format!("${{{}}}", c.header_name())).collect();
         names.join(" ")
     }
 
@@ -115,14 +111,8 @@ impl Format {
     /// closest known field.
     pub fn from_spec(spec: &str) -> Result<Format> {
         let mut fields = Vec::new();
-        for raw in spec
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|t| !t.is_empty())
-        {
-            let name = raw
-                .strip_prefix("${")
-                .and_then(|t| t.strip_suffix('}'))
-                .unwrap_or(raw);
+        for raw in spec.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()) {
+            let name = raw.strip_prefix("${").and_then(|t| t.strip_suffix('}')).unwrap_or(raw);
             let Some(i) = schema::lookup_loose(name) else {
                 return Err(Error::Usage(format!(
                     "unknown field `{name}` in format; did you mean `{}`? (`flowlake schema --fields` lists them all)",
@@ -143,8 +133,7 @@ impl Format {
 
     /// AWS's default format (version 2, 14 fields).
     pub fn aws_default() -> Format {
-        Format::from_spec(&schema::DEFAULT_FORMAT.join(" "))
-            .expect("default format is in the catalog")
+        Format::from_spec(&schema::DEFAULT_FORMAT.join(" ")).expect("default format is in the catalog")
     }
 }
 
@@ -158,8 +147,7 @@ fn is_name_like(tok: &str) -> bool {
     let b = tok.as_bytes();
     !b.is_empty()
         && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
 }
 
 /// Strips a trailing `\r` (files that passed through Windows tools).
@@ -183,9 +171,7 @@ mod tests {
         let line = b"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
         assert_eq!(Format::from_header(line), Err(HeaderProblem::NotAHeader));
         assert_eq!(
-            Format::from_header(
-                b"- eni-1235b8ca123456789 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5"
-            ),
+            Format::from_header(b"- eni-1235b8ca123456789 10.0.1.5 10.0.0.220 10.0.1.5 203.0.113.5"),
             Err(HeaderProblem::NotAHeader)
         );
     }
@@ -199,10 +185,7 @@ mod tests {
 
     #[test]
     fn duplicate_header_field() {
-        assert_eq!(
-            Format::from_header(b"version srcaddr srcaddr"),
-            Err(HeaderProblem::Duplicate("srcaddr".into()))
-        );
+        assert_eq!(Format::from_header(b"version srcaddr srcaddr"), Err(HeaderProblem::Duplicate("srcaddr".into())));
     }
 
     #[test]
@@ -218,9 +201,7 @@ mod tests {
 
     #[test]
     fn unknown_spec_field_names_the_closest() {
-        let err = Format::from_spec("${version} ${srcadr}")
-            .unwrap_err()
-            .to_string();
+        let err = Format::from_spec("${version} ${srcadr}").unwrap_err().to_string();
         assert_eq!(
             err,
             "unknown field `srcadr` in format; did you mean `srcaddr`? (`flowlake schema --fields` lists them all)"

@@ -71,11 +71,8 @@ impl GenerateOptions {
 /// VPC field of versions 2 to 8), or anything [`Format::from_spec`] accepts.
 pub fn format_preset(name: &str) -> Result<Format> {
     let upto = |v: u8| -> Format {
-        let names: Vec<&str> = CATALOG
-            .iter()
-            .filter(|f| f.kind == LogKind::Vpc && f.version <= v)
-            .map(|f| f.name)
-            .collect();
+        let names: Vec<&str> =
+            CATALOG.iter().filter(|f| f.kind == LogKind::Vpc && f.version <= v).map(|f| f.name).collect();
         Format::from_spec(&names.join(" ")).expect("catalog names")
     };
     Ok(match name {
@@ -170,10 +167,7 @@ impl Rng {
 
 /// 17 hex digits, as in AWS resource ids.
 fn id17(h: u64) -> String {
-    format!(
-        "{:017x}",
-        (u128::from(h) << 4 | u128::from(h >> 60)) & 0xf_ffff_ffff_ffff_ffff
-    )
+    format!("{:017x}", (u128::from(h) << 4 | u128::from(h >> 60)) & 0xf_ffff_ffff_ffff_ffff)
 }
 
 fn mix(a: u64, b: u64) -> u64 {
@@ -230,42 +224,20 @@ fn enis(seed: u64) -> Vec<Eni> {
 fn public_ip(rank: u64) -> String {
     let h = mix(0x5EED, rank);
     // Avoid private, loopback, multicast and CGNAT ranges.
-    let a = [
-        3u64, 13, 18, 34, 35, 44, 52, 54, 63, 81, 91, 104, 142, 151, 185, 203,
-    ][(h % 16) as usize];
-    format!(
-        "{a}.{}.{}.{}",
-        (h >> 8) % 256,
-        (h >> 16) % 256,
-        1 + (h >> 24) % 254
-    )
+    let a = [3u64, 13, 18, 34, 35, 44, 52, 54, 63, 81, 91, 104, 142, 151, 185, 203][(h % 16) as usize];
+    format!("{a}.{}.{}.{}", (h >> 8) % 256, (h >> 16) % 256, 1 + (h >> 24) % 254)
 }
 
 fn public_ip6(rank: u64) -> String {
     let h = mix(0x6EED, rank);
-    format!(
-        "2a02:{:x}:{:x}::{:x}",
-        (h >> 16) & 0xffff,
-        (h >> 32) & 0xffff,
-        h & 0xfff
-    )
+    format!("2a02:{:x}:{:x}::{:x}", (h >> 16) & 0xffff, (h >> 32) & 0xffff, h & 0xfff)
 }
 
 fn other_private(r: &mut Rng) -> String {
     match r.below(4) {
-        0 => format!(
-            "172.{}.{}.{}",
-            16 + r.below(16),
-            r.below(256),
-            1 + r.below(254)
-        ),
+        0 => format!("172.{}.{}.{}", 16 + r.below(16), r.below(256), 1 + r.below(254)),
         1 => format!("192.168.{}.{}", r.below(256), 1 + r.below(254)),
-        2 => format!(
-            "10.{}.{}.{}",
-            [10, 20, 50, 100, 200][r.below(5) as usize],
-            r.below(256),
-            1 + r.below(254)
-        ),
+        2 => format!("10.{}.{}.{}", [10, 20, 50, 100, 200][r.below(5) as usize], r.below(256), 1 + r.below(254)),
         _ => format!("100.64.{}.{}", r.below(64), 1 + r.below(254)),
     }
 }
@@ -315,9 +287,7 @@ fn record<'a>(r: &mut Rng, enis: &'a [Eni], window_start: u64, period: u64) -> R
             (enis[r.below(ENIS) as usize].ip6.clone(), None)
         }
     } else if kind < 55 {
-        let svc = r
-            .chance(150)
-            .then(|| AWS_SERVICES[r.below(AWS_SERVICES.len() as u64) as usize]);
+        let svc = r.chance(150).then(|| AWS_SERVICES[r.below(AWS_SERVICES.len() as u64) as usize]);
         (public_ip(r.skewed(PUBLIC_PEERS)), svc)
     } else if kind < 85 {
         (enis[r.below(ENIS) as usize].ip.clone(), None)
@@ -330,32 +300,16 @@ fn record<'a>(r: &mut Rng, enis: &'a [Eni], window_start: u64, period: u64) -> R
         port = 0;
         protocol = if v6 { 58 } else { 1 };
     }
-    let ephemeral = if port == 0 {
-        0
-    } else {
-        r.range(32768, 65535) as u32
-    };
-    let (src, dst, srcport, dstport) = if egress {
-        (own, peer, ephemeral, port)
-    } else {
-        (peer, own, ephemeral, port)
-    };
+    let ephemeral = if port == 0 { 0 } else { r.range(32768, 65535) as u32 };
+    let (src, dst, srcport, dstport) = if egress { (own, peer, ephemeral, port) } else { (peer, own, ephemeral, port) };
     let packets = 1 + r.skewed(2000);
     let mut bytes = packets * r.range(40, 1500);
     if r.chance(1) {
         bytes += 1 << 32; // counters exceed 2^31 on busy interfaces
     }
     let risky = !egress && (port == 22 || port == 3389);
-    let action = if r.chance(if risky { 400 } else { 60 }) {
-        "REJECT"
-    } else {
-        "ACCEPT"
-    };
-    let tcp_flags = if protocol == 6 {
-        [2u8, 18, 3, 19, 1, 4, 0][r.below(7) as usize]
-    } else {
-        0
-    };
+    let action = if r.chance(if risky { 400 } else { 60 }) { "REJECT" } else { "ACCEPT" };
+    let tcp_flags = if protocol == 6 { [2u8, 18, 3, 19, 1, 4, 0][r.below(7) as usize] } else { 0 };
     let traffic_path = if !egress {
         0
     } else if kind < 55 {
@@ -387,15 +341,7 @@ fn record<'a>(r: &mut Rng, enis: &'a [Eni], window_start: u64, period: u64) -> R
 }
 
 /// Writes `rec`'s value for catalog field `name`, or `-`.
-fn render(
-    out: &mut Vec<u8>,
-    name: &str,
-    rec: &Rec<'_>,
-    version: u8,
-    account: &str,
-    region: &str,
-    seed: u64,
-) {
+fn render(out: &mut Vec<u8>, name: &str, rec: &Rec<'_>, version: u8, account: &str, region: &str, seed: u64) {
     let ok = rec.status == "OK";
     let w = |out: &mut Vec<u8>, s: &str| out.extend_from_slice(s.as_bytes());
     let dash = |out: &mut Vec<u8>| out.push(b'-');
@@ -436,41 +382,22 @@ fn render(
         },
         "flow-direction" if ok => w(out, if rec.egress { "egress" } else { "ingress" }),
         "traffic-path" if ok && rec.traffic_path > 0 => num(out, u64::from(rec.traffic_path)),
-        "ecs-cluster-arn" if ecs.is_some() => {
-            w(out, &format!("arn:aws:ecs:{region}:{account}:cluster/prod"))
-        }
+        "ecs-cluster-arn" if ecs.is_some() => w(out, &format!("arn:aws:ecs:{region}:{account}:cluster/prod")),
         "ecs-cluster-name" if ecs.is_some() => w(out, "prod"),
         "ecs-container-instance-arn" if ecs.is_some() => w(
             out,
-            &format!(
-                "arn:aws:ecs:{region}:{account}:container-instance/prod/{:032x}",
-                mix(seed, ecs.unwrap_or(0))
-            ),
+            &format!("arn:aws:ecs:{region}:{account}:container-instance/prod/{:032x}", mix(seed, ecs.unwrap_or(0))),
         ),
-        "ecs-container-instance-id" if ecs.is_some() => {
-            w(out, &format!("{:032x}", mix(seed, ecs.unwrap_or(0))))
+        "ecs-container-instance-id" if ecs.is_some() => w(out, &format!("{:032x}", mix(seed, ecs.unwrap_or(0)))),
+        "ecs-container-id" if ecs.is_some() => w(out, &format!("{:016x}", mix(seed, 3 + ecs.unwrap_or(0)))),
+        "ecs-service-name" if ecs.is_some() => w(out, ["web", "api", "worker"][(ecs.unwrap_or(0) % 3) as usize]),
+        "ecs-task-definition-arn" if ecs.is_some() => {
+            w(out, &format!("arn:aws:ecs:{region}:{account}:task-definition/web:12"))
         }
-        "ecs-container-id" if ecs.is_some() => {
-            w(out, &format!("{:016x}", mix(seed, 3 + ecs.unwrap_or(0))))
+        "ecs-task-arn" if ecs.is_some() => {
+            w(out, &format!("arn:aws:ecs:{region}:{account}:task/prod/{:032x}", mix(seed, 5 + ecs.unwrap_or(0))))
         }
-        "ecs-service-name" if ecs.is_some() => w(
-            out,
-            ["web", "api", "worker"][(ecs.unwrap_or(0) % 3) as usize],
-        ),
-        "ecs-task-definition-arn" if ecs.is_some() => w(
-            out,
-            &format!("arn:aws:ecs:{region}:{account}:task-definition/web:12"),
-        ),
-        "ecs-task-arn" if ecs.is_some() => w(
-            out,
-            &format!(
-                "arn:aws:ecs:{region}:{account}:task/prod/{:032x}",
-                mix(seed, 5 + ecs.unwrap_or(0))
-            ),
-        ),
-        "ecs-task-id" if ecs.is_some() => {
-            w(out, &format!("{:032x}", mix(seed, 5 + ecs.unwrap_or(0))))
-        }
+        "ecs-task-id" if ecs.is_some() => w(out, &format!("{:032x}", mix(seed, 5 + ecs.unwrap_or(0)))),
         "reject-reason" if rec.reject_reason => w(out, "BPA"),
         "encryption-status" if ok => num(out, u64::from(rec.encryption)),
         _ => dash(out),
@@ -507,34 +434,18 @@ fn stamp(secs: u64) -> String {
 
 /// Writes the sample and returns what it holds.
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
-    let first_day = parse_day(&opts.start_date).ok_or_else(|| {
-        Error::Usage(format!(
-            "invalid start date `{}`: expected YYYY-MM-DD",
-            opts.start_date
-        ))
-    })?;
+    let first_day = parse_day(&opts.start_date)
+        .ok_or_else(|| Error::Usage(format!("invalid start date `{}`: expected YYYY-MM-DD", opts.start_date)))?;
     if opts.days == 0 || opts.files_per_day == 0 {
-        return Err(Error::Usage(
-            "--days and --files-per-day must be at least 1".into(),
-        ));
+        return Err(Error::Usage("--days and --files-per-day must be at least 1".into()));
     }
     let n_files = u64::from(opts.days) * u64::from(opts.files_per_day);
     let period = 86_400 / u64::from(opts.files_per_day);
     let enis = enis(opts.seed);
     let version = opts.format.version().max(2);
     let header = opts.format.header_line();
-    let fields: Vec<String> = opts
-        .format
-        .fields()
-        .iter()
-        .map(|c| c.header_name().to_string())
-        .collect();
-    let columns: Vec<String> = opts
-        .format
-        .fields()
-        .iter()
-        .map(ColumnId::column_name)
-        .collect();
+    let fields: Vec<String> = opts.format.fields().iter().map(|c| c.header_name().to_string()).collect();
+    let columns: Vec<String> = opts.format.fields().iter().map(ColumnId::column_name).collect();
     let has = |name: &str| fields.iter().any(|f| f == name);
     let (has_start, has_bytes, has_packets) = (has("start"), has("bytes"), has("packets"));
     let flow_log = format!("fl-{}", id17(mix(opts.seed, 99)));
@@ -562,15 +473,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
             let path = dir.join(name);
             let file = File::create(&path).map_err(|e| Error::io("create", path.display(), e))?;
-            let mut gz = GzEncoder::new(
-                BufWriter::with_capacity(1 << 16, file),
-                Compression::default(),
-            );
-            let mut sum = GenerateSummary {
-                files: 1,
-                records,
-                ..Default::default()
-            };
+            let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 16, file), Compression::default());
+            let mut sum = GenerateSummary { files: 1, records, ..Default::default() };
             let mut line = Vec::with_capacity(512);
             line.extend_from_slice(header.as_bytes());
             line.push(b'\n');
@@ -581,25 +485,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                         line.push(b' ');
                     }
                     let at = line.len();
-                    render(
-                        &mut line,
-                        f,
-                        &rec,
-                        version,
-                        &opts.account,
-                        &opts.region,
-                        opts.seed,
-                    );
+                    render(&mut line, f, &rec, version, &opts.account, &opts.region, opts.seed);
                     if &line[at..] == b"-" {
                         *sum.nulls.entry(columns[i].clone()).or_default() += 1;
                     }
                 }
                 line.push(b'\n');
-                let key = if has_start {
-                    format_day((rec.start / 86_400) as i64)
-                } else {
-                    format_day(day)
-                };
+                let key = if has_start { format_day((rec.start / 86_400) as i64) } else { format_day(day) };
                 let t = sum.days.entry(key).or_default();
                 t.rows += 1;
                 if rec.status == "OK" {
@@ -608,28 +500,18 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 }
                 *sum.log_status.entry(rec.status.to_string()).or_default() += 1;
                 if line.len() > 1 << 16 {
-                    gz.write_all(&line)
-                        .map_err(|e| Error::io("write", path.display(), e))?;
+                    gz.write_all(&line).map_err(|e| Error::io("write", path.display(), e))?;
                     line.clear();
                 }
             }
-            gz.write_all(&line)
-                .map_err(|e| Error::io("write", path.display(), e))?;
-            let mut inner = gz
-                .finish()
-                .map_err(|e| Error::io("write", path.display(), e))?;
-            inner
-                .flush()
-                .map_err(|e| Error::io("write", path.display(), e))?;
+            gz.write_all(&line).map_err(|e| Error::io("write", path.display(), e))?;
+            let mut inner = gz.finish().map_err(|e| Error::io("write", path.display(), e))?;
+            inner.flush().map_err(|e| Error::io("write", path.display(), e))?;
             sum.bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             Ok(sum)
         })
         .collect();
-    let mut total = GenerateSummary {
-        out: opts.out.display().to_string(),
-        format: header,
-        ..Default::default()
-    };
+    let mut total = GenerateSummary { out: opts.out.display().to_string(), format: header, ..Default::default() };
     for p in parts {
         total.merge(p?);
     }
@@ -640,11 +522,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
 /// The summary is kept beside the sample, in a `_`-prefixed file that conversion skips.
 fn write_summary(out: &Path, s: &GenerateSummary) -> Result<()> {
     let p = out.join("_flowlake-sample.json");
-    fs::write(
-        &p,
-        serde_json::to_vec_pretty(s).expect("summary serializes"),
-    )
-    .map_err(|e| Error::io("write", p.display(), e))
+    fs::write(&p, serde_json::to_vec_pretty(s).expect("summary serializes"))
+        .map_err(|e| Error::io("write", p.display(), e))
 }
 
 #[cfg(test)]

@@ -45,15 +45,12 @@ struct Slot {
 impl ColumnPlan {
     /// Binds a format to a table. Every field of `format` must be a column of `table`.
     pub fn new(format: &Format, table: &TableColumns) -> ColumnPlan {
-        let start =
-            ColumnId::Known(crate::schema::lookup("start").expect("start is in the catalog"));
+        let start = ColumnId::Known(crate::schema::lookup("start").expect("start is in the catalog"));
         let slots: Vec<Slot> = format
             .fields()
             .iter()
             .map(|id| Slot {
-                column: table
-                    .position(id)
-                    .expect("table is a superset of every format"),
+                column: table.position(id).expect("table is a superset of every format"),
                 ty: id.ty(),
                 is_start: *id == start,
                 name: Arc::from(id.header_name()),
@@ -62,11 +59,7 @@ impl ColumnPlan {
         let present: Vec<usize> = slots.iter().map(|s| s.column).collect();
         let missing = (0..table.len()).filter(|c| !present.contains(c)).collect();
         let start_field = slots.iter().position(|s| s.is_start);
-        ColumnPlan {
-            slots,
-            missing,
-            start_field,
-        }
+        ColumnPlan { slots, missing, start_field }
     }
 
     /// Number of fields a record must have.
@@ -93,10 +86,7 @@ pub struct Reason {
 impl Reason {
     /// A reason of `kind` with `text`.
     pub fn new(kind: &'static str, text: impl Into<String>) -> Reason {
-        Reason {
-            kind,
-            text: text.into(),
-        }
+        Reason { kind, text: text.into() }
     }
 }
 
@@ -138,10 +128,7 @@ impl RecordParser {
             return Err(Reason::new("empty_line", "empty line"));
         }
         if line.len() > MAX_LINE {
-            return Err(Reason::new(
-                "line_too_long",
-                format!("line longer than {MAX_LINE} bytes"),
-            ));
+            return Err(Reason::new("line_too_long", format!("line longer than {MAX_LINE} bytes")));
         }
         if !line.is_ascii() && std::str::from_utf8(line).is_err() {
             return Err(Reason::new("invalid_utf8", "invalid UTF-8"));
@@ -156,10 +143,7 @@ impl RecordParser {
         if found != plan.slots.len() {
             return Err(Reason::new(
                 "field_count",
-                format!(
-                    "wrong field count: expected {} fields, found {found}",
-                    plan.slots.len()
-                ),
+                format!("wrong field count: expected {} fields, found {found}", plan.slots.len()),
             ));
         }
         self.ints.clear();
@@ -169,10 +153,7 @@ impl RecordParser {
             if tok.is_empty() {
                 return Err(Reason::new(
                     "empty_value",
-                    format!(
-                        "empty value in field `{}` (two spaces in a row?)",
-                        slot.name
-                    ),
+                    format!("empty value in field `{}` (two spaces in a row?)", slot.name),
                 ));
             }
             let is_null = tok == b"-";
@@ -185,11 +166,7 @@ impl RecordParser {
                         let v = parse_int(tok).ok_or_else(|| {
                             Reason::new(
                                 "invalid_number",
-                                format!(
-                                    "invalid number in field `{}`: `{}`",
-                                    slot.name,
-                                    String::from_utf8_lossy(tok)
-                                ),
+                                format!("invalid number in field `{}`: `{}`", slot.name, String::from_utf8_lossy(tok)),
                             )
                         })?;
                         if slot.ty == FieldType::Int32 && i32::try_from(v).is_err() {
@@ -209,9 +186,7 @@ impl RecordParser {
                             if !(0..=MAX_UNIX_SECONDS).contains(&s) {
                                 return Err(Reason::new(
                                     "bad_start",
-                                    format!(
-                                        "start `{s}` is not a Unix time in seconds between 1970 and 9999"
-                                    ),
+                                    format!("start `{s}` is not a Unix time in seconds between 1970 and 9999"),
                                 ));
                             }
                         }
@@ -245,11 +220,7 @@ pub fn parse_int(tok: &[u8]) -> Option<i64> {
         acc = acc * 10 + u64::from(d);
     }
     if neg {
-        if acc > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((acc as i64).wrapping_neg())
-        }
+        if acc > i64::MAX as u64 + 1 { None } else { Some((acc as i64).wrapping_neg()) }
     } else {
         i64::try_from(acc).ok()
     }
@@ -277,16 +248,10 @@ impl BatchBuilder {
             .map(|c| match c.ty() {
                 FieldType::Int32 => ColumnBuilder::I32(Int32Builder::with_capacity(capacity)),
                 FieldType::Int64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
-                FieldType::String => {
-                    ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 12))
-                }
+                FieldType::String => ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 12)),
             })
             .collect();
-        BatchBuilder {
-            schema,
-            columns,
-            rows: 0,
-        }
+        BatchBuilder { schema, columns, rows: 0 }
     }
 
     /// Rows appended since the last [`finish`](BatchBuilder::finish).
@@ -306,9 +271,7 @@ impl BatchBuilder {
         for (i, slot) in plan.slots.iter().enumerate() {
             let builder = &mut self.columns[slot.column];
             match builder {
-                ColumnBuilder::I32(b) => {
-                    b.append_option(ints.next().copied().flatten().map(|v| v as i32))
-                }
+                ColumnBuilder::I32(b) => b.append_option(ints.next().copied().flatten().map(|v| v as i32)),
                 ColumnBuilder::I64(b) => b.append_option(ints.next().copied().flatten()),
                 ColumnBuilder::Str(b) => {
                     let tok = &line[parser.bounds[i]..parser.bounds[i + 1] - 1];
@@ -386,9 +349,7 @@ const READ_CHUNK: usize = 256 * 1024;
 impl LineSplitter {
     /// A splitter with a fresh buffer.
     pub fn new() -> LineSplitter {
-        LineSplitter {
-            buf: Vec::with_capacity(READ_CHUNK + MAX_LINE),
-        }
+        LineSplitter { buf: Vec::with_capacity(READ_CHUNK + MAX_LINE) }
     }
 
     /// Calls `f(line_number, line)` for every line of `reader` (numbers start
@@ -412,11 +373,7 @@ impl LineSplitter {
                     skipping = false;
                 } else {
                     let line = &buf[pos..pos + nl];
-                    let ev = if line.len() > MAX_LINE {
-                        Line::TooLong(&line[..MAX_LINE])
-                    } else {
-                        Line::Text(line)
-                    };
+                    let ev = if line.len() > MAX_LINE { Line::TooLong(&line[..MAX_LINE]) } else { Line::Text(line) };
                     if !f(line_no, ev) {
                         return Ok(line_no);
                     }
@@ -442,27 +399,15 @@ impl LineSplitter {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(error) => {
-                        let partial = if skipping {
-                            Vec::new()
-                        } else {
-                            buf[..filled].to_vec()
-                        };
-                        return Err(StreamError {
-                            error,
-                            line_no,
-                            partial,
-                        });
+                        let partial = if skipping { Vec::new() } else { buf[..filled].to_vec() };
+                        return Err(StreamError { error, line_no, partial });
                     }
                 }
             };
             if n == 0 {
                 if filled > 0 && !skipping {
                     let line = &buf[..filled];
-                    let ev = if line.len() > MAX_LINE {
-                        Line::TooLong(&line[..MAX_LINE])
-                    } else {
-                        Line::Text(line)
-                    };
+                    let ev = if line.len() > MAX_LINE { Line::TooLong(&line[..MAX_LINE]) } else { Line::Text(line) };
                     f(line_no, ev);
                     line_no += 1;
                 }
@@ -502,20 +447,11 @@ mod tests {
     fn rejects_with_exact_reasons() {
         let (plan, _) = default_plan();
         let mut p = RecordParser::new();
-        let ok =
-            "2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK";
-        assert_eq!(
-            p.parse(&plan, ok.as_bytes()),
-            Ok(Parsed {
-                start: Some(1_418_530_010)
-            })
-        );
+        let ok = "2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK";
+        assert_eq!(p.parse(&plan, ok.as_bytes()), Ok(Parsed { start: Some(1_418_530_010) }));
         let cases = [
             ("", "empty line"),
-            (
-                "2 123 eni-1",
-                "wrong field count: expected 14 fields, found 3",
-            ),
+            ("2 123 eni-1", "wrong field count: expected 14 fields, found 3"),
             (
                 "2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 20 42x9 1418530010 1418530070 ACCEPT OK",
                 "invalid number in field `bytes`: `42x9`",
@@ -534,17 +470,10 @@ mod tests {
             ),
         ];
         for (line, reason) in cases {
-            assert_eq!(
-                p.parse(&plan, line.as_bytes()).unwrap_err().text,
-                reason,
-                "{line}"
-            );
+            assert_eq!(p.parse(&plan, line.as_bytes()).unwrap_err().text, reason, "{line}");
         }
         let bad_utf8 = b"2 123456789010 eni-\xff 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK";
-        assert_eq!(
-            p.parse(&plan, bad_utf8).unwrap_err(),
-            Reason::new("invalid_utf8", "invalid UTF-8")
-        );
+        assert_eq!(p.parse(&plan, bad_utf8).unwrap_err(), Reason::new("invalid_utf8", "invalid UTF-8"));
     }
 
     #[test]
@@ -561,21 +490,12 @@ mod tests {
         }
         let batch = b.finish();
         assert_eq!(batch.num_rows(), 2);
-        let bytes = batch
-            .column_by_name("bytes")
-            .unwrap()
-            .as_primitive::<Int64Type>();
+        let bytes = batch.column_by_name("bytes").unwrap().as_primitive::<Int64Type>();
         assert_eq!(bytes.value(0), 4249);
         assert!(bytes.is_null(1));
-        let port = batch
-            .column_by_name("dstport")
-            .unwrap()
-            .as_primitive::<Int32Type>();
+        let port = batch.column_by_name("dstport").unwrap().as_primitive::<Int32Type>();
         assert_eq!(port.value(0), 22);
-        let status = batch
-            .column_by_name("log_status")
-            .unwrap()
-            .as_string::<i32>();
+        let status = batch.column_by_name("log_status").unwrap().as_string::<i32>();
         assert_eq!(status.value(1), "NODATA");
         assert!(batch.column_by_name("srcaddr").unwrap().is_null(1));
     }

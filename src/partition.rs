@@ -37,10 +37,7 @@ impl Layout {
     #[inline]
     pub fn key(self, start: Option<i64>, path_day: Option<i64>) -> Option<PartitionKey> {
         match self {
-            Layout::Date => start
-                .map(|s| s.div_euclid(DAY))
-                .or(path_day)
-                .map(PartitionKey),
+            Layout::Date => start.map(|s| s.div_euclid(DAY)).or(path_day).map(PartitionKey),
         }
     }
 
@@ -54,21 +51,14 @@ impl Layout {
     /// The partition columns, outermost first.
     pub fn columns(self) -> &'static [PartitionColumn] {
         match self {
-            Layout::Date => &[PartitionColumn {
-                name: "date",
-                sql_type: "string",
-            }],
+            Layout::Date => &[PartitionColumn { name: "date", sql_type: "string" }],
         }
     }
 
     /// Reads a partition folder (`date=2023-08-01`) back into its key.
     pub fn parse_path(self, path: &str) -> Option<PartitionKey> {
         match self {
-            Layout::Date => path
-                .trim_end_matches('/')
-                .strip_prefix("date=")
-                .and_then(parse_day)
-                .map(PartitionKey),
+            Layout::Date => path.trim_end_matches('/').strip_prefix("date=").and_then(parse_day).map(PartitionKey),
         }
     }
 }
@@ -127,8 +117,7 @@ fn valid_ymd(y: i64, m: u32, d: u32) -> Option<i64> {
 /// `year=YYYY/month=MM/day=DD` (its Hive-compatible layout).
 pub fn day_from_path(path: &str) -> Option<i64> {
     let segs: Vec<&str> = path.split(['/', '\\']).collect();
-    let strip =
-        |s: &'static str, seg: &str| -> Option<String> { seg.strip_prefix(s).map(str::to_string) };
+    let strip = |s: &'static str, seg: &str| -> Option<String> { seg.strip_prefix(s).map(str::to_string) };
     for i in (0..segs.len().saturating_sub(2)).rev() {
         let (a, b, c) = (segs[i], segs[i + 1], segs[i + 2]);
         let ymd = match (strip("year=", a), strip("month=", b), strip("day=", c)) {
@@ -139,9 +128,7 @@ pub fn day_from_path(path: &str) -> Option<i64> {
         if y.len() == 4
             && m.len() == 2
             && d.len() == 2
-            && [&y, &m, &d]
-                .iter()
-                .all(|s| s.bytes().all(|b| b.is_ascii_digit()))
+            && [&y, &m, &d].iter().all(|s| s.bytes().all(|b| b.is_ascii_digit()))
         {
             if let Some(day) = valid_ymd(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?) {
                 return Some(day);
@@ -172,10 +159,7 @@ mod tests {
     fn date_layout() {
         let l = Layout::Date;
         // 1418530010 = 2014-12-14T04:06:50Z
-        assert_eq!(
-            l.path(l.key(Some(1_418_530_010), None).unwrap()),
-            "date=2014-12-14"
-        );
+        assert_eq!(l.path(l.key(Some(1_418_530_010), None).unwrap()), "date=2014-12-14");
         assert_eq!(l.key(None, Some(5)), Some(PartitionKey(5)));
         assert_eq!(l.key(Some(-1), Some(5)), Some(PartitionKey(-1)));
         assert_eq!(l.key(None, None), None);

@@ -19,9 +19,7 @@ use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
 use crate::partition::{Layout, PartitionKey};
-use crate::report::{
-    self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus,
-};
+use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
 use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink};
 use crate::source::{self, Decoded, FileSelector, InputFile};
@@ -105,9 +103,7 @@ impl ConvertOptions {
     /// The effective number of worker threads.
     pub fn threads(&self) -> usize {
         if self.threads == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         } else {
             self.threads
         }
@@ -165,10 +161,9 @@ fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) 
         Ok(None) => Prep::Empty,
         Ok(Some(line)) => match Format::from_header(&line) {
             Ok(f) => Prep::Header(f),
-            Err(HeaderProblem::Duplicate(name)) => Prep::Unusable(Reason::new(
-                "bad_header",
-                format!("the file's header names field `{name}` twice"),
-            )),
+            Err(HeaderProblem::Duplicate(name)) => {
+                Prep::Unusable(Reason::new("bad_header", format!("the file's header names field `{name}` twice")))
+            }
             Err(HeaderProblem::NotAHeader) => match user_format {
                 Some(f) => Prep::Headerless(f.clone()),
                 None => Prep::Unusable(Reason::new(
@@ -180,10 +175,7 @@ fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) 
     }
 }
 
-fn discover_all(
-    roots: &[Location],
-    globs: &[String],
-) -> Result<Vec<(Arc<dyn Storage>, InputFile)>> {
+fn discover_all(roots: &[Location], globs: &[String]) -> Result<Vec<(Arc<dyn Storage>, InputFile)>> {
     let selector = FileSelector::new(globs)?;
     let mut inputs = Vec::new();
     for root in roots {
@@ -202,11 +194,7 @@ fn scan_all(inputs: Vec<(Arc<dyn Storage>, InputFile)>, user_format: Option<&For
         .into_par_iter()
         .map(|(storage, input)| {
             let prep = scan(storage.as_ref(), &input, user_format);
-            Job {
-                input,
-                storage,
-                prep,
-            }
+            Job { input, storage, prep }
         })
         .collect()
 }
@@ -222,8 +210,7 @@ fn formats_and_table(jobs: &[Job]) -> (Vec<(Format, u64)>, TableColumns) {
             }
         }
     }
-    let table =
-        TableColumns::from_columns(formats.iter().flat_map(|(f, _)| f.fields().iter().cloned()));
+    let table = TableColumns::from_columns(formats.iter().flat_map(|(f, _)| f.fields().iter().cloned()));
     (formats, table)
 }
 
@@ -279,29 +266,19 @@ pub struct SchemaReport {
 
 /// Reads the headers of `inputs` and tells which formats they hold and what
 /// table a conversion would write, without converting anything.
-pub fn inspect(
-    inputs: &[Location],
-    globs: &[String],
-    format: Option<&Format>,
-) -> Result<SchemaReport> {
+pub fn inspect(inputs: &[Location], globs: &[String], format: Option<&Format>) -> Result<SchemaReport> {
     let files = discover_all(inputs, globs)?;
     let jobs = scan_all(files, format);
     let (formats, table) = formats_and_table(&jobs);
-    let mut unknown: Vec<String> = formats
-        .iter()
-        .flat_map(|(f, _)| f.unknown_fields().map(str::to_string).collect::<Vec<_>>())
-        .collect();
+    let mut unknown: Vec<String> =
+        formats.iter().flat_map(|(f, _)| f.unknown_fields().map(str::to_string).collect::<Vec<_>>()).collect();
     unknown.sort();
     unknown.dedup();
     let mut report = SchemaReport {
         files: jobs.len() as u64,
         formats: formats
             .iter()
-            .map(|(f, n)| FormatSeen {
-                version: f.version(),
-                fields: f.header_line(),
-                files: *n,
-            })
+            .map(|(f, n)| FormatSeen { version: f.version(), fields: f.header_line(), files: *n })
             .collect(),
         files_empty: 0,
         files_unusable: Vec::new(),
@@ -403,8 +380,7 @@ impl<'a> Run<'a> {
                 let rows_before = w.tally.rows_in;
                 self.file(&mut w, job)?;
                 self.flush_rejects(&mut w)?;
-                self.progress
-                    .file_done(job.input.meta.size, w.tally.rows_in - rows_before);
+                self.progress.file_done(job.input.meta.size, w.tally.rows_in - rows_before);
             }
             for (key, mut b) in std::mem::take(&mut w.buffers) {
                 if !b.is_empty() {
@@ -416,17 +392,11 @@ impl<'a> Run<'a> {
         if let Err(e) = result {
             self.fail(e);
         }
-        self.tally
-            .lock()
-            .expect("tally lock")
-            .add(std::mem::take(&mut w.tally));
+        self.tally.lock().expect("tally lock").add(std::mem::take(&mut w.tally));
     }
 
     fn reject(&self, w: &mut Worker, job: &Job, line: u64, reason: &Reason, raw: &[u8]) {
-        *w.tally
-            .rejects_by_reason
-            .entry(reason.kind.to_string())
-            .or_default() += 1;
+        *w.tally.rejects_by_reason.entry(reason.kind.to_string()).or_default() += 1;
         w.rejects.push(Reject {
             source: job.input.location().to_string(),
             line,
@@ -556,18 +526,12 @@ impl<'a> Run<'a> {
         }
         if let Err(err) = outcome {
             let offset = decoded.compressed_offset();
-            let what = if decoded.is_gzip() {
-                "gzip stream damaged"
-            } else {
-                "read failed"
-            };
+            let what = if decoded.is_gzip() { "gzip stream damaged" } else { "read failed" };
             if !err.partial.is_empty() {
                 w.tally.rows_in += 1;
                 let r = Reason::new(
                     "truncated",
-                    format!(
-                        "truncated: the line was cut off where the input is damaged ({what} at byte {offset})"
-                    ),
+                    format!("truncated: the line was cut off where the input is damaged ({what} at byte {offset})"),
                 );
                 self.reject(w, job, err.line_no, &r, &err.partial);
             }
@@ -583,31 +547,17 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn append(
-        &self,
-        w: &mut Worker,
-        plan: &ColumnPlan,
-        key: PartitionKey,
-        line: &[u8],
-    ) -> Result<()> {
+    fn append(&self, w: &mut Worker, plan: &ColumnPlan, key: PartitionKey, line: &[u8]) -> Result<()> {
         // Consecutive lines nearly always share a partition: look at the last used buffer first.
         let idx = match w.buffers.iter().rposition(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
                 if w.buffers.len() >= MAX_BUFFERED_PARTITIONS {
-                    let (i, _) = w
-                        .buffers
-                        .iter()
-                        .enumerate()
-                        .max_by_key(|(_, (_, b))| b.len())
-                        .expect("non-empty");
+                    let (i, _) = w.buffers.iter().enumerate().max_by_key(|(_, (_, b))| b.len()).expect("non-empty");
                     let (k, mut b) = w.buffers.swap_remove(i);
                     self.sink.write(k, &b.finish())?;
                 }
-                w.buffers.push((
-                    key,
-                    BatchBuilder::new(&self.table, self.schema.clone(), self.opts.batch_rows),
-                ));
+                w.buffers.push((key, BatchBuilder::new(&self.table, self.schema.clone(), self.opts.batch_rows)));
                 w.buffers.len() - 1
             }
         };
@@ -661,10 +611,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
 
     let jobs = pool.install(|| scan_all(inputs, opts.format.as_ref()));
     let (formats, table) = formats_and_table(&jobs);
-    let plans: HashMap<Format, Arc<ColumnPlan>> = formats
-        .iter()
-        .map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table))))
-        .collect();
+    let plans: HashMap<Format, Arc<ColumnPlan>> =
+        formats.iter().map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table)))).collect();
     let schema = table.arrow_schema();
     let sink = PartitionedSink::new(
         out_storage.clone(),
@@ -701,14 +649,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     });
     progress.finishing();
 
-    let Run {
-        sink,
-        rejects,
-        failure,
-        tally,
-        rejected,
-        ..
-    } = run;
+    let Run { sink, rejects, failure, tally, rejected, .. } = run;
     let tally = tally.into_inner().expect("tally lock");
     let mut failure = failure.into_inner().expect("failure lock");
     let rows_rejected = rejected.load(Ordering::SeqCst);
@@ -725,9 +666,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         Vec::new()
     };
     let rows_written: u64 = written.iter().map(|f| f.rows).sum();
-    if failure.is_none()
-        && (rows_written != tally.rows_appended || tally.rows_in != rows_written + rows_rejected)
-    {
+    if failure.is_none() && (rows_written != tally.rows_appended || tally.rows_in != rows_written + rows_rejected) {
         // Never expected; checked so that a bug shows up as a failed run, not as lost rows.
         failure = Some(Error::Failed(format!(
             "internal accounting error: {} records read, {rows_written} written, {rows_rejected} rejected; please report this",
@@ -743,10 +682,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         p.files += 1;
         p.bytes += f.bytes;
     }
-    let mut unknown: Vec<String> = formats
-        .iter()
-        .flat_map(|(f, _)| f.unknown_fields().map(str::to_string).collect::<Vec<_>>())
-        .collect();
+    let mut unknown: Vec<String> =
+        formats.iter().flat_map(|(f, _)| f.unknown_fields().map(str::to_string).collect::<Vec<_>>()).collect();
     unknown.sort();
     unknown.dedup();
     let mut damaged = tally.damaged;
@@ -783,11 +720,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         partitions,
         formats: formats
             .iter()
-            .map(|(f, n)| FormatSeen {
-                version: f.version(),
-                fields: f.header_line(),
-                files: *n,
-            })
+            .map(|(f, n)| FormatSeen { version: f.version(), fields: f.header_line(), files: *n })
             .collect(),
         unknown_fields: unknown,
         columns: table.columns().iter().map(|c| c.column_name()).collect(),

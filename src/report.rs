@@ -13,10 +13,7 @@ use crate::sink::WrittenFile;
 use crate::storage::{Location, ObjectWriter, Storage};
 
 /// Serializes anything by its `Display` form (used for locations).
-pub fn ser_display<T: std::fmt::Display, S: Serializer>(
-    v: &T,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
+pub fn ser_display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
 
@@ -157,11 +154,7 @@ pub struct RejectWriter<'a> {
 impl<'a> RejectWriter<'a> {
     /// A writer that will create `location` when the first reject arrives.
     pub fn new(storage: &'a dyn Storage, location: Location) -> RejectWriter<'a> {
-        RejectWriter {
-            storage,
-            location,
-            out: Mutex::new(None),
-        }
+        RejectWriter { storage, location, out: Mutex::new(None) }
     }
 
     /// Writes a group of rejects.
@@ -172,8 +165,7 @@ impl<'a> RejectWriter<'a> {
         let mut guard = self.out.lock().expect("rejects lock");
         if guard.is_none() {
             let mut w = BufWriter::new(self.storage.create(&self.location)?);
-            w.write_all(b"source\tline\treason\traw\n")
-                .map_err(|e| Error::io("write", &self.location, e))?;
+            w.write_all(b"source\tline\treason\traw\n").map_err(|e| Error::io("write", &self.location, e))?;
             *guard = Some(w);
         }
         let w = guard.as_mut().expect("just created");
@@ -188,8 +180,7 @@ impl<'a> RejectWriter<'a> {
             line.push(b'\t');
             escape_into(&mut line, &r.raw);
             line.push(b'\n');
-            w.write_all(&line)
-                .map_err(|e| Error::io("write", &self.location, e))?;
+            w.write_all(&line).map_err(|e| Error::io("write", &self.location, e))?;
         }
         Ok(())
     }
@@ -199,9 +190,7 @@ impl<'a> RejectWriter<'a> {
         match self.out.into_inner().expect("rejects lock") {
             None => Ok(None),
             Some(w) => {
-                let w = w
-                    .into_inner()
-                    .map_err(|e| Error::io("write", &self.location, e.into_error()))?;
+                let w = w.into_inner().map_err(|e| Error::io("write", &self.location, e.into_error()))?;
                 w.commit()?;
                 Ok(Some(self.location))
             }
@@ -219,9 +208,7 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
                 '\t' => out.extend_from_slice(b"\\t"),
                 '\n' => out.extend_from_slice(b"\\n"),
                 '\r' => out.extend_from_slice(b"\\r"),
-                c if c.is_control() => {
-                    out.extend_from_slice(format!("\\x{:02x}", c as u32).as_bytes())
-                }
+                c if c.is_control() => out.extend_from_slice(format!("\\x{:02x}", c as u32).as_bytes()),
                 c => {
                     let mut b = [0; 4];
                     out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
@@ -236,38 +223,25 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
 pub fn rfc3339(secs: i64) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// A new run id: `YYYYMMDDTHHMMSSZ-` and 8 hex digits that differ between
 /// runs started in the same second.
 pub fn new_run_id() -> String {
     use std::hash::{BuildHasher, Hasher};
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(now.as_nanos());
     h.write_u32(std::process::id());
-    let stamp: String = rfc3339(now.as_secs() as i64)
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let stamp: String = rfc3339(now.as_secs() as i64).chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     format!("{stamp}-{:08x}", h.finish() as u32)
 }
 

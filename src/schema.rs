@@ -78,23 +78,11 @@ pub struct FieldDef {
 }
 
 const fn f(name: &'static str, column: &'static str, ty: FieldType, version: u8) -> FieldDef {
-    FieldDef {
-        name,
-        column,
-        ty,
-        version,
-        kind: LogKind::Vpc,
-    }
+    FieldDef { name, column, ty, version, kind: LogKind::Vpc }
 }
 
 const fn tgw(name: &'static str, column: &'static str, ty: FieldType) -> FieldDef {
-    FieldDef {
-        name,
-        column,
-        ty,
-        version: 6,
-        kind: LogKind::TransitGateway,
-    }
+    FieldDef { name, column, ty, version: 6, kind: LogKind::TransitGateway }
 }
 
 use FieldType::{Int32 as I32, Int64 as I64, String as S};
@@ -136,18 +124,8 @@ pub static CATALOG: &[FieldDef] = &[
     f("traffic-path", "traffic_path", I32, 5),
     f("ecs-cluster-arn", "ecs_cluster_arn", S, 7),
     f("ecs-cluster-name", "ecs_cluster_name", S, 7),
-    f(
-        "ecs-container-instance-arn",
-        "ecs_container_instance_arn",
-        S,
-        7,
-    ),
-    f(
-        "ecs-container-instance-id",
-        "ecs_container_instance_id",
-        S,
-        7,
-    ),
+    f("ecs-container-instance-arn", "ecs_container_instance_arn", S, 7),
+    f("ecs-container-instance-id", "ecs_container_instance_id", S, 7),
     f("ecs-container-id", "ecs_container_id", S, 7),
     f("ecs-second-container-id", "ecs_second_container_id", S, 7),
     f("ecs-service-name", "ecs_service_name", S, 7),
@@ -185,11 +163,7 @@ pub static CATALOG: &[FieldDef] = &[
     tgw("tgw-pair-attachment-id", "tgw_pair_attachment_id", S),
     tgw("packets-lost-no-route", "packets_lost_no_route", I64),
     tgw("packets-lost-blackhole", "packets_lost_blackhole", I64),
-    tgw(
-        "packets-lost-mtu-exceeded",
-        "packets_lost_mtu_exceeded",
-        I64,
-    ),
+    tgw("packets-lost-mtu-exceeded", "packets_lost_mtu_exceeded", I64),
     tgw("packets-lost-ttl-expired", "packets_lost_ttl_expired", I64),
 ];
 
@@ -223,12 +197,7 @@ pub fn lookup_loose(name: &str) -> Option<usize> {
 
 /// The catalog field whose name is closest to `name`, for "did you mean" hints.
 pub fn closest(name: &str) -> &'static str {
-    CATALOG
-        .iter()
-        .map(|f| (edit_distance(name, f.name), f.name))
-        .min()
-        .map(|(_, n)| n)
-        .unwrap_or("version")
+    CATALOG.iter().map(|f| (edit_distance(name, f.name), f.name)).min().map(|(_, n)| n).unwrap_or("version")
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -252,11 +221,7 @@ pub fn sanitize_column(name: &str) -> String {
         .chars()
         .map(|c| {
             let c = c.to_ascii_lowercase();
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
+            if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }
         })
         .collect();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
@@ -344,11 +309,8 @@ impl TableColumns {
 
     /// The Arrow schema of the Parquet files (every column nullable, as in AWS's files).
     pub fn arrow_schema(&self) -> SchemaRef {
-        let fields: Vec<ArrowField> = self
-            .columns
-            .iter()
-            .map(|c| ArrowField::new(c.column_name(), c.ty().arrow(), true))
-            .collect();
+        let fields: Vec<ArrowField> =
+            self.columns.iter().map(|c| ArrowField::new(c.column_name(), c.ty().arrow(), true)).collect();
         Arc::new(Schema::new(fields))
     }
 }
@@ -370,14 +332,7 @@ mod tests {
     #[test]
     fn aws_types_for_the_numeric_fields() {
         let ty = |n| CATALOG[lookup(n).unwrap()].ty;
-        for n in [
-            "version",
-            "srcport",
-            "dstport",
-            "protocol",
-            "tcp-flags",
-            "traffic-path",
-        ] {
+        for n in ["version", "srcport", "dstport", "protocol", "tcp-flags", "traffic-path"] {
             assert_eq!(ty(n), FieldType::Int32, "{n}");
         }
         for n in ["packets", "bytes", "start", "end", "packets-lost-no-route"] {
@@ -388,10 +343,7 @@ mod tests {
 
     #[test]
     fn v2_to_v8_has_forty_fields() {
-        let n = CATALOG
-            .iter()
-            .filter(|f| f.kind == LogKind::Vpc && f.version <= 8)
-            .count();
+        let n = CATALOG.iter().filter(|f| f.kind == LogKind::Vpc && f.version <= 8).count();
         assert_eq!(n, 40);
     }
 

@@ -46,20 +46,12 @@ impl std::str::FromStr for Compression {
             Some((n, l)) => (n, Some(l)),
             None => (s, None),
         };
-        let bad = || {
-            Error::Usage(format!(
-                "invalid compression `{s}`: expected zstd[:1-22], snappy, gzip[:0-9] or none"
-            ))
-        };
+        let bad =
+            || Error::Usage(format!("invalid compression `{s}`: expected zstd[:1-22], snappy, gzip[:0-9] or none"));
         let lvl = |max: i64| -> Result<Option<i64>> {
             match level {
                 None => Ok(None),
-                Some(l) => l
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|v| (0..=max).contains(v))
-                    .map(Some)
-                    .ok_or_else(bad),
+                Some(l) => l.parse::<i64>().ok().filter(|v| (0..=max).contains(v)).map(Some).ok_or_else(bad),
             }
         };
         match name.to_ascii_lowercase().as_str() {
@@ -191,10 +183,7 @@ impl PartitionedSink {
             .set_dictionary_enabled(true)
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_created_by(format!("flowlake version {}", env!("CARGO_PKG_VERSION")))
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                "flowlake.run".into(),
-                file_prefix.to_string(),
-            )]))
+            .set_key_value_metadata(Some(vec![KeyValue::new("flowlake.run".into(), file_prefix.to_string())]))
             .build();
         PartitionedSink {
             storage,
@@ -224,10 +213,7 @@ impl PartitionedSink {
         }
         let file = guard.as_mut().expect("just opened");
         file.last_used = self.tick.fetch_add(1, Ordering::Relaxed);
-        file.writer.write(batch).map_err(|e| Error::Parquet {
-            path: file.location.to_string(),
-            source: e,
-        })?;
+        file.writer.write(batch).map_err(|e| Error::Parquet { path: file.location.to_string(), source: e })?;
         file.rows += batch.num_rows() as u64;
         let size = (file.writer.bytes_written() + file.writer.in_progress_size()) as u64;
         if size >= self.opts.target_file_size {
@@ -245,47 +231,25 @@ impl PartitionedSink {
 
     fn open(&self, key: PartitionKey) -> Result<OpenFile> {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let rel = format!(
-            "{}/part-{}-{n:05}.parquet",
-            self.layout.path(key),
-            self.file_prefix
-        );
+        let rel = format!("{}/part-{}-{n:05}.parquet", self.layout.path(key), self.file_prefix);
         let location = self.root.join(&rel);
         let inner = self.storage.create(&location)?;
-        let writer = ArrowWriter::try_new(
-            Counted { inner, bytes: 0 },
-            self.schema.clone(),
-            Some(self.props.clone()),
-        )
-        .map_err(|e| Error::Parquet {
-            path: location.to_string(),
-            source: e,
-        })?;
-        Ok(OpenFile {
-            writer,
-            location,
-            rows: 0,
-            last_used: 0,
-        })
+        let writer = ArrowWriter::try_new(Counted { inner, bytes: 0 }, self.schema.clone(), Some(self.props.clone()))
+            .map_err(|e| Error::Parquet { path: location.to_string(), source: e })?;
+        Ok(OpenFile { writer, location, rows: 0, last_used: 0 })
     }
 
     fn close(&self, key: PartitionKey, file: OpenFile) -> Result<()> {
         let path = file.location.to_string();
-        let counted = file.writer.into_inner().map_err(|e| Error::Parquet {
-            path: path.clone(),
-            source: e,
-        })?;
+        let counted = file.writer.into_inner().map_err(|e| Error::Parquet { path: path.clone(), source: e })?;
         let bytes = counted.bytes;
         counted.inner.commit()?;
-        self.written
-            .lock()
-            .expect("written lock")
-            .push(WrittenFile {
-                partition: self.layout.path(key),
-                location: file.location,
-                rows: file.rows,
-                bytes,
-            });
+        self.written.lock().expect("written lock").push(WrittenFile {
+            partition: self.layout.path(key),
+            location: file.location,
+            rows: file.rows,
+            bytes,
+        });
         Ok(())
     }
 
@@ -298,16 +262,9 @@ impl PartitionedSink {
                 let open: Vec<(PartitionKey, u64)> = slots
                     .iter()
                     .filter(|(k, _)| **k != keep)
-                    .filter_map(|(k, s)| {
-                        s.try_lock()
-                            .ok()
-                            .and_then(|g| g.as_ref().map(|f| (*k, f.last_used)))
-                    })
+                    .filter_map(|(k, s)| s.try_lock().ok().and_then(|g| g.as_ref().map(|f| (*k, f.last_used))))
                     .collect();
-                let open_count = slots
-                    .values()
-                    .filter(|s| s.try_lock().map(|g| g.is_some()).unwrap_or(true))
-                    .count();
+                let open_count = slots.values().filter(|s| s.try_lock().map(|g| g.is_some()).unwrap_or(true)).count();
                 if open_count <= self.opts.max_open_files {
                     return Ok(());
                 }
@@ -325,8 +282,7 @@ impl PartitionedSink {
 
     /// Closes every open file and returns all files this sink committed.
     pub fn finish(self) -> Result<Vec<WrittenFile>> {
-        let slots: Vec<(PartitionKey, Slot)> =
-            self.slots.lock().expect("sink lock").drain().collect();
+        let slots: Vec<(PartitionKey, Slot)> = self.slots.lock().expect("sink lock").drain().collect();
         for (key, slot) in slots {
             if let Some(file) = slot.lock().expect("partition lock").take() {
                 self.close(key, file)?;
@@ -355,21 +311,12 @@ mod tests {
     #[test]
     fn compression_parsing() {
         assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::Zstd(3));
-        assert_eq!(
-            "zstd:9".parse::<Compression>().unwrap(),
-            Compression::Zstd(9)
-        );
-        assert_eq!(
-            "snappy".parse::<Compression>().unwrap(),
-            Compression::Snappy
-        );
+        assert_eq!("zstd:9".parse::<Compression>().unwrap(), Compression::Zstd(9));
+        assert_eq!("snappy".parse::<Compression>().unwrap(), Compression::Snappy);
         assert_eq!("gzip".parse::<Compression>().unwrap(), Compression::Gzip(6));
         assert_eq!("none".parse::<Compression>().unwrap(), Compression::None);
         let err = "zstd:99".parse::<Compression>().unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "invalid compression `zstd:99`: expected zstd[:1-22], snappy, gzip[:0-9] or none"
-        );
+        assert_eq!(err, "invalid compression `zstd:99`: expected zstd[:1-22], snappy, gzip[:0-9] or none");
         assert!("lz4".parse::<Compression>().is_err());
     }
 }

@@ -46,20 +46,14 @@ impl FileSelector {
     /// Matches file names against `patterns` (glob syntax; `*` does not cross `/`).
     /// An empty list means [`DEFAULT_GLOBS`].
     pub fn new(patterns: &[String]) -> Result<FileSelector> {
-        let patterns: Vec<String> = if patterns.is_empty() {
-            DEFAULT_GLOBS.iter().map(|s| s.to_string()).collect()
-        } else {
-            patterns.to_vec()
-        };
+        let patterns: Vec<String> =
+            if patterns.is_empty() { DEFAULT_GLOBS.iter().map(|s| s.to_string()).collect() } else { patterns.to_vec() };
         let mut b = GlobSetBuilder::new();
         for p in &patterns {
-            let glob =
-                Glob::new(p).map_err(|e| Error::Usage(format!("invalid --glob `{p}`: {e}")))?;
+            let glob = Glob::new(p).map_err(|e| Error::Usage(format!("invalid --glob `{p}`: {e}")))?;
             b.add(glob);
         }
-        let set = b
-            .build()
-            .map_err(|e| Error::Usage(format!("invalid --glob: {e}")))?;
+        let set = b.build().map_err(|e| Error::Usage(format!("invalid --glob: {e}")))?;
         Ok(FileSelector { set, patterns })
     }
 
@@ -77,11 +71,7 @@ impl FileSelector {
 /// Lists the input files under `roots`, sorted by path (in the AWS layout,
 /// that is delivery order). A root that is a file is taken whatever its name;
 /// files found by walking a folder are taken when `selector` matches their name.
-pub fn discover(
-    storage: &dyn Storage,
-    roots: &[Location],
-    selector: &FileSelector,
-) -> Result<Vec<InputFile>> {
+pub fn discover(storage: &dyn Storage, roots: &[Location], selector: &FileSelector) -> Result<Vec<InputFile>> {
     let mut files = Vec::new();
     for root in roots {
         let listed = storage.list(root).map_err(|e| match e {
@@ -146,19 +136,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 impl Decoded {
     /// Opens `input` and wraps it in the right decoder.
     pub fn open(storage: &dyn Storage, input: &InputFile) -> Result<Decoded, OpenProblem> {
-        let raw = storage
-            .open(input.location())
-            .map_err(|e| OpenProblem(e.to_string()))?;
-        let mut buf = BufReader::with_capacity(
-            256 * 1024,
-            Counting {
-                inner: raw,
-                count: 0,
-            },
-        );
-        let head = buf
-            .fill_buf()
-            .map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
+        let raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
+        let mut buf = BufReader::with_capacity(256 * 1024, Counting { inner: raw, count: 0 });
+        let head = buf.fill_buf().map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
         let gzip = head.starts_with(&GZIP_MAGIC);
         if !gzip && !head.is_empty() && input.location().file_name().ends_with(".gz") {
             return Err(OpenProblem(
@@ -166,11 +146,7 @@ impl Decoded {
                     .into(),
             ));
         }
-        let inner = if gzip {
-            Inner::Gzip(MultiGzDecoder::new(buf))
-        } else {
-            Inner::Plain(buf)
-        };
+        let inner = if gzip { Inner::Gzip(MultiGzDecoder::new(buf)) } else { Inner::Plain(buf) };
         Ok(Decoded { inner })
     }
 
@@ -201,12 +177,8 @@ impl Read for Decoded {
 
 /// Reads an input's first line (its header, in delivered files), at most
 /// [`crate::parse::MAX_LINE`] bytes. `Ok(None)` for an empty file.
-pub fn first_line(
-    storage: &dyn Storage,
-    input: &InputFile,
-) -> Result<Option<Vec<u8>>, OpenProblem> {
-    let mut r =
-        BufReader::new(Decoded::open(storage, input)?.take(crate::parse::MAX_LINE as u64 + 1));
+pub fn first_line(storage: &dyn Storage, input: &InputFile) -> Result<Option<Vec<u8>>, OpenProblem> {
+    let mut r = BufReader::new(Decoded::open(storage, input)?.take(crate::parse::MAX_LINE as u64 + 1));
     let mut line = Vec::new();
     match r.read_until(b'\n', &mut line) {
         Ok(0) => Ok(None),
@@ -251,10 +223,7 @@ mod tests {
         d.read_to_string(&mut out).unwrap();
         assert_eq!(out, "a\nb\nc\n");
         assert_eq!(d.compressed_offset(), two.len() as u64);
-        assert_eq!(
-            first_line(&LocalStorage, &files[1]).unwrap(),
-            Some(b"plain".to_vec())
-        );
+        assert_eq!(first_line(&LocalStorage, &files[1]).unwrap(), Some(b"plain".to_vec()));
     }
 
     #[test]
@@ -272,19 +241,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sel = FileSelector::new(&[]).unwrap();
         let missing = Location::Local(dir.path().join("nope"));
-        let err = discover(&LocalStorage, &[missing.clone()], &sel)
-            .unwrap_err()
-            .to_string();
+        let err = discover(&LocalStorage, &[missing.clone()], &sel).unwrap_err().to_string();
         assert_eq!(err, format!("input {missing} does not exist"));
-        let err = discover(&LocalStorage, &[Location::Local(dir.path().into())], &sel)
-            .unwrap_err()
-            .to_string();
+        let err = discover(&LocalStorage, &[Location::Local(dir.path().into())], &sel).unwrap_err().to_string();
         assert!(err.starts_with("no input files found in "), "{err}");
-        assert!(
-            err.ends_with(
-                "looked for *.log.gz, *.log, *.gz, *.txt (use --glob to choose other names)"
-            ),
-            "{err}"
-        );
+        assert!(err.ends_with("looked for *.log.gz, *.log, *.gz, *.txt (use --glob to choose other names)"), "{err}");
     }
 }

@@ -14,23 +14,12 @@ use crate::error::{Error, Result};
 pub struct LocalStorage;
 
 fn path_of(location: &Location) -> Result<&Path> {
-    location
-        .as_local()
-        .ok_or_else(|| Error::Usage(format!("{location} is not a local path")))
+    location.as_local().ok_or_else(|| Error::Usage(format!("{location} is not a local path")))
 }
 
 fn meta_of(path: PathBuf, md: &fs::Metadata) -> ObjectMeta {
-    let mtime = md
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    ObjectMeta {
-        location: Location::Local(path),
-        size: md.len(),
-        version: mtime.to_string(),
-    }
+    let mtime = md.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+    ObjectMeta { location: Location::Local(path), size: md.len(), version: mtime.to_string() }
 }
 
 fn walk(dir: &Path, out: &mut Vec<ObjectMeta>) -> Result<()> {
@@ -73,22 +62,12 @@ impl Storage for LocalStorage {
 
     fn create(&self, location: &Location) -> Result<Box<dyn ObjectWriter>> {
         let path = path_of(location)?.to_path_buf();
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
         static SEQ: AtomicU64 = AtomicU64::new(0);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         // Hidden (leading '.') so Athena, Spark and our own listing skip it until renamed.
-        let tmp = dir.join(format!(
-            ".{name}.{}-{}.tmp",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp = dir.join(format!(".{name}.{}-{}.tmp", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
         let file = File::create(&tmp).map_err(|e| Error::io("create", tmp.display(), e))?;
         Ok(Box::new(LocalWriter {
             file: Some(BufWriter::with_capacity(1 << 20, file)),
@@ -117,22 +96,13 @@ struct LocalWriter {
 
 impl Write for LocalWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file
-            .as_mut()
-            .expect("writer used after commit")
-            .write(buf)
+        self.file.as_mut().expect("writer used after commit").write(buf)
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.file
-            .as_mut()
-            .expect("writer used after commit")
-            .write_all(buf)
+        self.file.as_mut().expect("writer used after commit").write_all(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.file
-            .as_mut()
-            .expect("writer used after commit")
-            .flush()
+        self.file.as_mut().expect("writer used after commit").flush()
     }
 }
 
@@ -140,12 +110,9 @@ impl ObjectWriter for LocalWriter {
     fn commit(mut self: Box<Self>) -> Result<()> {
         let target = path_of(&self.location)?.to_path_buf();
         let file = self.file.take().expect("committed twice");
-        let file = file
-            .into_inner()
-            .map_err(|e| Error::io("write", self.tmp.display(), e.into_error()))?;
+        let file = file.into_inner().map_err(|e| Error::io("write", self.tmp.display(), e.into_error()))?;
         // Durable before visible: a reader (or a crash) never sees a partial file under the final name.
-        file.sync_all()
-            .map_err(|e| Error::io("write", self.tmp.display(), e))?;
+        file.sync_all().map_err(|e| Error::io("write", self.tmp.display(), e))?;
         drop(file);
         fs::rename(&self.tmp, &target).map_err(|e| Error::io("rename", target.display(), e))?;
         if let Ok(d) = File::open(&self.dir) {
@@ -179,25 +146,18 @@ mod tests {
         let s = LocalStorage;
         let mut w = s.create(&target).unwrap();
         w.write_all(b"hello").unwrap();
-        assert!(
-            s.list(&root).unwrap().is_empty(),
-            "temp file must be hidden"
-        );
+        assert!(s.list(&root).unwrap().is_empty(), "temp file must be hidden");
         w.commit().unwrap();
         let listed = s.list(&root).unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].location, target);
         assert_eq!(listed[0].size, 5);
 
-        let mut w = s
-            .create(&root.join("date=2023-08-01/part-2.parquet"))
-            .unwrap();
+        let mut w = s.create(&root.join("date=2023-08-01/part-2.parquet")).unwrap();
         w.write_all(b"partial").unwrap();
         drop(w);
-        let names: Vec<_> = fs::read_dir(dir.path().join("date=2023-08-01"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> =
+            fs::read_dir(dir.path().join("date=2023-08-01")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 

@@ -37,19 +37,12 @@ impl Location {
         if let Some(rest) = s.strip_prefix("s3://") {
             let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(Error::Usage(format!(
-                    "`{s}` names no bucket; expected s3://BUCKET/PREFIX"
-                )));
+                return Err(Error::Usage(format!("`{s}` names no bucket; expected s3://BUCKET/PREFIX")));
             }
-            return Ok(Location::S3 {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-            });
+            return Ok(Location::S3 { bucket: bucket.to_string(), key: key.to_string() });
         }
         if s.contains("://") {
-            return Err(Error::Usage(format!(
-                "`{s}`: only local paths and s3:// URLs are supported"
-            )));
+            return Err(Error::Usage(format!("`{s}`: only local paths and s3:// URLs are supported")));
         }
         Ok(Location::Local(PathBuf::from(s)))
     }
@@ -57,21 +50,13 @@ impl Location {
     /// A location below this one; `rel` uses `/` separators.
     pub fn join(&self, rel: &str) -> Location {
         match self {
-            Location::Local(p) => Location::Local(
-                rel.split('/')
-                    .filter(|s| !s.is_empty())
-                    .fold(p.clone(), |p, s| p.join(s)),
-            ),
+            Location::Local(p) => {
+                Location::Local(rel.split('/').filter(|s| !s.is_empty()).fold(p.clone(), |p, s| p.join(s)))
+            }
             Location::S3 { bucket, key } => {
-                let key = if key.is_empty() || key.ends_with('/') {
-                    format!("{key}{rel}")
-                } else {
-                    format!("{key}/{rel}")
-                };
-                Location::S3 {
-                    bucket: bucket.clone(),
-                    key,
-                }
+                let key =
+                    if key.is_empty() || key.ends_with('/') { format!("{key}{rel}") } else { format!("{key}/{rel}") };
+                Location::S3 { bucket: bucket.clone(), key }
             }
         }
     }
@@ -95,11 +80,7 @@ impl Location {
     /// The last path segment.
     pub fn file_name(&self) -> String {
         let k = self.key_path();
-        k.trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .to_string()
+        k.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
     }
 }
 
@@ -147,8 +128,7 @@ pub trait Storage: Send + Sync {
     /// Writes a small object in one go, atomically.
     fn put(&self, location: &Location, data: &[u8]) -> Result<()> {
         let mut w = self.create(location)?;
-        w.write_all(data)
-            .map_err(|e| Error::io("write", location, e))?;
+        w.write_all(data).map_err(|e| Error::io("write", location, e))?;
         w.commit()
     }
     /// Deletes an object; deleting one that does not exist is not an error.
@@ -181,10 +161,7 @@ mod tests {
         assert!(Location::parse("s3:///x").is_err());
         assert!(Location::parse("gs://x/y").is_err());
         let local = Location::parse("out").unwrap();
-        assert_eq!(
-            local.join("_flowlake/runs/r.json").as_local().unwrap(),
-            Path::new("out/_flowlake/runs/r.json")
-        );
+        assert_eq!(local.join("_flowlake/runs/r.json").as_local().unwrap(), Path::new("out/_flowlake/runs/r.json"));
         assert_eq!(local.join("a/b.parquet").file_name(), "b.parquet");
     }
 }

@@ -1,0 +1,455 @@
+//! The command line: flags (documented where they are defined), dispatch,
+//! human and JSON output, the progress bar. The work is done by the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use flowlake::format::Format;
+use flowlake::generate::{self, GenerateOptions};
+use flowlake::pipeline::{self, ConvertOptions, Progress};
+use flowlake::report::{RunReport, RunStatus};
+use flowlake::schema::{CATALOG, LogKind};
+use flowlake::sink::{Compression, ParquetOptions};
+use flowlake::storage::Location;
+use flowlake::{Error, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Turn AWS VPC Flow Logs into date-partitioned Parquet for Athena, Glue and Spark.
+///
+/// Exit codes: 0 the run completed (rejected lines included); 1 it failed, or some
+/// input files were damaged (what could be read was written; see the report);
+/// 2 the command line was wrong.
+#[derive(Parser, Debug)]
+#[command(name = "flowlake", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Convert flow-log files into a Hive-partitioned Parquet table (OUT/date=YYYY-MM-DD/part-….parquet).
+    Convert(ConvertArgs),
+    /// Write realistic sample flow logs in the S3 delivery layout (AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/).
+    Generate(GenerateArgs),
+    /// Show the formats found in input files and the columns and types a conversion writes.
+    Schema(SchemaArgs),
+    /// Generate a sample, convert it, and show where the output is and what it holds.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+struct InputArgs {
+    /// Input files or folders (folders are walked recursively; `_` and `.` folders are skipped).
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// File-name pattern to select when walking folders; repeat for several.
+    /// Default: *.log.gz, *.log, *.gz, *.txt.
+    #[arg(long = "glob", value_name = "PATTERN")]
+    globs: Vec<String>,
+    /// Format of headerless files: AWS's format string ('${version} ${account-id} …')
+    /// or a space-separated list of field names. Files with a header line always use their header.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+}
+
+impl InputArgs {
+    fn locations(&self) -> Result<Vec<Location>> {
+        self.inputs.iter().map(|s| Location::parse(s)).collect()
+    }
+    fn format(&self) -> Result<Option<Format>> {
+        self.format.as_deref().map(Format::from_spec).transpose()
+    }
+}
+
+#[derive(Args, Debug)]
+struct ConvertArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output folder for the Parquet table; created if missing. Each run adds files with unique names.
+    #[arg(long, short, value_name = "OUT")]
+    out: String,
+    /// Parquet compression: zstd[:LEVEL], snappy, gzip[:LEVEL] or none.
+    #[arg(long, default_value = "zstd:3", value_name = "CODEC")]
+    compression: String,
+    /// Start a new file in a partition once the current one reaches this size (e.g. 256MiB, 1GB).
+    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    target_file_size: String,
+    /// Rows per Parquet row group.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "ROWS")]
+    row_group_size: usize,
+    /// Fail the run, writing no rows, if more than N records are rejected.
+    #[arg(long, value_name = "N")]
+    max_rejects: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', default_value_t = 0, value_name = "N")]
+    threads: usize,
+    /// Print the run report as JSON on stdout (the human summary on stderr is then left out).
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// Output folder.
+    #[arg(value_name = "OUT")]
+    out: PathBuf,
+    /// Number of records.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Number of days.
+    #[arg(long, default_value_t = 3)]
+    days: u32,
+    /// Record format: default, v3, v4, v5, all (every field of versions 2–8),
+    /// or a format string ('${version} ${srcaddr} …').
+    #[arg(long, default_value = "default")]
+    format: String,
+    /// Random seed; the same seed writes the same files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, default_value = "2023-08-01")]
+    start_date: String,
+    /// Files per day (AWS delivers one at least every 5 minutes per flow log).
+    #[arg(long, default_value_t = 96)]
+    files_per_day: u32,
+    /// Print what was generated as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct SchemaArgs {
+    /// Input files or folders; without any, `--fields` is implied.
+    #[arg(value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// File-name pattern to select when walking folders (as for `convert`).
+    #[arg(long = "glob", value_name = "PATTERN")]
+    globs: Vec<String>,
+    /// Format of headerless files (as for `convert`).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// List every field flowlake knows (no input needed).
+    #[arg(long)]
+    fields: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Folder for the sample (DIR/sample) and the table (DIR/lake).
+    #[arg(long, default_value = "demo")]
+    dir: PathBuf,
+    /// Records to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Convert(a) => convert(a),
+        Command::Generate(a) => generate_cmd(a),
+        Command::Schema(a) => schema(a),
+        Command::Demo(a) => demo(a),
+    }
+}
+
+/// Parses sizes such as `256MiB`, `1GB`, `64m`, `1000`.
+fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| Error::Usage(format!("invalid size `{s}`: expected e.g. 256MiB or 1GB")))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(Error::Usage(format!("invalid size `{s}`: unknown unit `{unit}`"))),
+    };
+    Ok((n * mult) as u64)
+}
+
+struct Bar {
+    pb: ProgressBar,
+    files: AtomicU64,
+    files_done: AtomicU64,
+    rows: AtomicU64,
+}
+
+impl Bar {
+    fn new(enabled: bool) -> Bar {
+        let target = if enabled && std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let pb = ProgressBar::with_draw_target(Some(0), target);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Bar { pb, files: AtomicU64::new(0), files_done: AtomicU64::new(0), rows: AtomicU64::new(0) }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, files: u64, bytes: u64) {
+        self.files.store(files, Ordering::Relaxed);
+        self.pb.set_length(bytes);
+        self.pb.enable_steady_tick(Duration::from_millis(200));
+    }
+    fn file_done(&self, bytes: u64, rows: u64) {
+        let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
+        let rows = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+        self.pb.inc(bytes);
+        self.pb.set_message(format!("{done}/{} files, {rows} rows", self.files.load(Ordering::Relaxed)));
+    }
+    fn finishing(&self) {
+        self.pb.finish_and_clear();
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
+fn summary(r: &RunReport) -> String {
+    let mut s = String::new();
+    let verb = match r.status {
+        RunStatus::Failed => "FAILED after reading",
+        _ => "converted",
+    };
+    s += &format!(
+        "flowlake: {verb} {} files ({}): {} records in, {} written, {} rejected; {} Parquet files ({}) in {} partitions, {:.1} s\n",
+        r.files_in,
+        human_bytes(r.bytes_in),
+        r.rows_in,
+        r.rows_written,
+        r.rows_rejected,
+        r.files_written,
+        human_bytes(r.bytes_written),
+        r.partitions.len(),
+        r.elapsed_seconds
+    );
+    if let Some(e) = &r.error {
+        s += &format!("  error: {e}\n");
+    }
+    for d in &r.files_damaged {
+        s += &format!(
+            "  damaged input: {}: {} ({} records before the damage were kept)\n",
+            d.file, d.error, d.rows_before_damage
+        );
+    }
+    if !r.unknown_fields.is_empty() {
+        s += &format!("  fields this version does not know, kept as string columns: {}\n", r.unknown_fields.join(", "));
+    }
+    if let Some(p) = &r.rejects_path {
+        let kinds: Vec<String> = r.rejects_by_reason.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        s += &format!("  rejected lines ({}): {p}\n", kinds.join(", "));
+    }
+    s += &format!("  output: {}\n  report: {}\n", r.output, r.report_path);
+    s
+}
+
+fn exit_code(r: &RunReport) -> u8 {
+    match r.status {
+        RunStatus::Ok => 0,
+        RunStatus::CompletedWithErrors | RunStatus::Failed => 1,
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).expect("serializable");
+    writeln!(out).map_err(|e| Error::io("write", "stdout", e))
+}
+
+fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
+    let parquet = ParquetOptions {
+        compression: a.compression.parse::<Compression>()?,
+        row_group_size: a.row_group_size.max(1),
+        target_file_size: parse_size(&a.target_file_size)?.max(1),
+        ..ParquetOptions::default()
+    };
+    Ok(ConvertOptions::new(a.input.locations()?, Location::parse(&a.out)?)
+        .with_format(a.input.format()?)
+        .with_globs(a.input.globs.clone())
+        .with_threads(a.threads)
+        .with_parquet(parquet)
+        .with_max_rejects(a.max_rejects))
+}
+
+fn convert(a: ConvertArgs) -> Result<u8> {
+    let opts = convert_options(&a)?;
+    let bar = Bar::new(!a.quiet);
+    let report = pipeline::convert(&opts, &bar)?;
+    if a.json {
+        print_json(&report)?;
+    } else if !a.quiet {
+        eprint!("{}", summary(&report));
+    }
+    Ok(exit_code(&report))
+}
+
+fn generate_cmd(a: GenerateArgs) -> Result<u8> {
+    let mut o = GenerateOptions::new(&a.out, a.records, a.days);
+    o.format = generate::format_preset(&a.format)?;
+    o.seed = a.seed;
+    o.start_date = a.start_date;
+    o.files_per_day = a.files_per_day;
+    let s = generate::generate(&o)?;
+    if a.json {
+        print_json(&s)?;
+    } else {
+        eprintln!(
+            "flowlake: wrote {} records in {} files ({}) under {}, days {}",
+            s.records,
+            s.files,
+            human_bytes(s.bytes),
+            s.out,
+            s.days.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(0)
+}
+
+fn schema(a: SchemaArgs) -> Result<u8> {
+    if a.fields || a.inputs.is_empty() {
+        if a.json {
+            let rows: Vec<serde_json::Value> = CATALOG
+                .iter()
+                .map(|f| {
+                    serde_json::json!({"field": f.name, "column": f.column, "parquet_type": f.ty.parquet(),
+                        "sql_type": f.ty.sql(), "version": f.version, "kind": f.kind})
+                })
+                .collect();
+            print_json(&rows)?;
+        } else {
+            println!("{:<28} {:<28} {:<8} {:<7} {:>3}  kind", "field", "column", "parquet", "sql", "ver");
+            for f in CATALOG {
+                let kind = if f.kind == LogKind::Vpc { "vpc" } else { "transit-gateway" };
+                println!(
+                    "{:<28} {:<28} {:<8} {:<7} {:>3}  {kind}",
+                    f.name,
+                    f.column,
+                    f.ty.parquet(),
+                    f.ty.sql(),
+                    f.version
+                );
+            }
+        }
+        return Ok(0);
+    }
+    let input = InputArgs { inputs: a.inputs, globs: a.globs, format: a.format };
+    let r = pipeline::inspect(&input.locations()?, &input.globs, input.format()?.as_ref())?;
+    if a.json {
+        print_json(&r)?;
+        return Ok(0);
+    }
+    println!("{} input files, {} formats:", r.files, r.formats.len());
+    for f in &r.formats {
+        println!("  v{} ({} files): {}", f.version, f.files, f.fields);
+    }
+    if r.files_empty > 0 {
+        println!("  {} empty files", r.files_empty);
+    }
+    for (f, why) in &r.files_unusable {
+        println!("  unusable: {f}: {why}");
+    }
+    for (f, why) in &r.files_damaged {
+        println!("  unreadable: {f}: {why}");
+    }
+    if !r.unknown_fields.is_empty() {
+        println!("  fields this version does not know (kept as string columns): {}", r.unknown_fields.join(", "));
+    }
+    println!("\ntable columns (partition column `date` lives in the path):");
+    println!("  {:<28} {:<8} {:<7} {:>3}", "column", "parquet", "sql", "ver");
+    for c in &r.columns {
+        println!("  {:<28} {:<8} {:<7} {:>3}", c.column, c.parquet_type, c.sql_type, c.version);
+    }
+    Ok(0)
+}
+
+fn demo(a: DemoArgs) -> Result<u8> {
+    let sample = a.dir.join("sample");
+    let lake = a.dir.join("lake");
+    for p in [&sample, &lake] {
+        if p.exists() {
+            std::fs::remove_dir_all(p).map_err(|e| Error::io("remove", p.display(), e))?;
+        }
+    }
+    eprintln!("flowlake demo: generating {} records over 3 days into {} …", a.records, sample.display());
+    let mut o = GenerateOptions::new(&sample, a.records, 3);
+    o.format = generate::format_preset("v5")?;
+    let g = generate::generate(&o)?;
+    eprintln!("  {} gzip files, {}", g.files, human_bytes(g.bytes));
+    eprintln!("flowlake demo: converting into {} …", lake.display());
+    let opts = ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()));
+    let bar = Bar::new(true);
+    let r = pipeline::convert(&opts, &bar)?;
+    eprint!("{}", summary(&r));
+    println!("\nThe Parquet table is in {}:", lake.display());
+    for (p, s) in &r.partitions {
+        println!("  {p}/  {} rows in {} file(s), {}", s.rows, s.files, human_bytes(s.bytes));
+    }
+    println!("\ncolumns: {}", r.columns.join(", "));
+    println!(
+        "\nrows in = written + rejected: {} = {} + {}  (gzip text {} -> Parquet {})",
+        r.rows_in,
+        r.rows_written,
+        r.rows_rejected,
+        human_bytes(r.bytes_in),
+        human_bytes(r.bytes_written)
+    );
+    println!(
+        "Next: flowlake schema {}   |   flowlake convert {} --out {} --json",
+        sample.display(),
+        sample.display(),
+        lake.display()
+    );
+    Ok(exit_code(&r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("1GB").unwrap(), 1_000_000_000);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("12XB").is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: one binary (fast to link), one module per area.
+
+mod common;
+
+mod aws_examples;
+mod cli;
+mod fixtures;
+mod rejects;
+mod roundtrip;
