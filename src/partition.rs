@@ -7,60 +7,210 @@ use serde::Serialize;
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
+/// Seconds in an hour.
+const HOUR: i64 = 3_600;
 
-/// How output files are partitioned.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// How output files are partitioned. Every layout partitions by the UTC time of
+/// the record's `start`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Layout {
-    /// `date=YYYY-MM-DD/`, the UTC day of the record's `start`.
+    /// `date=YYYY-MM-DD/`.
     #[default]
     Date,
+    /// `date=YYYY-MM-DD/hour=HH/`.
+    Hour,
+    /// AWS's Hive-compatible prefixes:
+    /// `aws-account-id=…/aws-service=vpcflowlogs/aws-region=…/year=YYYY/month=MM/day=DD/`.
+    Aws,
+    /// As [`Layout::Aws`], plus `hour=HH/`.
+    AwsHour,
 }
 
-/// The partition a record belongs to. For [`Layout::Date`] it is the UTC day
-/// number (days since 1970-01-01).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PartitionKey(pub i64);
+/// The account, service and region of an input, from its AWS delivery path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    /// Account id.
+    pub account: String,
+    /// `vpcflowlogs` or `transitgatewayflowlogs`.
+    pub service: String,
+    /// Region.
+    pub region: String,
+}
 
-/// One partition column as declared in DDL.
+/// The delivery time in an input's path: its day, and hour when the path has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathTime {
+    /// Day number (days since 1970-01-01).
+    pub day: i64,
+    /// Hour of the day, for hourly delivery paths (`…/DD/HH/` or `…/day=DD/hour=HH/`).
+    pub hour: Option<u32>,
+}
+
+/// One partition column as declared in DDL (all are strings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionColumn {
-    /// Column name (`date`).
+    /// Column name (`date`, `aws-account-id`, …).
     pub name: &'static str,
-    /// SQL type (`string`).
-    pub sql_type: &'static str,
+    /// How Athena projects it.
+    pub projection: Projection,
 }
 
-impl Layout {
-    /// The partition of a record: from its `start` (Unix seconds) when it has
-    /// one, else from the day in its file's key path; `None` when neither exists.
-    #[inline]
-    pub fn key(self, start: Option<i64>, path_day: Option<i64>) -> Option<PartitionKey> {
-        match self {
-            Layout::Date => start.map(|s| s.div_euclid(DAY)).or(path_day).map(PartitionKey),
+/// The kind of Athena partition projection of a partition column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Projection {
+    /// A `date` projection with this Java date format.
+    Date(&'static str),
+    /// An `integer` projection with this range and number of digits.
+    Integer(u32, u32, u32),
+    /// An `enum` projection over the values found.
+    Enum,
+}
+
+impl std::str::FromStr for Layout {
+    type Err = crate::error::Error;
+    /// Parses `date`, `hour`, `aws` or `aws-hour`.
+    fn from_str(s: &str) -> crate::error::Result<Layout> {
+        match s {
+            "date" => Ok(Layout::Date),
+            "hour" => Ok(Layout::Hour),
+            "aws" => Ok(Layout::Aws),
+            "aws-hour" => Ok(Layout::AwsHour),
+            _ => Err(crate::error::Error::Usage(format!(
+                "invalid partition layout `{s}`: expected date, hour, aws or aws-hour"
+            ))),
         }
     }
+}
 
-    /// The partition's folder under the output root, e.g. `date=2023-08-01`.
-    pub fn path(self, key: PartitionKey) -> String {
-        match self {
-            Layout::Date => format!("date={}", format_day(key.0)),
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Layout::Date => "date",
+            Layout::Hour => "hour",
+            Layout::Aws => "aws",
+            Layout::AwsHour => "aws-hour",
+        })
+    }
+}
+
+const DATE_COLS: &[PartitionColumn] = &[PartitionColumn { name: "date", projection: Projection::Date("yyyy-MM-dd") }];
+const HOUR_COLS: &[PartitionColumn] = &[
+    PartitionColumn { name: "date", projection: Projection::Date("yyyy-MM-dd") },
+    PartitionColumn { name: "hour", projection: Projection::Integer(0, 23, 2) },
+];
+const AWS_COLS: &[PartitionColumn] = &[
+    PartitionColumn { name: "aws-account-id", projection: Projection::Enum },
+    PartitionColumn { name: "aws-service", projection: Projection::Enum },
+    PartitionColumn { name: "aws-region", projection: Projection::Enum },
+    PartitionColumn { name: "year", projection: Projection::Integer(1970, 9999, 4) },
+    PartitionColumn { name: "month", projection: Projection::Integer(1, 12, 2) },
+    PartitionColumn { name: "day", projection: Projection::Integer(1, 31, 2) },
+    PartitionColumn { name: "hour", projection: Projection::Integer(0, 23, 2) },
+];
+
+impl Layout {
+    /// True for layouts whose paths name the account and region.
+    pub fn needs_origin(self) -> bool {
+        matches!(self, Layout::Aws | Layout::AwsHour)
+    }
+
+    fn hourly(self) -> bool {
+        matches!(self, Layout::Hour | Layout::AwsHour)
+    }
+
+    /// The record's time bucket (a day number, or an hour number for hourly
+    /// layouts): from its `start` when it has one, else from its file's path;
+    /// `None` when neither tells.
+    #[inline]
+    pub fn bucket(self, start: Option<i64>, path: Option<PathTime>) -> Option<i64> {
+        if self.hourly() {
+            match start {
+                Some(s) => Some(s.div_euclid(HOUR)),
+                None => path.and_then(|p| p.hour.map(|h| p.day * 24 + i64::from(h))),
+            }
+        } else {
+            start.map(|s| s.div_euclid(DAY)).or(path.map(|p| p.day))
         }
     }
 
     /// The partition columns, outermost first.
     pub fn columns(self) -> &'static [PartitionColumn] {
         match self {
-            Layout::Date => &[PartitionColumn { name: "date", sql_type: "string" }],
+            Layout::Date => DATE_COLS,
+            Layout::Hour => HOUR_COLS,
+            Layout::Aws => &AWS_COLS[..6],
+            Layout::AwsHour => AWS_COLS,
         }
     }
 
-    /// Reads a partition folder (`date=2023-08-01`) back into its key.
-    pub fn parse_path(self, path: &str) -> Option<PartitionKey> {
+    /// The partition values of a bucket, in [`columns`](Layout::columns) order.
+    /// `origin` is required by the AWS layouts.
+    pub fn values(self, bucket: i64, origin: Option<&Origin>) -> Vec<String> {
+        let (day, hour) =
+            if self.hourly() { (bucket.div_euclid(24), Some(bucket.rem_euclid(24))) } else { (bucket, None) };
+        let mut v = Vec::with_capacity(7);
         match self {
-            Layout::Date => path.trim_end_matches('/').strip_prefix("date=").and_then(parse_day).map(PartitionKey),
+            Layout::Date | Layout::Hour => v.push(format_day(day)),
+            Layout::Aws | Layout::AwsHour => {
+                let o = origin.expect("the AWS layouts need an origin");
+                let (y, m, d) = civil_from_days(day);
+                v.extend([o.account.clone(), o.service.clone(), o.region.clone()]);
+                v.extend([format!("{y:04}"), format!("{m:02}"), format!("{d:02}")]);
+            }
         }
+        if let Some(h) = hour {
+            v.push(format!("{h:02}"));
+        }
+        v
     }
+
+    /// The partition's folder under the output root, e.g. `date=2023-08-01`.
+    pub fn path(self, bucket: i64, origin: Option<&Origin>) -> String {
+        join_path(self.columns(), &self.values(bucket, origin))
+    }
+
+    /// Reads a partition folder (`date=2023-08-01`, …) back into its values;
+    /// `None` when the folder does not follow this layout.
+    pub fn parse_path(self, path: &str) -> Option<Vec<String>> {
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let cols = self.columns();
+        if segs.len() != cols.len() {
+            return None;
+        }
+        segs.iter()
+            .zip(cols)
+            .map(|(seg, c)| seg.strip_prefix(c.name).and_then(|r| r.strip_prefix('=')).map(str::to_string))
+            .collect()
+    }
+
+    /// The layout of a table from one of its partition folders.
+    pub fn detect(path: &str) -> Option<Layout> {
+        [Layout::Date, Layout::Hour, Layout::Aws, Layout::AwsHour].into_iter().find(|l| l.parse_path(path).is_some())
+    }
+}
+
+/// `name=value/…` for partition columns and values.
+pub fn join_path(cols: &[PartitionColumn], values: &[String]) -> String {
+    let parts: Vec<String> = cols.iter().zip(values).map(|(c, v)| format!("{}={v}", c.name)).collect();
+    parts.join("/")
+}
+
+/// The account, service and region in an AWS delivery path:
+/// `AWSLogs/<account>/<service>/<region>/…` or
+/// `AWSLogs/aws-account-id=<account>/aws-service=<service>/aws-region=<region>/…`.
+pub fn origin_from_path(path: &str) -> Option<Origin> {
+    let segs: Vec<&str> = path.split(['/', '\\']).collect();
+    let i = segs.iter().rposition(|s| *s == "AWSLogs")?;
+    let rest = segs.get(i + 1..i + 4)?;
+    let val = |seg: &str, key: &str| seg.strip_prefix(key).map(str::to_string).unwrap_or_else(|| seg.to_string());
+    let o = Origin {
+        account: val(rest[0], "aws-account-id="),
+        service: val(rest[1], "aws-service="),
+        region: val(rest[2], "aws-region="),
+    };
+    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (ok(&o.account) && o.service.ends_with("flowlogs") && ok(&o.region)).then_some(o)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -112,27 +262,28 @@ fn valid_ymd(y: i64, m: u32, d: u32) -> Option<i64> {
     (civil_from_days(day) == (y, m, d)).then_some(day)
 }
 
-/// The delivery day encoded in an S3 key or a local path, if any: the last
-/// `YYYY/MM/DD` run of path segments (AWS's default layout) or
-/// `year=YYYY/month=MM/day=DD` (its Hive-compatible layout).
-pub fn day_from_path(path: &str) -> Option<i64> {
+/// The delivery time encoded in an S3 key or a local path, if any: the last
+/// `YYYY/MM/DD[/HH]` run of path segments (AWS's default layout) or
+/// `year=YYYY/month=MM/day=DD[/hour=HH]` (its Hive-compatible layout).
+pub fn time_from_path(path: &str) -> Option<PathTime> {
     let segs: Vec<&str> = path.split(['/', '\\']).collect();
-    let strip = |s: &'static str, seg: &str| -> Option<String> { seg.strip_prefix(s).map(str::to_string) };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     for i in (0..segs.len().saturating_sub(2)).rev() {
-        let (a, b, c) = (segs[i], segs[i + 1], segs[i + 2]);
-        let ymd = match (strip("year=", a), strip("month=", b), strip("day=", c)) {
+        let key = |seg: &str, k: &str| seg.strip_prefix(k).map(str::to_string);
+        let (y, m, d) = match (key(segs[i], "year="), key(segs[i + 1], "month="), key(segs[i + 2], "day=")) {
             (Some(y), Some(m), Some(d)) => (y, m, d),
-            _ => (a.to_string(), b.to_string(), c.to_string()),
+            _ => (segs[i].to_string(), segs[i + 1].to_string(), segs[i + 2].to_string()),
         };
-        let (y, m, d) = ymd;
-        if y.len() == 4
-            && m.len() == 2
-            && d.len() == 2
-            && [&y, &m, &d].iter().all(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        {
-            if let Some(day) = valid_ymd(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?) {
-                return Some(day);
-            }
+        if !(digits(&y, 4) && digits(&m, 2) && digits(&d, 2)) {
+            continue;
+        }
+        if let Some(day) = valid_ymd(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?) {
+            let next = segs.get(i + 3).copied().unwrap_or("");
+            let h = next.strip_prefix("hour=").unwrap_or(next);
+            // The segment after the day is an hour only when another segment follows it (it is a folder).
+            let hour =
+                (digits(h, 2) && i + 4 < segs.len()).then(|| h.parse::<u32>().ok()).flatten().filter(|h| *h < 24);
+            return Some(PathTime { day, hour });
         }
     }
     None
@@ -156,24 +307,60 @@ mod tests {
     }
 
     #[test]
-    fn date_layout() {
-        let l = Layout::Date;
+    fn layouts() {
+        let o = Origin { account: "123456789010".into(), service: "vpcflowlogs".into(), region: "us-east-1".into() };
         // 1418530010 = 2014-12-14T04:06:50Z
-        assert_eq!(l.path(l.key(Some(1_418_530_010), None).unwrap()), "date=2014-12-14");
-        assert_eq!(l.key(None, Some(5)), Some(PartitionKey(5)));
-        assert_eq!(l.key(Some(-1), Some(5)), Some(PartitionKey(-1)));
-        assert_eq!(l.key(None, None), None);
-        assert_eq!(l.parse_path("date=2023-08-01/"), Some(PartitionKey(19_570)));
+        let s = Some(1_418_530_010);
+        let cases = [
+            (Layout::Date, "date=2014-12-14"),
+            (Layout::Hour, "date=2014-12-14/hour=04"),
+            (
+                Layout::Aws,
+                "aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/year=2014/month=12/day=14",
+            ),
+            (
+                Layout::AwsHour,
+                "aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/year=2014/month=12/day=14/hour=04",
+            ),
+        ];
+        for (l, want) in cases {
+            let path = l.path(l.bucket(s, None).unwrap(), Some(&o));
+            assert_eq!(path, want);
+            assert_eq!(Layout::detect(&path), Some(l));
+            assert_eq!(l.parse_path(&path).unwrap(), l.values(l.bucket(s, None).unwrap(), Some(&o)));
+            assert_eq!(l.to_string().parse::<Layout>().unwrap(), l);
+        }
+        let pt = Some(PathTime { day: 5, hour: None });
+        assert_eq!(Layout::Date.bucket(None, pt), Some(5));
+        assert_eq!(Layout::Hour.bucket(None, pt), None, "an hourly layout needs an hour");
+        assert_eq!(Layout::Hour.bucket(None, Some(PathTime { day: 5, hour: Some(3) })), Some(123));
+        assert_eq!(Layout::Date.bucket(None, None), None);
+        assert_eq!(Layout::Date.parse_path("date=2023-08-01/"), Some(vec!["2023-08-01".to_string()]));
+        assert_eq!(Layout::Date.parse_path("year=2023"), None);
     }
 
     #[test]
-    fn delivery_day_from_key_paths() {
+    fn origins_from_delivery_paths() {
+        let o = origin_from_path("x/AWSLogs/123456789010/vpcflowlogs/us-east-1/2023/08/01/f.log.gz").unwrap();
+        assert_eq!(
+            (o.account.as_str(), o.service.as_str(), o.region.as_str()),
+            ("123456789010", "vpcflowlogs", "us-east-1")
+        );
+        let h = origin_from_path("AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2023/x")
+            .unwrap();
+        assert_eq!((h.account.as_str(), h.region.as_str()), ("1", "eu-west-1"));
+        assert_eq!(origin_from_path("logs/2023/08/01/f.log.gz"), None);
+    }
+
+    #[test]
+    fn delivery_time_from_key_paths() {
+        let day = |d| Some(PathTime { day: d, hour: None });
         let aws = "AWSLogs/123456789010/vpcflowlogs/us-east-1/2023/08/01/123456789010_vpcflowlogs_us-east-1_fl-1_20230801T0005Z_ab.log.gz";
-        assert_eq!(day_from_path(aws), Some(19_570));
+        assert_eq!(time_from_path(aws), day(19_570));
         let hive = "p/AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-east-1/year=2023/month=08/day=01/hour=05/x.log.gz";
-        assert_eq!(day_from_path(hive), Some(19_570));
-        assert_eq!(day_from_path("2023/08/01/05/x.log.gz"), Some(19_570));
-        assert_eq!(day_from_path("logs/x.log.gz"), None);
-        assert_eq!(day_from_path("2023/13/01/x.log.gz"), None);
+        assert_eq!(time_from_path(hive), Some(PathTime { day: 19_570, hour: Some(5) }));
+        assert_eq!(time_from_path("2023/08/01/05/x.log.gz"), Some(PathTime { day: 19_570, hour: Some(5) }));
+        assert_eq!(time_from_path("logs/x.log.gz"), None);
+        assert_eq!(time_from_path("2023/13/01/x.log.gz"), None);
     }
 }

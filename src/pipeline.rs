@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
-use crate::partition::{Layout, PartitionKey};
+use crate::partition::{Layout, Origin};
 use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
 use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink};
@@ -152,7 +152,12 @@ struct Job {
     input: InputFile,
     storage: Arc<dyn Storage>,
     prep: Prep,
+    /// Index into [`Run::origins`] (for layouts that name the account and region).
+    origin: u32,
 }
+
+/// The partition a buffered row goes to: its time bucket and its input's origin.
+type Bucket = (i64, u32);
 
 /// Reads every input's first line to learn its format.
 fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) -> Prep {
@@ -194,9 +199,43 @@ fn scan_all(inputs: Vec<(Arc<dyn Storage>, InputFile)>, user_format: Option<&For
         .into_par_iter()
         .map(|(storage, input)| {
             let prep = scan(storage.as_ref(), &input, user_format);
-            Job { input, storage, prep }
+            Job { input, storage, prep, origin: 0 }
         })
         .collect()
+}
+
+/// Numbers the distinct origins (account, service, region) of the inputs for
+/// layouts that partition by them; an input without one cannot be placed, so
+/// its lines are rejected with that reason.
+fn assign_origins(jobs: &mut [Job], layout: Layout) -> Vec<Origin> {
+    let mut origins: Vec<Origin> = Vec::new();
+    if !layout.needs_origin() {
+        return origins;
+    }
+    for j in jobs.iter_mut() {
+        match &j.input.origin {
+            Some(o) => {
+                j.origin = match origins.iter().position(|x| x == o) {
+                    Some(i) => i as u32,
+                    None => {
+                        origins.push(o.clone());
+                        (origins.len() - 1) as u32
+                    }
+                };
+            }
+            None if j.prep.format().is_some() => {
+                j.prep = Prep::Unusable(Reason::new(
+                    "no_origin",
+                    format!(
+                        "no account and region: --partition {layout} needs inputs in the AWS delivery layout \
+                         (AWSLogs/<account>/vpcflowlogs/<region>/...)"
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    origins
 }
 
 /// The distinct formats (with file counts, in order of first appearance) and their union table.
@@ -328,6 +367,7 @@ struct Run<'a> {
     jobs: Vec<Job>,
     table: TableColumns,
     schema: arrow_schema::SchemaRef,
+    origins: Vec<Origin>,
     plans: HashMap<Format, Arc<ColumnPlan>>,
     sink: PartitionedSink,
     rejects: RejectWriter<'a>,
@@ -348,7 +388,7 @@ const REJECT_FLUSH: usize = 1024;
 struct Worker {
     splitter: LineSplitter,
     parser: RecordParser,
-    buffers: Vec<(PartitionKey, BatchBuilder)>,
+    buffers: Vec<(Bucket, BatchBuilder)>,
     rejects: Vec<Reject>,
     tally: Tally,
 }
@@ -382,9 +422,9 @@ impl<'a> Run<'a> {
                 self.flush_rejects(&mut w)?;
                 self.progress.file_done(job.input.meta.size, w.tally.rows_in - rows_before);
             }
-            for (key, mut b) in std::mem::take(&mut w.buffers) {
+            for (bucket, mut b) in std::mem::take(&mut w.buffers) {
                 if !b.is_empty() {
-                    self.sink.write(key, &b.finish())?;
+                    self.sink.write(&self.partition_path(bucket), &b.finish())?;
                 }
             }
             Ok(())
@@ -451,7 +491,7 @@ impl<'a> Run<'a> {
                 return Ok(());
             }
         };
-        let path_day = job.input.path_day;
+        let path_time = job.input.path_time;
         let rows_at_start = w.tally.rows_in;
         let mut fatal: Option<Error> = None;
         let mut splitter = std::mem::take(&mut w.splitter);
@@ -495,18 +535,25 @@ impl<'a> Run<'a> {
                 return !self.stop.load(Ordering::Relaxed);
             };
             match w.parser.parse(p, text) {
-                Ok(parsed) => match self.opts.layout.key(parsed.start, path_day) {
-                    Some(key) => {
-                        if let Err(e) = self.append(w, p, key, text) {
+                Ok(parsed) => match self.opts.layout.bucket(parsed.start, path_time) {
+                    Some(time) => {
+                        if let Err(e) = self.append(w, p, (time, job.origin), text) {
                             fatal = Some(e);
                             return false;
                         }
                     }
                     None => {
-                        let r = Reason::new(
-                            "no_date",
-                            "no date: the record has no start, and the file path has no YYYY/MM/DD to take the date from",
-                        );
+                        let r = if matches!(self.opts.layout, Layout::Hour | Layout::AwsHour) {
+                            Reason::new(
+                                "no_date",
+                                "no hour: the record has no start, and the file path has no YYYY/MM/DD/HH to take the hour from",
+                            )
+                        } else {
+                            Reason::new(
+                                "no_date",
+                                "no date: the record has no start, and the file path has no YYYY/MM/DD to take the date from",
+                            )
+                        };
                         self.reject(w, job, line_no, &r, text);
                     }
                 },
@@ -547,7 +594,12 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn append(&self, w: &mut Worker, plan: &ColumnPlan, key: PartitionKey, line: &[u8]) -> Result<()> {
+    /// The folder of a partition, e.g. `date=2023-08-01`.
+    fn partition_path(&self, (time, origin): Bucket) -> String {
+        self.opts.layout.path(time, self.origins.get(origin as usize))
+    }
+
+    fn append(&self, w: &mut Worker, plan: &ColumnPlan, key: Bucket, line: &[u8]) -> Result<()> {
         // Consecutive lines nearly always share a partition: look at the last used buffer first.
         let idx = match w.buffers.iter().rposition(|(k, _)| *k == key) {
             Some(i) => i,
@@ -555,7 +607,7 @@ impl<'a> Run<'a> {
                 if w.buffers.len() >= MAX_BUFFERED_PARTITIONS {
                     let (i, _) = w.buffers.iter().enumerate().max_by_key(|(_, (_, b))| b.len()).expect("non-empty");
                     let (k, mut b) = w.buffers.swap_remove(i);
-                    self.sink.write(k, &b.finish())?;
+                    self.sink.write(&self.partition_path(k), &b.finish())?;
                 }
                 w.buffers.push((key, BatchBuilder::new(&self.table, self.schema.clone(), self.opts.batch_rows)));
                 w.buffers.len() - 1
@@ -566,7 +618,7 @@ impl<'a> Run<'a> {
         w.tally.rows_appended += 1;
         if b.len() >= self.opts.batch_rows {
             let batch = b.finish();
-            self.sink.write(key, &batch)?;
+            self.sink.write(&self.partition_path(key), &batch)?;
         }
         Ok(())
     }
@@ -609,19 +661,14 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     // Fail now, not after an hour of work, if the output is not writable.
     drop(out_storage.create(&report_location)?);
 
-    let jobs = pool.install(|| scan_all(inputs, opts.format.as_ref()));
+    let mut jobs = pool.install(|| scan_all(inputs, opts.format.as_ref()));
+    let origins = assign_origins(&mut jobs, opts.layout);
     let (formats, table) = formats_and_table(&jobs);
     let plans: HashMap<Format, Arc<ColumnPlan>> =
         formats.iter().map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table)))).collect();
     let schema = table.arrow_schema();
-    let sink = PartitionedSink::new(
-        out_storage.clone(),
-        opts.output.clone(),
-        opts.layout,
-        schema.clone(),
-        opts.parquet.clone(),
-        &run_id,
-    );
+    let sink =
+        PartitionedSink::new(out_storage.clone(), opts.output.clone(), schema.clone(), opts.parquet.clone(), &run_id);
 
     let files_in = jobs.len() as u64;
     let bytes_in: u64 = jobs.iter().map(|j| j.input.meta.size).sum();
@@ -631,6 +678,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         jobs,
         table: table.clone(),
         schema,
+        origins,
         plans,
         sink,
         rejects: RejectWriter::new(out_storage.as_ref(), rejects_location.clone()),

@@ -15,7 +15,6 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::partition::{Layout, PartitionKey};
 use crate::storage::{Location, ObjectWriter, Storage};
 
 /// Parquet compression codec.
@@ -150,19 +149,18 @@ struct OpenFile {
 
 type Slot = Arc<Mutex<Option<OpenFile>>>;
 
-/// Writes batches into Hive partitions under an output root. Safe to share
+/// Writes batches into partition folders under an output root. Safe to share
 /// between threads: different partitions are written concurrently.
 pub struct PartitionedSink {
     storage: Arc<dyn Storage>,
     root: Location,
-    layout: Layout,
     schema: SchemaRef,
     props: WriterProperties,
     opts: ParquetOptions,
     file_prefix: String,
     seq: AtomicU64,
     tick: AtomicU64,
-    slots: Mutex<HashMap<PartitionKey, Slot>>,
+    slots: Mutex<HashMap<String, Slot>>,
     written: Mutex<Vec<WrittenFile>>,
 }
 
@@ -172,7 +170,6 @@ impl PartitionedSink {
     pub fn new(
         storage: Arc<dyn Storage>,
         root: Location,
-        layout: Layout,
         schema: SchemaRef,
         opts: ParquetOptions,
         file_prefix: &str,
@@ -188,7 +185,6 @@ impl PartitionedSink {
         PartitionedSink {
             storage,
             root,
-            layout,
             schema,
             props,
             opts,
@@ -200,16 +196,19 @@ impl PartitionedSink {
         }
     }
 
-    /// Appends a batch to the partition `key`.
-    pub fn write(&self, key: PartitionKey, batch: &RecordBatch) -> Result<()> {
+    /// Appends a batch to a partition, named by its folder (`date=2023-08-01`).
+    pub fn write(&self, partition: &str, batch: &RecordBatch) -> Result<()> {
         let slot = {
             let mut slots = self.slots.lock().expect("sink lock");
-            slots.entry(key).or_default().clone()
+            match slots.get(partition) {
+                Some(s) => s.clone(),
+                None => slots.entry(partition.to_string()).or_default().clone(),
+            }
         };
         let mut guard = slot.lock().expect("partition lock");
         let opened_new = guard.is_none();
         if opened_new {
-            *guard = Some(self.open(key)?);
+            *guard = Some(self.open(partition)?);
         }
         let file = guard.as_mut().expect("just opened");
         file.last_used = self.tick.fetch_add(1, Ordering::Relaxed);
@@ -219,19 +218,19 @@ impl PartitionedSink {
         if size >= self.opts.target_file_size {
             let done = guard.take().expect("open");
             drop(guard);
-            self.close(key, done)?;
+            self.close(partition, done)?;
         } else {
             drop(guard);
         }
         if opened_new {
-            self.close_idle_beyond_limit(key)?;
+            self.close_idle_beyond_limit(partition)?;
         }
         Ok(())
     }
 
-    fn open(&self, key: PartitionKey) -> Result<OpenFile> {
+    fn open(&self, partition: &str) -> Result<OpenFile> {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let rel = format!("{}/part-{}-{n:05}.parquet", self.layout.path(key), self.file_prefix);
+        let rel = format!("{partition}/part-{}-{n:05}.parquet", self.file_prefix);
         let location = self.root.join(&rel);
         let inner = self.storage.create(&location)?;
         let writer = ArrowWriter::try_new(Counted { inner, bytes: 0 }, self.schema.clone(), Some(self.props.clone()))
@@ -239,13 +238,13 @@ impl PartitionedSink {
         Ok(OpenFile { writer, location, rows: 0, last_used: 0 })
     }
 
-    fn close(&self, key: PartitionKey, file: OpenFile) -> Result<()> {
+    fn close(&self, partition: &str, file: OpenFile) -> Result<()> {
         let path = file.location.to_string();
         let counted = file.writer.into_inner().map_err(|e| Error::Parquet { path: path.clone(), source: e })?;
         let bytes = counted.bytes;
         counted.inner.commit()?;
         self.written.lock().expect("written lock").push(WrittenFile {
-            partition: self.layout.path(key),
+            partition: partition.to_string(),
             location: file.location,
             rows: file.rows,
             bytes,
@@ -255,37 +254,37 @@ impl PartitionedSink {
 
     /// Keeps at most `max_open_files` files open (each holds a row group in
     /// memory) by closing the least recently used idle ones.
-    fn close_idle_beyond_limit(&self, keep: PartitionKey) -> Result<()> {
+    fn close_idle_beyond_limit(&self, keep: &str) -> Result<()> {
         loop {
             let victim = {
                 let slots = self.slots.lock().expect("sink lock");
-                let open: Vec<(PartitionKey, u64)> = slots
+                let open: Vec<(&String, u64)> = slots
                     .iter()
-                    .filter(|(k, _)| **k != keep)
-                    .filter_map(|(k, s)| s.try_lock().ok().and_then(|g| g.as_ref().map(|f| (*k, f.last_used))))
+                    .filter(|(k, _)| k.as_str() != keep)
+                    .filter_map(|(k, s)| s.try_lock().ok().and_then(|g| g.as_ref().map(|f| (k, f.last_used))))
                     .collect();
                 let open_count = slots.values().filter(|s| s.try_lock().map(|g| g.is_some()).unwrap_or(true)).count();
                 if open_count <= self.opts.max_open_files {
                     return Ok(());
                 }
                 match open.into_iter().min_by_key(|(_, t)| *t) {
-                    Some((k, _)) => (k, slots[&k].clone()),
+                    Some((k, _)) => (k.clone(), slots[k].clone()),
                     None => return Ok(()),
                 }
             };
             let taken = victim.1.lock().expect("partition lock").take();
             if let Some(file) = taken {
-                self.close(victim.0, file)?;
+                self.close(&victim.0, file)?;
             }
         }
     }
 
     /// Closes every open file and returns all files this sink committed.
     pub fn finish(self) -> Result<Vec<WrittenFile>> {
-        let slots: Vec<(PartitionKey, Slot)> = self.slots.lock().expect("sink lock").drain().collect();
-        for (key, slot) in slots {
+        let slots: Vec<(String, Slot)> = self.slots.lock().expect("sink lock").drain().collect();
+        for (partition, slot) in slots {
             if let Some(file) = slot.lock().expect("partition lock").take() {
-                self.close(key, file)?;
+                self.close(&partition, file)?;
             }
         }
         let mut written = self.written.into_inner().expect("written lock");

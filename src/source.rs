@@ -7,7 +7,7 @@ use flate2::bufread::MultiGzDecoder;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
-use crate::partition::day_from_path;
+use crate::partition::{Origin, PathTime, origin_from_path, time_from_path};
 use crate::storage::{Location, ObjectMeta, Storage};
 
 /// File-name patterns selected when walking a folder, unless `--glob` is given.
@@ -18,15 +18,17 @@ pub const DEFAULT_GLOBS: &[&str] = &["*.log.gz", "*.log", "*.gz", "*.txt"];
 pub struct InputFile {
     /// Where it is, its size and version.
     pub meta: ObjectMeta,
-    /// The delivery day in its path (`…/YYYY/MM/DD/…`), used for records without `start`.
-    pub path_day: Option<i64>,
+    /// The delivery time in its path (`…/YYYY/MM/DD/…`), used for records without `start`.
+    pub path_time: Option<PathTime>,
+    /// The account, service and region in its path (`AWSLogs/<account>/vpcflowlogs/<region>/…`).
+    pub origin: Option<Origin>,
 }
 
 impl InputFile {
     /// An input from a listed object.
     pub fn new(meta: ObjectMeta) -> InputFile {
-        let path_day = day_from_path(&meta.location.key_path());
-        InputFile { meta, path_day }
+        let key = meta.location.key_path();
+        InputFile { path_time: time_from_path(&key), origin: origin_from_path(&key), meta }
     }
 
     /// Where the file is.
