@@ -72,6 +72,10 @@ struct ConvertArgs {
     /// Output folder for the Parquet table; created if missing. Each run adds files with unique names.
     #[arg(long, short, value_name = "OUT")]
     out: String,
+    /// Partition layout: date (date=YYYY-MM-DD), hour (date=…/hour=HH), aws (AWS's Hive-compatible
+    /// aws-account-id=…/aws-service=…/aws-region=…/year=…/month=…/day=…) or aws-hour (… /hour=HH).
+    #[arg(long, default_value = "date", value_name = "LAYOUT")]
+    partition: String,
     /// Parquet compression: zstd[:LEVEL], snappy, gzip[:LEVEL] or none.
     #[arg(long, default_value = "zstd:3", value_name = "CODEC")]
     compression: String,
@@ -300,6 +304,7 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_format(a.input.format()?)
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)
+        .with_layout(a.partition.parse()?)
         .with_parquet(parquet)
         .with_max_rejects(a.max_rejects))
 }

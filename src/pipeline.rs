@@ -505,12 +505,13 @@ impl<'a> Run<'a> {
                 }
                 Line::Text(t) => t,
             };
-            if line_no == 1 && has_header {
+            // An unusable file (e.g. one that cannot be placed in a partition) may still start with a valid header.
+            if line_no == 1 && (has_header || (plan.is_none() && Format::from_header(text).is_ok())) {
                 w.tally.header_lines += 1;
                 return true;
             }
             // A header in the middle: files concatenated into one (several gzip members).
-            if text.first().is_some_and(u8::is_ascii_lowercase) {
+            if plan.is_some() && text.first().is_some_and(u8::is_ascii_lowercase) {
                 if let Ok(f) = Format::from_header(text) {
                     w.tally.header_lines += 1;
                     match self.plans.get(&f) {

@@ -195,3 +195,68 @@ fn walk_all(root: &Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn hour_and_aws_layouts() {
+    use flowlake::partition::Layout;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let mut o = GenerateOptions::new(&sample, 3_000, 1);
+    o.files_per_day = 6;
+    let truth = generate::generate(&o).unwrap();
+    for (layout, first) in [
+        (Layout::Hour, "date=2023-07-31/hour=23"),
+        (
+            Layout::Aws,
+            "aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/year=2023/month=07/day=31",
+        ),
+        (
+            Layout::AwsHour,
+            "aws-account-id=123456789010/aws-service=vpcflowlogs/aws-region=us-east-1/year=2023/month=07/day=31/hour=23",
+        ),
+    ] {
+        let lake = dir.path().join(layout.to_string());
+        let r = convert(
+            &ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()))
+                .with_layout(layout),
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!((r.rows_written, r.rows_rejected), (truth.records, 0), "{layout}");
+        assert_eq!(r.partitions.keys().next().unwrap(), first, "{layout}");
+        let files = parquet_files(&lake);
+        assert!(files.iter().all(|(p, _)| Layout::detect(p) == Some(layout)), "{layout}: {files:?}");
+        // Every row sits in the partition of its start.
+        for (part, b) in read_table(&lake) {
+            let values = layout.parse_path(&part).unwrap();
+            for row in 0..b.num_rows() {
+                let start: i64 = cell(&b, "start", row).unwrap().parse().unwrap();
+                let day = format_day(start.div_euclid(86_400));
+                let hour = format!("{:02}", start.rem_euclid(86_400) / 3600);
+                let want: Vec<String> = match layout {
+                    Layout::Hour => vec![day, hour],
+                    Layout::Aws => {
+                        let d: Vec<&str> = day.split('-').collect();
+                        ["123456789010", "vpcflowlogs", "us-east-1", d[0], d[1], d[2]].map(String::from).to_vec()
+                    }
+                    _ => {
+                        let d: Vec<&str> = day.split('-').collect();
+                        ["123456789010", "vpcflowlogs", "us-east-1", d[0], d[1], d[2], &hour].map(String::from).to_vec()
+                    }
+                };
+                assert_eq!(values, want);
+            }
+        }
+    }
+    // Inputs outside the AWS delivery layout cannot be placed in aws partitions: their lines are rejected, not lost.
+    let flat = dir.path().join("flat.log");
+    std::fs::write(&flat, "version srcaddr start\n2 10.0.0.1 1418530010\n").unwrap();
+    let r = convert(
+        &ConvertOptions::new(vec![Location::Local(flat)], Location::Local(dir.path().join("x")))
+            .with_layout(Layout::Aws),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!((r.header_lines, r.rows_in, r.rows_written, r.rows_rejected), (1, 1, 0, 1));
+    assert_eq!(r.rejects_by_reason.keys().collect::<Vec<_>>(), ["no_origin"]);
+}
