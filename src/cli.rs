@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use flowlake::ddl::{self, DdlOptions, Dialect, QueryTarget};
 use flowlake::format::Format;
 use flowlake::generate::{self, GenerateOptions};
 use flowlake::pipeline::{self, ConvertOptions, Progress};
@@ -37,6 +38,8 @@ enum Command {
     Generate(GenerateArgs),
     /// Show the formats found in input files and the columns and types a conversion writes.
     Schema(SchemaArgs),
+    /// Print the Athena, Glue or Spark DDL (and named queries) for a converted table, or for the raw text logs.
+    Ddl(DdlArgs),
     /// Generate a sample, convert it, and show where the output is and what it holds.
     Demo(DemoArgs),
 }
@@ -63,6 +66,68 @@ impl InputArgs {
     fn format(&self) -> Result<Option<Format>> {
         self.format.as_deref().map(Format::from_spec).transpose()
     }
+}
+
+#[derive(Args, Debug)]
+struct DdlNames {
+    /// Table location in the DDL (default: the table's own folder, as an s3:// or file:// URL).
+    #[arg(long, value_name = "URL")]
+    location: Option<String>,
+    /// Database name in the DDL.
+    #[arg(long, default_value = "default")]
+    database: String,
+    /// Table name in the DDL (default: flow_logs, or flow_logs_raw with --raw).
+    #[arg(long)]
+    table: Option<String>,
+    /// The VPC's CIDR, used by the named queries ("sources outside the VPC").
+    #[arg(long, default_value = "172.31.0.0/16", value_name = "CIDR")]
+    vpc_cidr: String,
+    /// The address in the "traffic of one address" query (default: the 5th address of --vpc-cidr).
+    #[arg(long, value_name = "ADDR")]
+    ip: Option<String>,
+}
+
+impl DdlNames {
+    fn options(&self, default_location: &Location, default_table: &str) -> Result<DdlOptions> {
+        let mut o = pipeline::default_ddl_options(default_location);
+        if let Some(l) = &self.location {
+            o.location = l.clone();
+        }
+        o.database = self.database.clone();
+        o.table = self.table.clone().unwrap_or_else(|| default_table.to_string());
+        o.vpc_cidr = self.vpc_cidr.clone();
+        let (lo, _) = ddl::parse_ipv4_cidr(&self.vpc_cidr)?;
+        o.ip = self.ip.clone().unwrap_or_else(|| std::net::Ipv4Addr::from(lo + 5).to_string());
+        o.validated()
+    }
+}
+
+#[derive(Args, Debug)]
+struct DdlArgs {
+    /// The Parquet table `convert` wrote (its output folder).
+    #[arg(value_name = "TABLE", required_unless_present = "raw")]
+    table_root: Option<String>,
+    /// Describe the raw gzip text logs under this location (…/AWSLogs/) instead of a Parquet table.
+    #[arg(long, value_name = "LOCATION", conflicts_with = "table_root")]
+    raw: Option<String>,
+    /// With --raw: a flow-log file whose header names the columns (default: the first file found).
+    #[arg(long, value_name = "FILE", requires = "raw")]
+    from_header: Option<String>,
+    /// athena (CREATE EXTERNAL TABLE with partition projection), glue-json (TableInput for
+    /// `aws glue create-table --cli-input-json`) or spark (Spark SQL / Databricks).
+    #[arg(long, default_value = "athena")]
+    dialect: String,
+    /// Print ALTER TABLE … ADD PARTITION for every partition present, instead of CREATE TABLE.
+    #[arg(long)]
+    partitions: bool,
+    /// Print the named queries (for the chosen dialect) instead of the DDL.
+    #[arg(long)]
+    queries: bool,
+    /// Write every DDL file and named query into this folder instead of printing.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    names: DdlNames,
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +162,9 @@ struct ConvertArgs {
     /// No progress bar and no summary on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Names in the DDL written to OUT/_flowlake/ddl/ after the run.
+    #[command(flatten)]
+    names: DdlNames,
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +231,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Convert(a) => convert(a),
         Command::Generate(a) => generate_cmd(a),
         Command::Schema(a) => schema(a),
+        Command::Ddl(a) => ddl_cmd(a),
         Command::Demo(a) => demo(a),
     }
 }
@@ -277,6 +346,9 @@ fn summary(r: &RunReport) -> String {
         s += &format!("  rejected lines ({}): {p}\n", kinds.join(", "));
     }
     s += &format!("  output: {}\n  report: {}\n", r.output, r.report_path);
+    if let Some(d) = &r.ddl_path {
+        s += &format!("  DDL and named queries: {d}\n");
+    }
     s
 }
 
@@ -300,7 +372,10 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         target_file_size: parse_size(&a.target_file_size)?.max(1),
         ..ParquetOptions::default()
     };
-    Ok(ConvertOptions::new(a.input.locations()?, Location::parse(&a.out)?)
+    let out = Location::parse(&a.out)?;
+    let names = a.names.options(&out, "flow_logs")?;
+    Ok(ConvertOptions::new(a.input.locations()?, out)
+        .with_ddl(Some(names))
         .with_format(a.input.format()?)
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)
@@ -319,6 +394,91 @@ fn convert(a: ConvertArgs) -> Result<u8> {
         eprint!("{}", summary(&report));
     }
     Ok(exit_code(&report))
+}
+
+fn ddl_cmd(a: DdlArgs) -> Result<u8> {
+    let dialect: Dialect = a.dialect.parse()?;
+    let mut files: Vec<(String, String)> = Vec::new();
+    if let Some(raw) = &a.raw {
+        let root = Location::parse(raw)?;
+        let storage = flowlake::storage::storage_for(&root)?;
+        let header = a.from_header.as_deref().map(Location::parse).transpose()?;
+        let spec = flowlake::table::read_raw_spec(storage.as_ref(), &root, header.as_ref())?;
+        let o = a.names.options(&root, "flow_logs_raw")?;
+        let (from, to) = (
+            spec.first_day.replace('/', "-"),
+            spec.days.iter().map(|d| d.2.replace('/', "-")).max().unwrap_or_default(),
+        );
+        files.push(("athena-raw.sql".into(), ddl::raw_athena_create(&spec, &o)));
+        files.push(("athena-raw-partitions.sql".into(), ddl::raw_add_partitions(&spec, &o)));
+        files.push(("spark-raw.sql".into(), ddl::raw_spark_create(&spec, &o)));
+        for nq in ddl::named_queries(QueryTarget::AthenaRaw, &o, &from, &to)? {
+            files.push((format!("queries/athena-raw/{}", nq.name), nq.sql));
+        }
+        let pick = match (dialect, a.partitions, a.queries) {
+            (_, _, true) => None,
+            (Dialect::Athena, false, _) => Some("athena-raw.sql"),
+            (Dialect::Athena | Dialect::Spark, true, _) => Some("athena-raw-partitions.sql"),
+            (Dialect::Spark, false, _) => Some("spark-raw.sql"),
+            (Dialect::GlueJson, ..) => {
+                return Err(Error::Usage(
+                    "--dialect glue-json is for Parquet tables; use athena or spark with --raw".into(),
+                ));
+            }
+        };
+        return emit(&files, pick, "queries/athena-raw/", a.out_dir.as_deref());
+    }
+    let root = Location::parse(a.table_root.as_deref().expect("clap requires TABLE or --raw"))?;
+    let storage = flowlake::storage::storage_for(&root)?;
+    let o = a.names.options(&root, "flow_logs")?;
+    let info = flowlake::table::read_table_info(storage.as_ref(), &root)?;
+    files = ddl::ddl_files(&info, &o)?;
+    let (pick, queries) = match (dialect, a.partitions, a.queries) {
+        (Dialect::Spark, _, true) => (None, "queries/spark/"),
+        (_, _, true) => (None, "queries/athena/"),
+        (Dialect::Athena, false, _) => (Some("athena.sql"), ""),
+        (Dialect::Athena, true, _) => (Some("athena-partitions.sql"), ""),
+        (Dialect::GlueJson, _, _) => (Some("glue-table.json"), ""),
+        (Dialect::Spark, _, _) => (Some("spark.sql"), ""),
+    };
+    emit(&files, pick, queries, a.out_dir.as_deref())
+}
+
+/// Prints one DDL file (or every query under a prefix), or writes them all into a folder.
+fn emit(
+    files: &[(String, String)],
+    pick: Option<&str>,
+    queries: &str,
+    out_dir: Option<&std::path::Path>,
+) -> Result<u8> {
+    if let Some(dir) = out_dir {
+        for (rel, text) in files {
+            let p = dir.join(rel);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent.display(), e))?;
+            }
+            std::fs::write(&p, text).map_err(|e| Error::io("write", p.display(), e))?;
+        }
+        eprintln!("flowlake: wrote {} files to {}", files.len(), dir.display());
+        return Ok(0);
+    }
+    let mut out = std::io::stdout().lock();
+    for (rel, text) in files {
+        let chosen = match pick {
+            Some(p) => rel == p,
+            None => rel.starts_with(queries),
+        };
+        if chosen {
+            if pick.is_none() {
+                writeln!(out, "-- {}", rel.trim_start_matches(queries)).map_err(|e| Error::io("write", "stdout", e))?;
+            }
+            out.write_all(text.as_bytes()).map_err(|e| Error::io("write", "stdout", e))?;
+            if pick.is_none() {
+                writeln!(out).map_err(|e| Error::io("write", "stdout", e))?;
+            }
+        }
+    }
+    Ok(0)
 }
 
 fn generate_cmd(a: GenerateArgs) -> Result<u8> {

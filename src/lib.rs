@@ -25,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ddl;
 pub mod error;
 pub mod format;
 pub mod generate;
@@ -36,6 +37,7 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod storage;
+pub mod table;
 
 pub use error::{Error, Result};
 pub use pipeline::{ConvertOptions, convert};

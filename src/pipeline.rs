@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::ddl::{self, DdlOptions};
 use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
@@ -38,6 +39,7 @@ pub struct ConvertOptions {
     parquet: ParquetOptions,
     max_rejects: Option<u64>,
     batch_rows: usize,
+    ddl: Option<DdlOptions>,
 }
 
 impl ConvertOptions {
@@ -53,6 +55,7 @@ impl ConvertOptions {
             parquet: ParquetOptions::default(),
             max_rejects: None,
             batch_rows: 64 * 1024,
+            ddl: None,
         }
     }
 
@@ -97,6 +100,14 @@ impl ConvertOptions {
     /// Rows a worker buffers per partition before handing them to the writer. Default 65,536.
     pub fn with_batch_rows(mut self, rows: usize) -> Self {
         self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// Names for the DDL written to `OUT/_flowlake/ddl/` after the run. Default:
+    /// database `default`, table `flow_logs`, the output itself as location
+    /// (see [`default_ddl_options`]).
+    pub fn with_ddl(mut self, ddl: Option<DdlOptions>) -> Self {
+        self.ddl = ddl;
         self
     }
 
@@ -202,6 +213,38 @@ fn scan_all(inputs: Vec<(Arc<dyn Storage>, InputFile)>, user_format: Option<&For
             Job { input, storage, prep, origin: 0 }
         })
         .collect()
+}
+
+/// DDL names for a table at `output`: database `default`, table `flow_logs`,
+/// the output as location, VPC CIDR 172.31.0.0/16 (AWS's default VPC) for the named queries.
+pub fn default_ddl_options(output: &Location) -> DdlOptions {
+    let location = match output {
+        Location::S3 { .. } => output.to_string(),
+        Location::Local(p) => {
+            std::path::absolute(p).map(|a| a.display().to_string()).unwrap_or_else(|_| p.display().to_string())
+        }
+    };
+    let now_year = crate::partition::civil_from_days(report::now_unix() as i64 / 86_400).0;
+    DdlOptions {
+        database: "default".into(),
+        table: "flow_logs".into(),
+        location,
+        vpc_cidr: "172.31.0.0/16".into(),
+        ip: "172.31.0.5".into(),
+        until_year: now_year + 1,
+    }
+}
+
+/// Reads the whole table at `output` (every run's files) and writes its DDL
+/// and named queries under `output/_flowlake/ddl/`; returns that folder.
+pub fn write_ddl(storage: &dyn Storage, output: &Location, o: &DdlOptions) -> Result<Location> {
+    let o = o.validated()?;
+    let info = crate::table::read_table_info(storage, output)?;
+    let dir = output.join("_flowlake/ddl");
+    for (rel, text) in ddl::ddl_files(&info, &o)? {
+        storage.put(&dir.join(&rel), text.as_bytes())?;
+    }
+    Ok(dir)
 }
 
 /// Numbers the distinct origins (account, service, region) of the inputs for
@@ -774,8 +817,17 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         unknown_fields: unknown,
         columns: table.columns().iter().map(|c| c.column_name()).collect(),
         report_path: report_location.to_string(),
+        ddl_path: None,
         files: written,
     };
+    let mut report = report;
+    if report.status != RunStatus::Failed && report.files_written > 0 {
+        let o = match &opts.ddl {
+            Some(o) => o.clone(),
+            None => default_ddl_options(&opts.output),
+        };
+        report.ddl_path = Some(write_ddl(out_storage.as_ref(), &opts.output, &o)?.to_string());
+    }
     let json = serde_json::to_vec_pretty(&report).expect("report serializes");
     out_storage.put(&report_location, &json)?;
     Ok(report)

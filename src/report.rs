@@ -125,6 +125,8 @@ pub struct RunReport {
     pub columns: Vec<String>,
     /// Where this report is stored.
     pub report_path: String,
+    /// Where the table's DDL and named queries were written (`OUT/_flowlake/ddl/`).
+    pub ddl_path: Option<String>,
     /// Every Parquet file written.
     pub files: Vec<WrittenFile>,
 }

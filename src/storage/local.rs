@@ -60,6 +60,16 @@ impl Storage for LocalStorage {
         Ok(Box::new(f))
     }
 
+    fn read_range(&self, location: &Location, offset: u64, len: u64) -> Result<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
+        let path = path_of(location)?;
+        let mut f = File::open(path).map_err(|e| Error::io("open", path.display(), e))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("read", path.display(), e))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.take(len).read_to_end(&mut buf).map_err(|e| Error::io("read", path.display(), e))?;
+        Ok(buf)
+    }
+
     fn create(&self, location: &Location) -> Result<Box<dyn ObjectWriter>> {
         let path = path_of(location)?.to_path_buf();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));

@@ -123,6 +123,8 @@ pub trait Storage: Send + Sync {
     fn list(&self, root: &Location) -> Result<Vec<ObjectMeta>>;
     /// Streams an object's bytes.
     fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>>;
+    /// Reads `len` bytes at `offset` (for Parquet footers).
+    fn read_range(&self, location: &Location, offset: u64, len: u64) -> Result<Vec<u8>>;
     /// Starts writing an object (see [`ObjectWriter`]).
     fn create(&self, location: &Location) -> Result<Box<dyn ObjectWriter>>;
     /// Writes a small object in one go, atomically.

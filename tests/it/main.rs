@@ -4,6 +4,7 @@ mod common;
 
 mod aws_examples;
 mod cli;
+mod ddl;
 mod fixtures;
 mod rejects;
 mod roundtrip;

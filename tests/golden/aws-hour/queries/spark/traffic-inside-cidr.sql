@@ -1,0 +1,5 @@
+-- Flows with either address inside 10.192.0.0/16, 2023-08-01 to 2023-08-01.
+SELECT count(*) AS flows, sum(`bytes`) AS bytes
+FROM `vpc`.`flow_logs`
+WHERE concat(`year`, '-', `month`, '-', `day`) BETWEEN '2023-08-01' AND '2023-08-01'
+  AND ((instr(`srcaddr`, ':') = 0 AND (TRY_CAST(split(`srcaddr`, '\\.')[0] AS BIGINT) * 16777216 + TRY_CAST(split(`srcaddr`, '\\.')[1] AS BIGINT) * 65536 + TRY_CAST(split(`srcaddr`, '\\.')[2] AS BIGINT) * 256 + TRY_CAST(split(`srcaddr`, '\\.')[3] AS BIGINT)) BETWEEN 180355072 AND 180420607) OR (instr(`dstaddr`, ':') = 0 AND (TRY_CAST(split(`dstaddr`, '\\.')[0] AS BIGINT) * 16777216 + TRY_CAST(split(`dstaddr`, '\\.')[1] AS BIGINT) * 65536 + TRY_CAST(split(`dstaddr`, '\\.')[2] AS BIGINT) * 256 + TRY_CAST(split(`dstaddr`, '\\.')[3] AS BIGINT)) BETWEEN 180355072 AND 180420607));

@@ -1,0 +1,21 @@
+CREATE DATABASE IF NOT EXISTS `vpc`;
+
+CREATE TABLE IF NOT EXISTS `vpc`.`flow_logs` (
+  `version` INT,
+  `srcaddr` STRING,
+  `dstaddr` STRING,
+  `dstport` INT,
+  `protocol` INT,
+  `packets` BIGINT,
+  `bytes` BIGINT,
+  `start` BIGINT,
+  `end` BIGINT,
+  `action` STRING,
+  `type` STRING,
+  `date` STRING
+)
+USING PARQUET
+PARTITIONED BY (`date`)
+LOCATION 's3://my-bucket/flowlogs-parquet/';
+
+MSCK REPAIR TABLE `vpc`.`flow_logs`;

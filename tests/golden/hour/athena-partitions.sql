@@ -1,0 +1,3 @@
+ALTER TABLE `vpc`.`flow_logs` ADD IF NOT EXISTS
+  PARTITION (`date` = '2023-08-01', `hour` = '00') LOCATION 's3://my-bucket/flowlogs-parquet/date=2023-08-01/hour=00/'
+  PARTITION (`date` = '2023-08-01', `hour` = '01') LOCATION 's3://my-bucket/flowlogs-parquet/date=2023-08-01/hour=01/';
