@@ -10,11 +10,13 @@ use clap::{Args, Parser, Subcommand};
 use flowlake::ddl::{self, DdlOptions, Dialect, QueryTarget};
 use flowlake::format::Format;
 use flowlake::generate::{self, GenerateOptions};
+use flowlake::partition::parse_day;
 use flowlake::pipeline::{self, ConvertOptions, Progress};
 use flowlake::report::{RunReport, RunStatus};
 use flowlake::schema::{CATALOG, LogKind};
 use flowlake::sink::{Compression, ParquetOptions};
-use flowlake::storage::Location;
+use flowlake::source::InputFilter;
+use flowlake::storage::{Location, StorageOptions};
 use flowlake::{Error, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -65,6 +67,43 @@ impl InputArgs {
     }
     fn format(&self) -> Result<Option<Format>> {
         self.format.as_deref().map(Format::from_spec).transpose()
+    }
+}
+
+/// Reaching S3 (and S3-compatible stores). Credentials and region come from the standard
+/// AWS chain: environment, ~/.aws/config and credentials, SSO, web identity, instance metadata.
+#[derive(Args, Debug, Default)]
+struct S3Args {
+    /// An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (path-style addressing). AWS_ENDPOINT_URL works too.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// A named profile from ~/.aws/config.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// The region of the buckets (default: from AWS_REGION or the profile).
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// Server-side encryption of written objects: AES256 or aws:kms.
+    #[arg(long, value_name = "MODE")]
+    sse: Option<String>,
+    /// KMS key for --sse aws:kms.
+    #[arg(long, value_name = "KEY", requires = "sse")]
+    sse_kms_key_id: Option<String>,
+    /// Fail unless every bucket used belongs to this account.
+    #[arg(long, value_name = "ACCOUNT")]
+    expected_bucket_owner: Option<String>,
+}
+
+impl S3Args {
+    fn options(&self) -> StorageOptions {
+        StorageOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            profile: self.profile.clone(),
+            region: self.s3_region.clone(),
+            sse: self.sse.clone(),
+            sse_kms_key_id: self.sse_kms_key_id.clone(),
+            expected_bucket_owner: self.expected_bucket_owner.clone(),
+        }
     }
 }
 
@@ -128,6 +167,8 @@ struct DdlArgs {
     out_dir: Option<PathBuf>,
     #[command(flatten)]
     names: DdlNames,
+    #[command(flatten)]
+    s3: S3Args,
 }
 
 #[derive(Args, Debug)]
@@ -162,9 +203,26 @@ struct ConvertArgs {
     /// No progress bar and no summary on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Only inputs delivered on or after this day (YYYY-MM-DD, from the key's YYYY/MM/DD); only those folders are listed.
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Only inputs delivered on or before this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// Only inputs of this account (AWSLogs/<account>/…); repeatable.
+    #[arg(long, value_name = "ID")]
+    account: Vec<String>,
+    /// Only inputs of this region (…/vpcflowlogs/<region>/…); repeatable.
+    #[arg(long, value_name = "REGION")]
+    region: Vec<String>,
+    /// S3 objects fetched at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    s3_concurrency: usize,
     /// Names in the DDL written to OUT/_flowlake/ddl/ after the run.
     #[command(flatten)]
     names: DdlNames,
+    #[command(flatten)]
+    s3: S3Args,
 }
 
 #[derive(Args, Debug)]
@@ -207,6 +265,8 @@ struct SchemaArgs {
     /// Format of headerless files (as for `convert`).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
+    #[command(flatten)]
+    s3: S3Args,
     /// List every field flowlake knows (no input needed).
     #[arg(long)]
     fields: bool,
@@ -374,8 +434,27 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
     };
     let out = Location::parse(&a.out)?;
     let names = a.names.options(&out, "flow_logs")?;
+    let day = |s: &Option<String>, flag: &str| -> Result<Option<i64>> {
+        s.as_deref()
+            .map(|d| parse_day(d).ok_or_else(|| Error::Usage(format!("invalid {flag} `{d}`: expected YYYY-MM-DD"))))
+            .transpose()
+    };
+    let filter = InputFilter {
+        from: day(&a.from, "--from")?,
+        to: day(&a.to, "--to")?,
+        accounts: a.account.clone(),
+        regions: a.region.clone(),
+    };
+    if let (Some(f), Some(t)) = (filter.from, filter.to) {
+        if f > t {
+            return Err(Error::Usage("--from is after --to".into()));
+        }
+    }
     Ok(ConvertOptions::new(a.input.locations()?, out)
         .with_ddl(Some(names))
+        .with_storage(a.s3.options())
+        .with_filter(filter)
+        .with_s3_concurrency(a.s3_concurrency)
         .with_format(a.input.format()?)
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)
@@ -401,9 +480,9 @@ fn ddl_cmd(a: DdlArgs) -> Result<u8> {
     let mut files: Vec<(String, String)> = Vec::new();
     if let Some(raw) = &a.raw {
         let root = Location::parse(raw)?;
-        let storage = flowlake::storage::storage_for(&root)?;
+        let storage = flowlake::storage::storage_for(&root, &a.s3.options())?;
         let header = a.from_header.as_deref().map(Location::parse).transpose()?;
-        let spec = flowlake::table::read_raw_spec(storage.as_ref(), &root, header.as_ref())?;
+        let spec = flowlake::table::read_raw_spec(storage.as_ref(), &root, header.as_ref(), &a.s3.options())?;
         let o = a.names.options(&root, "flow_logs_raw")?;
         let (from, to) = (
             spec.first_day.replace('/', "-"),
@@ -429,7 +508,7 @@ fn ddl_cmd(a: DdlArgs) -> Result<u8> {
         return emit(&files, pick, "queries/athena-raw/", a.out_dir.as_deref());
     }
     let root = Location::parse(a.table_root.as_deref().expect("clap requires TABLE or --raw"))?;
-    let storage = flowlake::storage::storage_for(&root)?;
+    let storage = flowlake::storage::storage_for(&root, &a.s3.options())?;
     let o = a.names.options(&root, "flow_logs")?;
     let info = flowlake::table::read_table_info(storage.as_ref(), &root)?;
     files = ddl::ddl_files(&info, &o)?;
@@ -531,7 +610,7 @@ fn schema(a: SchemaArgs) -> Result<u8> {
         return Ok(0);
     }
     let input = InputArgs { inputs: a.inputs, globs: a.globs, format: a.format };
-    let r = pipeline::inspect(&input.locations()?, &input.globs, input.format()?.as_ref())?;
+    let r = pipeline::inspect(&input.locations()?, &input.globs, input.format()?.as_ref(), &a.s3.options())?;
     if a.json {
         print_json(&r)?;
         return Ok(0);

@@ -23,8 +23,8 @@ use crate::partition::{Layout, Origin};
 use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
 use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink};
-use crate::source::{self, Decoded, FileSelector, InputFile};
-use crate::storage::{self, Location, Storage};
+use crate::source::{self, Decoded, FileSelector, InputFile, InputFilter, Prefetcher};
+use crate::storage::{self, Location, Storage, StorageOptions};
 
 /// Everything a conversion needs to know. Build with [`ConvertOptions::new`]
 /// and the `with_*` setters.
@@ -40,6 +40,9 @@ pub struct ConvertOptions {
     max_rejects: Option<u64>,
     batch_rows: usize,
     ddl: Option<DdlOptions>,
+    storage: StorageOptions,
+    filter: InputFilter,
+    s3_concurrency: usize,
 }
 
 impl ConvertOptions {
@@ -56,6 +59,9 @@ impl ConvertOptions {
             max_rejects: None,
             batch_rows: 64 * 1024,
             ddl: None,
+            storage: StorageOptions::default(),
+            filter: InputFilter::default(),
+            s3_concurrency: 16,
         }
     }
 
@@ -108,6 +114,25 @@ impl ConvertOptions {
     /// (see [`default_ddl_options`]).
     pub fn with_ddl(mut self, ddl: Option<DdlOptions>) -> Self {
         self.ddl = ddl;
+        self
+    }
+
+    /// How to reach S3 (endpoint, profile, encryption, …). Default: the standard AWS chain.
+    pub fn with_storage(mut self, storage: StorageOptions) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Which inputs to take by delivery date, account and region; only the
+    /// matching parts of the tree are listed. Default: everything.
+    pub fn with_filter(mut self, filter: InputFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Remote objects fetched at once (and read ahead of the workers). Default 16.
+    pub fn with_s3_concurrency(mut self, n: usize) -> Self {
+        self.s3_concurrency = n.max(1);
         self
     }
 
@@ -191,12 +216,17 @@ fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) 
     }
 }
 
-fn discover_all(roots: &[Location], globs: &[String]) -> Result<Vec<(Arc<dyn Storage>, InputFile)>> {
+fn discover_all(
+    roots: &[Location],
+    globs: &[String],
+    opts: &StorageOptions,
+    filter: &InputFilter,
+) -> Result<Vec<(Arc<dyn Storage>, InputFile)>> {
     let selector = FileSelector::new(globs)?;
     let mut inputs = Vec::new();
     for root in roots {
-        let st = storage::storage_for(root)?;
-        for f in source::discover(st.as_ref(), std::slice::from_ref(root), &selector)? {
+        let st = storage::storage_for(root, opts)?;
+        for f in source::discover_filtered(st.as_ref(), std::slice::from_ref(root), &selector, filter)? {
             inputs.push((st.clone(), f));
         }
     }
@@ -348,8 +378,13 @@ pub struct SchemaReport {
 
 /// Reads the headers of `inputs` and tells which formats they hold and what
 /// table a conversion would write, without converting anything.
-pub fn inspect(inputs: &[Location], globs: &[String], format: Option<&Format>) -> Result<SchemaReport> {
-    let files = discover_all(inputs, globs)?;
+pub fn inspect(
+    inputs: &[Location],
+    globs: &[String],
+    format: Option<&Format>,
+    storage: &StorageOptions,
+) -> Result<SchemaReport> {
+    let files = discover_all(inputs, globs, storage, &InputFilter::default())?;
     let jobs = scan_all(files, format);
     let (formats, table) = formats_and_table(&jobs);
     let mut unknown: Vec<String> =
@@ -421,6 +456,7 @@ struct Run<'a> {
     failure: Mutex<Option<Error>>,
     tally: Mutex<Tally>,
     progress: &'a dyn Progress,
+    prefetch: Option<Prefetcher<'a>>,
 }
 
 /// How many partitions one worker buffers at once before flushing the largest.
@@ -461,7 +497,7 @@ impl<'a> Run<'a> {
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = self.jobs.get(i) else { break };
                 let rows_before = w.tally.rows_in;
-                self.file(&mut w, job)?;
+                self.file(&mut w, i, job)?;
                 self.flush_rejects(&mut w)?;
                 self.progress.file_done(job.input.meta.size, w.tally.rows_in - rows_before);
             }
@@ -503,7 +539,7 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn file(&self, w: &mut Worker, job: &Job) -> Result<()> {
+    fn file(&self, w: &mut Worker, index: usize, job: &Job) -> Result<()> {
         let (mut plan, has_header, unusable) = match &job.prep {
             Prep::Damaged(msg) => {
                 w.tally.damaged.push(DamagedFile {
@@ -522,7 +558,12 @@ impl<'a> Run<'a> {
             Prep::Headerless(f) => (Some(self.plans[f].clone()), false, None),
             Prep::Unusable(r) => (None, false, Some(r.clone())),
         };
-        let mut decoded = match Decoded::open(job.storage.as_ref(), &job.input) {
+        let opened = match self.prefetch.as_ref().and_then(|p| p.take(index)) {
+            Some(Ok(bytes)) => Decoded::from_raw(Box::new(std::io::Cursor::new(bytes)), &job.input),
+            Some(Err(msg)) => Err(source::OpenProblem(msg)),
+            None => Decoded::open(job.storage.as_ref(), &job.input),
+        };
+        let mut decoded = match opened {
             Ok(d) => d,
             Err(p) => {
                 w.tally.damaged.push(DamagedFile {
@@ -688,9 +729,9 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         .build()
         .map_err(|e| Error::Failed(format!("cannot start {threads} worker threads: {e}")))?;
 
-    let inputs = discover_all(&opts.inputs, &opts.globs)?;
+    let inputs = discover_all(&opts.inputs, &opts.globs, &opts.storage, &opts.filter)?;
 
-    let out_storage = storage::storage_for(&opts.output)?;
+    let out_storage = storage::storage_for(&opts.output, &opts.storage)?;
     let meta = opts.output.join("_flowlake");
     let report_location = meta.join(&format!("runs/{run_id}.json"));
     let rejects_location = meta.join(&format!("rejects/{run_id}.tsv"));
@@ -702,10 +743,25 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
             )));
         }
     }
-    // Fail now, not after an hour of work, if the output is not writable.
+    // Fail now, not after an hour of work, if the output is not writable (or its bucket does not exist).
     drop(out_storage.create(&report_location)?);
+    if out_storage.is_remote() {
+        out_storage.list_dir(&opts.output)?;
+    }
 
-    let mut jobs = pool.install(|| scan_all(inputs, opts.format.as_ref()));
+    let remote = inputs.iter().any(|(s, _)| s.is_remote());
+    let fetches: Vec<(Arc<dyn Storage>, InputFile)> = if remote { inputs.clone() } else { Vec::new() };
+    let scan = || scan_all(inputs, opts.format.as_ref());
+    let mut jobs = if remote {
+        // Reading headers of remote objects is waiting, not computing: use as many threads as fetches.
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.s3_concurrency.max(threads))
+            .build()
+            .map_err(|e| Error::Failed(format!("cannot start threads: {e}")))?
+            .install(scan)
+    } else {
+        pool.install(scan)
+    };
     let origins = assign_origins(&mut jobs, opts.layout);
     let (formats, table) = formats_and_table(&jobs);
     let plans: HashMap<Format, Arc<ColumnPlan>> =
@@ -733,10 +789,21 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         failure: Mutex::new(None),
         tally: Mutex::new(Tally::default()),
         progress,
+        prefetch: remote.then(|| Prefetcher::new(&fetches, opts.s3_concurrency * 2)),
     };
-    pool.scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|_| run.work());
+    std::thread::scope(|scope| {
+        if let Some(p) = &run.prefetch {
+            for _ in 0..opts.s3_concurrency {
+                scope.spawn(|| p.run());
+            }
+        }
+        pool.scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|_| run.work());
+            }
+        });
+        if let Some(p) = &run.prefetch {
+            p.stop();
         }
     });
     progress.finishing();

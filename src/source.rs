@@ -70,22 +70,199 @@ impl FileSelector {
     }
 }
 
+/// Which inputs to take, by the delivery path of their keys:
+/// `AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/` (or the Hive-style variant).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputFilter {
+    /// First delivery day (day number), inclusive.
+    pub from: Option<i64>,
+    /// Last delivery day (day number), inclusive.
+    pub to: Option<i64>,
+    /// Only these accounts (empty: all).
+    pub accounts: Vec<String>,
+    /// Only these regions (empty: all).
+    pub regions: Vec<String>,
+}
+
+impl InputFilter {
+    /// True when no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self == &InputFilter::default()
+    }
+
+    /// Whether an input passes. With a date range, inputs whose path has no date do not.
+    pub fn accepts(&self, f: &InputFile) -> bool {
+        if self.from.is_some() || self.to.is_some() {
+            let Some(t) = f.path_time else { return false };
+            if self.from.is_some_and(|d| t.day < d) || self.to.is_some_and(|d| t.day > d) {
+                return false;
+            }
+        }
+        if !self.accounts.is_empty() || !self.regions.is_empty() {
+            let Some(o) = &f.origin else { return false };
+            if !self.accounts.is_empty() && !self.accounts.contains(&o.account) {
+                return false;
+            }
+            if !self.regions.is_empty() && !self.regions.contains(&o.region) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Where a folder sits in the AWS delivery tree, while walking it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    /// Above `AWSLogs/` (or not in the AWS layout at all).
+    Top,
+    /// Below `AWSLogs/`: 0 account, 1 service, 2 region, 3 dates.
+    Aws(u8),
+    /// Inside a year folder.
+    Year(i64),
+    /// Inside a month folder.
+    Month(i64, u32),
+}
+
+fn seg_value<'a>(name: &'a str, key: &str) -> &'a str {
+    name.strip_prefix(key).unwrap_or(name)
+}
+
+fn digits(s: &str, n: usize) -> Option<u32> {
+    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+}
+
+/// Lists only the folders a filter can match: accounts, regions and
+/// year/month/day folders outside it are never listed. Below the last level a
+/// filter names, the folder is listed in one go.
+fn walk(
+    storage: &dyn Storage,
+    dir: &Location,
+    level: Level,
+    filter: &InputFilter,
+    out: &mut Vec<ObjectMeta>,
+) -> Result<()> {
+    use crate::partition::{civil_from_days, days_from_civil};
+    let dates = filter.from.is_some() || filter.to.is_some();
+    let (lo, hi) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
+    let in_range = |first: i64, last: i64| first <= hi && last >= lo;
+    // Nothing left to prune below here: one flat listing.
+    let done = match level {
+        Level::Top => false,
+        Level::Aws(n) => n >= 3 && !dates,
+        Level::Year(_) | Level::Month(..) => false,
+    };
+    if done {
+        out.extend(storage.list(dir)?);
+        return Ok(());
+    }
+    let (files, dirs) = storage.list_dir(dir)?;
+    out.extend(files);
+    for d in dirs {
+        let name = d.file_name();
+        if name.starts_with(['_', '.']) {
+            continue;
+        }
+        let next = match level {
+            Level::Top if name == "AWSLogs" => Level::Aws(0),
+            Level::Top => Level::Top,
+            Level::Aws(0) => {
+                let acct = seg_value(&name, "aws-account-id=");
+                if !filter.accounts.is_empty() && !filter.accounts.iter().any(|a| a == acct) {
+                    continue;
+                }
+                Level::Aws(1)
+            }
+            Level::Aws(1) => Level::Aws(2),
+            Level::Aws(2) => {
+                let region = seg_value(&name, "aws-region=");
+                if !filter.regions.is_empty() && !filter.regions.iter().any(|r| r == region) {
+                    continue;
+                }
+                Level::Aws(3)
+            }
+            Level::Aws(_) => match digits(seg_value(&name, "year="), 4) {
+                Some(y) => {
+                    let y = i64::from(y);
+                    if !in_range(days_from_civil(y, 1, 1), days_from_civil(y, 12, 31)) {
+                        continue;
+                    }
+                    Level::Year(y)
+                }
+                None => Level::Aws(3),
+            },
+            Level::Year(y) => match digits(seg_value(&name, "month="), 2).filter(|m| (1..=12).contains(m)) {
+                Some(m) => {
+                    let first = days_from_civil(y, m, 1);
+                    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                    if !in_range(first, days_from_civil(ny, nm, 1) - 1) {
+                        continue;
+                    }
+                    Level::Month(y, m)
+                }
+                None => Level::Year(y),
+            },
+            Level::Month(y, m) => match digits(seg_value(&name, "day="), 2) {
+                Some(dd) => {
+                    let day = days_from_civil(y, m, dd);
+                    if civil_from_days(day) != (y, m, dd) || !in_range(day, day) {
+                        continue;
+                    }
+                    out.extend(storage.list(&d)?);
+                    continue;
+                }
+                None => Level::Month(y, m),
+            },
+        };
+        walk(storage, &d, next, filter, out)?;
+    }
+    Ok(())
+}
+
 /// Lists the input files under `roots`, sorted by path (in the AWS layout,
 /// that is delivery order). A root that is a file is taken whatever its name;
-/// files found by walking a folder are taken when `selector` matches their name.
+/// files found by walking a folder are taken when `selector` matches their name
+/// and `filter` accepts their path.
 pub fn discover(storage: &dyn Storage, roots: &[Location], selector: &FileSelector) -> Result<Vec<InputFile>> {
+    discover_filtered(storage, roots, selector, &InputFilter::default())
+}
+
+/// [`discover`] with an [`InputFilter`], listing only what the filter can match.
+pub fn discover_filtered(
+    storage: &dyn Storage,
+    roots: &[Location],
+    selector: &FileSelector,
+    filter: &InputFilter,
+) -> Result<Vec<InputFile>> {
     let mut files = Vec::new();
     for root in roots {
-        let listed = storage.list(root).map_err(|e| match e {
+        let not_found = |e: Error| match e {
             Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
                 Error::Failed(format!("input {root} does not exist"))
             }
             other => other,
-        })?;
-        let is_single = listed.len() == 1 && &listed[0].location == root;
+        };
+        let local_file = root.as_local().is_some_and(|p| p.is_file());
+        let (listed, is_single) = if filter.is_empty() || local_file {
+            let listed = storage.list(root).map_err(not_found)?;
+            let single = listed.len() == 1 && &listed[0].location == root;
+            (listed, single)
+        } else {
+            // Start below AWSLogs/ when the root is already inside the delivery tree.
+            let key = root.key_path();
+            let segs: Vec<&str> = key.trim_end_matches('/').split('/').collect();
+            let level = match segs.iter().rposition(|s| *s == "AWSLogs") {
+                Some(i) => Level::Aws((segs.len() - 1 - i).min(3) as u8),
+                None => Level::Top,
+            };
+            let mut out = Vec::new();
+            walk(storage, root, level, filter, &mut out).map_err(not_found)?;
+            (out, false)
+        };
         for meta in listed {
-            if is_single || selector.matches(&meta.location.file_name()) {
-                files.push(InputFile::new(meta));
+            let f = InputFile::new(meta);
+            if is_single || (selector.matches(&f.location().file_name()) && filter.accepts(&f)) {
+                files.push(f);
             }
         }
     }
@@ -139,6 +316,11 @@ impl Decoded {
     /// Opens `input` and wraps it in the right decoder.
     pub fn open(storage: &dyn Storage, input: &InputFile) -> Result<Decoded, OpenProblem> {
         let raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
+        Decoded::from_raw(raw, input)
+    }
+
+    /// Wraps the stored bytes of `input`, already opened (or fetched), in the right decoder.
+    pub fn from_raw(raw: Box<dyn Read + Send>, input: &InputFile) -> Result<Decoded, OpenProblem> {
         let mut buf = BufReader::with_capacity(256 * 1024, Counting { inner: raw, count: 0 });
         let head = buf.fill_buf().map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
         let gzip = head.starts_with(&GZIP_MAGIC);
@@ -177,10 +359,22 @@ impl Read for Decoded {
     }
 }
 
+/// Bytes read from a remote object to find its header line.
+const HEADER_PROBE: u64 = 256 * 1024;
+
 /// Reads an input's first line (its header, in delivered files), at most
 /// [`crate::parse::MAX_LINE`] bytes. `Ok(None)` for an empty file.
 pub fn first_line(storage: &dyn Storage, input: &InputFile) -> Result<Option<Vec<u8>>, OpenProblem> {
-    let mut r = BufReader::new(Decoded::open(storage, input)?.take(crate::parse::MAX_LINE as u64 + 1));
+    let decoded = if storage.is_remote() {
+        // One ranged GET rather than a stream that would be cut off (and its connection lost).
+        let head = storage
+            .read_range(input.location(), 0, input.meta.size.min(HEADER_PROBE))
+            .map_err(|e| OpenProblem(e.to_string()))?;
+        Decoded::from_raw(Box::new(io::Cursor::new(head)), input)?
+    } else {
+        Decoded::open(storage, input)?
+    };
+    let mut r = BufReader::new(decoded.take(crate::parse::MAX_LINE as u64 + 1));
     let mut line = Vec::new();
     match r.read_until(b'\n', &mut line) {
         Ok(0) => Ok(None),
@@ -191,6 +385,110 @@ pub fn first_line(storage: &dyn Storage, input: &InputFile) -> Result<Option<Vec
             Ok(Some(line))
         }
         Err(e) => Err(OpenProblem(format!("cannot read the first line: {e}"))),
+    }
+}
+
+/// Objects up to this size are fetched ahead whole; larger ones are streamed.
+pub const PREFETCH_MAX_OBJECT: u64 = 8 * 1024 * 1024;
+
+/// Reads remote inputs ahead of the workers: `concurrency` fetches in flight,
+/// at most `window` objects (each at most [`PREFETCH_MAX_OBJECT`]) held ahead
+/// of the furthest input a worker has taken, so memory stays bounded.
+pub struct Prefetcher<'a> {
+    inputs: &'a [(std::sync::Arc<dyn Storage>, InputFile)],
+    window: usize,
+    state: std::sync::Mutex<PrefetchState>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PrefetchState {
+    /// Next input to fetch.
+    next_fetch: usize,
+    /// One past the furthest input a worker has taken.
+    taken: usize,
+    done: std::collections::HashMap<usize, Result<Vec<u8>, String>>,
+    stopped: bool,
+}
+
+impl<'a> Prefetcher<'a> {
+    /// A prefetcher over `inputs` (fetched in order).
+    pub fn new(inputs: &'a [(std::sync::Arc<dyn Storage>, InputFile)], window: usize) -> Prefetcher<'a> {
+        Prefetcher {
+            inputs,
+            window: window.max(1),
+            state: std::sync::Mutex::new(PrefetchState::default()),
+            ready: std::sync::Condvar::new(),
+        }
+    }
+
+    fn wanted(&self, i: usize) -> bool {
+        let (st, f) = &self.inputs[i];
+        st.is_remote() && f.meta.size <= PREFETCH_MAX_OBJECT
+    }
+
+    /// Runs one fetch loop; call it from `concurrency` threads. Returns when
+    /// every input has been fetched or [`stop`](Prefetcher::stop) was called.
+    pub fn run(&self) {
+        loop {
+            let i = {
+                let mut s = self.state.lock().expect("prefetch lock");
+                loop {
+                    if s.stopped || s.next_fetch >= self.inputs.len() {
+                        return;
+                    }
+                    if s.next_fetch < s.taken + self.window {
+                        break;
+                    }
+                    s = self.ready.wait(s).expect("prefetch lock");
+                }
+                let i = s.next_fetch;
+                s.next_fetch += 1;
+                i
+            };
+            if !self.wanted(i) {
+                continue;
+            }
+            let (st, f) = &self.inputs[i];
+            let mut result = Err(String::new());
+            for _ in 0..3 {
+                result = st.open(f.location()).map_err(|e| e.to_string()).and_then(|mut r| {
+                    let mut buf = Vec::with_capacity(f.meta.size as usize);
+                    r.read_to_end(&mut buf).map(|_| buf).map_err(|e| format!("cannot read {}: {e}", f.location()))
+                });
+                if result.is_ok() {
+                    break;
+                }
+            }
+            self.state.lock().expect("prefetch lock").done.insert(i, result);
+            self.ready.notify_all();
+        }
+    }
+
+    /// The stored bytes of input `i` if it is fetched ahead (waiting for them),
+    /// `None` if the caller should stream it.
+    pub fn take(&self, i: usize) -> Option<Result<Vec<u8>, String>> {
+        let mut s = self.state.lock().expect("prefetch lock");
+        s.taken = s.taken.max(i + 1);
+        self.ready.notify_all();
+        if !self.wanted(i) {
+            return None;
+        }
+        loop {
+            if let Some(r) = s.done.remove(&i) {
+                return Some(r);
+            }
+            if s.stopped {
+                return Some(Err("the run stopped".into()));
+            }
+            s = self.ready.wait(s).expect("prefetch lock");
+        }
+    }
+
+    /// Ends the fetch loops.
+    pub fn stop(&self) {
+        self.state.lock().expect("prefetch lock").stopped = true;
+        self.ready.notify_all();
     }
 }
 

@@ -144,16 +144,21 @@ pub struct RawSpec {
 /// Describes the raw logs under `root` for [`crate::ddl::raw_athena_create`]:
 /// the fields of `header_file`'s header (or of the first file found), and
 /// the accounts, regions and delivery days in the files' paths.
-pub fn read_raw_spec(storage: &dyn Storage, root: &Location, header_file: Option<&Location>) -> Result<RawSpec> {
+pub fn read_raw_spec(
+    storage: &dyn Storage,
+    root: &Location,
+    header_file: Option<&Location>,
+    opts: &crate::storage::StorageOptions,
+) -> Result<RawSpec> {
     use crate::source::{FileSelector, InputFile, discover, first_line};
     let files = discover(storage, std::slice::from_ref(root), &FileSelector::new(&[])?)?;
     let header_input = match header_file {
         Some(h) => {
-            let st = crate::storage::storage_for(h)?;
+            let st = crate::storage::storage_for(h, opts)?;
             let meta = st.list(h)?.into_iter().next().ok_or_else(|| Error::Failed(format!("{h} does not exist")))?;
             (st, InputFile::new(meta))
         }
-        None => (crate::storage::storage_for(root)?, files[0].clone()),
+        None => (crate::storage::storage_for(root, opts)?, files[0].clone()),
     };
     let line = first_line(header_input.0.as_ref(), &header_input.1)
         .map_err(|p| Error::Failed(format!("{}: {}", header_input.1.location(), p.0)))?

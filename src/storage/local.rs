@@ -54,6 +54,22 @@ impl Storage for LocalStorage {
         Ok(out)
     }
 
+    fn list_dir(&self, dir: &Location) -> Result<(Vec<ObjectMeta>, Vec<Location>)> {
+        let path = path_of(dir)?;
+        let (mut files, mut dirs) = (Vec::new(), Vec::new());
+        for entry in fs::read_dir(path).map_err(|e| Error::io("list", path.display(), e))? {
+            let entry = entry.map_err(|e| Error::io("list", path.display(), e))?;
+            let p = entry.path();
+            let md = fs::metadata(&p).map_err(|e| Error::io("read", p.display(), e))?;
+            if md.is_dir() {
+                dirs.push(Location::Local(p));
+            } else if md.is_file() {
+                files.push(meta_of(p, &md));
+            }
+        }
+        Ok((files, dirs))
+    }
+
     fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>> {
         let path = path_of(location)?;
         let f = File::open(path).map_err(|e| Error::io("open", path.display(), e))?;

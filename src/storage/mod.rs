@@ -7,6 +7,8 @@
 //! [`ObjectWriter::commit`].
 
 mod local;
+#[cfg(feature = "s3")]
+mod s3;
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use local::LocalStorage;
+#[cfg(feature = "s3")]
+pub use s3::{PART_SIZE, S3Storage};
 
 use crate::error::{Error, Result};
 
@@ -121,6 +125,9 @@ pub trait Storage: Send + Sync {
     /// folder whose name starts with `.` or `_` (hidden and metadata folders,
     /// which Athena and Spark skip too). A `root` that is an object lists itself.
     fn list(&self, root: &Location) -> Result<Vec<ObjectMeta>>;
+    /// One level of a folder: the objects directly in it and its subfolders
+    /// (for listing only the parts of a date-organised tree that are needed).
+    fn list_dir(&self, dir: &Location) -> Result<(Vec<ObjectMeta>, Vec<Location>)>;
     /// Streams an object's bytes.
     fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>>;
     /// Reads `len` bytes at `offset` (for Parquet footers).
@@ -135,14 +142,55 @@ pub trait Storage: Send + Sync {
     }
     /// Deletes an object; deleting one that does not exist is not an error.
     fn delete(&self, location: &Location) -> Result<()>;
+    /// True for object stores over a network, where reading ahead pays.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
-/// The storage that serves a location.
-pub fn storage_for(location: &Location) -> Result<Arc<dyn Storage>> {
+/// How to reach S3: everything not given comes from the standard AWS chain
+/// (environment, `~/.aws/config` and `credentials`, SSO, web identity,
+/// instance and container metadata). No credential is ever kept here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// `--endpoint-url`: an S3-compatible store (path-style addressing). `AWS_ENDPOINT_URL` works too.
+    pub endpoint_url: Option<String>,
+    /// `--profile`: a named profile of the shared config files.
+    pub profile: Option<String>,
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--sse`: server-side encryption of written objects, `AES256` or `aws:kms`.
+    pub sse: Option<String>,
+    /// `--sse-kms-key-id`.
+    pub sse_kms_key_id: Option<String>,
+    /// `--expected-bucket-owner`: requests fail unless the bucket belongs to this account.
+    pub expected_bucket_owner: Option<String>,
+}
+
+/// The storage that serves a location. S3 clients are built once per set of options.
+pub fn storage_for(location: &Location, opts: &StorageOptions) -> Result<Arc<dyn Storage>> {
     match location {
         Location::Local(_) => Ok(Arc::new(LocalStorage)),
+        #[cfg(feature = "s3")]
+        Location::S3 { .. } => {
+            use std::sync::Mutex;
+            static CLIENTS: Mutex<Vec<(StorageOptions, Arc<S3Storage>)>> = Mutex::new(Vec::new());
+            if let Some(sse) = &opts.sse {
+                if sse != "AES256" && sse != "aws:kms" {
+                    return Err(Error::Usage(format!("invalid --sse `{sse}`: expected AES256 or aws:kms")));
+                }
+            }
+            let mut clients = CLIENTS.lock().expect("client cache");
+            if let Some((_, c)) = clients.iter().find(|(o, _)| o == opts) {
+                return Ok(c.clone());
+            }
+            let c = Arc::new(S3Storage::new(opts));
+            clients.push((opts.clone(), c.clone()));
+            Ok(c)
+        }
+        #[cfg(not(feature = "s3"))]
         Location::S3 { .. } => Err(Error::Usage(format!(
-            "{location}: this build of flowlake reads and writes local paths only; S3 support is not built in yet"
+            "{location}: this build of flowlake has no S3 support (built without the `s3` feature)"
         ))),
     }
 }
