@@ -3,9 +3,11 @@
 #
 # - Builds in a target folder outside the clone by default, so repeated runs
 #   reuse compiled dependencies (set CARGO_TARGET_DIR to choose another).
-# - Makes a Python virtual environment with the independent checkers the
-#   tests use (sqlglot, pyspark: tests/py/requirements.txt), once; Spark also
-#   needs a Java runtime (java on PATH).
+# - Makes a Python virtual environment with the independent tools the tests
+#   use (tests/py/requirements.txt: sqlglot, pyspark, moto), once. Spark needs
+#   a Java runtime; it is installed with apt if missing.
+# - Starts two S3 protocol servers (moto) on free loopback ports, one open and
+#   one that checks credentials, and stops them on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/flowlake-target}"
@@ -26,5 +28,34 @@ if ! command -v java >/dev/null 2>&1; then
 fi
 export FLOWLAKE_PYTHON="$venv/bin/python"
 export SPARK_LOCAL_IP=127.0.0.1
+
+# S3 servers on loopback. The tests' AWS settings are fixed here so that no
+# real account, profile or instance metadata endpoint is ever consulted.
+logs=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$logs"; }
+trap cleanup EXIT
+start_moto() { # start_moto VAR NAME [ENV=VALUE...]: starts a server, exports its URL as VAR
+  local var=$1 name=$2; shift 2
+  local port
+  port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  env "$@" "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logs/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+      export "$var=http://127.0.0.1:$port"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "scripts/test.sh: moto_server ($name) did not start:" >&2
+  cat "$logs/$name.log" >&2
+  exit 1
+}
+start_moto FLOWLAKE_S3_ENDPOINT open
+start_moto FLOWLAKE_S3_AUTH_ENDPOINT auth INITIAL_NO_AUTH_ACTION_COUNT=0
+export AWS_ACCESS_KEY_ID=flowlake-test AWS_SECRET_ACCESS_KEY=flowlake-test AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_WEB_IDENTITY_TOKEN_FILE || true
 
 cargo test --locked "$@"

@@ -272,9 +272,16 @@ impl Storage for S3Storage {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let body = self.get(location, Some(format!("bytes={offset}-{}", offset + len - 1)))?;
-        let data = runtime().block_on(body.collect()).map_err(|e| Error::io("read", location, io::Error::other(e)))?;
-        Ok(data.into_bytes().to_vec())
+        // The SDK retries requests, not bodies cut off in transit: retry those here.
+        let mut attempt = 0;
+        loop {
+            let body = self.get(location, Some(format!("bytes={offset}-{}", offset + len - 1)))?;
+            match runtime().block_on(body.collect()) {
+                Ok(data) => return Ok(data.into_bytes().to_vec()),
+                Err(e) if attempt >= 4 => return Err(Error::io("read", location, io::Error::other(e))),
+                Err(_) => attempt += 1,
+            }
+        }
     }
 
     fn create(&self, location: &Location) -> Result<Box<dyn ObjectWriter>> {

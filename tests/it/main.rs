@@ -5,6 +5,10 @@ mod common;
 mod aws_examples;
 mod cli;
 mod ddl;
+#[cfg(feature = "s3")]
+mod faultproxy;
 mod fixtures;
 mod rejects;
 mod roundtrip;
+#[cfg(feature = "s3")]
+mod s3;

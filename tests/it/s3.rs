@@ -1,0 +1,369 @@
+//! S3 input and output against a real S3 protocol server on loopback (moto,
+//! started by scripts/test.sh), each test with its own buckets.
+
+use std::fs;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use flowlake::generate::{self, GenerateOptions};
+use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
+use flowlake::report::{RunReport, RunStatus};
+use flowlake::sink::{Compression, ParquetOptions};
+use flowlake::source::InputFilter;
+use flowlake::storage::{Location, StorageOptions};
+use tokio::runtime::Runtime;
+
+use crate::common::*;
+use crate::faultproxy::{Fault, FaultProxy};
+
+fn endpoint(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test.sh, which starts moto_server"))
+}
+
+struct S3 {
+    rt: Runtime,
+    client: Client,
+}
+
+impl S3 {
+    fn new() -> S3 {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(endpoint("FLOWLAKE_S3_ENDPOINT"))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("flowlake-test", "flowlake-test", None, None, "test"))
+            .force_path_style(true)
+            .build();
+        S3 { rt: Runtime::new().unwrap(), client: Client::from_conf(conf) }
+    }
+
+    /// Creates a bucket with a unique name.
+    fn bucket(&self, what: &str) -> String {
+        let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("t-{what}-{n}");
+        self.rt.block_on(self.client.create_bucket().bucket(&name).send()).unwrap();
+        name
+    }
+
+    /// Uploads every file under `dir` to `bucket` with its relative path as key.
+    fn upload_dir(&self, dir: &Path, bucket: &str) -> usize {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !p.file_name().unwrap().to_string_lossy().starts_with('_') {
+                    files.push(p);
+                }
+            }
+        }
+        self.rt.block_on(async {
+            for chunk in files.chunks(64) {
+                let mut set = tokio::task::JoinSet::new();
+                for p in chunk {
+                    let key = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                    let req =
+                        self.client.put_object().bucket(bucket).key(key).body(ByteStream::from(fs::read(p).unwrap()));
+                    set.spawn(async move { req.send().await.unwrap() });
+                }
+                while let Some(r) = set.join_next().await {
+                    r.unwrap();
+                }
+            }
+        });
+        files.len()
+    }
+
+    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        self.rt.block_on(async {
+            let mut out = Vec::new();
+            let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+            while let Some(p) = pages.next().await {
+                out.extend(p.unwrap().contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            }
+            out
+        })
+    }
+
+    /// Downloads every object under `prefix` into `to`, keeping the key below the prefix as path.
+    fn download(&self, bucket: &str, prefix: &str, to: &Path) {
+        for key in self.keys(bucket, prefix) {
+            let obj = self.rt.block_on(self.client.get_object().bucket(bucket).key(&key).send()).unwrap();
+            let data = self.rt.block_on(obj.body.collect()).unwrap().into_bytes();
+            let p = to.join(key.strip_prefix(prefix).unwrap());
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, data).unwrap();
+        }
+    }
+
+    fn pending_uploads(&self, bucket: &str) -> usize {
+        let r = self.rt.block_on(self.client.list_multipart_uploads().bucket(bucket).send()).unwrap();
+        r.uploads().len()
+    }
+}
+
+fn s3_opts(endpoint: &str) -> StorageOptions {
+    StorageOptions { endpoint_url: Some(endpoint.to_string()), ..StorageOptions::default() }
+}
+
+fn s3loc(bucket: &str, key: &str) -> Location {
+    Location::S3 { bucket: bucket.into(), key: key.into() }
+}
+
+fn sample(
+    dir: &Path,
+    records: u64,
+    days: u32,
+    files_per_day: u32,
+    format: &str,
+    account: &str,
+) -> generate::GenerateSummary {
+    let mut o = GenerateOptions::new(dir, records, days);
+    o.files_per_day = files_per_day;
+    o.format = generate::format_preset(format).unwrap();
+    o.account = account.into();
+    generate::generate(&o).unwrap()
+}
+
+fn ok(r: &RunReport) {
+    assert_eq!(r.status, RunStatus::Ok, "{:?} {:?}", r.error, r.files_damaged);
+    assert_eq!(r.rows_in, r.rows_written + r.rows_rejected);
+}
+
+#[test]
+fn s3_to_s3_matches_a_local_conversion_with_mixed_formats() {
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let a = sample(&src, 12_000, 2, 8, "default", "111111111111");
+    let b = sample(&src, 8_000, 2, 8, "v5", "222222222222");
+    let (inb, outb) = (s3.bucket("in"), s3.bucket("out"));
+    s3.upload_dir(&src, &inb);
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+
+    let r = convert(
+        &ConvertOptions::new(vec![s3loc(&inb, "AWSLogs/")], s3loc(&outb, "flowlogs/")).with_storage(s3_opts(&ep)),
+        &NoProgress,
+    )
+    .unwrap();
+    ok(&r);
+    assert_eq!(r.rows_written, a.records + b.records);
+    assert_eq!(r.formats.len(), 2);
+    let local = convert(
+        &ConvertOptions::new(vec![Location::Local(src.clone())], Location::Local(dir.path().join("local"))),
+        &NoProgress,
+    )
+    .unwrap();
+
+    // Metadata lands in S3 too.
+    let keys = s3.keys(&outb, "flowlogs/");
+    assert!(keys.iter().any(|k| k.starts_with("flowlogs/_flowlake/runs/") && k.ends_with(".json")), "{keys:?}");
+    assert!(keys.contains(&"flowlogs/_flowlake/ddl/athena.sql".to_string()));
+    let down = dir.path().join("down");
+    s3.download(&outb, "flowlogs/", &down);
+    let athena = fs::read_to_string(down.join("_flowlake/ddl/athena.sql")).unwrap();
+    assert!(athena.contains(&format!("LOCATION 's3://{outb}/flowlogs/'")), "{athena}");
+
+    let remote = read_table(&down);
+    let here = read_table(&dir.path().join("local"));
+    let cols = columns_of(&here);
+    assert_eq!(columns_of(&remote), cols);
+    assert_eq!(table_rows(&remote, &cols), table_rows(&here, &cols));
+    assert_eq!(sums_by_partition(&remote, "bytes"), sums_by_partition(&here, "bytes"));
+    assert_eq!(r.partitions.keys().collect::<Vec<_>>(), local.partitions.keys().collect::<Vec<_>>());
+}
+
+#[test]
+fn pagination_and_date_pruning_list_and_fetch_only_what_is_needed() {
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    // 4 days x 300 files: more than one page (1000 keys) of listing.
+    let g = sample(&src, 2_400, 4, 300, "default", "123456789010");
+    let bucket = s3.bucket("many");
+    assert_eq!(s3.upload_dir(&src, &bucket), 1200);
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    let all = convert(
+        &ConvertOptions::new(vec![s3loc(&bucket, "AWSLogs/")], Location::Local(dir.path().join("all")))
+            .with_storage(s3_opts(&ep)),
+        &NoProgress,
+    )
+    .unwrap();
+    ok(&all);
+    assert_eq!((all.files_in, all.rows_written), (1200, g.records));
+
+    // One day, through a logging proxy: list and fetch only that day's folder.
+    let proxy = FaultProxy::start(&ep, |_, _, _| Fault::Pass);
+    let day = convert(
+        &ConvertOptions::new(vec![s3loc(&bucket, "AWSLogs/")], Location::Local(dir.path().join("day")))
+            .with_storage(s3_opts(&proxy.url))
+            .with_filter(InputFilter {
+                from: flowlake::partition::parse_day("2023-08-02"),
+                to: flowlake::partition::parse_day("2023-08-02"),
+                ..InputFilter::default()
+            }),
+        &NoProgress,
+    )
+    .unwrap();
+    ok(&day);
+    assert_eq!(day.files_in, 300);
+    let seen = proxy.seen();
+    let gets: Vec<&str> =
+        seen.iter().filter(|s| s.method == "GET" && !s.path.contains("list-type")).map(|s| s.path.as_str()).collect();
+    assert!(!gets.is_empty());
+    assert!(
+        gets.iter().all(|p| p.contains("/2023/08/02/")),
+        "fetched outside the day: {:?}",
+        gets.iter().find(|p| !p.contains("/2023/08/02/"))
+    );
+    let lists: Vec<&str> = seen.iter().filter(|s| s.path.contains("list-type=2")).map(|s| s.path.as_str()).collect();
+    for other in ["2023%2F08%2F01%2F", "2023%2F08%2F03%2F", "2023%2F08%2F04%2F"] {
+        assert!(!lists.iter().any(|p| p.contains(other)), "listed {other}: {lists:?}");
+    }
+    assert!(lists.len() < 12, "a pruned walk lists a few folders, not the bucket: {lists:?}");
+}
+
+#[test]
+fn parquet_larger_than_a_multipart_part() {
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let g = sample(&src, 200_000, 1, 4, "all", "123456789010");
+    let bucket = s3.bucket("big");
+    s3.upload_dir(&src, &bucket);
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    let parquet = ParquetOptions { compression: Compression::None, ..ParquetOptions::default() };
+    let r = convert(
+        &ConvertOptions::new(vec![s3loc(&bucket, "AWSLogs/")], s3loc(&bucket, "lake/"))
+            .with_storage(s3_opts(&ep))
+            .with_parquet(parquet),
+        &NoProgress,
+    )
+    .unwrap();
+    ok(&r);
+    let biggest = r.files.iter().map(|f| f.bytes).max().unwrap();
+    assert!(biggest > flowlake::storage::PART_SIZE as u64, "largest file {biggest} bytes");
+    assert_eq!(s3.pending_uploads(&bucket), 0, "no multipart upload left open");
+    let down = dir.path().join("down");
+    s3.download(&bucket, "lake/", &down);
+    let t = read_table(&down);
+    assert_eq!(t.iter().map(|(_, b)| b.num_rows() as u64).sum::<u64>(), g.records);
+}
+
+#[test]
+fn missing_bucket_and_bad_credentials_are_one_sentence() {
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let (_, err) = flowlake_code(
+        &["convert", "s3://no-such-bucket-here/AWSLogs/", "--out", out.to_str().unwrap(), "--endpoint-url", &ep],
+        1,
+    );
+    assert_eq!(
+        err,
+        "flowlake: bucket `no-such-bucket-here` does not exist (s3://no-such-bucket-here/AWSLogs/): check the name\n"
+    );
+
+    let s3 = S3::new();
+    let bucket = s3.bucket("creds");
+    let auth = endpoint("FLOWLAKE_S3_AUTH_ENDPOINT");
+    let url = format!("s3://{bucket}/AWSLogs/");
+    let (_, err) = flowlake_code(&["convert", &url, "--out", out.to_str().unwrap(), "--endpoint-url", &auth], 1);
+    assert_eq!(
+        err,
+        format!(
+            "flowlake: the AWS credentials were rejected when trying to list {url} (InvalidAccessKeyId): check AWS_PROFILE, the access key and secret, or renew the session\n"
+        )
+    );
+    assert!(!err.contains("flowlake-test"), "no credential is ever printed");
+
+    // An output bucket that does not exist fails before any work.
+    let src = dir.path().join("src.log");
+    fs::write(&src, "version srcaddr start\n2 1.2.3.4 1418530010\n").unwrap();
+    let (_, err) = flowlake_code(
+        &["convert", src.to_str().unwrap(), "--out", "s3://no-such-out-bucket/x/", "--endpoint-url", &ep],
+        1,
+    );
+    assert_eq!(
+        err,
+        "flowlake: bucket `no-such-out-bucket` does not exist (s3://no-such-out-bucket/x/): check the name\n"
+    );
+}
+
+#[test]
+fn faults_between_flowlake_and_s3_lose_no_row() {
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let g = sample(&src, 20_000, 2, 40, "default", "123456789010");
+    let bucket = s3.bucket("faults");
+    s3.upload_dir(&src, &bucket);
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    // Every request's first attempt fails one way or another 40% of the time (by a hash of the request,
+    // so the run is repeatable); retries go through.
+    let proxy = FaultProxy::start(&ep, |method, path, attempt| {
+        if attempt > 0 {
+            return Fault::Pass;
+        }
+        let h = path.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        match h % 10 {
+            0 => Fault::SlowDown,
+            1 => Fault::Internal,
+            2 => Fault::Drop,
+            3 if method == "GET" && !path.contains("list-type") => Fault::Truncate,
+            _ => Fault::Pass,
+        }
+    });
+    let r = convert(
+        &ConvertOptions::new(vec![s3loc(&bucket, "AWSLogs/")], s3loc(&bucket, "lake/"))
+            .with_storage(s3_opts(&proxy.url)),
+        &NoProgress,
+    )
+    .unwrap();
+    ok(&r);
+    assert_eq!(r.rows_written, g.records);
+    let seen = proxy.seen();
+    for f in [Fault::SlowDown, Fault::Internal, Fault::Drop, Fault::Truncate] {
+        assert!(seen.iter().any(|s| s.fault == f), "no {f:?} injected");
+    }
+    let down = dir.path().join("down");
+    s3.download(&bucket, "lake/", &down);
+    assert_eq!(table_rows(&read_table(&down), &columns_of(&read_table(&down))).len() as u64, g.records);
+    assert_eq!(s3.pending_uploads(&bucket), 0);
+}
+
+#[test]
+fn an_object_that_always_fails_is_reported_by_key() {
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let g = sample(&src, 3_000, 1, 6, "default", "123456789010");
+    let bucket = s3.bucket("broken");
+    s3.upload_dir(&src, &bucket);
+    let victim = s3.keys(&bucket, "AWSLogs/").into_iter().nth(2).unwrap();
+    let victim_rows =
+        raw_text(&log_files(&src).into_iter().find(|p| p.ends_with(&victim)).unwrap()).lines().count() as u64 - 1;
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    let v = victim.clone();
+    let proxy = FaultProxy::start(&ep, move |method, path, _| {
+        // Every GET of this one object fails, retries included.
+        if method == "GET" && path.contains(&v) { Fault::Internal } else { Fault::Pass }
+    });
+    let r = convert(
+        &ConvertOptions::new(vec![s3loc(&bucket, "AWSLogs/")], Location::Local(dir.path().join("lake")))
+            .with_storage(s3_opts(&proxy.url)),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(r.status, RunStatus::CompletedWithErrors);
+    assert_eq!(r.files_damaged.len(), 1);
+    assert_eq!(r.files_damaged[0].file, format!("s3://{bucket}/{victim}"));
+    assert_eq!(r.rows_written, g.records - victim_rows);
+    assert_eq!(r.rows_in, r.rows_written + r.rows_rejected);
+}
