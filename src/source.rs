@@ -390,10 +390,13 @@ pub fn first_line(storage: &dyn Storage, input: &InputFile) -> Result<Option<Vec
 
 /// Objects up to this size are fetched ahead whole; larger ones are streamed.
 pub const PREFETCH_MAX_OBJECT: u64 = 8 * 1024 * 1024;
+/// Most bytes held by fetched-ahead objects at once.
+pub const PREFETCH_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads remote inputs ahead of the workers: `concurrency` fetches in flight,
-/// at most `window` objects (each at most [`PREFETCH_MAX_OBJECT`]) held ahead
-/// of the furthest input a worker has taken, so memory stays bounded.
+/// at most `window` objects (each at most [`PREFETCH_MAX_OBJECT`]) and
+/// [`PREFETCH_MAX_BYTES`] held ahead of the furthest input a worker has
+/// taken, so memory stays bounded.
 pub struct Prefetcher<'a> {
     inputs: &'a [(std::sync::Arc<dyn Storage>, InputFile)],
     window: usize,
@@ -408,6 +411,8 @@ struct PrefetchState {
     /// One past the furthest input a worker has taken.
     taken: usize,
     done: std::collections::HashMap<usize, Result<Vec<u8>, String>>,
+    /// Bytes of objects being fetched or fetched and not yet taken.
+    held: u64,
     stopped: bool,
 }
 
@@ -437,13 +442,18 @@ impl<'a> Prefetcher<'a> {
                     if s.stopped || s.next_fetch >= self.inputs.len() {
                         return;
                     }
-                    if s.next_fetch < s.taken + self.window {
+                    let size = self.inputs[s.next_fetch].1.meta.size;
+                    let fits = s.held == 0 || s.held + size <= PREFETCH_MAX_BYTES || !self.wanted(s.next_fetch);
+                    if s.next_fetch < s.taken + self.window && fits {
                         break;
                     }
                     s = self.ready.wait(s).expect("prefetch lock");
                 }
                 let i = s.next_fetch;
                 s.next_fetch += 1;
+                if self.wanted(i) {
+                    s.held += self.inputs[i].1.meta.size;
+                }
                 i
             };
             if !self.wanted(i) {
@@ -476,6 +486,8 @@ impl<'a> Prefetcher<'a> {
         }
         loop {
             if let Some(r) = s.done.remove(&i) {
+                s.held -= self.inputs[i].1.meta.size;
+                self.ready.notify_all();
                 return Some(r);
             }
             if s.stopped {

@@ -32,8 +32,6 @@ pub struct Seen {
     pub method: String,
     /// Path and query.
     pub path: String,
-    /// The `Range` header, if any.
-    pub range: Option<String>,
     /// How many times this same request (method, path, range) was seen before.
     pub attempt: u32,
     /// What the proxy did.
@@ -157,7 +155,7 @@ fn handle(
         *n - 1
     };
     let fault = policy(&method, &path, attempt);
-    log.lock().unwrap().push(Seen { method: method.clone(), path: path.clone(), range, attempt, fault });
+    log.lock().unwrap().push(Seen { method: method.clone(), path: path.clone(), attempt, fault });
     match fault {
         Fault::SlowDown => return client.write_all(error_response("503 Slow Down", "SlowDown").as_bytes()),
         Fault::Internal => {

@@ -11,7 +11,6 @@ use aws_sdk_s3::primitives::ByteStream;
 use flowlake::generate::{self, GenerateOptions};
 use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
 use flowlake::report::{RunReport, RunStatus};
-use flowlake::sink::{Compression, ParquetOptions};
 use flowlake::source::InputFilter;
 use flowlake::storage::{Location, StorageOptions};
 use tokio::runtime::Runtime;
@@ -238,22 +237,56 @@ fn parquet_larger_than_a_multipart_part() {
     let bucket = s3.bucket("big");
     s3.upload_dir(&src, &bucket);
     let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
-    let parquet = ParquetOptions { compression: Compression::None, ..ParquetOptions::default() };
-    let r = convert(
-        &ConvertOptions::new(vec![s3loc(&bucket, "AWSLogs/")], s3loc(&bucket, "lake/"))
-            .with_storage(s3_opts(&ep))
-            .with_parquet(parquet),
-        &NoProgress,
-    )
-    .unwrap();
-    ok(&r);
-    let biggest = r.files.iter().map(|f| f.bytes).max().unwrap();
+    // Through the command line, as a user would, with server-side encryption.
+    let (out, _) = flowlake_code(
+        &[
+            "convert",
+            &format!("s3://{bucket}/AWSLogs/"),
+            "--out",
+            &format!("s3://{bucket}/lake/"),
+            "--compression",
+            "none",
+            "--sse",
+            "AES256",
+            "--endpoint-url",
+            &ep,
+            "--json",
+        ],
+        0,
+    );
+    let r = report_from_json(&serde_json::from_str(&out).unwrap());
+    let biggest = r.files.iter().map(|f| f.1).max().unwrap();
     assert!(biggest > flowlake::storage::PART_SIZE as u64, "largest file {biggest} bytes");
     assert_eq!(s3.pending_uploads(&bucket), 0, "no multipart upload left open");
+    for (key, bytes) in &r.files {
+        let head = s3.rt.block_on(s3.client.head_object().bucket(&bucket).key(key).send()).unwrap();
+        assert_eq!(head.server_side_encryption().map(|e| e.as_str()), Some("AES256"), "--sse on {key} ({bytes} bytes)");
+    }
     let down = dir.path().join("down");
     s3.download(&bucket, "lake/", &down);
     let t = read_table(&down);
     assert_eq!(t.iter().map(|(_, b)| b.num_rows() as u64).sum::<u64>(), g.records);
+    assert_eq!(r.rows, g.records);
+}
+
+/// The parts of a JSON run report this test needs: written files (key, bytes) and rows.
+struct JsonReport {
+    files: Vec<(String, u64)>,
+    rows: u64,
+}
+
+fn report_from_json(v: &serde_json::Value) -> JsonReport {
+    let files = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let url = f["location"].as_str().unwrap();
+            let key = url.splitn(4, '/').nth(3).unwrap().to_string();
+            (key, f["bytes"].as_u64().unwrap())
+        })
+        .collect();
+    JsonReport { files, rows: v["rows_written"].as_u64().unwrap() }
 }
 
 #[test]
@@ -331,6 +364,15 @@ fn faults_between_flowlake_and_s3_lose_no_row() {
     let seen = proxy.seen();
     for f in [Fault::SlowDown, Fault::Internal, Fault::Drop, Fault::Truncate] {
         assert!(seen.iter().any(|s| s.fault == f), "no {f:?} injected");
+    }
+    // Every failed request was tried again.
+    for failed in seen.iter().filter(|s| s.fault != Fault::Pass) {
+        assert!(
+            seen.iter().any(|s| s.attempt > 0 && s.method == failed.method && s.path == failed.path),
+            "{} {} was not retried",
+            failed.method,
+            failed.path
+        );
     }
     let down = dir.path().join("down");
     s3.download(&bucket, "lake/", &down);
