@@ -189,9 +189,12 @@ pub fn storage_for(location: &Location, opts: &StorageOptions) -> Result<Arc<dyn
             Ok(c)
         }
         #[cfg(not(feature = "s3"))]
-        Location::S3 { .. } => Err(Error::Usage(format!(
-            "{location}: this build of flowlake has no S3 support (built without the `s3` feature)"
-        ))),
+        Location::S3 { .. } => {
+            let _ = opts;
+            Err(Error::Usage(format!(
+                "{location}: this build of flowlake has no S3 support (built without the `s3` feature)"
+            )))
+        }
     }
 }
 
