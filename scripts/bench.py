@@ -1,0 +1,224 @@
+"""flowlake against the tools users would pick instead, on the same files, in one run.
+
+Called by scripts/bench.sh (which builds flowlake, generates the sample and owns the
+virtual environment with duckdb, pyarrow and polars). Prints a Markdown table and
+writes the results as JSON.
+
+Each contender converts the same gzip flow logs into date-partitioned Parquet
+(hive `date=YYYY-MM-DD`, by the UTC day of `start`), zstd level 3, with the same
+thread count, and must produce the same number of rows. Wall time is the median
+of the rounds; peak RSS is the child process's maximum resident set size.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The default (version 2) format's columns and AWS's Parquet types.
+COLUMNS = [
+    ("version", "int32"), ("account_id", "string"), ("interface_id", "string"), ("srcaddr", "string"),
+    ("dstaddr", "string"), ("srcport", "int32"), ("dstport", "int32"), ("protocol", "int32"),
+    ("packets", "int64"), ("bytes", "int64"), ("start", "int64"), ("end", "int64"),
+    ("action", "string"), ("log_status", "string"),
+]
+
+PYARROW = r'''
+import glob, sys, pyarrow as pa, pyarrow.csv as csv, pyarrow.compute as pc, pyarrow.dataset as ds, pyarrow.parquet as pq
+threads = int(sys.argv[3]); pa.set_cpu_count(threads); pa.set_io_thread_count(threads)
+cols = {COLS}
+names = [c for c, _ in cols]
+types = {c: getattr(pa, t)() for c, t in cols}
+tables = []
+for f in sorted(glob.glob(sys.argv[1] + "/**/*.log.gz", recursive=True)):
+    t = csv.read_csv(f, read_options=csv.ReadOptions(column_names=names, skip_rows=1),
+                     parse_options=csv.ParseOptions(delimiter=" "),
+                     convert_options=csv.ConvertOptions(null_values=["-"], strings_can_be_null=True, column_types=types))
+    tables.append(t)
+t = pa.concat_tables(tables)
+date = pc.strftime(pc.cast(pc.multiply(t["start"], 1000), pa.timestamp("ms", tz="UTC")), format="%Y-%m-%d")
+t = t.append_column("date", date)
+ds.write_dataset(t, sys.argv[2], format="parquet", partitioning=["date"], partitioning_flavor="hive",
+                 file_options=ds.ParquetFileFormat().make_write_options(compression="zstd", compression_level=3),
+                 max_rows_per_group=1024 * 1024, existing_data_behavior="overwrite_or_ignore")
+'''
+
+DUCKDB = r'''
+import sys, duckdb
+con = duckdb.connect()
+con.execute(f"SET threads={int(sys.argv[3])}")
+cols = {COLS}
+m = {"int32": "INTEGER", "int64": "BIGINT", "string": "VARCHAR"}
+spec = "{" + ", ".join(f"'{c}': '{m[t]}'" for c, t in cols) + "}"
+con.execute(f"""
+COPY (SELECT *, strftime(to_timestamp("start"), '%Y-%m-%d') AS "date"
+      FROM read_csv('{sys.argv[1]}/**/*.log.gz', delim=' ', header=true, nullstr='-', columns={spec}))
+TO '{sys.argv[2]}' (FORMAT PARQUET, PARTITION_BY ("date"), COMPRESSION zstd, COMPRESSION_LEVEL 3)
+""")
+'''
+
+POLARS = r'''
+import glob, os, sys
+os.environ["POLARS_MAX_THREADS"] = sys.argv[3]
+import polars as pl
+cols = {COLS}
+m = {"int32": pl.Int32, "int64": pl.Int64, "string": pl.Utf8}
+schema = {c: m[t] for c, t in cols}
+files = sorted(glob.glob(sys.argv[1] + "/**/*.log.gz", recursive=True))
+df = pl.concat([pl.read_csv(f, separator=" ", null_values="-", schema=schema, has_header=False, skip_rows=1) for f in files])
+df = df.with_columns(pl.from_epoch("start", time_unit="s").dt.strftime("%Y-%m-%d").alias("date"))
+df.write_parquet(sys.argv[2], compression="zstd", compression_level=3, partition_by="date")
+'''
+
+COUNT = r'''
+import sys, pyarrow.dataset as ds
+print(ds.dataset(sys.argv[1], format="parquet").count_rows())
+'''
+
+
+def run(cmd, env=None):
+    """Runs a command; returns (wall seconds, peak RSS bytes of the child)."""
+    t = time.perf_counter()
+    # /usr/bin/time reports the peak RSS of this one child.
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    rss_kb = int(p.stderr.strip().splitlines()[-1])
+    return wall, rss_kb * 1024
+
+
+def dir_bytes(path):
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files if f.endswith(".parquet"))
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--flowlake", required=True)
+    ap.add_argument("--sample", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--records", type=int, required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--big-sample", help="a 4x larger sample, for the memory check")
+    ap.add_argument("--single-file", help="the whole sample as one gzip file")
+    args = ap.parse_args()
+    py = sys.executable
+    cols = repr(COLUMNS)
+    scripts = {}
+    for name, src in [("pyarrow", PYARROW), ("duckdb", DUCKDB), ("polars", POLARS), ("count", COUNT)]:
+        path = os.path.join(args.work, f"peer_{name}.py")
+        with open(path, "w") as f:
+            f.write(src.replace("{COLS}", cols))
+        scripts[name] = path
+    files = sorted(glob.glob(args.sample + "/**/*.log.gz", recursive=True))
+    gz_bytes = sum(os.path.getsize(f) for f in files)
+
+    def out(name):
+        d = os.path.join(args.work, "out-" + name)
+        shutil.rmtree(d, ignore_errors=True)
+        return d
+
+    contenders = {
+        "flowlake": lambda o: [args.flowlake, "convert", args.sample, "--out", o, "--threads", str(args.threads), "--quiet"],
+        "pyarrow": lambda o: [py, scripts["pyarrow"], args.sample, o, str(args.threads)],
+        "duckdb": lambda o: [py, scripts["duckdb"], args.sample, o, str(args.threads)],
+        "polars": lambda o: [py, scripts["polars"], args.sample, o, str(args.threads)],
+    }
+    results = {}
+    # The floor: decompression alone, output discarded, both cores.
+    floor = []
+    for _ in range(args.rounds):
+        t = time.perf_counter()
+        subprocess.run(f"find {args.sample} -name '*.log.gz' -print0 | "
+                       f"xargs -0 -P{args.threads} -n 16 sh -c 'for f; do libdeflate-gunzip -c \"$f\"; done' _ > /dev/null",
+                       shell=True, check=True)
+        floor.append(time.perf_counter() - t)
+    results["decompress-only"] = {"wall": statistics.median(floor), "rss": None, "bytes": None, "rows": None}
+    for name, cmd in contenders.items():
+        walls, rss = [], 0
+        for _ in range(args.rounds):
+            o = out(name)
+            w, r = run(cmd(o))
+            walls.append(w)
+            rss = max(rss, r)
+        rows = int(subprocess.run([py, scripts["count"], o], capture_output=True, text=True, check=True).stdout)
+        results[name] = {"wall": statistics.median(walls), "walls": walls, "rss": rss, "bytes": dir_bytes(o), "rows": rows}
+        if rows != args.records:
+            sys.exit(f"{name} wrote {rows} rows, expected {args.records}")
+        print(f"{name}: {statistics.median(walls):.2f} s", file=sys.stderr)
+
+    extra = {}
+    if args.big_sample:
+        o = out("flowlake-4x")
+        _, rss4 = run([args.flowlake, "convert", args.big_sample, "--out", o, "--threads", str(args.threads), "--quiet"])
+        extra["rss_4x"] = rss4
+    if args.single_file:
+        o = out("flowlake-single")
+        t = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S", args.flowlake, "convert", args.single_file, "--out", o,
+                            "--threads", str(args.threads), "--quiet"], capture_output=True, text=True, check=True)
+        wall, user, sys_ = map(float, p.stderr.strip().splitlines()[-1].split())
+        extra["single_file"] = {"wall": wall, "cpu": user + sys_, "cores_used": (user + sys_) / wall}
+
+    # Queries: DuckDB over flowlake's Parquet versus over the raw gzip text.
+    qscript = os.path.join(HERE, "bench_queries.py")
+    q = subprocess.run([py, qscript, args.sample, os.path.join(args.work, "out-flowlake"), str(args.threads)],
+                       capture_output=True, text=True)
+    if q.returncode != 0:
+        sys.exit(q.stderr)
+    extra["queries"] = json.loads(q.stdout)
+
+    fl = results["flowlake"]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}"
+    report = {"records": args.records, "gzip_bytes": gz_bytes, "files": len(files), "threads": args.threads,
+              "rounds": args.rounds, "machine": machine, "results": results, "extra": extra}
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=2)
+
+    mib = 1024 * 1024
+    print(f"\n{len(files)} files, {gz_bytes / 1e6:.0f} MB gzip, {args.records:,} records, {args.threads} threads, "
+          f"median of {args.rounds}; {machine}\n")
+    print("| tool | wall (s) | records/s | peak RSS (MiB) | output (MB) | vs flowlake |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        rss = f"{r['rss'] / mib:.0f}" if r["rss"] else "-"
+        size = f"{r['bytes'] / 1e6:.1f}" if r["bytes"] else "-"
+        print(f"| {name} | {r['wall']:.2f} | {args.records / r['wall'] / 1e6:.2f} M | {rss} | {size} | "
+              f"{r['wall'] / fl['wall']:.2f}x |")
+    print()
+    checks = [
+        ("flowlake <= 0.5 x pyarrow", fl["wall"] <= 0.5 * results["pyarrow"]["wall"]),
+        ("flowlake <= 0.3 x duckdb", fl["wall"] <= 0.3 * results["duckdb"]["wall"]),
+        ("flowlake <= 3.5 x decompression floor", fl["wall"] <= 3.5 * results["decompress-only"]["wall"]),
+        ("peak RSS <= 512 MiB", fl["rss"] <= 512 * mib),
+        ("output bytes <= duckdb's", fl["bytes"] <= results["duckdb"]["bytes"]),
+    ]
+    if "rss_4x" in extra:
+        checks.append((f"4x input RSS {extra['rss_4x'] / mib:.0f} MiB <= 1.1 x {fl['rss'] / mib:.0f} MiB",
+                       extra["rss_4x"] <= 1.1 * fl["rss"]))
+    if "single_file" in extra:
+        s = extra["single_file"]
+        checks.append((f"single gzip file uses both cores ({s['cores_used']:.2f} cores, {s['wall']:.2f} s)", s["cores_used"] >= 1.5))
+    for name, r in extra["queries"].items():
+        checks.append((f"query {name}: {r['raw']:.2f} s raw vs {r['parquet']:.3f} s parquet = {r['raw'] / r['parquet']:.0f}x >= 30x",
+                       r["raw"] / r["parquet"] >= 30))
+    for text, ok in checks:
+        print(f"- [{'x' if ok else ' '}] {text}")
+
+
+if __name__ == "__main__":
+    main()
