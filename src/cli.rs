@@ -183,7 +183,7 @@ struct ConvertArgs {
     #[arg(long, default_value = "date", value_name = "LAYOUT")]
     partition: String,
     /// Parquet compression: zstd[:LEVEL], snappy, gzip[:LEVEL] or none.
-    #[arg(long, default_value = "zstd:3", value_name = "CODEC")]
+    #[arg(long, default_value = "zstd:1", value_name = "CODEC")]
     compression: String,
     /// Start a new file in a partition once the current one reaches this size (e.g. 256MiB, 1GB).
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]

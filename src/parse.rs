@@ -11,8 +11,8 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{BinaryBuilder, Int32Builder, Int64Builder};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::SchemaRef;
 
 use crate::format::{Format, trim_line_end};
@@ -156,7 +156,7 @@ impl RecordParser {
                     format!("empty value in field `{}` (two spaces in a row?)", slot.name),
                 ));
             }
-            let is_null = tok == b"-";
+            let is_null = is_dash(tok);
             match slot.ty {
                 FieldType::String => {}
                 FieldType::Int32 | FieldType::Int64 => {
@@ -229,7 +229,15 @@ pub fn parse_int(tok: &[u8]) -> Option<i64> {
 enum ColumnBuilder {
     I32(Int32Builder),
     I64(Int64Builder),
-    Str(StringBuilder),
+    /// String columns collect bytes; the whole column is checked as UTF-8 once,
+    /// in `finish`, rather than token by token.
+    Str(BinaryBuilder),
+}
+
+/// `-`: no value.
+#[inline]
+fn is_dash(tok: &[u8]) -> bool {
+    tok.len() == 1 && tok[0] == b'-'
 }
 
 /// Typed Arrow builders for every column of the output table.
@@ -248,7 +256,7 @@ impl BatchBuilder {
             .map(|c| match c.ty() {
                 FieldType::Int32 => ColumnBuilder::I32(Int32Builder::with_capacity(capacity)),
                 FieldType::Int64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
-                FieldType::String => ColumnBuilder::Str(StringBuilder::with_capacity(capacity, capacity * 12)),
+                FieldType::String => ColumnBuilder::Str(BinaryBuilder::with_capacity(capacity, capacity * 12)),
             })
             .collect();
         BatchBuilder { schema, columns, rows: 0 }
@@ -275,12 +283,10 @@ impl BatchBuilder {
                 ColumnBuilder::I64(b) => b.append_option(ints.next().copied().flatten()),
                 ColumnBuilder::Str(b) => {
                     let tok = &line[parser.bounds[i]..parser.bounds[i + 1] - 1];
-                    if tok == b"-" {
+                    if is_dash(tok) {
                         b.append_null();
                     } else {
-                        // The parser checked that the whole line is UTF-8, and fields
-                        // are split at ASCII spaces, so each field is UTF-8 too.
-                        b.append_value(std::str::from_utf8(tok).unwrap_or_default());
+                        b.append_value(tok);
                     }
                 }
             }
@@ -304,7 +310,12 @@ impl BatchBuilder {
                 match c {
                     ColumnBuilder::I32(b) => Arc::new(b.finish()),
                     ColumnBuilder::I64(b) => Arc::new(b.finish()),
-                    ColumnBuilder::Str(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Str(b) => {
+                        let (offsets, values, nulls) = b.finish().into_parts();
+                        // Lines are checked as UTF-8 before they are appended, and fields split at
+                        // ASCII spaces, so this one pass over the column cannot fail.
+                        Arc::new(StringArray::try_new(offsets, values, nulls).expect("fields are UTF-8"))
+                    }
                 }
             })
             .collect();

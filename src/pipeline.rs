@@ -559,7 +559,7 @@ impl<'a> Run<'a> {
             Prep::Unusable(r) => (None, false, Some(r.clone())),
         };
         let opened = match self.prefetch.as_ref().and_then(|p| p.take(index)) {
-            Some(Ok(bytes)) => Decoded::from_raw(Box::new(std::io::Cursor::new(bytes)), &job.input),
+            Some(Ok(bytes)) => Decoded::from_bytes(bytes, &job.input),
             Some(Err(msg)) => Err(source::OpenProblem(msg)),
             None => Decoded::open(job.storage.as_ref(), &job.input),
         };

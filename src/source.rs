@@ -298,7 +298,18 @@ type Raw = BufReader<Counting<Box<dyn Read + Send>>>;
 enum Inner {
     Plain(Raw),
     Gzip(MultiGzDecoder<Raw>),
+    /// Decompressed in one go (a whole file in memory).
+    Memory {
+        data: io::Cursor<Vec<u8>>,
+        stored: u64,
+    },
+    /// Decompressed by a thread of its own, overlapping with parsing (large files).
+    Threaded(Threaded),
 }
+
+/// Files up to this size are read whole and decompressed in one call; larger
+/// ones are streamed through a decompression thread.
+pub const WHOLE_FILE_MAX: u64 = 64 * 1024 * 1024;
 
 /// An input's decompressed bytes. Gzip (including several concatenated gzip
 /// members) is recognised by its magic bytes; anything else is read as text.
@@ -313,10 +324,33 @@ pub struct OpenProblem(pub String);
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 impl Decoded {
-    /// Opens `input` and wraps it in the right decoder.
+    /// Opens `input` and wraps it in the right decoder: a small file is read
+    /// whole and decompressed in one call, a large one is streamed.
     pub fn open(storage: &dyn Storage, input: &InputFile) -> Result<Decoded, OpenProblem> {
-        let raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
+        let mut raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
+        if input.meta.size <= WHOLE_FILE_MAX {
+            let mut bytes = Vec::with_capacity(input.meta.size as usize);
+            raw.read_to_end(&mut bytes).map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
+            return Decoded::from_bytes(bytes, input);
+        }
         Decoded::from_raw(raw, input)
+    }
+
+    /// Decodes an input whose stored bytes are all in memory. A gzip file of
+    /// one member is inflated in one call; anything else (several members, or
+    /// damage, which must be located) goes through the streaming decoder.
+    pub fn from_bytes(bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
+        let stored = bytes.len() as u64;
+        if bytes.starts_with(&GZIP_MAGIC) {
+            if let Some(out) = gunzip_in_memory(&bytes) {
+                return Ok(Decoded { inner: Inner::Memory { data: io::Cursor::new(out), stored } });
+            }
+        } else if !bytes.starts_with(&GZIP_MAGIC)
+            && !(bytes.is_empty() || input.location().file_name().ends_with(".gz"))
+        {
+            return Ok(Decoded { inner: Inner::Memory { data: io::Cursor::new(bytes), stored } });
+        }
+        Decoded::from_raw(Box::new(io::Cursor::new(bytes)), input)
     }
 
     /// Wraps the stored bytes of `input`, already opened (or fetched), in the right decoder.
@@ -330,13 +364,19 @@ impl Decoded {
                     .into(),
             ));
         }
-        let inner = if gzip { Inner::Gzip(MultiGzDecoder::new(buf)) } else { Inner::Plain(buf) };
+        let inner = if !gzip {
+            Inner::Plain(buf)
+        } else if input.meta.size > WHOLE_FILE_MAX {
+            Inner::Threaded(Threaded::start(MultiGzDecoder::new(buf)))
+        } else {
+            Inner::Gzip(MultiGzDecoder::new(buf))
+        };
         Ok(Decoded { inner })
     }
 
-    /// True when the input is gzip.
+    /// True when the input is gzip (and decoded as a stream).
     pub fn is_gzip(&self) -> bool {
-        matches!(self.inner, Inner::Gzip(_))
+        matches!(self.inner, Inner::Gzip(_) | Inner::Threaded(_))
     }
 
     /// Bytes of the stored (compressed) input consumed so far: after an error,
@@ -345,6 +385,8 @@ impl Decoded {
         let raw = match &self.inner {
             Inner::Plain(r) => r,
             Inner::Gzip(d) => d.get_ref(),
+            Inner::Memory { stored, .. } => return *stored,
+            Inner::Threaded(t) => return t.offset.load(std::sync::atomic::Ordering::Relaxed),
         };
         raw.get_ref().count - raw.buffer().len() as u64
     }
@@ -355,6 +397,131 @@ impl Read for Decoded {
         match &mut self.inner {
             Inner::Plain(r) => r.read(buf),
             Inner::Gzip(d) => d.read(buf),
+            Inner::Memory { data, .. } => data.read(buf),
+            Inner::Threaded(t) => t.read(buf),
+        }
+    }
+}
+
+/// Decompresses every gzip member of `data` with libdeflate, in one call per
+/// member. `None` when the data is damaged (the streaming decoder then says
+/// where), or expands beyond any plausible text ratio.
+fn gunzip_in_memory(data: &[u8]) -> Option<Vec<u8>> {
+    use libdeflate_sys::*;
+    struct Decompressor(*mut libdeflate_decompressor);
+    impl Drop for Decompressor {
+        fn drop(&mut self) {
+            // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+            unsafe { libdeflate_free_decompressor(self.0) }
+        }
+    }
+    // SAFETY: plain allocation; null is checked.
+    let d = Decompressor(unsafe { libdeflate_alloc_decompressor() });
+    if d.0.is_null() {
+        return None;
+    }
+    let limit = data.len().saturating_mul(64).max(1 << 20);
+    let mut out: Vec<u8> = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let mut avail = ((data.len() - pos) * 6).max(1 << 16);
+        loop {
+            out.reserve(avail);
+            let (mut used_in, mut produced) = (0usize, 0usize);
+            // SAFETY: the input slice and the reserved spare capacity of `out` are valid for the
+            // lengths passed; libdeflate writes at most `avail` bytes and reports how many.
+            let res = unsafe {
+                libdeflate_gzip_decompress_ex(
+                    d.0,
+                    data[pos..].as_ptr().cast(),
+                    data.len() - pos,
+                    out.as_mut_ptr().add(out.len()).cast(),
+                    avail,
+                    &mut used_in,
+                    &mut produced,
+                )
+            };
+            if res == libdeflate_result_LIBDEFLATE_SUCCESS {
+                // SAFETY: libdeflate initialised `produced` bytes of spare capacity.
+                unsafe { out.set_len(out.len() + produced) };
+                pos += used_in;
+                break;
+            }
+            if res != libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE || out.len() + avail > limit {
+                return None;
+            }
+            avail *= 2;
+        }
+    }
+    Some(out)
+}
+
+/// A gzip stream decompressed by a thread of its own, handed over in 1 MiB
+/// chunks through a short queue, so that one large file keeps two cores busy.
+pub struct Threaded {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: io::Cursor<Vec<u8>>,
+    offset: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    failed: bool,
+}
+
+impl Threaded {
+    fn start(mut d: MultiGzDecoder<Raw>) -> Threaded {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let off = offset.clone();
+        std::thread::spawn(move || {
+            loop {
+                let mut chunk = vec![0u8; 1 << 20];
+                let mut filled = 0;
+                let res = loop {
+                    match d.read(&mut chunk[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == chunk.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                let raw = d.get_ref();
+                off.store(raw.get_ref().count - raw.buffer().len() as u64, std::sync::atomic::Ordering::Relaxed);
+                chunk.truncate(filled);
+                let end = filled == 0 || res.is_err();
+                if filled > 0 && tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+                if let Err(e) = res {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if end {
+                    return;
+                }
+            }
+        });
+        Threaded { rx, chunk: io::Cursor::new(Vec::new()), offset, failed: false }
+    }
+}
+
+impl Read for Threaded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.chunk.read(buf)?;
+            if n > 0 || buf.is_empty() || self.failed {
+                return Ok(n);
+            }
+            match self.rx.recv() {
+                Ok(Ok(c)) => self.chunk = io::Cursor::new(c),
+                Ok(Err(e)) => {
+                    self.failed = true;
+                    return Err(e);
+                }
+                Err(_) => return Ok(0),
+            }
         }
     }
 }
@@ -531,11 +698,44 @@ mod tests {
         assert_eq!(files.len(), 2);
         let mut out = String::new();
         let mut d = Decoded::open(&LocalStorage, &files[0]).unwrap();
-        assert!(d.is_gzip());
         d.read_to_string(&mut out).unwrap();
         assert_eq!(out, "a\nb\nc\n");
         assert_eq!(d.compressed_offset(), two.len() as u64);
         assert_eq!(first_line(&LocalStorage, &files[1]).unwrap(), Some(b"plain".to_vec()));
+    }
+
+    #[test]
+    fn large_files_decompress_on_their_own_thread() {
+        let mut data = Vec::new();
+        for i in 0..200_000 {
+            data.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        let mut two = gz(&data[..data.len() / 2]);
+        two.extend(gz(&data[data.len() / 2..]));
+        let input = |size| {
+            InputFile::new(ObjectMeta { location: Location::Local("big.log.gz".into()), size, version: String::new() })
+        };
+        let big = input(WHOLE_FILE_MAX + 1);
+        let mut d = Decoded::from_raw(Box::new(io::Cursor::new(two.clone())), &big).unwrap();
+        assert!(matches!(d.inner, Inner::Threaded(_)));
+        let mut out = Vec::new();
+        d.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        // Damage: the rows before it arrive, then the error, with the offset reached.
+        let cut = &two[..two.len() / 3];
+        let mut d = Decoded::from_raw(Box::new(io::Cursor::new(cut.to_vec())), &big).unwrap();
+        let mut out = Vec::new();
+        assert!(d.read_to_end(&mut out).is_err());
+        assert!(!out.is_empty() && data.starts_with(&out));
+        assert!(d.compressed_offset() > 0 && d.compressed_offset() <= cut.len() as u64);
+        // Small files take the one-call path; several members fall back to streaming.
+        let one = gz(&data);
+        let d = Decoded::from_bytes(one, &input(1000)).unwrap();
+        assert!(matches!(d.inner, Inner::Memory { .. }));
+        let mut d = Decoded::from_bytes(two, &input(1000)).unwrap();
+        let mut out = Vec::new();
+        d.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
     }
 
     #[test]
