@@ -189,7 +189,7 @@ struct ConvertArgs {
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
     target_file_size: String,
     /// Rows per Parquet row group.
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "ROWS")]
+    #[arg(long, default_value_t = 256 * 1024, value_name = "ROWS")]
     row_group_size: usize,
     /// Fail the run, writing no rows, if more than N records are rejected.
     #[arg(long, value_name = "N")]

@@ -467,7 +467,10 @@ const REJECT_FLUSH: usize = 1024;
 struct Worker {
     splitter: LineSplitter,
     parser: RecordParser,
-    buffers: Vec<(Bucket, BatchBuilder)>,
+    /// Partially filled batches, with the number of the file that last added to each.
+    buffers: Vec<(Bucket, BatchBuilder, u64)>,
+    /// Files this worker has taken so far.
+    files_seen: u64,
     rejects: Vec<Reject>,
     tally: Tally,
 }
@@ -486,6 +489,7 @@ impl<'a> Run<'a> {
             splitter: LineSplitter::new(),
             parser: RecordParser::new(),
             buffers: Vec::new(),
+            files_seen: 0,
             rejects: Vec::new(),
             tally: Tally::default(),
         };
@@ -497,11 +501,13 @@ impl<'a> Run<'a> {
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = self.jobs.get(i) else { break };
                 let rows_before = w.tally.rows_in;
+                w.files_seen += 1;
                 self.file(&mut w, i, job)?;
                 self.flush_rejects(&mut w)?;
+                self.flush_stale(&mut w)?;
                 self.progress.file_done(job.input.meta.size, w.tally.rows_in - rows_before);
             }
-            for (bucket, mut b) in std::mem::take(&mut w.buffers) {
+            for (bucket, mut b, _) in std::mem::take(&mut w.buffers) {
                 if !b.is_empty() {
                     self.sink.write(&self.partition_path(bucket), &b.finish())?;
                 }
@@ -679,6 +685,25 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Hands over batches of partitions that the last two files did not add to:
+    /// inputs come in delivery order, so those partitions are most likely done,
+    /// and holding their rows would make memory grow with the number of days.
+    fn flush_stale(&self, w: &mut Worker) -> Result<()> {
+        let now = w.files_seen;
+        let mut i = 0;
+        while i < w.buffers.len() {
+            if w.buffers[i].2 + 2 <= now {
+                let (k, mut b, _) = w.buffers.swap_remove(i);
+                if !b.is_empty() {
+                    self.sink.write(&self.partition_path(k), &b.finish())?;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// The folder of a partition, e.g. `date=2023-08-01`.
     fn partition_path(&self, (time, origin): Bucket) -> String {
         self.opts.layout.path(time, self.origins.get(origin as usize))
@@ -686,18 +711,19 @@ impl<'a> Run<'a> {
 
     fn append(&self, w: &mut Worker, plan: &ColumnPlan, key: Bucket, line: &[u8]) -> Result<()> {
         // Consecutive lines nearly always share a partition: look at the last used buffer first.
-        let idx = match w.buffers.iter().rposition(|(k, _)| *k == key) {
+        let idx = match w.buffers.iter().rposition(|(k, _, _)| *k == key) {
             Some(i) => i,
             None => {
                 if w.buffers.len() >= MAX_BUFFERED_PARTITIONS {
-                    let (i, _) = w.buffers.iter().enumerate().max_by_key(|(_, (_, b))| b.len()).expect("non-empty");
-                    let (k, mut b) = w.buffers.swap_remove(i);
+                    let (i, _) = w.buffers.iter().enumerate().max_by_key(|(_, (_, b, _))| b.len()).expect("non-empty");
+                    let (k, mut b, _) = w.buffers.swap_remove(i);
                     self.sink.write(&self.partition_path(k), &b.finish())?;
                 }
-                w.buffers.push((key, BatchBuilder::new(&self.table, self.schema.clone(), self.opts.batch_rows)));
+                w.buffers.push((key, BatchBuilder::new(&self.table, self.schema.clone(), self.opts.batch_rows), 0));
                 w.buffers.len() - 1
             }
         };
+        w.buffers[idx].2 = w.files_seen;
         let b = &mut w.buffers[idx].1;
         b.append(plan, &w.parser, line);
         w.tally.rows_appended += 1;

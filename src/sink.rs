@@ -91,21 +91,26 @@ impl Compression {
 pub struct ParquetOptions {
     /// Codec; default zstd level 1.
     pub compression: Compression,
-    /// Rows per row group; default 1,048,576.
+    /// Rows per row group; default 262,144 (DuckDB writes 122,880, polars 262,144).
     pub row_group_size: usize,
     /// A file is closed and a new one started once it reaches this size; default 256 MiB.
     pub target_file_size: u64,
-    /// Most files kept open at once; the least recently used is closed beyond it. Default 64.
+    /// Most files kept open at once; the least recently used is closed beyond it. Default 8.
     pub max_open_files: usize,
+    /// Most memory the row groups being built may hold, over all open files. Beyond it the
+    /// least recently used files write out their row group early (smaller row groups, bounded
+    /// memory). Default 64 MiB.
+    pub memory_budget: usize,
 }
 
 impl Default for ParquetOptions {
     fn default() -> Self {
         ParquetOptions {
             compression: Compression::default(),
-            row_group_size: 1024 * 1024,
+            row_group_size: 256 * 1024,
             target_file_size: 256 * 1024 * 1024,
-            max_open_files: 64,
+            max_open_files: 8,
+            memory_budget: 64 * 1024 * 1024,
         }
     }
 }
@@ -146,6 +151,8 @@ struct OpenFile {
     location: Location,
     rows: u64,
     last_used: u64,
+    /// Memory of the row group in progress, as last added to the sink's total.
+    mem: usize,
 }
 
 type Slot = Arc<Mutex<Option<OpenFile>>>;
@@ -163,6 +170,8 @@ pub struct PartitionedSink {
     tick: AtomicU64,
     slots: Mutex<HashMap<String, Slot>>,
     written: Mutex<Vec<WrittenFile>>,
+    /// Memory held by row groups in progress, over all open files.
+    mem: AtomicU64,
 }
 
 impl PartitionedSink {
@@ -194,7 +203,47 @@ impl PartitionedSink {
             tick: AtomicU64::new(0),
             slots: Mutex::new(HashMap::new()),
             written: Mutex::new(Vec::new()),
+            mem: AtomicU64::new(0),
         }
+    }
+
+    /// Brings the file's memory figure up to date in the sink's total.
+    fn account(&self, file: &mut OpenFile) {
+        let now = file.writer.memory_size();
+        if now >= file.mem {
+            self.mem.fetch_add((now - file.mem) as u64, Ordering::Relaxed);
+        } else {
+            self.mem.fetch_sub((file.mem - now) as u64, Ordering::Relaxed);
+        }
+        file.mem = now;
+    }
+
+    /// Over budget: the least recently used files write out their row groups early.
+    fn relieve_memory(&self) -> Result<()> {
+        let budget = self.opts.memory_budget as u64;
+        if self.mem.load(Ordering::Relaxed) <= budget {
+            return Ok(());
+        }
+        let slots: Vec<Slot> = self.slots.lock().expect("sink lock").values().cloned().collect();
+        let mut open: Vec<(u64, Slot)> = slots
+            .into_iter()
+            .filter_map(|s| {
+                let t = s.try_lock().ok()?.as_ref().filter(|f| f.mem > 0).map(|f| f.last_used)?;
+                Some((t, s))
+            })
+            .collect();
+        open.sort_by_key(|(t, _)| *t);
+        for (_, slot) in open {
+            if self.mem.load(Ordering::Relaxed) <= budget / 2 {
+                break;
+            }
+            let Ok(mut guard) = slot.try_lock() else { continue };
+            if let Some(file) = guard.as_mut() {
+                file.writer.flush().map_err(|e| Error::Parquet { path: file.location.to_string(), source: e })?;
+                self.account(file);
+            }
+        }
+        Ok(())
     }
 
     /// Appends a batch to a partition, named by its folder (`date=2023-08-01`).
@@ -215,6 +264,7 @@ impl PartitionedSink {
         file.last_used = self.tick.fetch_add(1, Ordering::Relaxed);
         file.writer.write(batch).map_err(|e| Error::Parquet { path: file.location.to_string(), source: e })?;
         file.rows += batch.num_rows() as u64;
+        self.account(file);
         let size = (file.writer.bytes_written() + file.writer.in_progress_size()) as u64;
         if size >= self.opts.target_file_size {
             let done = guard.take().expect("open");
@@ -226,7 +276,7 @@ impl PartitionedSink {
         if opened_new {
             self.close_idle_beyond_limit(partition)?;
         }
-        Ok(())
+        self.relieve_memory()
     }
 
     fn open(&self, partition: &str) -> Result<OpenFile> {
@@ -236,10 +286,11 @@ impl PartitionedSink {
         let inner = self.storage.create(&location)?;
         let writer = ArrowWriter::try_new(Counted { inner, bytes: 0 }, self.schema.clone(), Some(self.props.clone()))
             .map_err(|e| Error::Parquet { path: location.to_string(), source: e })?;
-        Ok(OpenFile { writer, location, rows: 0, last_used: 0 })
+        Ok(OpenFile { writer, location, rows: 0, last_used: 0, mem: 0 })
     }
 
     fn close(&self, partition: &str, file: OpenFile) -> Result<()> {
+        self.mem.fetch_sub(file.mem as u64, Ordering::Relaxed);
         let path = file.location.to_string();
         let counted = file.writer.into_inner().map_err(|e| Error::Parquet { path: path.clone(), source: e })?;
         let bytes = counted.bytes;

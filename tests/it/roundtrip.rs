@@ -260,3 +260,36 @@ fn hour_and_aws_layouts() {
     assert_eq!((r.header_lines, r.rows_in, r.rows_written, r.rows_rejected), (1, 1, 0, 1));
     assert_eq!(r.rejects_by_reason.keys().collect::<Vec<_>>(), ["no_origin"]);
 }
+
+#[test]
+fn tight_memory_limits_keep_every_row() {
+    // Few open files and almost no memory for row groups: files are closed and row groups written
+    // early, and still every record arrives once.
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let mut o = GenerateOptions::new(&sample, 30_000, 6);
+    o.files_per_day = 4;
+    let truth = generate::generate(&o).unwrap();
+    let lake = dir.path().join("lake");
+    let parquet = ParquetOptions { max_open_files: 2, memory_budget: 1, ..ParquetOptions::default() };
+    let r = convert(
+        &ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()))
+            .with_parquet(parquet)
+            .with_batch_rows(1_000),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!((r.status, r.rows_written), (RunStatus::Ok, truth.records));
+    let table = read_table(&lake);
+    let columns = columns_of(&table);
+    assert_eq!(table_rows(&table, &columns), raw_rows(&log_files(&sample), &columns));
+    let row_groups: usize = parquet_files(&lake)
+        .iter()
+        .map(|(_, p)| {
+            let f = std::fs::File::open(p).unwrap();
+            parquet::file::reader::FileReader::metadata(&parquet::file::reader::SerializedFileReader::new(f).unwrap())
+                .num_row_groups()
+        })
+        .sum();
+    assert!(row_groups > 2 * parquet_files(&lake).len(), "row groups were not written early: {row_groups}");
+}
