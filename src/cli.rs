@@ -218,6 +218,10 @@ struct ConvertArgs {
     /// S3 objects fetched at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     s3_concurrency: usize,
+    /// Convert only shard INDEX of COUNT (INDEX from 0): N workers split one job with no
+    /// coordination; each input goes to exactly one shard, a day's files to the same one.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<String>,
     /// Names in the DDL written to OUT/_flowlake/ddl/ after the run.
     #[command(flatten)]
     names: DdlNames,
@@ -455,6 +459,7 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_storage(a.s3.options())
         .with_filter(filter)
         .with_s3_concurrency(a.s3_concurrency)
+        .with_shard(a.shard.as_deref().map(str::parse).transpose()?)
         .with_format(a.input.format()?)
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)

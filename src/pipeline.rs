@@ -23,7 +23,7 @@ use crate::partition::{Layout, Origin};
 use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
 use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink};
-use crate::source::{self, Decoded, FileSelector, InputFile, InputFilter, Prefetcher};
+use crate::source::{self, Decoded, FileSelector, InputFile, InputFilter, Prefetcher, Shard};
 use crate::storage::{self, Location, Storage, StorageOptions};
 
 /// Everything a conversion needs to know. Build with [`ConvertOptions::new`]
@@ -43,6 +43,7 @@ pub struct ConvertOptions {
     storage: StorageOptions,
     filter: InputFilter,
     s3_concurrency: usize,
+    shard: Option<Shard>,
 }
 
 impl ConvertOptions {
@@ -62,6 +63,7 @@ impl ConvertOptions {
             storage: StorageOptions::default(),
             filter: InputFilter::default(),
             s3_concurrency: 16,
+            shard: None,
         }
     }
 
@@ -127,6 +129,12 @@ impl ConvertOptions {
     /// matching parts of the tree are listed. Default: everything.
     pub fn with_filter(mut self, filter: InputFilter) -> Self {
         self.filter = filter;
+        self
+    }
+
+    /// Convert only this shard's inputs (see [`Shard`]). Default: all inputs.
+    pub fn with_shard(mut self, shard: Option<Shard>) -> Self {
+        self.shard = shard;
         self
     }
 
@@ -755,7 +763,16 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         .build()
         .map_err(|e| Error::Failed(format!("cannot start {threads} worker threads: {e}")))?;
 
-    let inputs = discover_all(&opts.inputs, &opts.globs, &opts.storage, &opts.filter)?;
+    let mut inputs = discover_all(&opts.inputs, &opts.globs, &opts.storage, &opts.filter)?;
+    let listed = inputs.len() as u64;
+    if let Some(shard) = opts.shard {
+        inputs.retain(|(_, f)| shard.owns(f));
+    }
+    // Shards write into one table at once: their file names must never collide.
+    let file_prefix = match opts.shard {
+        Some(s) => format!("{run_id}-s{}of{}", s.index, s.count),
+        None => run_id.clone(),
+    };
 
     let out_storage = storage::storage_for(&opts.output, &opts.storage)?;
     let meta = opts.output.join("_flowlake");
@@ -793,8 +810,13 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let plans: HashMap<Format, Arc<ColumnPlan>> =
         formats.iter().map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table)))).collect();
     let schema = table.arrow_schema();
-    let sink =
-        PartitionedSink::new(out_storage.clone(), opts.output.clone(), schema.clone(), opts.parquet.clone(), &run_id);
+    let sink = PartitionedSink::new(
+        out_storage.clone(),
+        opts.output.clone(),
+        schema.clone(),
+        opts.parquet.clone(),
+        &file_prefix,
+    );
 
     let files_in = jobs.len() as u64;
     let bytes_in: u64 = jobs.iter().map(|j| j.input.meta.size).sum();
@@ -889,6 +911,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         output: opts.output.to_string(),
         threads,
         compression: opts.parquet.compression.to_string(),
+        shard: opts.shard.map(|s| s.to_string()),
+        files_listed: listed,
         files_in,
         bytes_in,
         files_empty: tally.files_empty,

@@ -88,6 +88,10 @@ pub struct RunReport {
     pub threads: usize,
     /// Parquet codec.
     pub compression: String,
+    /// With `--shard`: which shard this run was (`INDEX/COUNT`).
+    pub shard: Option<String>,
+    /// Input files listed (before `--shard` took this shard's share).
+    pub files_listed: u64,
     /// Input files read.
     pub files_in: u64,
     /// Bytes of input as stored (compressed).

@@ -111,6 +111,57 @@ impl InputFilter {
     }
 }
 
+/// One of `count` workers that split a job with no coordination beyond the
+/// input listing (`--shard INDEX/COUNT`, INDEX from 0, as Kubernetes Indexed
+/// Jobs and AWS Batch array jobs number their tasks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This worker's index, `0..count`.
+    pub index: u32,
+    /// How many workers there are.
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = Error;
+    /// Parses `K/N`.
+    fn from_str(s: &str) -> Result<Shard> {
+        let bad =
+            || Error::Usage(format!("invalid --shard `{s}`: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/3"));
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Shard {
+    /// Whether `input` belongs to this shard. Inputs are grouped by delivery
+    /// folder (account, region and day, or the parent folder outside the AWS
+    /// layout), so a day's files go to one shard and make few large files;
+    /// the assignment depends only on the path, never on the listing's order.
+    pub fn owns(&self, input: &InputFile) -> bool {
+        let group = match (&input.origin, input.path_time) {
+            (Some(o), Some(t)) => format!("{}/{}/{}/{}", o.account, o.service, o.region, t.day),
+            _ => {
+                let key = input.location().key_path();
+                key.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default()
+            }
+        };
+        // FNV-1a: stable across builds and platforms, unlike the std hasher.
+        let h = group.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        h % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
 /// Where a folder sits in the AWS delivery tree, while walking it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Level {
@@ -736,6 +787,29 @@ mod tests {
         let mut out = Vec::new();
         d.read_to_end(&mut out).unwrap();
         assert_eq!(out, data);
+    }
+
+    #[test]
+    fn shards_split_by_delivery_folder() {
+        assert_eq!("1/3".parse::<Shard>().unwrap(), Shard { index: 1, count: 3 });
+        for bad in ["3/3", "1", "a/3", "0/0", "-1/3"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        let f = |key: &str| {
+            InputFile::new(ObjectMeta { location: Location::Local(key.into()), size: 1, version: String::new() })
+        };
+        let shards: Vec<Shard> = (0..3).map(|i| Shard { index: i, count: 3 }).collect();
+        let mut owners = std::collections::BTreeSet::new();
+        for day in 1..=28 {
+            let a = f(&format!("AWSLogs/1/vpcflowlogs/us-east-1/2023/08/{day:02}/a.log.gz"));
+            let b = f(&format!("AWSLogs/1/vpcflowlogs/us-east-1/2023/08/{day:02}/b.log.gz"));
+            let of_a: Vec<u32> = shards.iter().filter(|s| s.owns(&a)).map(|s| s.index).collect();
+            let of_b: Vec<u32> = shards.iter().filter(|s| s.owns(&b)).map(|s| s.index).collect();
+            assert_eq!(of_a.len(), 1, "each input has exactly one shard");
+            assert_eq!(of_a, of_b, "a day's files share a shard");
+            owners.insert(of_a[0]);
+        }
+        assert_eq!(owners.len(), 3, "days spread over every shard");
     }
 
     #[test]

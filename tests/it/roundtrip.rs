@@ -293,3 +293,51 @@ fn tight_memory_limits_keep_every_row() {
         .sum();
     assert!(row_groups > 2 * parquet_files(&lake).len(), "row groups were not written early: {row_groups}");
 }
+
+#[test]
+fn three_shards_write_the_rows_of_one_run() {
+    use flowlake::source::Shard;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let mut o = GenerateOptions::new(&sample, 12_000, 6);
+    o.files_per_day = 4;
+    let truth = generate::generate(&o).unwrap();
+    let whole = dir.path().join("whole");
+    let one = convert(
+        &ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(whole.clone())),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(one.rows_written, truth.records);
+    // Three shards, at the same time, into one table.
+    let sharded = dir.path().join("sharded");
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let (sample, sharded) = (sample.clone(), sharded.clone());
+                s.spawn(move || {
+                    convert(
+                        &ConvertOptions::new(vec![Location::Local(sample)], Location::Local(sharded))
+                            .with_shard(Some(Shard { index: i, count: 3 })),
+                        &NoProgress,
+                    )
+                    .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(reports.iter().map(|r| r.files_in).sum::<u64>(), one.files_in, "each input in exactly one shard");
+    assert!(reports.iter().all(|r| r.files_in > 0 && r.files_listed == one.files_in));
+    assert_eq!(reports.iter().map(|r| r.rows_written).sum::<u64>(), truth.records);
+    let (a, b) = (read_table(&whole), read_table(&sharded));
+    let columns = columns_of(&a);
+    assert_eq!(table_rows(&b, &columns), table_rows(&a, &columns));
+    let names: Vec<String> =
+        parquet_files(&sharded).iter().map(|(_, p)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len());
+    assert!(names.iter().all(|n| n.contains("-s0of3-") || n.contains("-s1of3-") || n.contains("-s2of3-")));
+}

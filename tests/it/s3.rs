@@ -409,3 +409,39 @@ fn an_object_that_always_fails_is_reported_by_key() {
     assert_eq!(r.rows_written, g.records - victim_rows);
     assert_eq!(r.rows_in, r.rows_written + r.rows_rejected);
 }
+
+#[test]
+fn three_shards_on_s3_write_the_rows_of_one_run() {
+    use flowlake::source::Shard;
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let g = sample(&src, 9_000, 6, 4, "default", "123456789010");
+    let bucket = s3.bucket("shards");
+    s3.upload_dir(&src, &bucket);
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    let reports: Vec<RunReport> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let (bucket, ep) = (bucket.clone(), ep.clone());
+                s.spawn(move || {
+                    convert(
+                        &ConvertOptions::new(vec![s3loc(&bucket, "AWSLogs/")], s3loc(&bucket, "lake/"))
+                            .with_storage(s3_opts(&ep))
+                            .with_shard(Some(Shard { index: i, count: 3 })),
+                        &NoProgress,
+                    )
+                    .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(reports.iter().map(|r| r.files_in).sum::<u64>(), 24);
+    let down = dir.path().join("down");
+    s3.download(&bucket, "lake/", &down);
+    let t = read_table(&down);
+    let cols = columns_of(&t);
+    assert_eq!(table_rows(&t, &cols), raw_rows(&log_files(&src), &cols));
+    assert_eq!(t.iter().map(|(_, b)| b.num_rows() as u64).sum::<u64>(), g.records);
+}
