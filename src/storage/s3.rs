@@ -136,29 +136,37 @@ fn io_err(e: Error) -> io::Error {
 }
 
 impl S3Storage {
-    fn list_prefix(&self, bucket: &str, prefix: &str, root: &Location) -> Result<Vec<ObjectMeta>> {
-        let mut out = Vec::new();
+    /// Every page of ListObjectsV2 under `prefix` (one level with a `/` delimiter, else all below):
+    /// the objects and the sub-prefixes.
+    fn list_pages(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+        root: &Location,
+    ) -> Result<(Vec<ObjectMeta>, Vec<Location>)> {
+        let (mut objects, mut dirs) = (Vec::new(), Vec::new());
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .set_delimiter(delimiter.then(|| "/".to_string()))
             .set_expected_bucket_owner(self.opts.expected_bucket_owner.clone())
             .into_paginator()
             .send();
         runtime().block_on(async {
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| s3_error(root, "list", e))?;
+                dirs.extend(
+                    page.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix())
+                        .map(|p| Location::S3 { bucket: bucket.to_string(), key: p.to_string() }),
+                );
                 for o in page.contents() {
-                    let Some(key) = o.key() else { continue };
-                    let rel = key.strip_prefix(prefix).unwrap_or(key);
-                    // Skip objects below `_` and `.` folders, as on local disk.
-                    let mut segs: Vec<&str> = rel.split('/').collect();
-                    segs.pop();
-                    if segs.iter().any(|s| s.starts_with(['_', '.'])) || key.ends_with('/') {
-                        continue;
-                    }
-                    out.push(ObjectMeta {
+                    let Some(key) = o.key().filter(|k| !k.ends_with('/')) else { continue };
+                    objects.push(ObjectMeta {
                         location: Location::S3 { bucket: bucket.to_string(), key: key.to_string() },
                         size: o.size().unwrap_or(0).max(0) as u64,
                         version: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
@@ -167,7 +175,18 @@ impl S3Storage {
             }
             Ok::<_, Error>(())
         })?;
-        Ok(out)
+        Ok((objects, dirs))
+    }
+
+    fn list_prefix(&self, bucket: &str, prefix: &str, root: &Location) -> Result<Vec<ObjectMeta>> {
+        let (mut objects, _) = self.list_pages(bucket, prefix, false, root)?;
+        // Skip objects below `_` and `.` folders, as on local disk.
+        objects.retain(|o| {
+            let key = o.location.key_path();
+            let rel = key.strip_prefix(prefix).unwrap_or(&key);
+            !rel.rsplit_once('/').is_some_and(|(dirs, _)| dirs.split('/').any(|s| s.starts_with(['_', '.'])))
+        });
+        Ok(objects)
     }
 
     fn get(&self, loc: &Location, range: Option<String>) -> Result<ByteStream> {
@@ -222,39 +241,7 @@ impl Storage for S3Storage {
     fn list_dir(&self, dir: &Location) -> Result<(Vec<ObjectMeta>, Vec<Location>)> {
         let (bucket, key) = parts(dir)?;
         let prefix = if key.is_empty() || key.ends_with('/') { key.to_string() } else { format!("{key}/") };
-        let (mut files, mut dirs) = (Vec::new(), Vec::new());
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(&prefix)
-            .delimiter("/")
-            .set_expected_bucket_owner(self.opts.expected_bucket_owner.clone())
-            .into_paginator()
-            .send();
-        runtime().block_on(async {
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| s3_error(dir, "list", e))?;
-                for p in page.common_prefixes() {
-                    if let Some(p) = p.prefix() {
-                        dirs.push(Location::S3 { bucket: bucket.to_string(), key: p.to_string() });
-                    }
-                }
-                for o in page.contents() {
-                    let Some(k) = o.key() else { continue };
-                    if k.ends_with('/') {
-                        continue;
-                    }
-                    files.push(ObjectMeta {
-                        location: Location::S3 { bucket: bucket.to_string(), key: k.to_string() },
-                        size: o.size().unwrap_or(0).max(0) as u64,
-                        version: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
-                    });
-                }
-            }
-            Ok::<_, Error>(())
-        })?;
-        Ok((files, dirs))
+        self.list_pages(bucket, &prefix, true, dir)
     }
 
     fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>> {
