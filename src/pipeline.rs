@@ -423,6 +423,16 @@ pub fn inspect(
     Ok(report)
 }
 
+/// Cheap test, run on data lines, for a header in the middle of a file: does
+/// the line start with a catalog field name? (Values never are field names.)
+fn starts_with_field_name(line: &[u8]) -> bool {
+    if !line.first().is_some_and(u8::is_ascii_lowercase) {
+        return false;
+    }
+    let end = memchr::memchr(b' ', line).unwrap_or(line.len());
+    std::str::from_utf8(&line[..end]).is_ok_and(|t| crate::schema::lookup_loose(t).is_some())
+}
+
 /// Counters one worker keeps and the run adds up.
 #[derive(Default)]
 struct Tally {
@@ -609,7 +619,7 @@ impl<'a> Run<'a> {
                 return true;
             }
             // A header in the middle: files concatenated into one (several gzip members).
-            if plan.is_some() && text.first().is_some_and(u8::is_ascii_lowercase) {
+            if plan.is_some() && starts_with_field_name(text) {
                 if let Ok(f) = Format::from_header(text) {
                     w.tally.header_lines += 1;
                     match self.plans.get(&f) {
