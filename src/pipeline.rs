@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use arrow_array::RecordBatch;
 use serde::Serialize;
 
 use crate::ddl::{self, DdlOptions};
@@ -475,6 +476,12 @@ struct Run<'a> {
     tally: Mutex<Tally>,
     progress: &'a dyn Progress,
     prefetch: Option<Prefetcher<'a>>,
+    /// Full batches waiting to be encoded by a worker that has no file left to parse.
+    queue: Mutex<std::collections::VecDeque<(String, RecordBatch)>>,
+    queue_ready: std::sync::Condvar,
+    queue_cap: usize,
+    /// Workers still parsing files.
+    producers: AtomicUsize,
 }
 
 /// How many partitions one worker buffers at once before flushing the largest.
@@ -527,7 +534,7 @@ impl<'a> Run<'a> {
             }
             for (bucket, mut b, _) in std::mem::take(&mut w.buffers) {
                 if !b.is_empty() {
-                    self.sink.write(&self.partition_path(bucket), &b.finish())?;
+                    self.submit(self.partition_path(bucket), b.finish())?;
                 }
             }
             Ok(())
@@ -535,7 +542,51 @@ impl<'a> Run<'a> {
         if let Err(e) = result {
             self.fail(e);
         }
+        // No file left to parse: encode what the others hand over (with one large file,
+        // this is what keeps a second core busy).
+        self.producers.fetch_sub(1, Ordering::SeqCst);
+        self.queue_ready.notify_all();
+        if let Err(e) = self.encode_queued() {
+            self.fail(e);
+        }
         self.tally.lock().expect("tally lock").add(std::mem::take(&mut w.tally));
+    }
+
+    /// Hands a full batch to be encoded: queued for an idle worker when there is
+    /// room (at most two batches per thread wait), else encoded here and now.
+    fn submit(&self, partition: String, batch: RecordBatch) -> Result<()> {
+        {
+            let mut q = self.queue.lock().expect("queue lock");
+            if q.len() < self.queue_cap {
+                q.push_back((partition, batch));
+                drop(q);
+                self.queue_ready.notify_one();
+                return Ok(());
+            }
+        }
+        self.sink.write(&partition, &batch)
+    }
+
+    /// Encodes queued batches until no worker is parsing and the queue is empty.
+    fn encode_queued(&self) -> Result<()> {
+        loop {
+            let next = {
+                let mut q = self.queue.lock().expect("queue lock");
+                loop {
+                    if let Some(item) = q.pop_front() {
+                        break Some(item);
+                    }
+                    if self.producers.load(Ordering::SeqCst) == 0 {
+                        break None;
+                    }
+                    q = self.queue_ready.wait_timeout(q, std::time::Duration::from_millis(20)).expect("queue lock").0;
+                }
+            };
+            let Some((partition, batch)) = next else { return Ok(()) };
+            if !self.stop.load(Ordering::Relaxed) {
+                self.sink.write(&partition, &batch)?;
+            }
+        }
     }
 
     fn reject(&self, w: &mut Worker, job: &Job, line: u64, reason: &Reason, raw: &[u8]) {
@@ -713,7 +764,7 @@ impl<'a> Run<'a> {
             if w.buffers[i].2 + 2 <= now {
                 let (k, mut b, _) = w.buffers.swap_remove(i);
                 if !b.is_empty() {
-                    self.sink.write(&self.partition_path(k), &b.finish())?;
+                    self.submit(self.partition_path(k), b.finish())?;
                 }
             } else {
                 i += 1;
@@ -735,7 +786,7 @@ impl<'a> Run<'a> {
                 if w.buffers.len() >= MAX_BUFFERED_PARTITIONS {
                     let (i, _) = w.buffers.iter().enumerate().max_by_key(|(_, (_, b, _))| b.len()).expect("non-empty");
                     let (k, mut b, _) = w.buffers.swap_remove(i);
-                    self.sink.write(&self.partition_path(k), &b.finish())?;
+                    self.submit(self.partition_path(k), b.finish())?;
                 }
                 w.buffers.push((key, BatchBuilder::new(&self.table, self.schema.clone(), self.opts.batch_rows), 0));
                 w.buffers.len() - 1
@@ -747,7 +798,7 @@ impl<'a> Run<'a> {
         w.tally.rows_appended += 1;
         if b.len() >= self.opts.batch_rows {
             let batch = b.finish();
-            self.sink.write(&self.partition_path(key), &batch)?;
+            self.submit(self.partition_path(key), batch)?;
         }
         Ok(())
     }
@@ -848,6 +899,10 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         tally: Mutex::new(Tally::default()),
         progress,
         prefetch: remote.then(|| Prefetcher::new(&fetches, opts.s3_concurrency * 2)),
+        queue: Mutex::new(std::collections::VecDeque::new()),
+        queue_ready: std::sync::Condvar::new(),
+        queue_cap: 2 * threads,
+        producers: AtomicUsize::new(threads),
     };
     std::thread::scope(|scope| {
         if let Some(p) = &run.prefetch {
