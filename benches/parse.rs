@@ -50,13 +50,13 @@ fn bench(name: &str, format: &str) {
         let mut reader = &text[header_end + 1..];
         LineSplitter::new()
             .split(&mut reader, |_, line| {
-                if let Line::Text(l) = line {
-                    if parser.parse(&plan, l).is_ok() {
-                        builder.append(&plan, &parser, l);
-                        rows += 1;
-                        if builder.len() == 65_536 {
-                            black_box(builder.finish());
-                        }
+                if let Line::Text(l) = line
+                    && parser.parse(&plan, l).is_ok()
+                {
+                    builder.append(&plan, &parser, l);
+                    rows += 1;
+                    if builder.len() == 65_536 {
+                        black_box(builder.finish());
                     }
                 }
                 true

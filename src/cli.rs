@@ -33,6 +33,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once
 enum Command {
     /// Convert flow-log files into a Hive-partitioned Parquet table (OUT/date=YYYY-MM-DD/part-….parquet).
     Convert(ConvertArgs),
@@ -449,10 +450,10 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         accounts: a.account.clone(),
         regions: a.region.clone(),
     };
-    if let (Some(f), Some(t)) = (filter.from, filter.to) {
-        if f > t {
-            return Err(Error::Usage("--from is after --to".into()));
-        }
+    if let (Some(f), Some(t)) = (filter.from, filter.to)
+        && f > t
+    {
+        return Err(Error::Usage("--from is after --to".into()));
     }
     Ok(ConvertOptions::new(a.input.locations()?, out)
         .with_ddl(Some(names))

@@ -323,7 +323,7 @@ fn record<'a>(r: &mut Rng, enis: &'a [Eni], window_start: u64, period: u64) -> R
         src,
         dst,
         srcport,
-        dstport: dstport as u32,
+        dstport,
         protocol,
         packets,
         bytes,

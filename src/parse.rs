@@ -182,13 +182,13 @@ impl RecordParser {
                         Some(v)
                     };
                     if slot.is_start {
-                        if let Some(s) = v {
-                            if !(0..=MAX_UNIX_SECONDS).contains(&s) {
-                                return Err(Reason::new(
-                                    "bad_start",
-                                    format!("start `{s}` is not a Unix time in seconds between 1970 and 9999"),
-                                ));
-                            }
+                        if let Some(s) = v
+                            && !(0..=MAX_UNIX_SECONDS).contains(&s)
+                        {
+                            return Err(Reason::new(
+                                "bad_start",
+                                format!("start `{s}` is not a Unix time in seconds between 1970 and 9999"),
+                            ));
                         }
                         start = v;
                     }

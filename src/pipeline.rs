@@ -598,13 +598,13 @@ impl<'a> Run<'a> {
             raw: raw.to_vec(),
         });
         let n = self.rejected.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(max) = self.opts.max_rejects {
-            if n > max {
-                self.fail(Error::Failed(format!(
+        if let Some(max) = self.opts.max_rejects
+            && n > max
+        {
+            self.fail(Error::Failed(format!(
                     "more than {max} records rejected (--max-rejects {max}); no rows were written. See {} for the lines and reasons",
                     self.rejects_location
                 )));
-            }
         }
     }
 
@@ -670,8 +670,8 @@ impl<'a> Run<'a> {
                 return true;
             }
             // A header in the middle: files concatenated into one (several gzip members).
-            if plan.is_some() && starts_with_field_name(text) {
-                if let Ok(f) = Format::from_header(text) {
+            if plan.is_some() && starts_with_field_name(text)
+                && let Ok(f) = Format::from_header(text) {
                     w.tally.header_lines += 1;
                     match self.plans.get(&f) {
                         Some(p) => plan = Some(p.clone()),
@@ -687,7 +687,6 @@ impl<'a> Run<'a> {
                     }
                     return true;
                 }
-            }
             w.tally.rows_in += 1;
             let Some(p) = plan.as_deref() else {
                 let r = unusable.as_ref().expect("a file without a plan is unusable");
@@ -719,12 +718,11 @@ impl<'a> Run<'a> {
                 },
                 Err(r) => self.reject(w, job, line_no, &r, text),
             }
-            if w.rejects.len() >= REJECT_FLUSH {
-                if let Err(e) = self.flush_rejects(w) {
+            if w.rejects.len() >= REJECT_FLUSH
+                && let Err(e) = self.flush_rejects(w) {
                     fatal = Some(e);
                     return false;
                 }
-            }
             line_no % 4096 != 0 || !self.stop.load(Ordering::Relaxed)
         });
         w.splitter = splitter;
@@ -839,13 +837,13 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let meta = opts.output.join("_flowlake");
     let report_location = meta.join(&format!("runs/{run_id}.json"));
     let rejects_location = meta.join(&format!("rejects/{run_id}.tsv"));
-    if let Some(p) = opts.output.as_local() {
-        if p.is_file() {
-            return Err(Error::Usage(format!(
-                "output {} is a file; give a folder (it is created if missing)",
-                p.display()
-            )));
-        }
+    if let Some(p) = opts.output.as_local()
+        && p.is_file()
+    {
+        return Err(Error::Usage(format!(
+            "output {} is a file; give a folder (it is created if missing)",
+            p.display()
+        )));
     }
     // Fail now, not after an hour of work, if the output is not writable (or its bucket does not exist).
     drop(out_storage.create(&report_location)?);

@@ -346,6 +346,8 @@ impl<R: Read> Read for Counting<R> {
 
 type Raw = BufReader<Counting<Box<dyn Read + Send>>>;
 
+// One per open input: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     Plain(Raw),
     Gzip(MultiGzDecoder<Raw>),
@@ -396,8 +398,7 @@ impl Decoded {
             if let Some(out) = gunzip_in_memory(&bytes) {
                 return Ok(Decoded { inner: Inner::Memory { data: io::Cursor::new(out), stored } });
             }
-        } else if !bytes.starts_with(&GZIP_MAGIC)
-            && !(bytes.is_empty() || input.location().file_name().ends_with(".gz"))
+        } else if !(bytes.starts_with(&GZIP_MAGIC) || bytes.is_empty() || input.location().file_name().ends_with(".gz"))
         {
             return Ok(Decoded { inner: Inner::Memory { data: io::Cursor::new(bytes), stored } });
         }
@@ -827,7 +828,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sel = FileSelector::new(&[]).unwrap();
         let missing = Location::Local(dir.path().join("nope"));
-        let err = discover(&LocalStorage, &[missing.clone()], &sel).unwrap_err().to_string();
+        let err = discover(&LocalStorage, std::slice::from_ref(&missing), &sel).unwrap_err().to_string();
         assert_eq!(err, format!("input {missing} does not exist"));
         let err = discover(&LocalStorage, &[Location::Local(dir.path().into())], &sel).unwrap_err().to_string();
         assert!(err.starts_with("no input files found in "), "{err}");

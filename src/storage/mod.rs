@@ -175,10 +175,11 @@ pub fn storage_for(location: &Location, opts: &StorageOptions) -> Result<Arc<dyn
         Location::S3 { .. } => {
             use std::sync::Mutex;
             static CLIENTS: Mutex<Vec<(StorageOptions, Arc<S3Storage>)>> = Mutex::new(Vec::new());
-            if let Some(sse) = &opts.sse {
-                if sse != "AES256" && sse != "aws:kms" {
-                    return Err(Error::Usage(format!("invalid --sse `{sse}`: expected AES256 or aws:kms")));
-                }
+            if let Some(sse) = &opts.sse
+                && sse != "AES256"
+                && sse != "aws:kms"
+            {
+                return Err(Error::Usage(format!("invalid --sse `{sse}`: expected AES256 or aws:kms")));
             }
             let mut clients = CLIENTS.lock().expect("client cache");
             if let Some((_, c)) = clients.iter().find(|(o, _)| o == opts) {
