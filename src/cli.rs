@@ -394,6 +394,9 @@ fn summary(r: &RunReport) -> String {
         r.partitions.len(),
         r.elapsed_seconds
     );
+    if r.files_skipped > 0 {
+        s += &format!("  skipped {} input files already in the table's manifest (unchanged)\n", r.files_skipped);
+    }
     if let Some(e) = &r.error {
         s += &format!("  error: {e}\n");
     }

@@ -29,6 +29,7 @@ pub mod ddl;
 pub mod error;
 pub mod format;
 pub mod generate;
+pub mod manifest;
 pub mod parse;
 pub mod partition;
 pub mod pipeline;

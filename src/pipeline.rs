@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::ddl::{self, DdlOptions};
 use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
+use crate::manifest::{self, Manifest, RunManifest, Seen};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
 use crate::partition::{Layout, Origin};
 use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
@@ -851,6 +852,29 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         out_storage.list_dir(&opts.output)?;
     }
 
+    // Incremental: inputs the table's manifest records, unchanged, were converted before.
+    let manifest = Manifest::load(out_storage.as_ref(), &opts.output)?;
+    let mut files_skipped = 0u64;
+    let mut changed = Vec::new();
+    inputs.retain(|(_, f)| match manifest.seen(f) {
+        Seen::New => true,
+        Seen::Done => {
+            files_skipped += 1;
+            false
+        }
+        Seen::Changed(run) => {
+            changed.push((f.location().to_string(), run));
+            false
+        }
+    });
+    if let Some((first, run)) = changed.first() {
+        return Err(Error::Failed(format!(
+            "{} input(s) changed since they were converted (first: {first}, converted by run {run}); \
+             replacing their rows is not supported yet: convert them into a new table",
+            changed.len()
+        )));
+    }
+
     let remote = inputs.iter().any(|(s, _)| s.is_remote());
     let fetches: Vec<(Arc<dyn Storage>, InputFile)> = if remote { inputs.clone() } else { Vec::new() };
     let scan = || scan_all(inputs, opts.format.as_ref());
@@ -919,7 +943,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     });
     progress.finishing();
 
-    let Run { sink, rejects, failure, tally, rejected, .. } = run;
+    let Run { sink, rejects, failure, tally, rejected, jobs, .. } = run;
+    let converted: Vec<InputFile> = jobs.into_iter().map(|j| j.input).collect();
     let tally = tally.into_inner().expect("tally lock");
     let mut failure = failure.into_inner().expect("failure lock");
     let rows_rejected = rejected.load(Ordering::SeqCst);
@@ -976,6 +1001,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         compression: opts.parquet.compression.to_string(),
         shard: opts.shard.map(|s| s.to_string()),
         files_listed: listed,
+        files_skipped,
         files_in,
         bytes_in,
         files_empty: tally.files_empty,
@@ -1001,6 +1027,24 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         files: written,
     };
     let mut report = report;
+    if report.status != RunStatus::Failed && (report.files_in > 0) {
+        // The commit point: from here on the run's files are part of the table.
+        let root = opts.output.key_path();
+        let root = root.trim_end_matches('/');
+        let run = RunManifest {
+            run_id: report.run_id.clone(),
+            shard: report.shard.clone(),
+            inputs: converted.iter().map(manifest::entry).collect(),
+            files: report
+                .files
+                .iter()
+                .map(|f| {
+                    f.location.key_path().strip_prefix(root).unwrap_or_default().trim_start_matches('/').to_string()
+                })
+                .collect(),
+        };
+        manifest::commit(out_storage.as_ref(), &opts.output, &run)?;
+    }
     if report.status != RunStatus::Failed && report.files_written > 0 {
         let o = match &opts.ddl {
             Some(o) => o.clone(),

@@ -92,6 +92,8 @@ pub struct RunReport {
     pub shard: Option<String>,
     /// Input files listed (before `--shard` took this shard's share).
     pub files_listed: u64,
+    /// Input files skipped because the table's manifest records them as converted, unchanged.
+    pub files_skipped: u64,
     /// Input files read.
     pub files_in: u64,
     /// Bytes of input as stored (compressed).

@@ -31,8 +31,13 @@ fn generate_convert_json_and_schema() {
     let stored: Value = serde_json::from_str(&fs::read_to_string(r["report_path"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(stored, r);
 
-    let (_, human) = flowlake_code(&["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap()], 0);
+    let (_, human) =
+        flowlake_code(&["convert", sample.to_str().unwrap(), "--out", dir.path().join("lake2").to_str().unwrap()], 0);
     assert!(human.starts_with("flowlake: converted 8 files"), "{human}");
+    // Into the same table again: nothing new to convert.
+    let (_, again) = flowlake_code(&["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap()], 0);
+    assert!(again.starts_with("flowlake: converted 0 files"), "{again}");
+    assert!(again.contains("skipped 8 input files already in the table's manifest (unchanged)"), "{again}");
 
     let (schema, _) = flowlake_code(&["schema", sample.to_str().unwrap()], 0);
     assert!(schema.contains("8 input files, 1 formats"), "{schema}");

@@ -1,0 +1,115 @@
+//! What has been converted into a table: one manifest file per completed run
+//! under `OUT/_flowlake/manifest/<run>.json`, listing the inputs it converted
+//! (location, size, version: S3 ETag or file modification time) and the files
+//! it wrote. A run writes its manifest only after all its Parquet files are
+//! committed, so the manifest is the commit point; every run writes its own
+//! file, so concurrent runs and shards never race on one object.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::source::InputFile;
+use crate::storage::{Location, Storage};
+
+/// One converted input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputEntry {
+    /// Where it is (path or `s3://` URL).
+    pub location: String,
+    /// Its size when converted.
+    pub size: u64,
+    /// Its version when converted (ETag or modification time).
+    pub version: String,
+}
+
+/// The manifest of one completed run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunManifest {
+    /// The run.
+    pub run_id: String,
+    /// `INDEX/COUNT` for a shard.
+    pub shard: Option<String>,
+    /// Inputs converted (read to the end, or up to damage that the run reported).
+    pub inputs: Vec<InputEntry>,
+    /// Parquet files written, relative to the table root.
+    pub files: Vec<String>,
+}
+
+/// Whether an input was converted before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// Never converted.
+    New,
+    /// Converted, unchanged since.
+    Done,
+    /// Converted by this run, but it has changed since (size or version differ).
+    Changed(String),
+}
+
+/// Every input converted into a table so far.
+#[derive(Clone, Debug, Default)]
+pub struct Manifest {
+    inputs: HashMap<String, (u64, String, String)>,
+}
+
+/// The folder of the manifests of the table at `root`.
+pub fn dir(root: &Location) -> Location {
+    root.join("_flowlake/manifest")
+}
+
+impl Manifest {
+    /// Reads every run manifest of the table at `root` (none yet is fine).
+    pub fn load(storage: &dyn Storage, root: &Location) -> Result<Manifest> {
+        let mut m = Manifest::default();
+        let listed = match storage.list(&dir(root)) {
+            Ok(l) => l,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(m),
+            Err(e) => return Err(e),
+        };
+        for obj in listed.iter().filter(|o| o.location.key_path().ends_with(".json")) {
+            let mut text = Vec::new();
+            storage.open(&obj.location)?.read_to_end(&mut text).map_err(|e| Error::io("read", &obj.location, e))?;
+            let run: RunManifest = serde_json::from_slice(&text).map_err(|e| {
+                Error::Failed(format!("{} is not a flowlake manifest ({e}); move it away or fix it", obj.location))
+            })?;
+            for i in run.inputs {
+                m.inputs.insert(i.location, (i.size, i.version, run.run_id.clone()));
+            }
+        }
+        Ok(m)
+    }
+
+    /// Number of inputs recorded.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// True when nothing was converted yet.
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+
+    /// Whether `input` was converted before, and unchanged.
+    pub fn seen(&self, input: &InputFile) -> Seen {
+        match self.inputs.get(&input.location().to_string()) {
+            None => Seen::New,
+            Some((size, version, _)) if *size == input.meta.size && *version == input.meta.version => Seen::Done,
+            Some((_, _, run)) => Seen::Changed(run.clone()),
+        }
+    }
+}
+
+/// Writes a run's manifest (after its files are committed: this makes them part of the table).
+pub fn commit(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Result<Location> {
+    let loc = dir(root).join(&format!("{}.json", run.run_id));
+    storage.put(&loc, &serde_json::to_vec_pretty(run).expect("manifest serializes"))?;
+    Ok(loc)
+}
+
+/// The entry for an input.
+pub fn entry(input: &InputFile) -> InputEntry {
+    InputEntry { location: input.location().to_string(), size: input.meta.size, version: input.meta.version.clone() }
+}
