@@ -680,9 +680,9 @@ fn demo(a: DemoArgs) -> Result<u8> {
         human_bytes(r.bytes_written)
     );
     println!(
-        "Next: flowlake schema {}   |   flowlake convert {} --out {} --json",
+        "Next (the binary is target/release/flowlake): flowlake schema {}  |  flowlake ddl {}  |  flowlake ddl {} --queries",
         sample.display(),
-        sample.display(),
+        lake.display(),
         lake.display()
     );
     Ok(exit_code(&r))
