@@ -36,6 +36,9 @@ pub struct RunManifest {
     pub inputs: Vec<InputEntry>,
     /// Parquet files written, relative to the table root.
     pub files: Vec<String>,
+    /// Where the run wrote them first (relative to the table root), before moving them into place.
+    #[serde(default)]
+    pub staging: Option<String>,
 }
 
 /// Whether an input was converted before.
@@ -53,6 +56,8 @@ pub enum Seen {
 #[derive(Clone, Debug, Default)]
 pub struct Manifest {
     inputs: HashMap<String, (u64, String, String)>,
+    /// Staging folders of committed runs.
+    committed_staging: Vec<String>,
 }
 
 /// The folder of the manifests of the table at `root`.
@@ -78,6 +83,7 @@ impl Manifest {
             for i in run.inputs {
                 m.inputs.insert(i.location, (i.size, i.version, run.run_id.clone()));
             }
+            m.committed_staging.extend(run.staging);
         }
         Ok(m)
     }
@@ -100,6 +106,35 @@ impl Manifest {
             Some((_, _, run)) => Seen::Changed(run.clone()),
         }
     }
+}
+
+/// Finishes publishing committed runs that were interrupted while moving their
+/// files into place (a crash between the manifest and the last move). Staging
+/// folders of runs without a manifest are left alone: they are hidden, and may
+/// belong to a run (or shard) still going. Returns the number of files moved.
+pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest) -> Result<u64> {
+    if manifest.committed_staging.is_empty() {
+        return Ok(0);
+    }
+    let staging = root.join("_flowlake/staging");
+    let listed = match storage.list(&staging) {
+        Ok(l) => l,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let root_key = root.key_path();
+    let root_key = root_key.trim_end_matches('/');
+    let mut moved = 0;
+    for obj in listed {
+        let key = obj.location.key_path();
+        let rel = key.strip_prefix(root_key).unwrap_or(&key).trim_start_matches('/');
+        if let Some(dir) = manifest.committed_staging.iter().find(|d| rel.starts_with(&format!("{d}/"))) {
+            let target = root.join(&rel[dir.len() + 1..]);
+            storage.rename(&obj.location, &target)?;
+            moved += 1;
+        }
+    }
+    Ok(moved)
 }
 
 /// Writes a run's manifest (after its files are committed: this makes them part of the table).

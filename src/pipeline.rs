@@ -854,6 +854,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
 
     // Incremental: inputs the table's manifest records, unchanged, were converted before.
     let manifest = Manifest::load(out_storage.as_ref(), &opts.output)?;
+    // Finish what an interrupted earlier run committed but had not moved into place.
+    manifest::roll_forward(out_storage.as_ref(), &opts.output, &manifest)?;
     let mut files_skipped = 0u64;
     let mut changed = Vec::new();
     inputs.retain(|(_, f)| match manifest.seen(f) {
@@ -893,9 +895,13 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let plans: HashMap<Format, Arc<ColumnPlan>> =
         formats.iter().map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table)))).collect();
     let schema = table.arrow_schema();
+    // Files are written under a hidden staging folder and moved into place only after the
+    // run's manifest is committed: a run killed at any point leaves nothing visible half-done.
+    let staging_rel = format!("_flowlake/staging/{file_prefix}");
+    let staging_root = opts.output.join(&staging_rel);
     let sink = PartitionedSink::new(
         out_storage.clone(),
-        opts.output.clone(),
+        staging_root.clone(),
         schema.clone(),
         opts.parquet.clone(),
         &file_prefix,
@@ -969,6 +975,24 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         )));
     }
     let rejects_path = rejects.finish()?.map(|l| l.to_string());
+    // Where each staged file goes.
+    let mut written = written;
+    let staging_key = staging_root.key_path();
+    let mut moves = Vec::with_capacity(written.len());
+    for f in &mut written {
+        let key = f.location.key_path();
+        let rel =
+            key.strip_prefix(staging_key.trim_end_matches('/')).unwrap_or(&key).trim_start_matches('/').to_string();
+        let target = opts.output.join(&rel);
+        moves.push((std::mem::replace(&mut f.location, target.clone()), target));
+    }
+    if failure.is_some() {
+        for (staged, _) in &moves {
+            out_storage.delete(staged)?;
+        }
+        written.clear();
+        moves.clear();
+    }
 
     let mut partitions: BTreeMap<String, PartitionStats> = BTreeMap::new();
     for f in &written {
@@ -1042,8 +1066,15 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
                     f.location.key_path().strip_prefix(root).unwrap_or_default().trim_start_matches('/').to_string()
                 })
                 .collect(),
+            staging: Some(staging_rel.clone()),
         };
         manifest::commit(out_storage.as_ref(), &opts.output, &run)?;
+        for (staged, target) in &moves {
+            out_storage.rename(staged, target)?;
+        }
+        if let Some(dir) = staging_root.as_local() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
     if report.status != RunStatus::Failed && report.files_written > 0 {
         let o = match &opts.ddl {

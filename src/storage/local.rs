@@ -103,6 +103,21 @@ impl Storage for LocalStorage {
         }))
     }
 
+    fn rename(&self, from: &Location, to: &Location) -> Result<()> {
+        let (src, dst) = (path_of(from)?, path_of(to)?);
+        if !src.exists() && dst.exists() {
+            return Ok(());
+        }
+        if let Some(dir) = dst.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
+        }
+        fs::rename(src, dst).map_err(|e| Error::io("rename", src.display(), e))?;
+        if let Some(d) = dst.parent().and_then(|d| File::open(d).ok()) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
     fn delete(&self, location: &Location) -> Result<()> {
         let path = path_of(location)?;
         match fs::remove_file(path) {

@@ -142,6 +142,10 @@ pub trait Storage: Send + Sync {
     }
     /// Deletes an object; deleting one that does not exist is not an error.
     fn delete(&self, location: &Location) -> Result<()>;
+    /// Moves a complete object to another name in the same store (a rename on
+    /// disk; copy then delete in S3). Moving one that is already gone is not
+    /// an error when the target exists (moves are repeated after a crash).
+    fn rename(&self, from: &Location, to: &Location) -> Result<()>;
     /// True for object stores over a network, where reading ahead pays.
     fn is_remote(&self) -> bool {
         false

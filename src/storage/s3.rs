@@ -296,6 +296,36 @@ impl Storage for S3Storage {
         runtime().block_on(req.send()).map(|_| ()).map_err(|e| s3_error(location, "delete", e))
     }
 
+    fn rename(&self, from: &Location, to: &Location) -> Result<()> {
+        let ((sb, sk), (db, dk)) = (parts(from)?, parts(to)?);
+        let enc: String = sk
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let (sse, kms) = (self.opts.sse.as_deref().map(ServerSideEncryption::from), self.opts.sse_kms_key_id.clone());
+        let req = self
+            .client
+            .copy_object()
+            .bucket(db)
+            .key(dk)
+            .copy_source(format!("{sb}/{enc}"))
+            .set_server_side_encryption(sse)
+            .set_ssekms_key_id(kms)
+            .set_expected_bucket_owner(self.opts.expected_bucket_owner.clone());
+        match runtime().block_on(req.send()).map_err(|e| s3_error(from, "copy", e)) {
+            Ok(_) => self.delete(from),
+            // Already moved by an earlier, interrupted run.
+            Err(Error::Io { .. }) if self.list(to).is_ok() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn is_remote(&self) -> bool {
         true
     }

@@ -4,6 +4,7 @@ mod common;
 
 mod aws_examples;
 mod cli;
+mod crash;
 mod ddl;
 #[cfg(feature = "s3")]
 mod faultproxy;
