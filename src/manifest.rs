@@ -137,6 +137,53 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
     Ok(moved)
 }
 
+/// Staging folders of runs that never committed are removed once they are
+/// older than this (by the start time in the run id): no run takes this long,
+/// so such a run was killed. Younger ones may belong to a run still going.
+pub const STALE_STAGING_SECS: i64 = 48 * 3600;
+
+/// Removes the staging folders of runs that were killed before committing and
+/// started more than [`STALE_STAGING_SECS`] ago. Returns the files removed.
+pub fn remove_stale_staging(storage: &dyn Storage, root: &Location, manifest: &Manifest, now: i64) -> Result<u64> {
+    let staging = root.join("_flowlake/staging");
+    let dirs = match storage.list_dir(&staging) {
+        Ok((_, dirs)) => dirs,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for d in dirs {
+        let name = d.file_name();
+        let rel = format!("_flowlake/staging/{name}");
+        if manifest.committed_staging.contains(&rel) {
+            continue;
+        }
+        let Some(started) = run_started(&name) else { continue };
+        if now - started < STALE_STAGING_SECS {
+            continue;
+        }
+        for obj in storage.list(&d)? {
+            storage.delete(&obj.location)?;
+            removed += 1;
+        }
+        if let Some(p) = d.as_local() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+    Ok(removed)
+}
+
+/// The start time (Unix seconds) in a run id `YYYYMMDDTHHMMSSZ-…`.
+fn run_started(run: &str) -> Option<i64> {
+    let t = run.get(..16)?;
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    if t.as_bytes()[8] != b'T' || t.as_bytes()[15] != b'Z' {
+        return None;
+    }
+    let day = crate::partition::days_from_civil(num(0..4)?, num(4..6)? as u32, num(6..8)? as u32);
+    Some(day * 86_400 + num(9..11)? * 3600 + num(11..13)? * 60 + num(13..15)?)
+}
+
 /// Writes a run's manifest (after its files are committed: this makes them part of the table).
 pub fn commit(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Result<Location> {
     let loc = dir(root).join(&format!("{}.json", run.run_id));
@@ -147,4 +194,27 @@ pub fn commit(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Resu
 /// The entry for an input.
 pub fn entry(input: &InputFile) -> InputEntry {
     InputEntry { location: input.location().to_string(), size: input.meta.size, version: input.meta.version.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::LocalStorage;
+
+    #[test]
+    fn stale_staging_of_killed_runs_is_removed() {
+        assert_eq!(run_started("20141214T040650Z-0123abcd-s1of3"), Some(1_418_530_010));
+        assert_eq!(run_started("nonsense"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        let old = root.join("_flowlake/staging/20141214T040650Z-0123abcd/date=2014-12-14/part-x.parquet");
+        let young = root.join("_flowlake/staging/20141216T000000Z-89abcdef/date=2014-12-14/part-y.parquet");
+        s.put(&old, b"x").unwrap();
+        s.put(&young, b"y").unwrap();
+        let now = 1_418_530_010 + STALE_STAGING_SECS + 10;
+        assert_eq!(remove_stale_staging(&s, &root, &Manifest::default(), now).unwrap(), 1);
+        assert!(!old.as_local().unwrap().exists());
+        assert!(young.as_local().unwrap().exists(), "a younger run may still be going");
+    }
 }

@@ -856,6 +856,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let manifest = Manifest::load(out_storage.as_ref(), &opts.output)?;
     // Finish what an interrupted earlier run committed but had not moved into place.
     manifest::roll_forward(out_storage.as_ref(), &opts.output, &manifest)?;
+    manifest::remove_stale_staging(out_storage.as_ref(), &opts.output, &manifest, started as i64)?;
     let mut files_skipped = 0u64;
     let mut changed = Vec::new();
     inputs.retain(|(_, f)| match manifest.seen(f) {
