@@ -219,6 +219,10 @@ struct ConvertArgs {
     /// S3 objects fetched at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     s3_concurrency: usize,
+    /// Start over: convert every input again and replace the files of all earlier runs
+    /// (deleted once the new files are in place). Without it, inputs already converted are skipped.
+    #[arg(long)]
+    full_refresh: bool,
     /// Convert only shard INDEX of COUNT (INDEX from 0): N workers split one job with no
     /// coordination; each input goes to exactly one shard, a day's files to the same one.
     #[arg(long, value_name = "INDEX/COUNT")]
@@ -464,6 +468,7 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_filter(filter)
         .with_s3_concurrency(a.s3_concurrency)
         .with_shard(a.shard.as_deref().map(str::parse).transpose()?)
+        .with_full_refresh(a.full_refresh)
         .with_format(a.input.format()?)
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)

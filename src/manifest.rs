@@ -39,6 +39,9 @@ pub struct RunManifest {
     /// Where the run wrote them first (relative to the table root), before moving them into place.
     #[serde(default)]
     pub staging: Option<String>,
+    /// Runs whose files and manifests this run replaces (`--full-refresh`).
+    #[serde(default)]
+    pub replaces: Vec<String>,
 }
 
 /// Whether an input was converted before.
@@ -58,6 +61,8 @@ pub struct Manifest {
     inputs: HashMap<String, (u64, String, String)>,
     /// Staging folders of committed runs.
     committed_staging: Vec<String>,
+    /// Every committed run: its manifest and what it wrote and replaces.
+    runs: Vec<(Location, RunManifest)>,
 }
 
 /// The folder of the manifests of the table at `root`.
@@ -80,10 +85,11 @@ impl Manifest {
             let run: RunManifest = serde_json::from_slice(&text).map_err(|e| {
                 Error::Failed(format!("{} is not a flowlake manifest ({e}); move it away or fix it", obj.location))
             })?;
-            for i in run.inputs {
-                m.inputs.insert(i.location, (i.size, i.version, run.run_id.clone()));
+            for i in &run.inputs {
+                m.inputs.insert(i.location.clone(), (i.size, i.version.clone(), run.run_id.clone()));
             }
-            m.committed_staging.extend(run.staging);
+            m.committed_staging.extend(run.staging.clone());
+            m.runs.push((obj.location.clone(), run));
         }
         Ok(m)
     }
@@ -96,6 +102,11 @@ impl Manifest {
     /// True when nothing was converted yet.
     pub fn is_empty(&self) -> bool {
         self.inputs.is_empty()
+    }
+
+    /// The ids of every committed run.
+    pub fn run_ids(&self) -> Vec<String> {
+        self.runs.iter().map(|(_, r)| r.run_id.clone()).collect()
     }
 
     /// Whether `input` was converted before, and unchanged.
@@ -135,6 +146,28 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
         }
     }
     Ok(moved)
+}
+
+/// Deletes the files and manifests of the runs `ids` (after a run that
+/// replaces them has committed and published its own files).
+pub fn delete_runs(storage: &dyn Storage, root: &Location, manifest: &Manifest, ids: &[String]) -> Result<()> {
+    for (loc, run) in manifest.runs.iter().filter(|(_, r)| ids.contains(&r.run_id)) {
+        for f in &run.files {
+            storage.delete(&root.join(f))?;
+        }
+        storage.delete(loc)?;
+    }
+    Ok(())
+}
+
+/// Finishes replacements that a crash interrupted: the runs a committed run
+/// replaces are deleted, if any of them is still there.
+pub fn finish_replacements(storage: &dyn Storage, root: &Location, manifest: &Manifest) -> Result<()> {
+    let replaced: Vec<String> = manifest.runs.iter().flat_map(|(_, r)| r.replaces.iter().cloned()).collect();
+    if replaced.iter().any(|id| manifest.runs.iter().any(|(_, r)| &r.run_id == id)) {
+        delete_runs(storage, root, manifest, &replaced)?;
+    }
+    Ok(())
 }
 
 /// Staging folders of runs that never committed are removed once they are

@@ -46,6 +46,7 @@ pub struct ConvertOptions {
     filter: InputFilter,
     s3_concurrency: usize,
     shard: Option<Shard>,
+    full_refresh: bool,
 }
 
 impl ConvertOptions {
@@ -66,6 +67,7 @@ impl ConvertOptions {
             filter: InputFilter::default(),
             s3_concurrency: 16,
             shard: None,
+            full_refresh: false,
         }
     }
 
@@ -137,6 +139,14 @@ impl ConvertOptions {
     /// Convert only this shard's inputs (see [`Shard`]). Default: all inputs.
     pub fn with_shard(mut self, shard: Option<Shard>) -> Self {
         self.shard = shard;
+        self
+    }
+
+    /// Start over: convert every input, then replace the files of all earlier
+    /// runs (they are deleted once this run's files are in place). Default: off
+    /// (inputs recorded in the table's manifest are skipped).
+    pub fn with_full_refresh(mut self, on: bool) -> Self {
+        self.full_refresh = on;
         self
     }
 
@@ -857,9 +867,11 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     // Finish what an interrupted earlier run committed but had not moved into place.
     manifest::roll_forward(out_storage.as_ref(), &opts.output, &manifest)?;
     manifest::remove_stale_staging(out_storage.as_ref(), &opts.output, &manifest, started as i64)?;
+    manifest::finish_replacements(out_storage.as_ref(), &opts.output, &manifest)?;
+    let replaces = if opts.full_refresh { manifest.run_ids() } else { Vec::new() };
     let mut files_skipped = 0u64;
     let mut changed = Vec::new();
-    inputs.retain(|(_, f)| match manifest.seen(f) {
+    inputs.retain(|(_, f)| match if opts.full_refresh { Seen::New } else { manifest.seen(f) } {
         Seen::New => true,
         Seen::Done => {
             files_skipped += 1;
@@ -873,7 +885,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     if let Some((first, run)) = changed.first() {
         return Err(Error::Failed(format!(
             "{} input(s) changed since they were converted (first: {first}, converted by run {run}); \
-             replacing their rows is not supported yet: convert them into a new table",
+             replacing their rows alone is not supported yet: run again with --full-refresh",
             changed.len()
         )));
     }
@@ -1068,11 +1080,13 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
                 })
                 .collect(),
             staging: Some(staging_rel.clone()),
+            replaces: replaces.clone(),
         };
         manifest::commit(out_storage.as_ref(), &opts.output, &run)?;
         for (staged, target) in &moves {
             out_storage.rename(staged, target)?;
         }
+        manifest::delete_runs(out_storage.as_ref(), &opts.output, &manifest, &replaces)?;
         if let Some(dir) = staging_root.as_local() {
             let _ = std::fs::remove_dir_all(dir);
         }

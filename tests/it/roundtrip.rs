@@ -185,19 +185,33 @@ fn reruns_convert_only_new_inputs_and_never_overwrite() {
     assert_eq!(files.len() as u64, a.files_written + c.files_written);
     let table = read_table(&lake);
     let columns = columns_of(&table);
-    assert_eq!(table_rows(&table, &columns), raw_rows(&log_files(&sample), &columns), "every record exactly once");
+    assert!(table_rows(&table, &columns) == raw_rows(&log_files(&sample), &columns), "every record exactly once");
     // No temporary files are left behind; one manifest per run that converted something.
     let all = walk_all(&lake);
     assert!(all.iter().all(|p| !p.ends_with(".tmp")), "{all:?}");
     assert_eq!(all.iter().filter(|p| p.contains("_flowlake/manifest/")).count(), 2);
     // A converted input that changes afterwards is refused, not converted twice.
+    // (Written again: same bytes, new modification time, which is the version on local disk.)
     let changed = log_files(&sample).remove(0);
-    let mut bytes = std::fs::read(&changed).unwrap();
-    bytes.extend_from_slice(&bytes.clone());
-    std::fs::write(&changed, bytes).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&changed, std::fs::read(&changed).unwrap()).unwrap();
     let err = convert(&opts, &NoProgress).unwrap_err().to_string();
     assert!(err.starts_with("1 input(s) changed since they were converted (first: "), "{err}");
-    assert!(err.ends_with("replacing their rows is not supported yet: convert them into a new table"), "{err}");
+    assert!(err.ends_with("replacing their rows alone is not supported yet: run again with --full-refresh"), "{err}");
+    // --full-refresh starts over: the table then holds exactly the current inputs, once.
+    let d = convert(&opts.clone().with_full_refresh(true), &NoProgress).unwrap();
+    assert_eq!((d.status, d.files_in, d.files_skipped), (RunStatus::Ok, 12, 0));
+    let table = read_table(&lake);
+    assert_eq!(
+        table_rows(&table, &columns),
+        raw_rows(&log_files(&sample), &columns),
+        "every current record exactly once"
+    );
+    let all = walk_all(&lake);
+    assert_eq!(all.iter().filter(|p| p.contains("_flowlake/manifest/")).count(), 1, "earlier runs' manifests are gone");
+    assert_eq!(parquet_files(&lake).len() as u64, d.files_written);
+    // And the next run skips everything again.
+    assert_eq!(convert(&opts, &NoProgress).unwrap().files_skipped, 12);
 }
 
 fn walk_all(root: &Path) -> Vec<String> {
@@ -302,7 +316,7 @@ fn tight_memory_limits_keep_every_row() {
     assert_eq!((r.status, r.rows_written), (RunStatus::Ok, truth.records));
     let table = read_table(&lake);
     let columns = columns_of(&table);
-    assert_eq!(table_rows(&table, &columns), raw_rows(&log_files(&sample), &columns));
+    assert!(table_rows(&table, &columns) == raw_rows(&log_files(&sample), &columns), "values differ from the raw text");
     let row_groups: usize = parquet_files(&lake)
         .iter()
         .map(|(_, p)| {
@@ -353,7 +367,7 @@ fn three_shards_write_the_rows_of_one_run() {
     assert_eq!(reports.iter().map(|r| r.rows_written).sum::<u64>(), truth.records);
     let (a, b) = (read_table(&whole), read_table(&sharded));
     let columns = columns_of(&a);
-    assert_eq!(table_rows(&b, &columns), table_rows(&a, &columns));
+    assert!(table_rows(&b, &columns) == table_rows(&a, &columns), "sharded rows differ from one run");
     let names: Vec<String> =
         parquet_files(&sharded).iter().map(|(_, p)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     let mut unique = names.clone();
