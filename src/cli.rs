@@ -41,6 +41,8 @@ enum Command {
     Generate(GenerateArgs),
     /// Show the formats found in input files and the columns and types a conversion writes.
     Schema(SchemaArgs),
+    /// Rewrite partitions made of many small files into target-sized files (same rows).
+    Compact(CompactArgs),
     /// Print the Athena, Glue or Spark DDL (and named queries) for a converted table, or for the raw text logs.
     Ddl(DdlArgs),
     /// Generate a sample, convert it, and show where the output is and what it holds.
@@ -140,6 +142,33 @@ impl DdlNames {
         o.ip = self.ip.clone().unwrap_or_else(|| std::net::Ipv4Addr::from(lo + 5).to_string());
         o.validated()
     }
+}
+
+#[derive(Args, Debug)]
+struct CompactArgs {
+    /// The table `convert` wrote.
+    #[arg(value_name = "TABLE")]
+    table_root: String,
+    /// Only partitions on or after this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Only partitions on or before this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// Compact a partition only when it has at least this many files.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    min_files: usize,
+    /// Size of the new files.
+    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    target_file_size: String,
+    /// Parquet compression of the new files.
+    #[arg(long, default_value = "zstd:1", value_name = "CODEC")]
+    compression: String,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    s3: S3Args,
 }
 
 #[derive(Args, Debug)]
@@ -301,6 +330,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Generate(a) => generate_cmd(a),
         Command::Schema(a) => schema(a),
         Command::Ddl(a) => ddl_cmd(a),
+        Command::Compact(a) => compact_cmd(a),
         Command::Demo(a) => demo(a),
     }
 }
@@ -570,6 +600,36 @@ fn emit(
                 writeln!(out).map_err(|e| Error::io("write", "stdout", e))?;
             }
         }
+    }
+    Ok(0)
+}
+
+fn compact_cmd(a: CompactArgs) -> Result<u8> {
+    let day = |s: &Option<String>, flag: &str| -> Result<Option<i64>> {
+        s.as_deref()
+            .map(|d| parse_day(d).ok_or_else(|| Error::Usage(format!("invalid {flag} `{d}`: expected YYYY-MM-DD"))))
+            .transpose()
+    };
+    let opts = flowlake::compact::CompactOptions {
+        output: Location::parse(&a.table_root)?,
+        storage: a.s3.options(),
+        parquet: ParquetOptions {
+            compression: a.compression.parse::<Compression>()?,
+            target_file_size: parse_size(&a.target_file_size)?.max(1),
+            ..ParquetOptions::default()
+        },
+        from: day(&a.from, "--from")?,
+        to: day(&a.to, "--to")?,
+        min_files: a.min_files,
+    };
+    let r = flowlake::compact::compact(&opts)?;
+    if a.json {
+        print_json(&r)?;
+    } else {
+        eprintln!(
+            "flowlake: compacted {} partitions: {} files into {}, {} rows",
+            r.partitions, r.files_before, r.files_after, r.rows
+        );
     }
     Ok(0)
 }

@@ -25,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compact;
 pub mod ddl;
 pub mod error;
 pub mod format;

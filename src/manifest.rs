@@ -42,6 +42,10 @@ pub struct RunManifest {
     /// Runs whose files and manifests this run replaces (`--full-refresh`).
     #[serde(default)]
     pub replaces: Vec<String>,
+    /// Files (relative to the table root) this run replaces and deletes once its own
+    /// are in place (`compact`); emptied when they are gone.
+    #[serde(default)]
+    pub replaces_files: Vec<String>,
 }
 
 /// Whether an input was converted before.
@@ -163,6 +167,12 @@ pub fn delete_runs(storage: &dyn Storage, root: &Location, manifest: &Manifest, 
 /// Finishes replacements that a crash interrupted: the runs a committed run
 /// replaces are deleted, if any of them is still there.
 pub fn finish_replacements(storage: &dyn Storage, root: &Location, manifest: &Manifest) -> Result<()> {
+    for (_, run) in manifest.runs.iter().filter(|(_, r)| !r.replaces_files.is_empty()) {
+        for f in &run.replaces_files {
+            storage.delete(&root.join(f))?;
+        }
+        commit(storage, root, &RunManifest { replaces_files: Vec::new(), ..run.clone() })?;
+    }
     let replaced: Vec<String> = manifest.runs.iter().flat_map(|(_, r)| r.replaces.iter().cloned()).collect();
     if replaced.iter().any(|id| manifest.runs.iter().any(|(_, r)| &r.run_id == id)) {
         delete_runs(storage, root, manifest, &replaced)?;

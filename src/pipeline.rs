@@ -1081,6 +1081,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
                 .collect(),
             staging: Some(staging_rel.clone()),
             replaces: replaces.clone(),
+            replaces_files: Vec::new(),
         };
         manifest::commit(out_storage.as_ref(), &opts.output, &run)?;
         for (staged, target) in &moves {

@@ -376,3 +376,48 @@ fn three_shards_write_the_rows_of_one_run() {
     assert_eq!(unique.len(), names.len());
     assert!(names.iter().all(|n| n.contains("-s0of3-") || n.contains("-s1of3-") || n.contains("-s2of3-")));
 }
+
+#[test]
+fn compact_rewrites_small_files_into_few_with_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let lake = dir.path().join("lake");
+    // Hourly-style increments: three runs into one table, each adding small files to the same days.
+    let small = ParquetOptions { target_file_size: 20 * 1024, ..ParquetOptions::default() };
+    for i in 0..3u64 {
+        let mut o = GenerateOptions::new(sample.join(format!("batch{i}")), 6_000, 2);
+        o.files_per_day = 4;
+        o.seed = 40 + i;
+        o.account = format!("11111111111{i}");
+        generate::generate(&o).unwrap();
+        let r = convert(
+            &ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()))
+                .with_parquet(small.clone()),
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(r.status, RunStatus::Ok);
+    }
+    let before = read_table(&lake);
+    let columns = columns_of(&before);
+    let rows_before = table_rows(&before, &columns);
+    let files_before = parquet_files(&lake).len();
+    let (out, _) = flowlake_code(&["compact", lake.to_str().unwrap(), "--json"], 0);
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["files_before"].as_u64().unwrap() as usize, files_before);
+    let after = read_table(&lake);
+    assert!(table_rows(&after, &columns) == rows_before, "compaction changed the rows");
+    // One file per partition now (each is far below the target size); there were several.
+    let files_after = parquet_files(&lake);
+    let mut parts: Vec<&String> = files_after.iter().map(|(p, _)| p).collect();
+    parts.dedup();
+    assert_eq!(parts.len(), files_after.len());
+    assert!(files_before > files_after.len(), "{} files before, {} after", files_before, files_after.len());
+    // The table still knows its inputs: a rerun converts nothing, and no staging is left.
+    let again =
+        convert(&ConvertOptions::new(vec![Location::Local(sample)], Location::Local(lake.clone())), &NoProgress)
+            .unwrap();
+    assert_eq!((again.files_in, again.files_skipped), (0, 24));
+    assert!(!walk_all(&lake).iter().any(|p| p.contains("_flowlake/staging/")));
+    assert!(walk_all(&lake).iter().filter(|p| p.contains("_flowlake/manifest/")).count() == 4);
+}
