@@ -136,17 +136,8 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     }
     let written = sink.finish()?;
     let rows_after: u64 = written.iter().map(|f| f.rows).sum();
-    let staging_key = staging_root.key_path();
-    let moves: Vec<(Location, String)> = written
-        .iter()
-        .map(|f| {
-            let key = f.location.key_path();
-            (
-                f.location.clone(),
-                key.strip_prefix(staging_key.trim_end_matches('/')).unwrap_or(&key).trim_start_matches('/').to_string(),
-            )
-        })
-        .collect();
+    let moves: Vec<(Location, String)> =
+        written.iter().map(|f| (f.location.clone(), manifest::staged_rel(&staging_root, &f.location))).collect();
     if rows_after != rows_before {
         for (staged, _) in &moves {
             st.delete(staged)?;
@@ -164,18 +155,12 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
         replaces: Vec::new(),
         replaces_files: replaced.clone(),
     };
-    manifest::commit(st.as_ref(), root, &run)?;
-    for (staged, rel) in &moves {
-        st.rename(staged, &root.join(rel))?;
-    }
+    manifest::publish(st.as_ref(), root, &run, &moves)?;
     for rel in &replaced {
         st.delete(&root.join(rel))?;
     }
     // Done: the manifest no longer needs to name the replaced files.
     manifest::commit(st.as_ref(), root, &RunManifest { replaces_files: Vec::new(), ..run })?;
-    if let Some(dir) = staging_root.as_local() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
     rep.files_after = moves.len() as u64;
     rep.rows = rows_after;
     Ok(rep)

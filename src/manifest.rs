@@ -227,6 +227,25 @@ fn run_started(run: &str) -> Option<i64> {
     Some(day * 86_400 + num(9..11)? * 3600 + num(11..13)? * 60 + num(13..15)?)
 }
 
+/// The path below `staging_root` of a staged file (the same path it takes below the table root).
+pub fn staged_rel(staging_root: &Location, staged: &Location) -> String {
+    let (base, key) = (staging_root.key_path(), staged.key_path());
+    key.strip_prefix(base.trim_end_matches('/')).unwrap_or(&key).trim_start_matches('/').to_string()
+}
+
+/// Commits `run` (its manifest) and moves its staged files into place: after
+/// the commit they are part of the table, whatever happens to this process.
+pub fn publish(storage: &dyn Storage, root: &Location, run: &RunManifest, staged: &[(Location, String)]) -> Result<()> {
+    commit(storage, root, run)?;
+    for (from, rel) in staged {
+        storage.rename(from, &root.join(rel))?;
+    }
+    if let Some(dir) = run.staging.as_deref().and_then(|s| root.join(s).as_local().map(|p| p.to_path_buf())) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(())
+}
+
 /// Writes a run's manifest (after its files are committed: this makes them part of the table).
 pub fn commit(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Result<Location> {
     let loc = dir(root).join(&format!("{}.json", run.run_id));

@@ -988,16 +988,12 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         )));
     }
     let rejects_path = rejects.finish()?.map(|l| l.to_string());
-    // Where each staged file goes.
+    // Where each staged file goes: the same path below the table root.
     let mut written = written;
-    let staging_key = staging_root.key_path();
     let mut moves = Vec::with_capacity(written.len());
     for f in &mut written {
-        let key = f.location.key_path();
-        let rel =
-            key.strip_prefix(staging_key.trim_end_matches('/')).unwrap_or(&key).trim_start_matches('/').to_string();
-        let target = opts.output.join(&rel);
-        moves.push((std::mem::replace(&mut f.location, target.clone()), target));
+        let rel = manifest::staged_rel(&staging_root, &f.location);
+        moves.push((std::mem::replace(&mut f.location, opts.output.join(&rel)), rel));
     }
     if failure.is_some() {
         for (staged, _) in &moves {
@@ -1083,14 +1079,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
             replaces: replaces.clone(),
             replaces_files: Vec::new(),
         };
-        manifest::commit(out_storage.as_ref(), &opts.output, &run)?;
-        for (staged, target) in &moves {
-            out_storage.rename(staged, target)?;
-        }
+        manifest::publish(out_storage.as_ref(), &opts.output, &run, &moves)?;
         manifest::delete_runs(out_storage.as_ref(), &opts.output, &manifest, &replaces)?;
-        if let Some(dir) = staging_root.as_local() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
     }
     if report.status != RunStatus::Failed && report.files_written > 0 {
         let o = match &opts.ddl {
