@@ -30,8 +30,6 @@ pub struct ColumnPlan {
     slots: Vec<Slot>,
     /// Table columns this format does not have: null in its rows.
     missing: Vec<usize>,
-    /// Position of `start` in the record, if the format has it.
-    start_field: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,18 +56,7 @@ impl ColumnPlan {
             .collect();
         let present: Vec<usize> = slots.iter().map(|s| s.column).collect();
         let missing = (0..table.len()).filter(|c| !present.contains(c)).collect();
-        let start_field = slots.iter().position(|s| s.is_start);
-        ColumnPlan { slots, missing, start_field }
-    }
-
-    /// Number of fields a record must have.
-    pub fn field_count(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// True when the format has a `start` field.
-    pub fn has_start(&self) -> bool {
-        self.start_field.is_some()
+        ColumnPlan { slots, missing }
     }
 }
 

@@ -292,11 +292,6 @@ impl TableColumns {
         self.columns.binary_search(id).ok()
     }
 
-    /// Position of a catalog field (by catalog index) in the table.
-    pub fn position_of_known(&self, catalog_index: usize) -> Option<usize> {
-        self.position(&ColumnId::Known(catalog_index))
-    }
-
     /// Number of columns.
     pub fn len(&self) -> usize {
         self.columns.len()

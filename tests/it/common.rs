@@ -111,22 +111,29 @@ pub fn raw_text(path: &Path) -> String {
     }
 }
 
-/// All files under a folder whose names end in `.log.gz`.
-pub fn log_files(root: &Path) -> Vec<PathBuf> {
+/// Every file under a folder (recursively, hidden and `_` folders included), sorted;
+/// none if the folder does not exist.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in fs::read_dir(d).unwrap() {
+        let Ok(entries) = fs::read_dir(d) else { continue };
+        for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.to_string_lossy().ends_with(".log.gz") {
+            } else {
                 out.push(p);
             }
         }
     }
     out.sort();
     out
+}
+
+/// All files under a folder whose names end in `.log.gz`.
+pub fn log_files(root: &Path) -> Vec<PathBuf> {
+    files_under(root).into_iter().filter(|p| p.to_string_lossy().ends_with(".log.gz")).collect()
 }
 
 /// Every record of raw files with headers, rendered over `columns` (column

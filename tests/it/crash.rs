@@ -46,7 +46,7 @@ fn killed_at_twenty_points_then_rerun_equals_a_clean_run() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
     }
-    let manifests = walk(&lake.join("_flowlake/manifest")).len();
+    let manifests = files_under(&lake.join("_flowlake/manifest")).len();
     eprintln!("{manifests} runs committed before the final one");
     // The same command, to the end.
     let out = convert_cmd(&sample, &lake).output().unwrap();
@@ -62,21 +62,4 @@ fn killed_at_twenty_points_then_rerun_equals_a_clean_run() {
     assert!(rows_b == rows_a, "the rows differ from a clean run");
     assert_eq!(sums_by_partition(&b, "bytes"), sums_by_partition(&a, "bytes"));
     assert_eq!(rows_by_partition(&b), rows_by_partition(&a));
-}
-
-fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(d) else { continue };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -215,19 +215,7 @@ fn reruns_convert_only_new_inputs_and_never_overwrite() {
 }
 
 fn walk_all(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.to_string_lossy().into_owned());
-            }
-        }
-    }
-    out
+    files_under(root).iter().map(|p| p.to_string_lossy().into_owned()).collect()
 }
 
 #[test]

@@ -50,18 +50,10 @@ impl S3 {
 
     /// Uploads every file under `dir` to `bucket` with its relative path as key.
     fn upload_dir(&self, dir: &Path, bucket: &str) -> usize {
-        let mut files = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if !p.file_name().unwrap().to_string_lossy().starts_with('_') {
-                    files.push(p);
-                }
-            }
-        }
+        let files: Vec<_> = files_under(dir)
+            .into_iter()
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
+            .collect();
         self.rt.block_on(async {
             for chunk in files.chunks(64) {
                 let mut set = tokio::task::JoinSet::new();
