@@ -20,6 +20,9 @@ use flowlake::storage::{Location, StorageOptions};
 use flowlake::{Error, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+#[cfg(feature = "query")]
+mod query;
+
 /// Turn AWS VPC Flow Logs into date-partitioned Parquet for Athena, Glue and Spark.
 ///
 /// Exit codes: 0 the run completed (rejected lines included); 1 it failed, or some
@@ -47,6 +50,21 @@ enum Command {
     Ddl(DdlArgs),
     /// Generate a sample, convert it, and show where the output is and what it holds.
     Demo(DemoArgs),
+    /// Run SQL over a converted output (the table `flows`, with address functions).
+    #[cfg(feature = "query")]
+    Query(query::QueryArgs),
+    /// Print the flow records to or from an address (--ip) or a block (--cidr).
+    #[cfg(feature = "query")]
+    Find(query::FindArgs),
+    /// Distinct source addresses, optionally --outside the VPC's blocks, with flows and bytes.
+    #[cfg(feature = "query")]
+    Sources(query::SourcesArgs),
+    /// The private address ranges seen (RFC 1918, RFC 4193, …), grouped into CIDR blocks, with counts.
+    #[cfg(feature = "query")]
+    PrivateCidrs(query::PrivateCidrsArgs),
+    /// The biggest sources, destinations, pairs or ports by bytes, packets or flows.
+    #[cfg(feature = "query")]
+    Top(query::TopArgs),
 }
 
 #[derive(Args, Debug)]
@@ -332,6 +350,16 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ddl(a) => ddl_cmd(a),
         Command::Compact(a) => compact_cmd(a),
         Command::Demo(a) => demo(a),
+        #[cfg(feature = "query")]
+        Command::Query(a) => query::query_cmd(a),
+        #[cfg(feature = "query")]
+        Command::Find(a) => query::find_cmd(a),
+        #[cfg(feature = "query")]
+        Command::Sources(a) => query::sources_cmd(a),
+        #[cfg(feature = "query")]
+        Command::PrivateCidrs(a) => query::private_cidrs_cmd(a),
+        #[cfg(feature = "query")]
+        Command::Top(a) => query::top_cmd(a),
     }
 }
 

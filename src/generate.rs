@@ -4,7 +4,7 @@
 //!
 //! The traffic: one VPC (10.192.0.0/16) with many network interfaces, a long
 //! tail of public peers, other private ranges (172.16/12, 192.168/16, other
-//! 10/8 and 100.64/10), an IPv6 share, NODATA and SKIPDATA records, ACCEPT
+//! 10/8 and 100.64/10), an IPv6 share (with some RFC 4193 peers), NODATA and SKIPDATA records, ACCEPT
 //! and REJECT, common service ports. The generator also returns what it wrote
 //! (rows, sums and null counts per day and column), so tests compare a
 //! conversion with the truth rather than with a fixed number.
@@ -211,7 +211,7 @@ fn enis(seed: u64) -> Vec<Eni> {
             Eni {
                 id: format!("eni-{}", id17(h)),
                 ip: format!("10.192.{}.{}", sub * 16 + (i / 250) % 16, 4 + i % 250),
-                ip6: format!("2600:1f18:1234:{:x}00::{:x}", sub, i + 16),
+                ip6: format!("2600:1f18:1234:{:x}::{:x}", sub << 8, i + 16),
                 subnet: format!("subnet-{}", id17(mix(seed, 1000 + sub))),
                 instance: (i % 10 != 0).then(|| format!("i-{}", id17(mix(seed, 2000 + i)))),
                 az: ["use1-az1", "use1-az2", "use1-az4", "use1-az6"][(sub % 4) as usize],
@@ -283,8 +283,11 @@ fn record<'a>(r: &mut Rng, enis: &'a [Eni], window_start: u64, period: u64) -> R
     let (peer, peer_service) = if v6 {
         if kind < 70 {
             (public_ip6(r.skewed(PUBLIC_PEERS)), None)
-        } else {
+        } else if kind < 90 {
             (enis[r.below(ENIS) as usize].ip6.clone(), None)
+        } else {
+            // Unique local addresses (RFC 4193) of a network reached over VPN or Transit Gateway.
+            (format!("fd12:3456:789a:{:x}::{:x}", r.below(4), 1 + r.below(200)), None)
         }
     } else if kind < 55 {
         let svc = r.chance(150).then(|| AWS_SERVICES[r.below(AWS_SERVICES.len() as u64) as usize]);

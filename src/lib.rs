@@ -10,7 +10,9 @@
 //! - [`format`] (header → fields), [`parse`] (lines → Arrow arrays and
 //!   rejects), [`source`] (inputs → decompressed streams), [`sink`] (Parquet
 //!   writers per partition), [`report`], [`generate`] (sample data);
-//! - [`pipeline`] (the parallel, bounded-memory conversion run).
+//! - [`pipeline`] (the parallel, bounded-memory conversion run), [`compact`];
+//! - `query` (feature `query`, on by default): SQL and the classic flow-log
+//!   questions over the converted output, with Apache DataFusion.
 //!
 //! ```no_run
 //! use flowlake::pipeline::{convert, ConvertOptions, NoProgress};
@@ -34,6 +36,8 @@ pub mod manifest;
 pub mod parse;
 pub mod partition;
 pub mod pipeline;
+#[cfg(feature = "query")]
+pub mod query;
 pub mod report;
 pub mod schema;
 pub mod sink;

@@ -9,6 +9,8 @@ mod ddl;
 #[cfg(feature = "s3")]
 mod faultproxy;
 mod fixtures;
+#[cfg(feature = "query")]
+mod query;
 mod rejects;
 mod roundtrip;
 #[cfg(feature = "s3")]

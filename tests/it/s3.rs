@@ -437,3 +437,43 @@ fn three_shards_on_s3_write_the_rows_of_one_run() {
     assert!(table_rows(&t, &cols) == raw_rows(&log_files(&src), &cols), "values differ from the raw text");
     assert_eq!(t.iter().map(|(_, b)| b.num_rows() as u64).sum::<u64>(), g.records);
 }
+
+#[cfg(feature = "query")]
+#[test]
+fn queries_over_an_s3_lake_answer_like_a_local_one() {
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    sample(&src, 20_000, 3, 6, "default", "111111111111");
+    let outb = s3.bucket("lake");
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    let local = dir.path().join("local");
+    for out in [s3loc(&outb, "flowlogs/"), Location::Local(local.clone())] {
+        let r = convert(
+            &ConvertOptions::new(vec![Location::Local(src.clone())], out).with_storage(s3_opts(&ep)),
+            &NoProgress,
+        )
+        .unwrap();
+        ok(&r);
+    }
+    let remote = format!("s3://{outb}/flowlogs");
+    let local = local.to_str().unwrap();
+    let questions: Vec<Vec<&str>> = vec![
+        vec!["find", "--cidr", "10.192.0.0/20", "--from", "2023-08-02", "--to", "2023-08-02"],
+        vec!["sources", "--outside", "10.192.0.0/16"],
+        vec!["private-cidrs", "--prefix", "24"],
+        vec!["top", "--group", "pair", "--by", "packets"],
+        vec!["query", "SELECT date, count(*) AS n, sum(bytes) AS b FROM flows GROUP BY date ORDER BY date"],
+    ];
+    for q in questions {
+        let run = |lake: &str| {
+            let mut args = vec![q[0], lake];
+            args.extend(&q[1..]);
+            args.extend(["--format", "csv", "--endpoint-url", ep.as_str()]);
+            flowlake_code(&args, 0).0
+        };
+        let (r, l) = (run(&remote), run(local));
+        assert!(l.lines().count() > 2, "{q:?} answers something: {l}");
+        assert!(r == l, "{q:?} over S3 differs from local:\n{r}\n---\n{l}");
+    }
+}

@@ -1,0 +1,228 @@
+//! Questions about traffic, answered on the Parquet `convert` wrote, with
+//! Apache DataFusion as the engine.
+//!
+//! [`Lake::open`] registers the whole Hive-partitioned output as the table
+//! `flows` (partition columns included, so `WHERE date >= …` prunes folders),
+//! with Parquet predicate pushdown, statistics, page indexes and bloom filters
+//! on, and the address functions of [`udf`] registered. [`Question`] turns the
+//! classic flow-log questions (`find`, `sources`, `private-cidrs`, `top`) into
+//! SQL over that table; [`Lake::run`] streams any SQL's answer to a
+//! [`ResultSink`] ([`output`] has table, CSV, JSON and Parquet ones).
+
+pub mod ip;
+#[cfg(feature = "s3")]
+mod objstore;
+pub mod output;
+mod questions;
+pub mod udf;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+
+pub use questions::{
+    Direction, Filter, FindQuery, Metric, PrivateCidrsQuery, Question, SourcesQuery, TopGroup, TopQuery, ip_target,
+};
+
+use crate::error::{Error, Result};
+use crate::partition::Layout;
+use crate::storage::{Location, StorageOptions, storage_for};
+
+/// The table name queries use.
+pub const TABLE: &str = "flows";
+
+/// Where a query's rows go, batch by batch.
+pub trait ResultSink {
+    /// Called once, before any batch, with the answer's columns.
+    fn begin(&mut self, schema: &SchemaRef) -> Result<()>;
+    /// Called for every batch of rows.
+    fn batch(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// Called once after the last batch.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// How to open a lake.
+#[derive(Clone, Debug, Default)]
+pub struct QueryOptions {
+    /// Threads for scanning and aggregating (0: one per core).
+    pub threads: usize,
+    /// How to reach S3 for `s3://` lakes.
+    pub storage: StorageOptions,
+}
+
+/// What a finished query did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Rows in the answer.
+    pub rows: u64,
+    /// Wall time from planning to the last row.
+    pub elapsed: Duration,
+}
+
+/// A converted output opened for queries: the table `flows` over every partition.
+pub struct Lake {
+    ctx: SessionContext,
+    rt: tokio::runtime::Runtime,
+    layout: Layout,
+    columns: Vec<String>,
+}
+
+impl Lake {
+    /// Opens the output under `root` (a local folder or `s3://bucket/prefix`).
+    pub fn open(root: &Location, opts: &QueryOptions) -> Result<Lake> {
+        let storage = storage_for(root, &opts.storage)?;
+        let layout = detect_layout(storage.as_ref(), root)?;
+        let threads = if opts.threads == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        } else {
+            opts.threads
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Failed(format!("cannot start the query runtime: {e}")))?;
+
+        let mut config = SessionConfig::new().with_target_partitions(threads).with_information_schema(true);
+        {
+            let o = config.options_mut();
+            // Late materialisation: evaluate filters while decoding, skip pages and rows that fail them.
+            o.execution.parquet.pushdown_filters = true;
+            o.execution.parquet.reorder_filters = true;
+            o.execution.parquet.enable_page_index = true;
+            o.execution.parquet.bloom_filter_on_read = true;
+            o.execution.parquet.pruning = true;
+            // Partition values (`date`, `aws-region`, …) compare as the strings the DDL declares.
+            o.execution.listing_table_ignore_subdirectory = false;
+        }
+        let ctx = SessionContext::new_with_config(config);
+        for f in udf::all() {
+            ctx.register_udf(f);
+        }
+
+        let url = match root {
+            Location::Local(p) => {
+                let abs = std::fs::canonicalize(p).map_err(|e| Error::io("read", root, e))?;
+                format!("{}/", abs.display().to_string().trim_end_matches('/'))
+            }
+            Location::S3 { bucket, key } => {
+                #[cfg(feature = "s3")]
+                {
+                    let store = objstore::StorageObjectStore::new(storage.clone(), bucket.clone());
+                    let base = url_parse(&format!("s3://{bucket}"))?;
+                    ctx.register_object_store(&base, Arc::new(store));
+                }
+                let key = key.trim_end_matches('/');
+                if key.is_empty() { format!("s3://{bucket}/") } else { format!("s3://{bucket}/{key}/") }
+            }
+        };
+        let table_url = ListingTableUrl::parse(&url).map_err(|e| Error::Failed(format!("{root}: {e}")))?;
+        let partition_cols: Vec<(String, DataType)> =
+            layout.columns().iter().map(|c| (c.name.to_string(), DataType::Utf8)).collect();
+        let listing = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(partition_cols);
+        let columns = rt.block_on(async {
+            ctx.register_listing_table(TABLE, table_url.as_str(), listing, None, None)
+                .await
+                .map_err(|e| df_error(&format!("cannot read the table under {root}"), e))?;
+            let t = ctx.table(TABLE).await.map_err(|e| df_error("flows", e))?;
+            Ok::<_, Error>(t.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>())
+        })?;
+        Ok(Lake { ctx, rt, layout, columns })
+    }
+
+    /// The partition layout of the lake's folders.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Columns of `flows`: the files' columns, then the partition columns.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The SQL a question runs on this lake (errors name a column the question needs and the table lacks).
+    pub fn sql_for(&self, q: &Question) -> Result<String> {
+        q.sql(self.layout, &self.columns)
+    }
+
+    /// Runs `sql` and streams its answer into `sink`.
+    pub fn run(&self, sql: &str, sink: &mut dyn ResultSink) -> Result<QueryStats> {
+        let started = Instant::now();
+        self.rt.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(|e| df_error("query", e))?;
+            let mut stream = df.execute_stream().await.map_err(|e| df_error("query", e))?;
+            sink.begin(&stream.schema())?;
+            let mut rows = 0u64;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| df_error("query", e))?;
+                rows += batch.num_rows() as u64;
+                sink.batch(&batch)?;
+            }
+            sink.finish()?;
+            Ok(QueryStats { rows, elapsed: started.elapsed() })
+        })
+    }
+
+    /// Runs `sql` and returns every row (for tests and small answers).
+    pub fn collect(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let mut sink = output::Collect::default();
+        self.run(sql, &mut sink)?;
+        Ok(sink.batches)
+    }
+}
+
+#[cfg(feature = "s3")]
+fn url_parse(s: &str) -> Result<url::Url> {
+    url::Url::parse(s).map_err(|e| Error::Usage(format!("`{s}`: {e}")))
+}
+
+/// One readable sentence from a DataFusion error (its innermost message, without backtraces).
+/// Mistakes in the SQL (syntax, unknown column or function) are usage errors.
+fn df_error(what: &str, e: datafusion::error::DataFusionError) -> Error {
+    use datafusion::error::DataFusionError as D;
+    let root = e.find_root();
+    let usage = matches!(root, D::SQL(..) | D::Plan(..) | D::SchemaError(..));
+    let msg = root.to_string();
+    let msg = msg
+        .trim_start_matches("Error during planning: ")
+        .trim_start_matches("Execution error: ")
+        .trim_start_matches("SQL error: ")
+        .to_string();
+    if usage { Error::Usage(format!("{what}: {msg}")) } else { Error::Failed(format!("{what}: {msg}")) }
+}
+
+/// Finds the layout from the first partition folder that holds Parquet files.
+fn detect_layout(storage: &dyn crate::storage::Storage, root: &Location) -> Result<Layout> {
+    let root_key = root.key_path();
+    let root_key = root_key.trim_end_matches('/');
+    let mut dir = root.clone();
+    for _ in 0..8 {
+        let (objects, dirs) = storage.list_dir(&dir)?;
+        if objects.iter().any(|o| o.location.key_path().ends_with(".parquet")) && dir != *root {
+            let key = dir.key_path();
+            let rel = key.trim_end_matches('/').strip_prefix(root_key).unwrap_or(&key).trim_start_matches('/');
+            return Layout::detect(rel).ok_or_else(|| {
+                Error::Failed(format!(
+                    "{dir}: `{rel}` is not a partition folder flowlake writes (date=…, date=…/hour=…, aws-account-id=…/…)"
+                ))
+            });
+        }
+        let next = dirs.into_iter().filter(|d| {
+            let n = d.file_name();
+            !n.starts_with('_') && !n.starts_with('.') && n.contains('=')
+        });
+        match next.min() {
+            Some(d) => dir = d,
+            None => break,
+        }
+    }
+    Err(Error::Failed(format!("no converted Parquet files under {root}: run `flowlake convert … --out {root}` first")))
+}
