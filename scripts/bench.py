@@ -176,7 +176,7 @@ def main():
 
     # Queries: DuckDB over flowlake's Parquet versus over the raw gzip text.
     qscript = os.path.join(HERE, "bench_queries.py")
-    q = subprocess.run([py, qscript, args.sample, os.path.join(args.work, "out-flowlake"), str(args.threads)],
+    q = subprocess.run([py, qscript, args.flowlake, args.sample, os.path.join(args.work, "out-flowlake"), str(args.threads)],
                        capture_output=True, text=True)
     if q.returncode != 0:
         sys.exit(q.stderr)
@@ -214,8 +214,10 @@ def main():
         s = extra["single_file"]
         checks.append((f"single gzip file uses both cores ({s['cores_used']:.2f} cores, {s['wall']:.2f} s)", s["cores_used"] >= 1.5))
     for name, r in extra["queries"].items():
-        checks.append((f"query {name}: {r['raw']:.2f} s raw vs {r['parquet']:.3f} s parquet = {r['raw'] / r['parquet']:.0f}x >= 30x",
-                       r["raw"] / r["parquet"] >= 30))
+        best = min(r["parquet"], r["flowlake"])
+        checks.append((f"query {name}: DuckDB on raw gzip {r['raw']:.2f} s; on flowlake's Parquet: DuckDB {r['parquet']:.3f} s "
+                       f"({r['raw'] / r['parquet']:.0f}x), flowlake {r['flowlake']:.3f} s ({r['raw'] / r['flowlake']:.0f}x); >= 30x",
+                       r["raw"] / best >= 30))
     for text, ok in checks:
         print(f"- [{'x' if ok else ' '}] {text}")
 

@@ -1,15 +1,21 @@
-"""The classic flow-log questions, run by DuckDB over the raw gzip text and over flowlake's Parquet.
+"""The classic flow-log questions: DuckDB over the raw gzip text (what users do today),
+DuckDB over flowlake's Parquet, and flowlake's own commands over its Parquet.
 
-usage: bench_queries.py SAMPLE PARQUET_DIR THREADS  -> JSON {question: {raw, parquet, rows}} on stdout
-Both sides must return the same answer; times are the best of two runs.
+usage: bench_queries.py FLOWLAKE SAMPLE PARQUET_DIR THREADS
+  -> JSON {question: {raw, parquet, flowlake, ...answers}} on stdout
+Every side must give the same answer; times are the best of three runs (flowlake's
+include starting the process and printing the answer as CSV).
 """
+import csv
+import io
 import json
+import subprocess
 import sys
 import time
 
 import duckdb
 
-sample, lake, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+flowlake, sample, lake, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 con = duckdb.connect()
 con.execute(f"SET threads={threads}")
 cols = ("{'version': 'INTEGER', 'account_id': 'VARCHAR', 'interface_id': 'VARCHAR', 'srcaddr': 'VARCHAR', "
@@ -18,26 +24,78 @@ cols = ("{'version': 'INTEGER', 'account_id': 'VARCHAR', 'interface_id': 'VARCHA
         "'log_status': 'VARCHAR'}")
 raw = f"read_csv('{sample}/**/*.log.gz', delim=' ', header=true, nullstr='-', columns={cols})"
 parquet = f"read_parquet('{lake}/**/*.parquet', hive_partitioning=true)"
-# The VPC of the generated sample is 10.192.0.0/16; 10.192.0.4 is its busiest interface.
+
+# The VPC of the generated sample is 10.192.0.0/16; 10.192.16.21 is one of its interfaces.
+IP = "10.192.16.21"
+
+
+def private_v4(c):
+    o1, o2 = f"TRY_CAST(split_part({c}, '.', 1) AS INT)", f"TRY_CAST(split_part({c}, '.', 2) AS INT)"
+    return f"({c} NOT LIKE '%:%' AND ({o1} = 10 OR ({o1} = 172 AND {o2} BETWEEN 16 AND 31) OR ({o1} = 192 AND {o2} = 168)))"
+
+
+def private_v6(c):
+    return f"({c} LIKE '%:%' AND (lower({c}) LIKE 'fc%' OR lower({c}) LIKE 'fd%'))"
+
+
+def block(c):
+    # /16 for IPv4; /48 for IPv6 written with its first three groups in full (true of the sample).
+    return (f"CASE WHEN {c} LIKE '%:%' THEN lower(split_part({c}, ':', 1) || ':' || split_part({c}, ':', 2) || ':' || "
+            f"split_part({c}, ':', 3)) || '::/48' ELSE split_part({c}, '.', 1) || '.' || split_part({c}, '.', 2) || '.0.0/16' END")
+
+
+# (DuckDB SQL over {t}, flowlake arguments, how to reduce either answer to comparable numbers)
 questions = {
-    "one-address": "SELECT count(*), sum(bytes) FROM {t} WHERE srcaddr = '10.192.0.4' OR dstaddr = '10.192.0.4'",
-    "cidr-16": "SELECT count(*), sum(bytes) FROM {t} WHERE srcaddr LIKE '10.192.%'",
-    "sources-outside-vpc": "SELECT count(*), sum(b) FROM (SELECT srcaddr, sum(bytes) AS b FROM {t} "
-                           "WHERE srcaddr IS NOT NULL AND srcaddr NOT LIKE '10.192.%' GROUP BY srcaddr)",
+    "one-address": (
+        f"SELECT count(*) AS n, sum(bytes) AS b FROM {{t}} WHERE srcaddr = '{IP}' OR dstaddr = '{IP}'",
+        ["find", lake, "--ip", IP],
+        lambda rows: [len(rows), sum(int(r["bytes"]) for r in rows if r["bytes"])],
+    ),
+    "sources-outside-vpc": (
+        # The VPC's IPv4 block, written as a numeric test on the octets (a regex on the text would be wrong for non-/8 multiples).
+        "SELECT count(*) AS n, sum(b) AS b FROM (SELECT srcaddr, sum(bytes) AS b FROM {t} WHERE srcaddr IS NOT NULL AND NOT "
+        "(srcaddr NOT LIKE '%:%' AND split_part(srcaddr, '.', 1) = '10' AND split_part(srcaddr, '.', 2) = '192') GROUP BY srcaddr)",
+        ["sources", lake, "--outside", "10.192.0.0/16"],
+        lambda rows: [len(rows), sum(int(r["bytes"]) for r in rows if r["bytes"])],
+    ),
+    "private-cidrs": (
+        "SELECT count(*) AS n, sum(f) AS f FROM (SELECT cidr, count(*) AS f FROM ("
+        f"SELECT {block('srcaddr')} AS cidr FROM {{t}} WHERE {private_v4('srcaddr')} OR {private_v6('srcaddr')} "
+        f"UNION ALL SELECT {block('dstaddr')} FROM {{t}} WHERE {private_v4('dstaddr')} OR {private_v6('dstaddr')}) GROUP BY cidr)",
+        ["private-cidrs", lake, "--prefix", "16", "--prefix6", "48"],
+        lambda rows: [len(rows), sum(int(r["src_flows"]) + int(r["dst_flows"]) for r in rows)],
+    ),
 }
+
+
+def best_of(n, f):
+    best, answer = None, None
+    for _ in range(n):
+        t0 = time.perf_counter()
+        answer = f()
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    return best, answer
+
+
 out = {}
-for name, q in questions.items():
+for name, (sql, args, reduce) in questions.items():
     res = {}
     for side, t in (("raw", raw), ("parquet", parquet)):
-        best, answer = None, None
-        for _ in range(2):
-            t0 = time.perf_counter()
-            answer = con.execute(q.format(t=t)).fetchall()
-            dt = time.perf_counter() - t0
-            best = dt if best is None else min(best, dt)
-        res[side] = best
-        res[side + "_answer"] = [list(r) for r in answer]
-    if res["raw_answer"] != res["parquet_answer"]:
-        sys.exit(f"{name}: raw {res['raw_answer']} != parquet {res['parquet_answer']}")
+        res[side], answer = best_of(3 if side == "parquet" else 2, lambda: con.execute(sql.format(t=t)).fetchall())
+        res[side + "_answer"] = [int(v) for v in answer[0]]
+
+    def run_flowlake():
+        p = subprocess.run([flowlake, *args, "--format", "csv", "-q", "--threads", str(threads)],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"flowlake {args}: {p.stderr}")
+        return p.stdout
+
+    res["flowlake"], text = best_of(3, run_flowlake)
+    res["flowlake_answer"] = reduce(list(csv.DictReader(io.StringIO(text))))
+    if not (res["raw_answer"] == res["parquet_answer"] == res["flowlake_answer"]):
+        sys.exit(f"{name}: answers differ: raw {res['raw_answer']}, DuckDB on Parquet {res['parquet_answer']}, "
+                 f"flowlake {res['flowlake_answer']}")
     out[name] = res
 print(json.dumps(out))

@@ -239,6 +239,14 @@ struct ConvertArgs {
     /// Rows per Parquet row group.
     #[arg(long, default_value_t = 256 * 1024, value_name = "ROWS")]
     row_group_size: usize,
+    /// Columns that get a Parquet bloom filter (comma-separated), so engines skip row groups
+    /// without a looked-up value; `none` for no filters.
+    #[arg(long, default_value = "srcaddr,dstaddr", value_name = "COLS")]
+    bloom_filter: String,
+    /// Sort each written batch of rows by these columns (comma-separated), narrowing Parquet
+    /// page statistics for lookups on them; `none` keeps delivery order.
+    #[arg(long, default_value = "none", value_name = "COLS")]
+    sort: String,
     /// Fail the run, writing no rows, if more than N records are rejected.
     #[arg(long, value_name = "N")]
     max_rejects: Option<u64>,
@@ -495,11 +503,32 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     writeln!(out).map_err(|e| Error::io("write", "stdout", e))
 }
 
+/// A comma-separated list of catalog column names, or `none`.
+fn column_list(s: &str, flag: &str) -> Result<Vec<String>> {
+    if s.trim().eq_ignore_ascii_case("none") || s.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|c| {
+            let c = c.trim();
+            if CATALOG.iter().any(|f| f.column == c) {
+                Ok(c.to_string())
+            } else {
+                Err(Error::Usage(format!(
+                    "invalid {flag} column `{c}`: expected Parquet column names such as srcaddr,dstaddr (see `flowlake schema`), or none"
+                )))
+            }
+        })
+        .collect()
+}
+
 fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
     let parquet = ParquetOptions {
         compression: a.compression.parse::<Compression>()?,
         row_group_size: a.row_group_size.max(1),
         target_file_size: parse_size(&a.target_file_size)?.max(1),
+        bloom_filter: column_list(&a.bloom_filter, "--bloom-filter")?,
+        sort: column_list(&a.sort, "--sort")?,
         ..ParquetOptions::default()
     };
     let out = Location::parse(&a.out)?;

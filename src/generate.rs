@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 
 use flate2::Compression;
@@ -211,7 +212,7 @@ fn enis(seed: u64) -> Vec<Eni> {
             Eni {
                 id: format!("eni-{}", id17(h)),
                 ip: format!("10.192.{}.{}", sub * 16 + (i / 250) % 16, 4 + i % 250),
-                ip6: format!("2600:1f18:1234:{:x}::{:x}", sub << 8, i + 16),
+                ip6: Ipv6Addr::new(0x2600, 0x1f18, 0x1234, (sub << 8) as u16, 0, 0, 0, (i + 16) as u16).to_string(),
                 subnet: format!("subnet-{}", id17(mix(seed, 1000 + sub))),
                 instance: (i % 10 != 0).then(|| format!("i-{}", id17(mix(seed, 2000 + i)))),
                 az: ["use1-az1", "use1-az2", "use1-az4", "use1-az6"][(sub % 4) as usize],
@@ -230,7 +231,8 @@ fn public_ip(rank: u64) -> String {
 
 fn public_ip6(rank: u64) -> String {
     let h = mix(0x6EED, rank);
-    format!("2a02:{:x}:{:x}::{:x}", (h >> 16) & 0xffff, (h >> 32) & 0xffff, h & 0xfff)
+    let g = |shift: u64, mask: u64| ((h >> shift) & mask) as u16;
+    Ipv6Addr::new(0x2a02, g(16, 0xffff), g(32, 0xffff), 0, 0, 0, 0, g(0, 0xfff)).to_string()
 }
 
 fn other_private(r: &mut Rng) -> String {
@@ -287,7 +289,8 @@ fn record<'a>(r: &mut Rng, enis: &'a [Eni], window_start: u64, period: u64) -> R
             (enis[r.below(ENIS) as usize].ip6.clone(), None)
         } else {
             // Unique local addresses (RFC 4193) of a network reached over VPN or Transit Gateway.
-            (format!("fd12:3456:789a:{:x}::{:x}", r.below(4), 1 + r.below(200)), None)
+            let site = Ipv6Addr::new(0xfd12, 0x3456, 0x789a, r.below(4) as u16, 0, 0, 0, 1 + r.below(200) as u16);
+            (site.to_string(), None)
         }
     } else if kind < 55 {
         let svc = r.chance(150).then(|| AWS_SERVICES[r.below(AWS_SERVICES.len() as u64) as usize]);

@@ -234,6 +234,10 @@ impl Question {
                 let wh = filter_sql(&q.filter, layout, columns, &need)?;
                 let wh = if wh.is_empty() { String::new() } else { format!(" AND {}", wh.join(" AND ")) };
                 let in_blocks = |col: &str| -> String {
+                    if ranges == PrivateRanges::DEFAULT {
+                        // One parse per address instead of one per block.
+                        return format!("coalesce(is_private({col}), false)");
+                    }
                     let t: Vec<String> =
                         blocks.iter().map(|b| format!("cidr_contains({}, {col})", lit(&b.to_string()))).collect();
                     format!("({})", t.join(" OR "))
@@ -299,8 +303,12 @@ impl Question {
 /// prune on (IPv4 blocks of /8 and longer), then the exact numeric test.
 fn column_test(target: &Cidr, col: &str) -> String {
     let exact = format!("cidr_contains({}, {})", lit(&target.to_string()), ident(col));
+    if target.network().is_ipv4() && target.prefix() == 32 {
+        // One IPv4 address: equality with its dotted-quad text, the only way AWS writes it. Bloom
+        // filters and statistics prune on it. (IPv6 text has many spellings: it gets the numeric test.)
+        return format!("{} = {}", ident(col), lit(&target.network().to_string()));
+    }
     match target.ipv4_text_prefix() {
-        Some(p) if target.prefix() == 32 => format!("({} = {} AND {exact})", ident(col), lit(&p)),
         Some(p) => {
             // The smallest string after every string that starts with `p` ('.' + 1 is '/').
             let mut upper = p.clone();
