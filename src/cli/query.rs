@@ -305,6 +305,9 @@ fn run(l: &LakeArgs, q: Option<Question>, sql: &str) -> Result<u8> {
         Some(q) => lake.sql_for(q)?,
         None => sql.to_string(),
     };
+    if let Some(q) = &q {
+        lake.set_filter_pushdown(q.selective())?;
+    }
     if l.show_sql {
         eprintln!("{sql}");
     }

@@ -153,6 +153,19 @@ impl Lake {
         q.sql(self.layout, &self.columns)
     }
 
+    /// Evaluates filters while decoding Parquet (late materialisation) or after it. It pays for
+    /// selective filters (one address) and costs for filters most rows pass (outside a block):
+    /// the filter columns are then decoded twice. On by default.
+    pub fn set_filter_pushdown(&self, on: bool) -> Result<()> {
+        self.rt.block_on(async {
+            self.ctx
+                .sql(&format!("SET datafusion.execution.parquet.pushdown_filters = {on}"))
+                .await
+                .map_err(|e| df_error("settings", e))?;
+            Ok(())
+        })
+    }
+
     /// Runs `sql` and streams its answer into `sink`.
     pub fn run(&self, sql: &str, sink: &mut dyn ResultSink) -> Result<QueryStats> {
         let started = Instant::now();
