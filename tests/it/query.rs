@@ -522,3 +522,22 @@ fn cli_formats_and_errors() {
     assert!(err.contains("no converted Parquet files under"), "{err}");
     let _ = Path::new(lake);
 }
+
+#[test]
+fn a_date_range_reads_only_its_partitions() {
+    // The scan's file list (EXPLAIN) of a question limited to two days names only those days' files.
+    let f = fixture();
+    let lake = f.lake.to_str().unwrap();
+    let (_, sql) = flowlake_code(
+        &["top", lake, "--from", "2023-08-01", "--to", "2023-08-02", "--show-sql", "--limit", "1", "-q"],
+        0,
+    );
+    let plan = |sql: &str| flowlake_code(&["query", lake, &format!("EXPLAIN {sql}"), "--format", "csv", "-q"], 0).0;
+    let limited = plan(sql.trim());
+    assert!(limited.contains("date=2023-08-01/") && limited.contains("date=2023-08-02/"), "{limited}");
+    for other in ["date=2023-07-31/", "date=2023-08-03/"] {
+        assert!(!limited.contains(other), "{other} is scanned: {limited}");
+    }
+    let all = plan("SELECT srcaddr, count(*) FROM flows GROUP BY srcaddr");
+    assert!(all.contains("date=2023-08-03/"), "{all}");
+}

@@ -1,0 +1,151 @@
+//! criterion micro-benchmarks of the conversion's hot loops, on 65,536 generated
+//! records held in memory: line splitting, field parsing, Arrow array building,
+//! and one row group's Parquet encoding (zstd level 1, dictionaries, page
+//! statistics, bloom filters on the addresses, as `convert` writes them).
+//!
+//! `cargo bench --bench hot`. Whole-tool comparisons live in `scripts/bench.sh`.
+
+use std::hint::black_box;
+use std::io::Read;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use flowlake::format::Format;
+use flowlake::generate::{self, GenerateOptions};
+use flowlake::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, RecordParser};
+use flowlake::schema::TableColumns;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+const ROWS: u64 = 65_536;
+
+/// The text of `ROWS` generated records of a format preset (header line first).
+fn sample(format: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut o = GenerateOptions::new(dir.path(), ROWS, 1);
+    o.format = generate::format_preset(format).expect("preset");
+    o.files_per_day = 1;
+    generate::generate(&o).expect("generate");
+    let mut text = Vec::new();
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".log.gz") {
+                let f = std::fs::File::open(&p).expect("open");
+                flate2::read::MultiGzDecoder::new(f).read_to_end(&mut text).expect("gunzip");
+            }
+        }
+    }
+    text
+}
+
+fn hot_loops(c: &mut Criterion) {
+    for preset in ["default", "all"] {
+        let text = sample(preset);
+        let header_end = text.iter().position(|&b| b == b'\n').expect("header");
+        let body = &text[header_end + 1..];
+        let fmt = Format::from_header(&text[..header_end]).expect("header parses");
+        let table = TableColumns::from_columns(fmt.fields().iter().cloned());
+        let plan = ColumnPlan::new(&fmt, &table);
+        let schema = table.arrow_schema();
+
+        let mut g = c.benchmark_group(format!("{preset}-format"));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.sample_size(20);
+
+        g.bench_function("split lines", |b| {
+            b.iter(|| {
+                let mut n = 0u64;
+                let mut reader = body;
+                LineSplitter::new()
+                    .split(&mut reader, |_, line| {
+                        if let Line::Text(l) = line {
+                            n += l.len() as u64;
+                        }
+                        true
+                    })
+                    .expect("in memory");
+                black_box(n)
+            })
+        });
+
+        g.bench_function("split and parse fields", |b| {
+            let mut parser = RecordParser::new();
+            b.iter(|| {
+                let mut ok = 0u64;
+                let mut reader = body;
+                LineSplitter::new()
+                    .split(&mut reader, |_, line| {
+                        if let Line::Text(l) = line
+                            && parser.parse(&plan, l).is_ok()
+                        {
+                            ok += 1;
+                        }
+                        true
+                    })
+                    .expect("in memory");
+                assert_eq!(ok, ROWS);
+            })
+        });
+
+        g.bench_function("split, parse and build arrays", |b| {
+            let mut parser = RecordParser::new();
+            b.iter(|| {
+                let mut builder = BatchBuilder::new(&table, schema.clone(), ROWS as usize);
+                let mut reader = body;
+                LineSplitter::new()
+                    .split(&mut reader, |_, line| {
+                        if let Line::Text(l) = line
+                            && parser.parse(&plan, l).is_ok()
+                        {
+                            builder.append(&plan, &parser, l);
+                        }
+                        true
+                    })
+                    .expect("in memory");
+                black_box(builder.finish())
+            })
+        });
+
+        // One row group: the batch built above, encoded and compressed as `convert` does.
+        let mut parser = RecordParser::new();
+        let mut builder = BatchBuilder::new(&table, schema.clone(), ROWS as usize);
+        let mut reader = body;
+        LineSplitter::new()
+            .split(&mut reader, |_, line| {
+                if let Line::Text(l) = line
+                    && parser.parse(&plan, l).is_ok()
+                {
+                    builder.append(&plan, &parser, l);
+                }
+                true
+            })
+            .expect("in memory");
+        let batch = builder.finish();
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
+            .set_dictionary_enabled(true)
+            .set_statistics_enabled(EnabledStatistics::Page);
+        for c in ["srcaddr", "dstaddr"] {
+            props = props
+                .set_column_bloom_filter_enabled(ColumnPath::from(c), true)
+                .set_column_bloom_filter_fpp(ColumnPath::from(c), 0.01);
+        }
+        let props = props.build();
+        g.bench_function("encode one row group", |b| {
+            b.iter(|| {
+                let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props.clone())).expect("writer");
+                w.write(&batch).expect("write");
+                black_box(w.into_inner().expect("close").len())
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, hot_loops);
+criterion_main!(benches);
