@@ -467,6 +467,12 @@ fn summary(r: &RunReport) -> String {
     if r.files_skipped > 0 {
         s += &format!("  skipped {} input files already in the table's manifest (unchanged)\n", r.files_skipped);
     }
+    if r.rows_unchanged > 0 {
+        s += &format!(
+            "  inputs changed: their partitions were rebuilt; {} records of re-read inputs belong to other partitions and stayed in place\n",
+            r.rows_unchanged
+        );
+    }
     if let Some(e) = &r.error {
         s += &format!("  error: {e}\n");
     }

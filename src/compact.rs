@@ -154,6 +154,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
         staging: Some(staging_rel),
         replaces: Vec::new(),
         replaces_files: replaced.clone(),
+        sequence: m.next_sequence(),
     };
     manifest::publish(st.as_ref(), root, &run, &moves)?;
     for rel in &replaced {

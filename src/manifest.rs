@@ -23,6 +23,10 @@ pub struct InputEntry {
     pub size: u64,
     /// Its version when converted (ETag or modification time).
     pub version: String,
+    /// The partitions its rows went to (relative folders such as `date=2023-08-01`).
+    /// Empty in manifests of flowlake versions that did not record them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
 }
 
 /// The manifest of one completed run.
@@ -43,9 +47,14 @@ pub struct RunManifest {
     #[serde(default)]
     pub replaces: Vec<String>,
     /// Files (relative to the table root) this run replaces and deletes once its own
-    /// are in place (`compact`); emptied when they are gone.
+    /// are in place (`compact`, rebuilt partitions); emptied when they are gone.
     #[serde(default)]
     pub replaces_files: Vec<String>,
+    /// One more than the highest sequence of the manifests the run saw when it started:
+    /// when two runs record the same input, the higher sequence (then the later run id)
+    /// is the current record. Run ids alone have one-second resolution.
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 /// Whether an input was converted before.
@@ -62,11 +71,13 @@ pub enum Seen {
 /// Every input converted into a table so far.
 #[derive(Clone, Debug, Default)]
 pub struct Manifest {
-    inputs: HashMap<String, (u64, String, String)>,
+    /// Location → (size, version, run id, partitions), from the newest run that converted it.
+    inputs: HashMap<String, (u64, String, String, Vec<String>)>,
     /// Staging folders of committed runs.
     committed_staging: Vec<String>,
     /// Every committed run: its manifest and what it wrote and replaces.
     runs: Vec<(Location, RunManifest)>,
+    max_sequence: u64,
 }
 
 /// The folder of the manifests of the table at `root`.
@@ -83,14 +94,22 @@ impl Manifest {
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(m),
             Err(e) => return Err(e),
         };
+        let mut runs = Vec::new();
         for obj in listed.iter().filter(|o| o.location.key_path().ends_with(".json")) {
             let mut text = Vec::new();
             storage.open(&obj.location)?.read_to_end(&mut text).map_err(|e| Error::io("read", &obj.location, e))?;
             let run: RunManifest = serde_json::from_slice(&text).map_err(|e| {
                 Error::Failed(format!("{} is not a flowlake manifest ({e}); move it away or fix it", obj.location))
             })?;
+            runs.push((obj, run));
+        }
+        // A later run's record of an input wins: by sequence, then by run id (which starts with the start time).
+        runs.sort_by(|(_, a), (_, b)| (a.sequence, &a.run_id).cmp(&(b.sequence, &b.run_id)));
+        for (obj, run) in runs {
+            m.max_sequence = m.max_sequence.max(run.sequence);
             for i in &run.inputs {
-                m.inputs.insert(i.location.clone(), (i.size, i.version.clone(), run.run_id.clone()));
+                m.inputs
+                    .insert(i.location.clone(), (i.size, i.version.clone(), run.run_id.clone(), i.partitions.clone()));
             }
             m.committed_staging.extend(run.staging.clone());
             m.runs.push((obj.location.clone(), run));
@@ -108,6 +127,11 @@ impl Manifest {
         self.inputs.is_empty()
     }
 
+    /// The sequence number of a run starting now (see [`RunManifest::sequence`]).
+    pub fn next_sequence(&self) -> u64 {
+        self.max_sequence + 1
+    }
+
     /// The ids of every committed run.
     pub fn run_ids(&self) -> Vec<String> {
         self.runs.iter().map(|(_, r)| r.run_id.clone()).collect()
@@ -117,9 +141,27 @@ impl Manifest {
     pub fn seen(&self, input: &InputFile) -> Seen {
         match self.inputs.get(&input.location().to_string()) {
             None => Seen::New,
-            Some((size, version, _)) if *size == input.meta.size && *version == input.meta.version => Seen::Done,
-            Some((_, _, run)) => Seen::Changed(run.clone()),
+            Some((size, version, _, _)) if *size == input.meta.size && *version == input.meta.version => Seen::Done,
+            Some((_, _, run, _)) => Seen::Changed(run.clone()),
         }
+    }
+
+    /// The partitions an input's rows went to when it was converted (`None` if it was
+    /// not, or by a flowlake version that did not record them).
+    pub fn partitions_of(&self, location: &str) -> Option<&[String]> {
+        self.inputs.get(location).map(|(_, _, _, p)| p.as_slice()).filter(|p| !p.is_empty())
+    }
+
+    /// Every recorded input that wrote rows to any of `partitions`.
+    pub fn inputs_writing_to(&self, partitions: &std::collections::BTreeSet<String>) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .inputs
+            .iter()
+            .filter(|(_, (_, _, _, p))| p.iter().any(|x| partitions.contains(x)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        v.sort();
+        v
     }
 }
 
@@ -254,8 +296,13 @@ pub fn commit(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Resu
 }
 
 /// The entry for an input.
-pub fn entry(input: &InputFile) -> InputEntry {
-    InputEntry { location: input.location().to_string(), size: input.meta.size, version: input.meta.version.clone() }
+pub fn entry(input: &InputFile, partitions: Vec<String>) -> InputEntry {
+    InputEntry {
+        location: input.location().to_string(),
+        size: input.meta.size,
+        version: input.meta.version.clone(),
+        partitions,
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! partition's open Parquet file. Memory is bounded by
 //! `threads × open batches × batch rows` plus one row group per open file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -450,6 +450,8 @@ fn starts_with_field_name(line: &[u8]) -> bool {
 struct Tally {
     rows_in: u64,
     rows_appended: u64,
+    /// Rows of re-read inputs left out because their partition is not being rebuilt.
+    rows_unchanged: u64,
     header_lines: u64,
     files_empty: u64,
     rejects_by_reason: BTreeMap<String, u64>,
@@ -460,6 +462,7 @@ impl Tally {
     fn add(&mut self, o: Tally) {
         self.rows_in += o.rows_in;
         self.rows_appended += o.rows_appended;
+        self.rows_unchanged += o.rows_unchanged;
         self.header_lines += o.header_lines;
         self.files_empty += o.files_empty;
         for (k, v) in o.rejects_by_reason {
@@ -493,6 +496,17 @@ struct Run<'a> {
     queue_cap: usize,
     /// Workers still parsing files.
     producers: AtomicUsize,
+    /// Rebuilding partitions for changed inputs: only rows of these partitions are written,
+    /// except for the changed inputs themselves (all their rows are).
+    rebuild: Option<Rebuild>,
+    /// The partitions each job's rows went to.
+    job_partitions: Mutex<Vec<BTreeSet<Bucket>>>,
+}
+
+/// Partitions rebuilt because inputs that wrote to them changed.
+struct Rebuild {
+    partitions: HashSet<String>,
+    changed: HashSet<String>,
 }
 
 /// How many partitions one worker buffers at once before flushing the largest.
@@ -509,6 +523,8 @@ struct Worker {
     files_seen: u64,
     rejects: Vec<Reject>,
     tally: Tally,
+    /// Partitions the current file's rows went to.
+    parts: BTreeSet<Bucket>,
 }
 
 impl<'a> Run<'a> {
@@ -528,6 +544,7 @@ impl<'a> Run<'a> {
             files_seen: 0,
             rejects: Vec::new(),
             tally: Tally::default(),
+            parts: BTreeSet::new(),
         };
         let result = (|| -> Result<()> {
             loop {
@@ -539,6 +556,7 @@ impl<'a> Run<'a> {
                 let rows_before = w.tally.rows_in;
                 w.files_seen += 1;
                 self.file(&mut w, i, job)?;
+                self.job_partitions.lock().expect("partitions lock")[i] = std::mem::take(&mut w.parts);
                 self.flush_rejects(&mut w)?;
                 self.flush_stale(&mut w)?;
                 self.progress.file_done(job.input.meta.size, w.tally.rows_in - rows_before);
@@ -662,6 +680,12 @@ impl<'a> Run<'a> {
             }
         };
         let path_time = job.input.path_time;
+        // While rebuilding partitions, an unchanged input contributes only rows of those partitions.
+        let only = self
+            .rebuild
+            .as_ref()
+            .filter(|r| !r.changed.contains(&job.input.location().to_string()))
+            .map(|r| &r.partitions);
         let rows_at_start = w.tally.rows_in;
         let mut fatal: Option<Error> = None;
         let mut splitter = std::mem::take(&mut w.splitter);
@@ -707,6 +731,14 @@ impl<'a> Run<'a> {
             match w.parser.parse(p, text) {
                 Ok(parsed) => match self.opts.layout.bucket(parsed.start, path_time) {
                     Some(time) => {
+                        // Recorded even for rows left out below: the manifest says where all of an input's rows are.
+                        w.parts.insert((time, job.origin));
+                        if let Some(only) = only
+                            && !only.contains(&self.partition_path((time, job.origin)))
+                        {
+                            w.tally.rows_unchanged += 1;
+                            return true;
+                        }
                         if let Err(e) = self.append(w, p, (time, job.origin), text) {
                             fatal = Some(e);
                             return false;
@@ -871,24 +903,69 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let replaces = if opts.full_refresh { manifest.run_ids() } else { Vec::new() };
     let mut files_skipped = 0u64;
     let mut changed = Vec::new();
-    inputs.retain(|(_, f)| match if opts.full_refresh { Seen::New } else { manifest.seen(f) } {
-        Seen::New => true,
+    let seen: Vec<Seen> =
+        inputs.iter().map(|(_, f)| if opts.full_refresh { Seen::New } else { manifest.seen(f) }).collect();
+    for ((_, f), s) in inputs.iter().zip(&seen) {
+        if let Seen::Changed(run) = s {
+            changed.push((f.location().to_string(), run.clone()));
+        }
+    }
+    // A changed input replaces its earlier rows: the partitions it wrote to are rebuilt from
+    // every input that wrote to them (their other rows are already in place and left alone),
+    // and the files now in those partitions are replaced.
+    let mut rebuild = None;
+    let mut replaces_files: Vec<String> = Vec::new();
+    let mut again: HashSet<String> = HashSet::new();
+    if !changed.is_empty() {
+        let mut parts = BTreeSet::new();
+        for (loc, run) in &changed {
+            let p = manifest.partitions_of(loc).ok_or_else(|| {
+                Error::Failed(format!(
+                    "{loc} changed since run {run} converted it, and that run did not record where its rows went \
+                     (an older flowlake): run again with --full-refresh"
+                ))
+            })?;
+            parts.extend(p.iter().cloned());
+        }
+        let listed_now: HashSet<String> = inputs.iter().map(|(_, f)| f.location().to_string()).collect();
+        for loc in manifest.inputs_writing_to(&parts) {
+            if !listed_now.contains(&loc) {
+                return Err(Error::Failed(format!(
+                    "{} changed, so partitions {} are rebuilt, but {loc}, which also wrote to them, is not among \
+                     this run's inputs (moved, deleted or filtered out): include it, or run with --full-refresh",
+                    changed[0].0,
+                    parts.iter().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            again.insert(loc);
+        }
+        let root_key = opts.output.key_path();
+        let root_key = root_key.trim_end_matches('/');
+        for p in &parts {
+            let listed = match out_storage.list(&opts.output.join(p)) {
+                Ok(l) => l,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            for o in listed.into_iter().filter(|o| o.location.key_path().ends_with(".parquet")) {
+                let k = o.location.key_path();
+                replaces_files.push(k.strip_prefix(root_key).unwrap_or(&k).trim_start_matches('/').to_string());
+            }
+        }
+        rebuild = Some(Rebuild {
+            partitions: parts.into_iter().collect(),
+            changed: changed.iter().map(|(l, _)| l.clone()).collect(),
+        });
+    }
+    let mut seen = seen.into_iter();
+    inputs.retain(|(_, f)| match seen.next().expect("one per input") {
+        Seen::New | Seen::Changed(_) => true,
+        Seen::Done if again.contains(&f.location().to_string()) => true,
         Seen::Done => {
             files_skipped += 1;
             false
         }
-        Seen::Changed(run) => {
-            changed.push((f.location().to_string(), run));
-            false
-        }
     });
-    if let Some((first, run)) = changed.first() {
-        return Err(Error::Failed(format!(
-            "{} input(s) changed since they were converted (first: {first}, converted by run {run}); \
-             replacing their rows alone is not supported yet: run again with --full-refresh",
-            changed.len()
-        )));
-    }
 
     let remote = inputs.iter().any(|(s, _)| s.is_remote());
     let fetches: Vec<(Arc<dyn Storage>, InputFile)> = if remote { inputs.clone() } else { Vec::new() };
@@ -944,6 +1021,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         queue_ready: std::sync::Condvar::new(),
         queue_cap: 2 * threads,
         producers: AtomicUsize::new(threads),
+        rebuild,
+        job_partitions: Mutex::new(vec![BTreeSet::new(); files_in as usize]),
     };
     std::thread::scope(|scope| {
         if let Some(p) = &run.prefetch {
@@ -962,8 +1041,12 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     });
     progress.finishing();
 
+    let job_parts: Vec<Vec<String>> = {
+        let buckets = run.job_partitions.lock().expect("partitions lock");
+        buckets.iter().map(|b| b.iter().map(|k| run.partition_path(*k)).collect()).collect()
+    };
     let Run { sink, rejects, failure, tally, rejected, jobs, .. } = run;
-    let converted: Vec<InputFile> = jobs.into_iter().map(|j| j.input).collect();
+    let converted: Vec<(InputFile, Vec<String>)> = jobs.into_iter().map(|j| j.input).zip(job_parts).collect();
     let tally = tally.into_inner().expect("tally lock");
     let mut failure = failure.into_inner().expect("failure lock");
     let rows_rejected = rejected.load(Ordering::SeqCst);
@@ -980,7 +1063,9 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         Vec::new()
     };
     let rows_written: u64 = written.iter().map(|f| f.rows).sum();
-    if failure.is_none() && (rows_written != tally.rows_appended || tally.rows_in != rows_written + rows_rejected) {
+    if failure.is_none()
+        && (rows_written != tally.rows_appended || tally.rows_in != rows_written + rows_rejected + tally.rows_unchanged)
+    {
         // Never expected; checked so that a bug shows up as a failed run, not as lost rows.
         failure = Some(Error::Failed(format!(
             "internal accounting error: {} records read, {rows_written} written, {rows_rejected} rejected; please report this",
@@ -1043,7 +1128,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         rows_in: tally.rows_in,
         rows_written,
         rows_rejected,
-        rows_discarded: tally.rows_in.saturating_sub(rows_written + rows_rejected),
+        rows_discarded: tally.rows_in.saturating_sub(rows_written + rows_rejected + tally.rows_unchanged),
+        rows_unchanged: tally.rows_unchanged,
         rejects_by_reason: tally.rejects_by_reason,
         rejects_path,
         files_written: written.len() as u64,
@@ -1067,7 +1153,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         let run = RunManifest {
             run_id: report.run_id.clone(),
             shard: report.shard.clone(),
-            inputs: converted.iter().map(manifest::entry).collect(),
+            inputs: converted.iter().map(|(f, p)| manifest::entry(f, p.clone())).collect(),
             files: report
                 .files
                 .iter()
@@ -1077,10 +1163,19 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
                 .collect(),
             staging: Some(staging_rel.clone()),
             replaces: replaces.clone(),
-            replaces_files: Vec::new(),
+            replaces_files: replaces_files.clone(),
+            sequence: manifest.next_sequence(),
         };
         manifest::publish(out_storage.as_ref(), &opts.output, &run, &moves)?;
         manifest::delete_runs(out_storage.as_ref(), &opts.output, &manifest, &replaces)?;
+        if !replaces_files.is_empty() {
+            // The rebuilt partitions' new files are in place: the old ones go (a crash here is
+            // finished by the next run, from this manifest).
+            for rel in &replaces_files {
+                out_storage.delete(&opts.output.join(rel))?;
+            }
+            manifest::commit(out_storage.as_ref(), &opts.output, &RunManifest { replaces_files: Vec::new(), ..run })?;
+        }
     }
     if report.status != RunStatus::Failed && report.files_written > 0 {
         let o = match &opts.ddl {

@@ -111,8 +111,12 @@ pub struct RunReport {
     /// Records written to the rejects file instead.
     pub rows_rejected: u64,
     /// Records read but not written because the run failed (0 unless `status` is `failed`):
-    /// `rows_in = rows_written + rows_rejected + rows_discarded`.
+    /// `rows_in = rows_written + rows_rejected + rows_discarded + rows_unchanged`.
     pub rows_discarded: u64,
+    /// Records of inputs read again to rebuild partitions a changed input wrote to, that
+    /// belong to other partitions and are already there unchanged (0 unless inputs changed).
+    #[serde(default)]
+    pub rows_unchanged: u64,
     /// Rejected records per reason kind.
     pub rejects_by_reason: BTreeMap<String, u64>,
     /// The rejects file, when there were rejects.

@@ -190,14 +190,27 @@ fn reruns_convert_only_new_inputs_and_never_overwrite() {
     let all = walk_all(&lake);
     assert!(all.iter().all(|p| !p.ends_with(".tmp")), "{all:?}");
     assert_eq!(all.iter().filter(|p| p.contains("_flowlake/manifest/")).count(), 2);
-    // A converted input that changes afterwards is refused, not converted twice.
-    // (Written again: same bytes, new modification time, which is the version on local disk.)
+    // A converted input that changes afterwards replaces its earlier rows: here it loses every
+    // third record. The partitions it wrote to are rebuilt from every input that wrote to them.
     let changed = log_files(&sample).remove(0);
+    let text = raw_text(&changed);
+    let kept: Vec<&str> = text.lines().enumerate().filter(|(i, _)| *i == 0 || i % 3 != 0).map(|(_, l)| l).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, (kept.join("\n") + "\n").as_bytes()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    std::fs::write(&changed, std::fs::read(&changed).unwrap()).unwrap();
-    let err = convert(&opts, &NoProgress).unwrap_err().to_string();
-    assert!(err.starts_with("1 input(s) changed since they were converted (first: "), "{err}");
-    assert!(err.ends_with("replacing their rows alone is not supported yet: run again with --full-refresh"), "{err}");
+    std::fs::write(&changed, gz.finish().unwrap()).unwrap();
+    let r = convert(&opts, &NoProgress).unwrap();
+    assert_eq!(r.status, RunStatus::Ok, "{:?}", r.error);
+    assert_eq!(r.rows_in, r.rows_written + r.rows_rejected + r.rows_unchanged);
+    assert!(r.files_in > 1 && r.files_in < 12, "only the inputs of the rebuilt partitions are read: {}", r.files_in);
+    assert!(r.rows_unchanged > 0, "rows of re-read inputs in other partitions are left in place");
+    let table = read_table(&lake);
+    assert!(
+        table_rows(&table, &columns) == raw_rows(&log_files(&sample), &columns),
+        "the changed input's rows are replaced, every other record is there exactly once"
+    );
+    assert!(walk_all(&lake).iter().all(|p| !p.contains("_flowlake/staging/")), "nothing left staged");
+    assert_eq!(convert(&opts, &NoProgress).unwrap().files_skipped, 12, "and then it is all done");
     // --full-refresh starts over: the table then holds exactly the current inputs, once.
     let d = convert(&opts.clone().with_full_refresh(true), &NoProgress).unwrap();
     assert_eq!((d.status, d.files_in, d.files_skipped), (RunStatus::Ok, 12, 0));
@@ -444,7 +457,8 @@ fn bloom_filters_and_sorted_batches_keep_every_row() {
                 }
             }
         }
-        // With --sort, every written batch (up to 65,536 rows) is sorted by srcaddr (nulls last), then start.
+        // With --sort, every written batch (up to 65,536 rows) is sorted by srcaddr (nulls last), then start;
+        // without, addresses are in delivery order.
         let first = &table.iter().find(|(_, b)| b.num_rows() >= 500).expect("a large batch").1;
         let keys: Vec<(bool, Option<String>)> = (0..first.num_rows())
             .map(|r| {
@@ -452,8 +466,13 @@ fn bloom_filters_and_sorted_batches_keep_every_row() {
                 (v.is_none(), v)
             })
             .collect();
-        let is_sorted = keys.windows(2).all(|w| w[0] <= w[1]);
-        assert_eq!(is_sorted, sorted, "{args:?}");
+        // A read batch can straddle two written batches (a partition's rows flushed early): count descents.
+        let descents = keys.windows(2).filter(|w| w[0] > w[1]).count();
+        if sorted {
+            assert!(descents <= 3, "{args:?}: {descents} descents in {} rows", keys.len());
+        } else {
+            assert!(descents > keys.len() / 10, "{args:?}: only {descents} descents in {} rows", keys.len());
+        }
     }
     let (_, err) = flowlake_code(&["convert", sample.to_str().unwrap(), "--out", "x", "--sort", "srcadr"], 2);
     assert!(err.contains("invalid --sort column `srcadr`"), "{err}");
