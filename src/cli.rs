@@ -244,8 +244,8 @@ struct ConvertArgs {
     #[arg(long, default_value = "srcaddr,dstaddr", value_name = "COLS")]
     bloom_filter: String,
     /// Sort each written batch of rows by these columns (comma-separated), narrowing Parquet
-    /// page statistics for lookups on them; `none` keeps delivery order.
-    #[arg(long, default_value = "none", value_name = "COLS")]
+    /// page statistics for lookups on them (and compressing better); `none` keeps delivery order.
+    #[arg(long, default_value = "srcaddr", value_name = "COLS")]
     sort: String,
     /// Fail the run, writing no rows, if more than N records are rejected.
     #[arg(long, value_name = "N")]
