@@ -813,6 +813,12 @@ fn demo(a: DemoArgs) -> Result<u8> {
         lake.display(),
         lake.display()
     );
+    #[cfg(feature = "query")]
+    println!(
+        "Ask it: flowlake top {0}  |  flowlake private-cidrs {0}  |  flowlake sources {0} --outside 10.192.0.0/16  |  \
+         flowlake find {0} --ip 10.192.0.4 --limit 20",
+        lake.display()
+    );
     Ok(exit_code(&r))
 }
 
