@@ -5,12 +5,13 @@
 //!
 //! `cargo bench --bench hot`. Whole-tool comparisons live in `scripts/bench.sh`.
 
-use std::hint::black_box;
-use std::io::Read;
+mod support;
 
+use std::hint::black_box;
+
+use arrow_array::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flowlake::format::Format;
-use flowlake::generate::{self, GenerateOptions};
 use flowlake::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, RecordParser};
 use flowlake::schema::TableColumns;
 use parquet::arrow::ArrowWriter;
@@ -20,32 +21,27 @@ use parquet::schema::types::ColumnPath;
 
 const ROWS: u64 = 65_536;
 
-/// The text of `ROWS` generated records of a format preset (header line first).
-fn sample(format: &str) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut o = GenerateOptions::new(dir.path(), ROWS, 1);
-    o.format = generate::format_preset(format).expect("preset");
-    o.files_per_day = 1;
-    generate::generate(&o).expect("generate");
-    let mut text = Vec::new();
-    let mut stack = vec![dir.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".log.gz") {
-                let f = std::fs::File::open(&p).expect("open");
-                flate2::read::MultiGzDecoder::new(f).read_to_end(&mut text).expect("gunzip");
+/// Splits, parses and builds every record of `body` into one batch.
+fn build(body: &[u8], plan: &ColumnPlan, table: &TableColumns, schema: &arrow_schema::SchemaRef) -> RecordBatch {
+    let mut parser = RecordParser::new();
+    let mut builder = BatchBuilder::new(table, schema.clone(), ROWS as usize);
+    let mut reader = body;
+    LineSplitter::new()
+        .split(&mut reader, |_, line| {
+            if let Line::Text(l) = line
+                && parser.parse(plan, l).is_ok()
+            {
+                builder.append(plan, &parser, l);
             }
-        }
-    }
-    text
+            true
+        })
+        .expect("in memory");
+    builder.finish()
 }
 
 fn hot_loops(c: &mut Criterion) {
     for preset in ["default", "all"] {
-        let text = sample(preset);
+        let text = support::sample(preset, ROWS);
         let header_end = text.iter().position(|&b| b == b'\n').expect("header");
         let body = &text[header_end + 1..];
         let fmt = Format::from_header(&text[..header_end]).expect("header parses");
@@ -93,39 +89,11 @@ fn hot_loops(c: &mut Criterion) {
         });
 
         g.bench_function("split, parse and build arrays", |b| {
-            let mut parser = RecordParser::new();
-            b.iter(|| {
-                let mut builder = BatchBuilder::new(&table, schema.clone(), ROWS as usize);
-                let mut reader = body;
-                LineSplitter::new()
-                    .split(&mut reader, |_, line| {
-                        if let Line::Text(l) = line
-                            && parser.parse(&plan, l).is_ok()
-                        {
-                            builder.append(&plan, &parser, l);
-                        }
-                        true
-                    })
-                    .expect("in memory");
-                black_box(builder.finish())
-            })
+            b.iter(|| black_box(build(body, &plan, &table, &schema)))
         });
 
         // One row group: the batch built above, encoded and compressed as `convert` does.
-        let mut parser = RecordParser::new();
-        let mut builder = BatchBuilder::new(&table, schema.clone(), ROWS as usize);
-        let mut reader = body;
-        LineSplitter::new()
-            .split(&mut reader, |_, line| {
-                if let Line::Text(l) = line
-                    && parser.parse(&plan, l).is_ok()
-                {
-                    builder.append(&plan, &parser, l);
-                }
-                true
-            })
-            .expect("in memory");
-        let batch = builder.finish();
+        let batch = build(body, &plan, &table, &schema);
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
             .set_dictionary_enabled(true)

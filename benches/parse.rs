@@ -4,38 +4,17 @@
 //! Run with `cargo bench --bench parse`. The comparison with other tools is
 //! `scripts/bench.sh`; this isolates the parser.
 
+mod support;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use flowlake::format::Format;
-use flowlake::generate::{self, GenerateOptions};
 use flowlake::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, RecordParser};
 use flowlake::schema::TableColumns;
 
-fn sample(format: &str, records: u64) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut o = GenerateOptions::new(dir.path(), records, 1);
-    o.format = generate::format_preset(format).expect("preset");
-    o.files_per_day = 1;
-    generate::generate(&o).expect("generate");
-    let mut text = Vec::new();
-    let mut stack = vec![dir.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".log.gz") {
-                let f = std::fs::File::open(&p).expect("open");
-                std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(f), &mut text).expect("gunzip");
-            }
-        }
-    }
-    text
-}
-
 fn bench(name: &str, format: &str) {
-    let text = sample(format, 500_000);
+    let text = support::sample(format, 500_000);
     let header_end = text.iter().position(|&b| b == b'\n').expect("header");
     let fmt = Format::from_header(&text[..header_end]).expect("header parses");
     let table = TableColumns::from_columns(fmt.fields().iter().cloned());
