@@ -525,6 +525,8 @@ struct Worker {
     tally: Tally,
     /// Partitions the current file's rows went to.
     parts: BTreeSet<Bucket>,
+    /// While rebuilding partitions: the last bucket tested, and whether its rows are written.
+    last_keep: Option<(Bucket, bool)>,
 }
 
 impl<'a> Run<'a> {
@@ -545,6 +547,7 @@ impl<'a> Run<'a> {
             rejects: Vec::new(),
             tally: Tally::default(),
             parts: BTreeSet::new(),
+            last_keep: None,
         };
         let result = (|| -> Result<()> {
             loop {
@@ -733,11 +736,21 @@ impl<'a> Run<'a> {
                     Some(time) => {
                         // Recorded even for rows left out below: the manifest says where all of an input's rows are.
                         w.parts.insert((time, job.origin));
-                        if let Some(only) = only
-                            && !only.contains(&self.partition_path((time, job.origin)))
-                        {
-                            w.tally.rows_unchanged += 1;
-                            return true;
+                        if let Some(only) = only {
+                            // Consecutive lines nearly always share a partition: test each bucket once in a row.
+                            let key = (time, job.origin);
+                            let keep = match w.last_keep {
+                                Some((k, keep)) if k == key => keep,
+                                _ => {
+                                    let keep = only.contains(&self.partition_path(key));
+                                    w.last_keep = Some((key, keep));
+                                    keep
+                                }
+                            };
+                            if !keep {
+                                w.tally.rows_unchanged += 1;
+                                return true;
+                            }
                         }
                         if let Err(e) = self.append(w, p, (time, job.origin), text) {
                             fatal = Some(e);

@@ -98,8 +98,6 @@ impl Lake {
             o.execution.parquet.enable_page_index = true;
             o.execution.parquet.bloom_filter_on_read = true;
             o.execution.parquet.pruning = true;
-            // Partition values (`date`, `aws-region`, …) compare as the strings the DDL declares.
-            o.execution.listing_table_ignore_subdirectory = false;
         }
         let ctx = SessionContext::new_with_config(config);
         for f in udf::all() {

@@ -73,11 +73,12 @@ impl Inner {
 }
 
 fn to_os_error(path: &Path, e: Error) -> object_store::Error {
-    let text = e.to_string();
-    if text.contains("not found") || text.contains("NotFound") || text.contains("does not exist") {
-        return object_store::Error::NotFound { path: path.to_string(), source: text.into() };
+    match e {
+        Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            object_store::Error::NotFound { path: path.to_string(), source: e.to_string().into() }
+        }
+        e => object_store::Error::Generic { store: "S3", source: e.to_string().into() },
     }
-    object_store::Error::Generic { store: "S3", source: text.into() }
 }
 
 fn read_only() -> object_store::Error {

@@ -181,7 +181,7 @@ impl Question {
                     }
                     q.columns.iter().map(|c| ident(c)).collect()
                 };
-                let mut wh = filter_sql(&q.filter, layout, columns, &need)?;
+                let mut wh = filter_sql(&q.filter, layout, &need)?;
                 wh.push(address_sql(&q.target, q.direction, &need)?);
                 // By time, then by every printed column, so the same question always prints the same lines.
                 let mut order_cols: Vec<String> = Vec::new();
@@ -200,7 +200,7 @@ impl Question {
                 for c in ["srcaddr", "bytes", "packets", "start", "end"] {
                     need(c)?;
                 }
-                let mut wh = filter_sql(&q.filter, layout, columns, &need)?;
+                let mut wh = filter_sql(&q.filter, layout, &need)?;
                 wh.push("\"srcaddr\" IS NOT NULL".to_string());
                 if !q.outside.is_empty() {
                     let inside: Vec<String> = q
@@ -237,7 +237,7 @@ impl Question {
                 }
                 let ranges = if q.ranges.is_empty() { PrivateRanges::DEFAULT.to_vec() } else { q.ranges.clone() };
                 let blocks: Vec<Cidr> = ranges.iter().flat_map(|r| r.blocks()).collect();
-                let wh = filter_sql(&q.filter, layout, columns, &need)?;
+                let wh = filter_sql(&q.filter, layout, &need)?;
                 let wh = if wh.is_empty() { String::new() } else { format!(" AND {}", wh.join(" AND ")) };
                 let in_blocks = |col: &str| -> String {
                     if ranges == PrivateRanges::DEFAULT {
@@ -285,7 +285,7 @@ impl Question {
                 for c in group.iter().chain(["packets", "bytes"].iter()) {
                     need(c)?;
                 }
-                let mut wh = filter_sql(&q.filter, layout, columns, &need)?;
+                let mut wh = filter_sql(&q.filter, layout, &need)?;
                 wh.extend(group.iter().map(|c| format!("{} IS NOT NULL", ident(c))));
                 let g: Vec<String> = group.iter().map(|c| ident(c)).collect();
                 let by = match q.by {
@@ -345,12 +345,7 @@ fn address_sql(target: &Cidr, direction: Direction, need: &dyn Fn(&str) -> Resul
 }
 
 /// Partition filters for the date range (the partitions are by the UTC day of `start`), and the rest.
-fn filter_sql(
-    f: &Filter,
-    layout: Layout,
-    columns: &[String],
-    need: &dyn Fn(&str) -> Result<()>,
-) -> Result<Vec<String>> {
+fn filter_sql(f: &Filter, layout: Layout, need: &dyn Fn(&str) -> Result<()>) -> Result<Vec<String>> {
     let mut wh = Vec::new();
     let day_expr = match layout {
         Layout::Date | Layout::Hour => "\"date\"".to_string(),
@@ -375,7 +370,6 @@ fn filter_sql(
         need("protocol")?;
         wh.push(format!("\"protocol\" = {p}"));
     }
-    let _ = columns;
     Ok(wh)
 }
 
@@ -419,7 +413,7 @@ mod tests {
     #[test]
     fn aws_layout_dates() {
         let f = Filter { from: Some(19570), ..Default::default() };
-        let wh = filter_sql(&f, Layout::Aws, &[], &|_| Ok(())).unwrap();
+        let wh = filter_sql(&f, Layout::Aws, &|_| Ok(())).unwrap();
         assert_eq!(wh, vec!["concat(\"year\", '-', \"month\", '-', \"day\") >= '2023-08-01'"]);
     }
 }
