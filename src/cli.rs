@@ -278,6 +278,11 @@ struct ConvertArgs {
     /// (deleted once the new files are in place). Without it, inputs already converted are skipped.
     #[arg(long)]
     full_refresh: bool,
+    /// Fold the table's run manifests (one small JSON per run under OUT/_flowlake/manifest/)
+    /// into one checkpoint once this many are not covered by one, so that opening a table
+    /// with years of runs reads one file; 0 never folds.
+    #[arg(long, default_value_t = flowlake::manifest::checkpoint::DEFAULT_EVERY, value_name = "RUNS")]
+    checkpoint_every: usize,
     /// Convert only shard INDEX of COUNT (INDEX from 0): N workers split one job with no
     /// coordination; each input goes to exactly one shard, a day's files to the same one.
     #[arg(long, value_name = "INDEX/COUNT")]
@@ -562,6 +567,7 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_s3_concurrency(a.s3_concurrency)
         .with_shard(a.shard.as_deref().map(str::parse).transpose()?)
         .with_full_refresh(a.full_refresh)
+        .with_checkpoint_every(a.checkpoint_every)
         .with_format(a.input.format()?)
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)

@@ -67,6 +67,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     let m = Manifest::load(st.as_ref(), root)?;
     manifest::roll_forward(st.as_ref(), root, &m)?;
     manifest::finish_replacements(st.as_ref(), root, &m)?;
+    manifest::remove_stale_temporaries(root);
     let info = crate::table::read_table_info(st.as_ref(), root)?;
     let table = TableColumns::from_columns(info.columns.iter().map(|(c, _)| match crate::schema::lookup_loose(c) {
         Some(i) => crate::schema::ColumnId::Known(i),
@@ -162,6 +163,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     }
     // Done: the manifest no longer needs to name the replaced files.
     manifest::commit(st.as_ref(), root, &RunManifest { replaces_files: Vec::new(), ..run })?;
+    manifest::checkpoint::fold_if_due(st.as_ref(), root, manifest::checkpoint::DEFAULT_EVERY)?;
     rep.files_after = moves.len() as u64;
     rep.rows = rows_after;
     Ok(rep)

@@ -47,6 +47,7 @@ pub struct ConvertOptions {
     s3_concurrency: usize,
     shard: Option<Shard>,
     full_refresh: bool,
+    checkpoint_every: usize,
 }
 
 impl ConvertOptions {
@@ -68,6 +69,7 @@ impl ConvertOptions {
             s3_concurrency: 16,
             shard: None,
             full_refresh: false,
+            checkpoint_every: manifest::checkpoint::DEFAULT_EVERY,
         }
     }
 
@@ -147,6 +149,14 @@ impl ConvertOptions {
     /// (inputs recorded in the table's manifest are skipped).
     pub fn with_full_refresh(mut self, on: bool) -> Self {
         self.full_refresh = on;
+        self
+    }
+
+    /// Fold the table's run manifests into one checkpoint after a run once this
+    /// many are not covered by one (0: never). Default
+    /// [`manifest::checkpoint::DEFAULT_EVERY`].
+    pub fn with_checkpoint_every(mut self, runs: usize) -> Self {
+        self.checkpoint_every = runs;
         self
     }
 
@@ -496,17 +506,20 @@ struct Run<'a> {
     queue_cap: usize,
     /// Workers still parsing files.
     producers: AtomicUsize,
-    /// Rebuilding partitions for changed inputs: only rows of these partitions are written,
-    /// except for the changed inputs themselves (all their rows are).
+    /// Rebuilding partitions for changed inputs: inputs read again only for them write only
+    /// rows of these partitions (changed and new inputs write all their rows).
     rebuild: Option<Rebuild>,
     /// The partitions each job's rows went to.
-    job_partitions: Mutex<Vec<BTreeSet<Bucket>>>,
+    /// Per job: records read from its input, and the partitions they went to.
+    job_partitions: Mutex<Vec<(u64, BTreeSet<Bucket>)>>,
 }
 
 /// Partitions rebuilt because inputs that wrote to them changed.
 struct Rebuild {
     partitions: HashSet<String>,
-    changed: HashSet<String>,
+    /// Unchanged inputs read again because they wrote to those partitions: they contribute
+    /// only rows of those partitions (changed and new inputs contribute all their rows).
+    reread: HashSet<String>,
 }
 
 /// How many partitions one worker buffers at once before flushing the largest.
@@ -559,7 +572,8 @@ impl<'a> Run<'a> {
                 let rows_before = w.tally.rows_in;
                 w.files_seen += 1;
                 self.file(&mut w, i, job)?;
-                self.job_partitions.lock().expect("partitions lock")[i] = std::mem::take(&mut w.parts);
+                self.job_partitions.lock().expect("partitions lock")[i] =
+                    (w.tally.rows_in - rows_before, std::mem::take(&mut w.parts));
                 self.flush_rejects(&mut w)?;
                 self.flush_stale(&mut w)?;
                 self.progress.file_done(job.input.meta.size, w.tally.rows_in - rows_before);
@@ -687,7 +701,7 @@ impl<'a> Run<'a> {
         let only = self
             .rebuild
             .as_ref()
-            .filter(|r| !r.changed.contains(&job.input.location().to_string()))
+            .filter(|r| r.reread.contains(&job.input.location().to_string()))
             .map(|r| &r.partitions);
         let rows_at_start = w.tally.rows_in;
         let mut fatal: Option<Error> = None;
@@ -912,6 +926,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     // Finish what an interrupted earlier run committed but had not moved into place.
     manifest::roll_forward(out_storage.as_ref(), &opts.output, &manifest)?;
     manifest::remove_stale_staging(out_storage.as_ref(), &opts.output, &manifest, started as i64)?;
+    manifest::remove_stale_temporaries(&opts.output);
     manifest::finish_replacements(out_storage.as_ref(), &opts.output, &manifest)?;
     let replaces = if opts.full_refresh { manifest.run_ids() } else { Vec::new() };
     let mut files_skipped = 0u64;
@@ -965,9 +980,10 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
                 replaces_files.push(k.strip_prefix(root_key).unwrap_or(&k).trim_start_matches('/').to_string());
             }
         }
+        let changed: HashSet<&String> = changed.iter().map(|(l, _)| l).collect();
         rebuild = Some(Rebuild {
             partitions: parts.into_iter().collect(),
-            changed: changed.iter().map(|(l, _)| l.clone()).collect(),
+            reread: again.iter().filter(|l| !changed.contains(l)).cloned().collect(),
         });
     }
     let mut seen = seen.into_iter();
@@ -1035,7 +1051,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         queue_cap: 2 * threads,
         producers: AtomicUsize::new(threads),
         rebuild,
-        job_partitions: Mutex::new(vec![BTreeSet::new(); files_in as usize]),
+        job_partitions: Mutex::new(vec![(0, BTreeSet::new()); files_in as usize]),
     };
     std::thread::scope(|scope| {
         if let Some(p) = &run.prefetch {
@@ -1054,12 +1070,12 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     });
     progress.finishing();
 
-    let job_parts: Vec<Vec<String>> = {
+    let job_parts: Vec<(u64, Vec<String>)> = {
         let buckets = run.job_partitions.lock().expect("partitions lock");
-        buckets.iter().map(|b| b.iter().map(|k| run.partition_path(*k)).collect()).collect()
+        buckets.iter().map(|(rows, b)| (*rows, b.iter().map(|k| run.partition_path(*k)).collect())).collect()
     };
     let Run { sink, rejects, failure, tally, rejected, jobs, .. } = run;
-    let converted: Vec<(InputFile, Vec<String>)> = jobs.into_iter().map(|j| j.input).zip(job_parts).collect();
+    let converted: Vec<(InputFile, (u64, Vec<String>))> = jobs.into_iter().map(|j| j.input).zip(job_parts).collect();
     let tally = tally.into_inner().expect("tally lock");
     let mut failure = failure.into_inner().expect("failure lock");
     let rows_rejected = rejected.load(Ordering::SeqCst);
@@ -1166,7 +1182,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         let run = RunManifest {
             run_id: report.run_id.clone(),
             shard: report.shard.clone(),
-            inputs: converted.iter().map(|(f, p)| manifest::entry(f, p.clone())).collect(),
+            inputs: converted.iter().map(|(f, (rows, p))| manifest::entry(f, *rows, p.clone())).collect(),
             files: report
                 .files
                 .iter()
@@ -1189,6 +1205,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
             }
             manifest::commit(out_storage.as_ref(), &opts.output, &RunManifest { replaces_files: Vec::new(), ..run })?;
         }
+        // Keep opening the table cheap however many runs it has had.
+        manifest::checkpoint::fold_if_due(out_storage.as_ref(), &opts.output, opts.checkpoint_every)?;
     }
     if report.status != RunStatus::Failed && report.files_written > 0 {
         let o = match &opts.ddl {

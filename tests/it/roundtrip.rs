@@ -161,15 +161,33 @@ fn columns_are_the_union_in_catalog_order() {
 
 #[test]
 fn reruns_convert_only_new_inputs_and_never_overwrite() {
+    incremental_runs(0);
+}
+
+/// The same runs with the manifests folded into a checkpoint after every run.
+#[test]
+fn reruns_read_the_same_manifest_through_checkpoints() {
+    incremental_runs(1);
+}
+
+fn incremental_runs(checkpoint_every: usize) {
+    let checkpoints = |lake: &Path| walk_all(lake).iter().filter(|p| p.contains("_flowlake/checkpoint/")).count();
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
     let mut o = GenerateOptions::new(&sample, 2_000, 2);
     o.files_per_day = 4;
     let first = generate::generate(&o).unwrap();
     let lake = dir.path().join("lake");
-    let opts = ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()));
+    let opts = ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()))
+        .with_checkpoint_every(checkpoint_every);
     let a = convert(&opts, &NoProgress).unwrap();
     assert_eq!((a.files_in, a.files_skipped, a.rows_written), (8, 0, first.records));
+    assert_eq!(checkpoints(&lake), checkpoint_every.min(1), "a checkpoint after every run, or none");
+    let m =
+        flowlake::manifest::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
+    let recorded = m.entries();
+    assert_eq!(recorded.len(), 8);
+    assert_eq!(recorded.iter().map(|(e, _)| e.rows).sum::<u64>(), first.records, "each input's records are recorded");
     // The same command again: everything is in the manifest, nothing is converted twice.
     let b = convert(&opts, &NoProgress).unwrap();
     assert_eq!((b.files_in, b.files_skipped, b.rows_written, b.files_written), (0, 8, 0, 0));
@@ -190,6 +208,7 @@ fn reruns_convert_only_new_inputs_and_never_overwrite() {
     let all = walk_all(&lake);
     assert!(all.iter().all(|p| !p.ends_with(".tmp")), "{all:?}");
     assert_eq!(all.iter().filter(|p| p.contains("_flowlake/manifest/")).count(), 2);
+    assert_eq!(checkpoints(&lake), checkpoint_every.min(1), "older checkpoints are removed");
     // A converted input that changes afterwards replaces its earlier rows: here it loses every
     // third record. The partitions it wrote to are rebuilt from every input that wrote to them.
     let changed = log_files(&sample).remove(0);
@@ -199,10 +218,15 @@ fn reruns_convert_only_new_inputs_and_never_overwrite() {
     std::io::Write::write_all(&mut gz, (kept.join("\n") + "\n").as_bytes()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&changed, gz.finish().unwrap()).unwrap();
+    // A new day arrives in the same run: all its rows are written, whatever is rebuilt.
+    o.start_date = "2023-08-04".into();
+    o.seed = 10;
+    let third = generate::generate(&o).unwrap();
     let r = convert(&opts, &NoProgress).unwrap();
     assert_eq!(r.status, RunStatus::Ok, "{:?}", r.error);
     assert_eq!(r.rows_in, r.rows_written + r.rows_rejected + r.rows_unchanged);
-    assert!(r.files_in > 1 && r.files_in < 12, "only the inputs of the rebuilt partitions are read: {}", r.files_in);
+    assert!(r.files_in > 5 && r.files_in < 16, "only the inputs of the rebuilt partitions are read: {}", r.files_in);
+    assert!(r.rows_written > third.records);
     assert!(r.rows_unchanged > 0, "rows of re-read inputs in other partitions are left in place");
     let table = read_table(&lake);
     assert!(
@@ -210,10 +234,10 @@ fn reruns_convert_only_new_inputs_and_never_overwrite() {
         "the changed input's rows are replaced, every other record is there exactly once"
     );
     assert!(walk_all(&lake).iter().all(|p| !p.contains("_flowlake/staging/")), "nothing left staged");
-    assert_eq!(convert(&opts, &NoProgress).unwrap().files_skipped, 12, "and then it is all done");
+    assert_eq!(convert(&opts, &NoProgress).unwrap().files_skipped, 16, "and then it is all done");
     // --full-refresh starts over: the table then holds exactly the current inputs, once.
     let d = convert(&opts.clone().with_full_refresh(true), &NoProgress).unwrap();
-    assert_eq!((d.status, d.files_in, d.files_skipped), (RunStatus::Ok, 12, 0));
+    assert_eq!((d.status, d.files_in, d.files_skipped), (RunStatus::Ok, 16, 0));
     let table = read_table(&lake);
     assert_eq!(
         table_rows(&table, &columns),
@@ -222,9 +246,10 @@ fn reruns_convert_only_new_inputs_and_never_overwrite() {
     );
     let all = walk_all(&lake);
     assert_eq!(all.iter().filter(|p| p.contains("_flowlake/manifest/")).count(), 1, "earlier runs' manifests are gone");
+    assert_eq!(checkpoints(&lake), checkpoint_every.min(1), "and so are the checkpoints that covered them");
     assert_eq!(parquet_files(&lake).len() as u64, d.files_written);
     // And the next run skips everything again.
-    assert_eq!(convert(&opts, &NoProgress).unwrap().files_skipped, 12);
+    assert_eq!(convert(&opts, &NoProgress).unwrap().files_skipped, 16);
 }
 
 fn walk_all(root: &Path) -> Vec<String> {

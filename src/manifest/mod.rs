@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 use crate::source::InputFile;
 use crate::storage::{Location, Storage};
 
+pub mod checkpoint;
+
 /// One converted input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputEntry {
@@ -23,6 +25,9 @@ pub struct InputEntry {
     pub size: u64,
     /// Its version when converted (ETag or modification time).
     pub version: String,
+    /// Records read from it (data lines; 0 in manifests of flowlake versions that did not count them).
+    #[serde(default)]
+    pub rows: u64,
     /// The partitions its rows went to (relative folders such as `date=2023-08-01`).
     /// Empty in manifests of flowlake versions that did not record them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -68,15 +73,31 @@ pub enum Seen {
     Changed(String),
 }
 
-/// Every input converted into a table so far.
+/// The current record of one input.
+#[derive(Clone, Debug)]
+struct Recorded {
+    size: u64,
+    version: String,
+    rows: u64,
+    partitions: Vec<String>,
+    /// Index into [`Manifest::runs`] of the run that recorded it.
+    run: usize,
+}
+
+/// Every input converted into a table so far: the newest checkpoint (if any)
+/// and every run manifest it does not cover.
 #[derive(Clone, Debug, Default)]
 pub struct Manifest {
-    /// Location → (size, version, run id, partitions), from the newest run that converted it.
-    inputs: HashMap<String, (u64, String, String, Vec<String>)>,
+    /// Location → its record from the newest run that converted it.
+    inputs: HashMap<String, Recorded>,
     /// Staging folders of committed runs.
     committed_staging: Vec<String>,
-    /// Every committed run: its manifest and what it wrote and replaces.
+    /// Every committed run: its manifest and what it wrote and replaces. The first
+    /// `covered` come from the checkpoint (their `inputs` are in `Manifest::inputs` only).
     runs: Vec<(Location, RunManifest)>,
+    covered: usize,
+    /// Every checkpoint listed, oldest first; the last one was read.
+    checkpoints: Vec<Location>,
     max_sequence: u64,
 }
 
@@ -85,34 +106,109 @@ pub fn dir(root: &Location) -> Location {
     root.join("_flowlake/manifest")
 }
 
+fn not_found(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// Lists a folder; a folder that does not exist is empty.
+fn list_or_empty(storage: &dyn Storage, dir: &Location) -> Result<Vec<crate::storage::ObjectMeta>> {
+    match storage.list(dir) {
+        Ok(l) => Ok(l),
+        Err(e) if not_found(&e) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Manifest {
-    /// Reads every run manifest of the table at `root` (none yet is fine).
+    /// Reads the table's newest checkpoint and every run manifest it does not
+    /// cover (none yet is fine).
     pub fn load(storage: &dyn Storage, root: &Location) -> Result<Manifest> {
+        // A checkpoint or manifest listed but gone when read was replaced meanwhile by
+        // another run (a newer checkpoint, a full refresh): list again.
+        let mut attempt = 0;
+        loop {
+            match Manifest::load_once(storage, root) {
+                Err(e) if not_found(&e) && attempt < 3 => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    fn load_once(storage: &dyn Storage, root: &Location) -> Result<Manifest> {
         let mut m = Manifest::default();
-        let listed = match storage.list(&dir(root)) {
-            Ok(l) => l,
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(m),
-            Err(e) => return Err(e),
-        };
+        let mut checkpoints: Vec<Location> = list_or_empty(storage, &checkpoint::dir(root))?
+            .into_iter()
+            .map(|o| o.location)
+            .filter(|l| checkpoint::is_checkpoint(&l.file_name()))
+            .collect();
+        checkpoints.sort_by_key(|l| l.file_name());
+        let mut covered_names = std::collections::HashSet::new();
+        if let Some(newest) = checkpoints.last() {
+            let cp = checkpoint::read(storage, newest)?;
+            for run in cp.runs {
+                covered_names.insert(run.manifest.clone());
+                m.max_sequence = m.max_sequence.max(run.sequence);
+                m.runs.push((dir(root).join(&run.manifest), run.into_run()));
+            }
+            m.covered = m.runs.len();
+            for i in cp.inputs {
+                let run = i.run as usize;
+                if run >= m.covered {
+                    return Err(Error::Failed(format!(
+                        "checkpoint {newest} is damaged (an input names run {run} of {}); delete it to rebuild it \
+                         from the run manifests",
+                        m.covered
+                    )));
+                }
+                m.inputs.insert(
+                    i.location,
+                    Recorded { size: i.size, version: i.version, rows: i.rows, partitions: i.partitions, run },
+                );
+            }
+        }
+        m.checkpoints = checkpoints;
+
         let mut runs = Vec::new();
-        for obj in listed.iter().filter(|o| o.location.key_path().ends_with(".json")) {
+        for obj in list_or_empty(storage, &dir(root))? {
+            let name = obj.location.file_name();
+            if !name.ends_with(".json") || covered_names.contains(&name) {
+                continue;
+            }
             let mut text = Vec::new();
             storage.open(&obj.location)?.read_to_end(&mut text).map_err(|e| Error::io("read", &obj.location, e))?;
             let run: RunManifest = serde_json::from_slice(&text).map_err(|e| {
                 Error::Failed(format!("{} is not a flowlake manifest ({e}); move it away or fix it", obj.location))
             })?;
-            runs.push((obj, run));
+            runs.push((obj.location, run));
         }
         // A later run's record of an input wins: by sequence, then by run id (which starts with the start time).
         runs.sort_by(|(_, a), (_, b)| (a.sequence, &a.run_id).cmp(&(b.sequence, &b.run_id)));
-        for (obj, run) in runs {
+        for (loc, run) in runs {
             m.max_sequence = m.max_sequence.max(run.sequence);
+            let idx = m.runs.len();
             for i in &run.inputs {
-                m.inputs
-                    .insert(i.location.clone(), (i.size, i.version.clone(), run.run_id.clone(), i.partitions.clone()));
+                let newer = match m.inputs.get(&i.location) {
+                    None => true,
+                    Some(old) => {
+                        let o = &m.runs[old.run].1;
+                        (run.sequence, &run.run_id) >= (o.sequence, &o.run_id)
+                    }
+                };
+                if newer {
+                    m.inputs.insert(
+                        i.location.clone(),
+                        Recorded {
+                            size: i.size,
+                            version: i.version.clone(),
+                            rows: i.rows,
+                            partitions: i.partitions.clone(),
+                            run: idx,
+                        },
+                    );
+                }
             }
             m.committed_staging.extend(run.staging.clone());
-            m.runs.push((obj.location.clone(), run));
+            m.runs.push((loc, run));
         }
         Ok(m)
     }
@@ -125,6 +221,11 @@ impl Manifest {
     /// True when nothing was converted yet.
     pub fn is_empty(&self) -> bool {
         self.inputs.is_empty()
+    }
+
+    /// Number of run manifests that had to be read because no checkpoint covers them.
+    pub fn uncovered_runs(&self) -> usize {
+        self.runs.len() - self.covered
     }
 
     /// The sequence number of a run starting now (see [`RunManifest::sequence`]).
@@ -141,15 +242,15 @@ impl Manifest {
     pub fn seen(&self, input: &InputFile) -> Seen {
         match self.inputs.get(&input.location().to_string()) {
             None => Seen::New,
-            Some((size, version, _, _)) if *size == input.meta.size && *version == input.meta.version => Seen::Done,
-            Some((_, _, run, _)) => Seen::Changed(run.clone()),
+            Some(r) if r.size == input.meta.size && r.version == input.meta.version => Seen::Done,
+            Some(r) => Seen::Changed(self.runs[r.run].1.run_id.clone()),
         }
     }
 
     /// The partitions an input's rows went to when it was converted (`None` if it was
     /// not, or by a flowlake version that did not record them).
     pub fn partitions_of(&self, location: &str) -> Option<&[String]> {
-        self.inputs.get(location).map(|(_, _, _, p)| p.as_slice()).filter(|p| !p.is_empty())
+        self.inputs.get(location).map(|r| r.partitions.as_slice()).filter(|p| !p.is_empty())
     }
 
     /// Every recorded input that wrote rows to any of `partitions`.
@@ -157,10 +258,30 @@ impl Manifest {
         let mut v: Vec<String> = self
             .inputs
             .iter()
-            .filter(|(_, (_, _, _, p))| p.iter().any(|x| partitions.contains(x)))
+            .filter(|(_, r)| r.partitions.iter().any(|x| partitions.contains(x)))
             .map(|(k, _)| k.clone())
             .collect();
         v.sort();
+        v
+    }
+
+    /// Every recorded input, as the newest run that converted it recorded it, by location.
+    pub fn entries(&self) -> Vec<(InputEntry, &RunManifest)> {
+        let mut v: Vec<(InputEntry, &RunManifest)> = self
+            .inputs
+            .iter()
+            .map(|(loc, r)| {
+                let e = InputEntry {
+                    location: loc.clone(),
+                    size: r.size,
+                    version: r.version.clone(),
+                    rows: r.rows,
+                    partitions: r.partitions.clone(),
+                };
+                (e, &self.runs[r.run].1)
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.location.cmp(&b.0.location));
         v
     }
 }
@@ -197,6 +318,13 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
 /// Deletes the files and manifests of the runs `ids` (after a run that
 /// replaces them has committed and published its own files).
 pub fn delete_runs(storage: &dyn Storage, root: &Location, manifest: &Manifest, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    // Checkpoints first: one left behind would bring back the runs deleted below.
+    for c in &manifest.checkpoints {
+        storage.delete(c)?;
+    }
     for (loc, run) in manifest.runs.iter().filter(|(_, r)| ids.contains(&r.run_id)) {
         for f in &run.files {
             storage.delete(&root.join(f))?;
@@ -258,6 +386,51 @@ pub fn remove_stale_staging(storage: &dyn Storage, root: &Location, manifest: &M
     Ok(removed)
 }
 
+/// Temporary files (`.<name>.<pid>-<n>.tmp`, written before an atomic rename) left
+/// under `_flowlake/` on local disk by killed processes are removed once their
+/// process is gone (checked on this host) or they are older than this.
+pub const STALE_TEMP_SECS: u64 = 3600;
+
+/// Removes the temporary files that killed runs left in the table's metadata
+/// folders on local disk (S3 has none: an unfinished upload is never visible).
+/// Staging folders are left to [`remove_stale_staging`]. Returns the files removed.
+pub fn remove_stale_temporaries(root: &Location) -> u64 {
+    fn walk(dir: &std::path::Path, removed: &mut u64) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+            let Ok(md) = e.metadata() else { continue };
+            if md.is_dir() {
+                if name != "staging" {
+                    walk(&path, removed);
+                }
+            } else if name.starts_with('.') && name.ends_with(".tmp") && stale_temp(&name, &md) {
+                *removed += u64::from(std::fs::remove_file(&path).is_ok());
+            }
+        }
+    }
+    let mut removed = 0;
+    if let Some(p) = root.as_local() {
+        walk(&p.join("_flowlake"), &mut removed);
+    }
+    removed
+}
+
+fn stale_temp(name: &str, md: &std::fs::Metadata) -> bool {
+    let age = md.modified().ok().and_then(|t| t.elapsed().ok()).map_or(0, |d| d.as_secs());
+    if age > STALE_TEMP_SECS {
+        return true;
+    }
+    // `.<name>.<pid>-<n>.tmp`: gone once no process of that id runs here.
+    let pid = name.trim_end_matches(".tmp").rsplit('.').next().and_then(|s| s.split('-').next());
+    match pid.and_then(|p| p.parse::<u32>().ok()) {
+        Some(pid) if cfg!(target_os = "linux") => {
+            pid != std::process::id() && !std::path::Path::new("/proc").join(pid.to_string()).exists()
+        }
+        _ => false,
+    }
+}
+
 /// The start time (Unix seconds) in a run id `YYYYMMDDTHHMMSSZ-…`.
 fn run_started(run: &str) -> Option<i64> {
     let t = run.get(..16)?;
@@ -296,11 +469,12 @@ pub fn commit(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Resu
 }
 
 /// The entry for an input.
-pub fn entry(input: &InputFile, partitions: Vec<String>) -> InputEntry {
+pub fn entry(input: &InputFile, rows: u64, partitions: Vec<String>) -> InputEntry {
     InputEntry {
         location: input.location().to_string(),
         size: input.meta.size,
         version: input.meta.version.clone(),
+        rows,
         partitions,
     }
 }

@@ -1,0 +1,455 @@
+//! Checkpoints: the whole manifest folded into one object, so that a table
+//! with a year of hourly runs and a million inputs opens by reading one
+//! compressed file plus the few run manifests written since, not thousands
+//! of small JSON files.
+//!
+//! A checkpoint is a Parquet file `_flowlake/checkpoint/<sequence>-<id>.parquet`:
+//! one row per input (location, size, version, rows, partitions, run) and,
+//! in its footer metadata, the runs it covers (their manifest file names, ids,
+//! sequences and files). It is written with one atomic put, so it is either
+//! there whole or not at all. Readers take the newest checkpoint and read every
+//! run manifest it does not name. Run manifests are never deleted on account of
+//! a checkpoint (only a `--full-refresh` deletes them), so a reader that picks
+//! any checkpoint, even one written concurrently with another, sees every run:
+//! those it covers from the checkpoint, the rest from their manifests.
+//!
+//! Only a table whose runs are all settled is folded: no replaced files or
+//! runs left to delete, no files still staged. A later run folds what is left.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use super::{Manifest, RunManifest, list_or_empty};
+use crate::error::{Error, Result};
+use crate::storage::{Location, Storage};
+
+/// Fold the manifests into a checkpoint once this many run manifests are not covered by one.
+pub const DEFAULT_EVERY: usize = 32;
+
+/// The footer key that holds the covered runs.
+const META_KEY: &str = "flowlake.checkpoint";
+
+/// The folder of the checkpoints of the table at `root`.
+pub fn dir(root: &Location) -> Location {
+    root.join("_flowlake/checkpoint")
+}
+
+/// True for the file name of a checkpoint.
+pub fn is_checkpoint(name: &str) -> bool {
+    name.ends_with(".parquet") && name.len() > 21 && name.as_bytes()[..20].iter().all(u8::is_ascii_digit)
+}
+
+/// A run as a checkpoint records it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CoveredRun {
+    /// The file name of its manifest in `_flowlake/manifest/`.
+    pub manifest: String,
+    /// The run.
+    pub run_id: String,
+    /// `INDEX/COUNT` for a shard.
+    pub shard: Option<String>,
+    /// Its sequence.
+    pub sequence: u64,
+    /// The files it wrote, relative to the table root.
+    pub files: Vec<String>,
+    /// Runs it replaced (already deleted when it was covered).
+    #[serde(default)]
+    pub replaces: Vec<String>,
+}
+
+impl CoveredRun {
+    /// The run's manifest without its inputs (a checkpoint keeps those in its rows).
+    pub fn into_run(self) -> RunManifest {
+        RunManifest {
+            run_id: self.run_id,
+            shard: self.shard,
+            inputs: Vec::new(),
+            files: self.files,
+            staging: None,
+            replaces: self.replaces,
+            replaces_files: Vec::new(),
+            sequence: self.sequence,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Footer {
+    format: u32,
+    runs: Vec<CoveredRun>,
+}
+
+/// One input as a checkpoint records it.
+#[derive(Clone, Debug)]
+pub struct CoveredInput {
+    /// Where it is.
+    pub location: String,
+    /// Size when converted.
+    pub size: u64,
+    /// Version when converted.
+    pub version: String,
+    /// Records read from it.
+    pub rows: u64,
+    /// The partitions its rows went to.
+    pub partitions: Vec<String>,
+    /// Index into [`Checkpoint::runs`] of the run that converted it.
+    pub run: u32,
+}
+
+/// What a checkpoint holds.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// The runs it covers.
+    pub runs: Vec<CoveredRun>,
+    /// The current record of every input those runs converted.
+    pub inputs: Vec<CoveredInput>,
+}
+
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("location", DataType::Utf8, false),
+        Field::new("size", DataType::UInt64, false),
+        Field::new("version", DataType::Utf8, false),
+        Field::new("rows", DataType::UInt64, false),
+        // Partition folders joined by newlines (a folder name never holds one).
+        Field::new("partitions", DataType::Utf8, false),
+        Field::new("run", DataType::UInt32, false),
+    ]))
+}
+
+fn damaged(loc: &Location, what: impl std::fmt::Display) -> Error {
+    Error::Failed(format!(
+        "checkpoint {loc} cannot be read ({what}); delete it and the next run rebuilds it from the run manifests"
+    ))
+}
+
+/// Reads a checkpoint.
+pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
+    let mut bytes = Vec::new();
+    storage.open(loc)?.read_to_end(&mut bytes).map_err(|e| Error::io("read", loc, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes)).map_err(|e| damaged(loc, e))?;
+    let footer = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == META_KEY))
+        .and_then(|k| k.value.clone())
+        .ok_or_else(|| damaged(loc, "no list of runs in its footer"))?;
+    let footer: Footer = serde_json::from_str(&footer).map_err(|e| damaged(loc, e))?;
+    if footer.format != 1 {
+        return Err(Error::Failed(format!(
+            "checkpoint {loc} has format {}, newer than this flowlake reads; upgrade flowlake",
+            footer.format
+        )));
+    }
+    let mut inputs = Vec::new();
+    for batch in builder.build().map_err(|e| damaged(loc, e))? {
+        let batch = batch.map_err(|e| damaged(loc, e))?;
+        let col = |name: &str| batch.column_by_name(name).ok_or_else(|| damaged(loc, format!("no column {name}")));
+        let strings = |name: &str| -> Result<StringArray> {
+            col(name)?.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| damaged(loc, name.to_string()))
+        };
+        let u64s = |name: &str| -> Result<UInt64Array> {
+            col(name)?.as_any().downcast_ref::<UInt64Array>().cloned().ok_or_else(|| damaged(loc, name.to_string()))
+        };
+        let (location, version, partitions) = (strings("location")?, strings("version")?, strings("partitions")?);
+        let (size, rows) = (u64s("size")?, u64s("rows")?);
+        let run = col("run")?
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .cloned()
+            .ok_or_else(|| damaged(loc, "run".to_string()))?;
+        for i in 0..batch.num_rows() {
+            let p = partitions.value(i);
+            inputs.push(CoveredInput {
+                location: location.value(i).to_string(),
+                size: size.value(i),
+                version: version.value(i).to_string(),
+                rows: rows.value(i),
+                partitions: if p.is_empty() { Vec::new() } else { p.split('\n').map(str::to_string).collect() },
+                run: run.value(i),
+            });
+        }
+    }
+    Ok(Checkpoint { runs: footer.runs, inputs })
+}
+
+/// Encodes a checkpoint as Parquet.
+pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>> {
+    let footer = serde_json::to_string(&Footer { format: 1, runs: cp.runs.clone() }).expect("checkpoint serializes");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("zstd level")))
+        .set_key_value_metadata(Some(vec![KeyValue::new(META_KEY.to_string(), footer)]))
+        .build();
+    let schema = schema();
+    let mut out = Vec::new();
+    let fail = |e: parquet::errors::ParquetError| Error::Failed(format!("cannot encode a checkpoint: {e}"));
+    let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).map_err(fail)?;
+    for chunk in cp.inputs.chunks(256 * 1024) {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|i| i.location.as_str()))),
+            Arc::new(UInt64Array::from_iter_values(chunk.iter().map(|i| i.size))),
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|i| i.version.as_str()))),
+            Arc::new(UInt64Array::from_iter_values(chunk.iter().map(|i| i.rows))),
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|i| i.partitions.join("\n")))),
+            Arc::new(UInt32Array::from_iter_values(chunk.iter().map(|i| i.run))),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).expect("checkpoint columns match");
+        w.write(&batch).map_err(fail)?;
+    }
+    w.close().map_err(fail)?;
+    Ok(out)
+}
+
+impl Manifest {
+    /// The whole manifest as one checkpoint: every run, every input's current record.
+    pub fn to_checkpoint(&self) -> Checkpoint {
+        let runs = self
+            .runs
+            .iter()
+            .map(|(loc, r)| CoveredRun {
+                manifest: loc.file_name(),
+                run_id: r.run_id.clone(),
+                shard: r.shard.clone(),
+                sequence: r.sequence,
+                files: r.files.clone(),
+                replaces: r.replaces.clone(),
+            })
+            .collect();
+        let mut inputs: Vec<CoveredInput> = self
+            .inputs
+            .iter()
+            .map(|(loc, r)| CoveredInput {
+                location: loc.clone(),
+                size: r.size,
+                version: r.version.clone(),
+                rows: r.rows,
+                partitions: r.partitions.clone(),
+                run: r.run as u32,
+            })
+            .collect();
+        // Sorted by location: neighbouring keys share long prefixes, which compresses well.
+        inputs.sort_by(|a, b| a.location.cmp(&b.location));
+        Checkpoint { runs, inputs }
+    }
+
+    /// True when every run is settled: nothing it replaces is left to delete, and
+    /// none of its files is still staged (a crashed or still-running publish).
+    fn settled(&self, storage: &dyn Storage, root: &Location) -> Result<bool> {
+        let ids: std::collections::HashSet<&str> = self.runs.iter().map(|(_, r)| r.run_id.as_str()).collect();
+        for (_, r) in &self.runs[self.covered..] {
+            if !r.replaces_files.is_empty() || r.replaces.iter().any(|id| ids.contains(id.as_str())) {
+                return Ok(false);
+            }
+            if let Some(staging) = &r.staging
+                && !list_or_empty(storage, &root.join(staging))?.is_empty()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Writes a checkpoint of the table at `root` when at least `every` run
+/// manifests are not covered by one (never when `every` is 0) and every run is
+/// settled; then deletes the older checkpoints. Returns where it was written.
+pub fn fold_if_due(storage: &dyn Storage, root: &Location, every: usize) -> Result<Option<Location>> {
+    let m = Manifest::load(storage, root)?;
+    if every == 0 || m.uncovered_runs() < every || !m.settled(storage, root)? {
+        return Ok(None);
+    }
+    fold(storage, root, &m).map(Some)
+}
+
+/// Writes a checkpoint of `m` (loaded from the table at `root`, every run settled)
+/// and deletes the checkpoints older than it.
+pub fn fold(storage: &dyn Storage, root: &Location, m: &Manifest) -> Result<Location> {
+    let bytes = encode(&m.to_checkpoint())?;
+    let name = format!("{:020}-{}.parquet", m.max_sequence, crate::report::new_run_id());
+    let loc = dir(root).join(&name);
+    storage.put(&loc, &bytes)?;
+    // Older checkpoints cover fewer runs; a reader that listed one before it was deleted lists again.
+    for old in m.checkpoints.iter().filter(|c| c.file_name() < name) {
+        storage.delete(old)?;
+    }
+    Ok(loc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{self, InputEntry};
+    use crate::storage::LocalStorage;
+
+    fn run(id: &str, sequence: u64, inputs: &[(&str, u64, &str)]) -> RunManifest {
+        RunManifest {
+            run_id: id.to_string(),
+            shard: None,
+            inputs: inputs
+                .iter()
+                .map(|(loc, size, day)| InputEntry {
+                    location: loc.to_string(),
+                    size: *size,
+                    version: format!("v{size}"),
+                    rows: size * 10,
+                    partitions: vec![format!("date={day}")],
+                })
+                .collect(),
+            files: vec![format!("date=x/part-{id}.parquet")],
+            staging: None,
+            replaces: Vec::new(),
+            replaces_files: Vec::new(),
+            sequence,
+        }
+    }
+
+    fn records(m: &Manifest) -> Vec<(InputEntry, String)> {
+        m.entries().into_iter().map(|(e, r)| (e, r.run_id.clone())).collect()
+    }
+
+    #[test]
+    fn a_checkpoint_plus_newer_manifests_reads_as_the_manifests_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        manifest::commit(&s, &root, &run("r1", 1, &[("a", 1, "2023-08-01"), ("b", 2, "2023-08-01")])).unwrap();
+        manifest::commit(&s, &root, &run("r2", 2, &[("b", 3, "2023-08-02"), ("c", 4, "2023-08-02")])).unwrap();
+        assert_eq!(fold_if_due(&s, &root, 3).unwrap(), None, "two runs are not yet due at 3");
+        let first = fold_if_due(&s, &root, 2).unwrap().expect("due");
+        // Runs after the checkpoint, one of them (a shard that started earlier) with a lower sequence.
+        manifest::commit(&s, &root, &run("r3", 3, &[("a", 5, "2023-08-03")])).unwrap();
+        manifest::commit(&s, &root, &run("r0", 1, &[("c", 6, "2023-08-01"), ("d", 7, "2023-08-01")])).unwrap();
+        let m = Manifest::load(&s, &root).unwrap();
+        assert_eq!(m.uncovered_runs(), 2, "only the manifests after the checkpoint are read");
+        let want = [
+            (("a", 5), "r3"),
+            (("b", 3), "r2"),
+            (("c", 4), "r2"), // r0 has a lower sequence than r2: r2's record stays current
+            (("d", 7), "r0"),
+        ];
+        let got: Vec<((String, u64), String)> =
+            records(&m).into_iter().map(|(e, r)| ((e.location, e.size), r)).collect();
+        assert_eq!(got, want.iter().map(|((l, s), r)| ((l.to_string(), *s), r.to_string())).collect::<Vec<_>>());
+        assert_eq!(m.partitions_of("b"), Some(&["date=2023-08-02".to_string()][..]));
+        assert_eq!(m.next_sequence(), 4);
+
+        // Without any checkpoint the same records come out.
+        let no_cp = tempfile::tempdir().unwrap();
+        let root2 = Location::Local(no_cp.path().to_path_buf());
+        for (r, seq, inputs) in [
+            ("r1", 1, &[("a", 1, "2023-08-01"), ("b", 2, "2023-08-01")][..]),
+            ("r2", 2, &[("b", 3, "2023-08-02"), ("c", 4, "2023-08-02")][..]),
+            ("r3", 3, &[("a", 5, "2023-08-03")][..]),
+            ("r0", 1, &[("c", 6, "2023-08-01"), ("d", 7, "2023-08-01")][..]),
+        ] {
+            manifest::commit(&s, &root2, &run(r, seq, inputs)).unwrap();
+        }
+        let plain = Manifest::load(&s, &root2).unwrap();
+        assert_eq!(records(&plain), records(&m));
+
+        // Folding again covers everything and removes the older checkpoint.
+        let second = fold_if_due(&s, &root, 1).unwrap().expect("due");
+        assert!(!first.as_local().unwrap().exists());
+        assert!(second.as_local().unwrap().exists());
+        let m2 = Manifest::load(&s, &root).unwrap();
+        assert_eq!(m2.uncovered_runs(), 0);
+        assert_eq!(records(&m2), records(&m));
+        assert_eq!(m2.run_ids().len(), 4);
+    }
+
+    #[test]
+    fn unsettled_runs_are_not_folded_and_a_full_refresh_removes_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        manifest::commit(&s, &root, &run("r1", 1, &[("a", 1, "2023-08-01")])).unwrap();
+        let cp = fold_if_due(&s, &root, 1).unwrap().expect("due");
+        // A run whose replaced files are not deleted yet (a crash) blocks folding.
+        let mut r2 = run("r2", 2, &[("b", 2, "2023-08-01")]);
+        r2.replaces_files = vec!["date=x/part-r1.parquet".into()];
+        manifest::commit(&s, &root, &r2).unwrap();
+        assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None);
+        // So does a run with files still staged.
+        r2.replaces_files.clear();
+        r2.staging = Some("_flowlake/staging/r2".into());
+        manifest::commit(&s, &root, &r2).unwrap();
+        s.put(&root.join("_flowlake/staging/r2/date=x/part-r2.parquet"), b"x").unwrap();
+        assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None);
+        let m = Manifest::load(&s, &root).unwrap();
+        manifest::roll_forward(&s, &root, &m).unwrap();
+        assert!(fold_if_due(&s, &root, 1).unwrap().is_some(), "settled once the files are moved");
+        assert!(!cp.as_local().unwrap().exists());
+
+        // A full refresh replaces every run, the covered ones included, and their checkpoint.
+        let m = Manifest::load(&s, &root).unwrap();
+        let mut r3 = run("r3", 3, &[("a", 1, "2023-08-01")]);
+        r3.replaces = m.run_ids();
+        manifest::commit(&s, &root, &r3).unwrap();
+        manifest::delete_runs(&s, &root, &m, &r3.replaces).unwrap();
+        let after = Manifest::load(&s, &root).unwrap();
+        assert_eq!(after.run_ids(), vec!["r3".to_string()]);
+        assert_eq!(list_or_empty(&s, &super::dir(&root)).unwrap().len(), 0);
+        assert_eq!(after.len(), 1);
+    }
+
+    #[test]
+    fn a_checkpoint_of_many_inputs_is_small() {
+        // 200,000 inputs named like AWS's delivery, over 200 runs.
+        let n = 200_000u64;
+        let runs: Vec<CoveredRun> = (0..200)
+            .map(|i| CoveredRun {
+                manifest: format!("run{i}.json"),
+                run_id: format!("run{i}"),
+                shard: None,
+                sequence: i,
+                files: vec![format!("date=2023-08-01/part-run{i}-00000.parquet")],
+                replaces: Vec::new(),
+            })
+            .collect();
+        let inputs: Vec<CoveredInput> = (0..n)
+            .map(|i| {
+                let day = 1 + i % 28;
+                CoveredInput {
+                    location: format!(
+                        "s3://logs/AWSLogs/123456789012/vpcflowlogs/us-east-1/2023/08/{day:02}/\
+                         123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_202308{day:02}T{:04}Z_{:08x}.log.gz",
+                        i % 2400,
+                        (i * 2_654_435_761) as u32
+                    ),
+                    size: 100_000 + i,
+                    version: format!("\"{:032x}\"", (i as u128) * 0x9e37_79b9_7f4a_7c15),
+                    rows: 20_000,
+                    partitions: vec![format!("date=2023-08-{day:02}")],
+                    run: (i % 200) as u32,
+                }
+            })
+            .collect();
+        let cp = Checkpoint { runs, inputs };
+        let bytes = encode(&cp).unwrap();
+        eprintln!("{} bytes for {n} inputs", bytes.len());
+        // ETags are random and incompressible (16 bytes each); the rest compresses well.
+        assert!(bytes.len() < 40 * n as usize, "{} bytes for {n} inputs", bytes.len());
+        let dir = tempfile::tempdir().unwrap();
+        let loc = Location::Local(dir.path().join("c.parquet"));
+        LocalStorage.put(&loc, &bytes).unwrap();
+        let back = read(&LocalStorage, &loc).unwrap();
+        assert_eq!(back.inputs.len(), n as usize);
+        assert_eq!(back.runs.len(), 200);
+        let (a, b) = (&cp.inputs[123_456], &back.inputs[123_456]);
+        assert_eq!(
+            (&a.location, a.size, &a.version, a.rows, &a.partitions, a.run),
+            (&b.location, b.size, &b.version, b.rows, &b.partitions, b.run)
+        );
+    }
+}
