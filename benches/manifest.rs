@@ -46,7 +46,11 @@ fn table() -> (tempfile::TempDir, Location) {
             size: 100_000 + i % 50_000,
             version: format!("\"{:032x}\"", u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)),
             rows: 20_000,
-            partitions: vec![format!("date=2023-{:02}-{:02}", 1 + (i * 365 / INPUTS) / 31, 1 + (i * 365 / INPUTS) % 31)],
+            partitions: vec![format!(
+                "date=2023-{:02}-{:02}",
+                1 + (i * 365 / INPUTS) / 31,
+                1 + (i * 365 / INPUTS) % 31
+            )],
             run: (i * RUNS / INPUTS) as u32,
         })
         .collect();

@@ -239,6 +239,10 @@ struct ConvertArgs {
     /// Rows per Parquet row group.
     #[arg(long, default_value_t = 256 * 1024, value_name = "ROWS")]
     row_group_size: usize,
+    /// Most memory the row groups being built may hold over all open files; beyond it the
+    /// least recently used files write their row groups early (smaller row groups, flat memory).
+    #[arg(long, default_value = "16MiB", value_name = "SIZE")]
+    write_buffer: String,
     /// Columns that get a Parquet bloom filter (comma-separated), so engines skip row groups
     /// without a looked-up value; `none` for no filters.
     #[arg(long, default_value = "srcaddr,dstaddr", value_name = "COLS")]
@@ -540,6 +544,7 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         target_file_size: parse_size(&a.target_file_size)?.max(1),
         bloom_filter: column_list(&a.bloom_filter, "--bloom-filter")?,
         sort: column_list(&a.sort, "--sort")?,
+        memory_budget: parse_size(&a.write_buffer)?.max(1) as usize,
         ..ParquetOptions::default()
     };
     let out = Location::parse(&a.out)?;

@@ -103,7 +103,8 @@ pub struct ParquetOptions {
     pub max_open_files: usize,
     /// Most memory the row groups being built may hold, over all open files. Beyond it the
     /// least recently used files write out their row group early (smaller row groups, bounded
-    /// memory). Default 64 MiB.
+    /// memory). Default 16 MiB (measured: with 64 MiB, 4× the input over 13 days instead of 3
+    /// raised peak RSS by 23–38%, with 16 MiB by 5–11%, for 3% more output bytes).
     pub memory_budget: usize,
     /// Columns that get a Parquet bloom filter per row group (those the table has),
     /// so a point lookup skips row groups without the value. Default `srcaddr`, `dstaddr`.
@@ -124,7 +125,7 @@ impl Default for ParquetOptions {
             row_group_size: 256 * 1024,
             target_file_size: 256 * 1024 * 1024,
             max_open_files: 8,
-            memory_budget: 64 * 1024 * 1024,
+            memory_budget: 16 * 1024 * 1024,
             bloom_filter: vec!["srcaddr".into(), "dstaddr".into()],
             sort: vec!["srcaddr".into()],
         }
