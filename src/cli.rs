@@ -485,6 +485,9 @@ fn summary(r: &RunReport) -> String {
     if let Some(e) = &r.error {
         s += &format!("  error: {e}\n");
     }
+    for w in &r.warnings {
+        s += &format!("  warning: {w}\n");
+    }
     for d in &r.files_damaged {
         s += &format!(
             "  damaged input: {}: {} ({} records before the damage were kept)\n",
@@ -704,6 +707,9 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
             "flowlake: compacted {} partitions: {} files into {}, {} rows",
             r.partitions, r.files_before, r.files_after, r.rows
         );
+        for w in &r.warnings {
+            eprintln!("  warning: {w}");
+        }
     }
     Ok(0)
 }

@@ -139,6 +139,10 @@ pub struct RunReport {
     pub ddl_path: Option<String>,
     /// Every Parquet file written.
     pub files: Vec<WrittenFile>,
+    /// Things that went wrong after the run's rows were committed and that the next
+    /// run mends by itself (for example a manifest checkpoint that could not be written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A rejected line.
