@@ -168,7 +168,10 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     // Done: the manifest no longer needs to name the replaced files.
     manifest::commit(st.as_ref(), root, &RunManifest { replaces_files: Vec::new(), ..run })?;
     // Only a shortcut for opening the manifest: a failure is a warning; the next run folds.
-    if let Err(e) = manifest::checkpoint::fold_if_due(st.as_ref(), root, manifest::checkpoint::DEFAULT_EVERY) {
+    let every = manifest::checkpoint::DEFAULT_EVERY;
+    if m.uncovered_runs() + 1 >= every
+        && let Err(e) = manifest::checkpoint::fold_if_due(st.as_ref(), root, every)
+    {
         rep.warnings.push(format!("the manifest checkpoint was not written ({e}); the next run tries again"));
     }
     rep.files_after = moves.len() as u64;

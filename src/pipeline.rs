@@ -1207,7 +1207,12 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         }
         // Keep opening the table cheap however many runs it has had. The rows are committed
         // already, and a checkpoint is only a shortcut: a failure here is a warning.
-        if let Err(e) = manifest::checkpoint::fold_if_due(out_storage.as_ref(), &opts.output, opts.checkpoint_every) {
+        // (Reloading the manifest is skipped unless this run can make a fold due.)
+        let due = opts.checkpoint_every > 0 && manifest.uncovered_runs() + 1 >= opts.checkpoint_every;
+        if let Err(e) = due
+            .then(|| manifest::checkpoint::fold_if_due(out_storage.as_ref(), &opts.output, opts.checkpoint_every))
+            .transpose()
+        {
             report.warnings.push(format!("the manifest checkpoint was not written ({e}); the next run tries again"));
         }
     }
