@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch, StringArray, UInt32Array};
 use arrow_ord::sort::{SortColumn, lexsort_to_indices};
 use arrow_schema::SchemaRef;
 use arrow_schema::SortOptions;
@@ -243,6 +243,12 @@ impl PartitionedSink {
         if self.sort_columns.is_empty() || batch.num_rows() < 2 {
             return Ok(None);
         }
+        let fail = |e: arrow_schema::ArrowError| Error::Failed(format!("cannot sort a batch: {e}"));
+        if let [i] = self.sort_columns[..]
+            && let Some(text) = batch.column(i).as_any().downcast_ref::<StringArray>()
+        {
+            return Ok(Some(take_record_batch(batch, &text_sort_indices(text)).map_err(fail)?));
+        }
         let keys: Vec<SortColumn> = self
             .sort_columns
             .iter()
@@ -251,7 +257,6 @@ impl PartitionedSink {
                 options: Some(SortOptions { descending: false, nulls_first: false }),
             })
             .collect();
-        let fail = |e: arrow_schema::ArrowError| Error::Failed(format!("cannot sort a batch: {e}"));
         let idx = lexsort_to_indices(&keys, None).map_err(fail)?;
         Ok(Some(take_record_batch(batch, &idx).map_err(fail)?))
     }
@@ -406,9 +411,88 @@ impl PartitionedSink {
     }
 }
 
+/// The order that sorts a string column ascending, nulls last (what `lexsort_to_indices`
+/// gives), without a string comparison per step: each value's first 16 bytes, zero-padded,
+/// are a big-endian integer key that orders as the text does (an IPv4 address fits whole).
+/// Only runs of equal keys that may hide different strings (longer than 16 bytes, or of
+/// different lengths) are ordered by the full text.
+fn text_sort_indices(a: &StringArray) -> UInt32Array {
+    let key = |s: &str| {
+        let mut b = [0u8; 16];
+        let n = s.len().min(16);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u128::from_be_bytes(b)
+    };
+    let mut v: Vec<(u128, u32)> =
+        (0..a.len()).filter(|&i| a.is_valid(i)).map(|i| (key(a.value(i)), i as u32)).collect();
+    v.sort_unstable();
+    let mut start = 0;
+    while start < v.len() {
+        let mut end = start + 1;
+        while end < v.len() && v[end].0 == v[start].0 {
+            end += 1;
+        }
+        let run = &mut v[start..end];
+        let len0 = a.value(run[0].1 as usize).len();
+        if run.len() > 1 && run.iter().any(|&(_, i)| a.value(i as usize).len() != len0 || len0 > 16) {
+            run.sort_unstable_by(|x, y| a.value(x.1 as usize).cmp(a.value(y.1 as usize)).then(x.1.cmp(&y.1)));
+        }
+        start = end;
+    }
+    let nulls = (0..a.len()).filter(|&i| a.is_null(i)).map(|i| i as u32);
+    UInt32Array::from_iter_values(v.into_iter().map(|(_, i)| i).chain(nulls))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_sort_orders_like_lexsort() {
+        // Addresses of every length, IPv6 longer than the 16-byte key, shared prefixes,
+        // a NUL byte, empty strings and nulls, with many repeats.
+        let pool = [
+            Some("10.192.0.4"),
+            Some("10.192.0.40"),
+            Some("10.192.100.200"),
+            Some("10.192.20.1"),
+            Some("2600:1f18:4a2:7e00::1"),
+            Some("2600:1f18:4a2:7e00::10"),
+            Some("2600:1f18:4a2:7e00:1::"),
+            Some("fd12:3456:789a:1::2"),
+            Some("a"),
+            Some("a\0"),
+            Some(""),
+            Some("0123456789abcdef"),
+            Some("0123456789abcdefg"),
+            Some("0123456789abcdee"),
+            None,
+        ];
+        let mut x = 7u64;
+        let values: Vec<Option<&str>> = (0..5000)
+            .map(|_| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                pool[(x >> 33) as usize % pool.len()]
+            })
+            .collect();
+        let a = StringArray::from(values);
+        let ours = text_sort_indices(&a);
+        let theirs = lexsort_to_indices(
+            &[SortColumn {
+                values: Arc::new(a.clone()),
+                options: Some(SortOptions { descending: false, nulls_first: false }),
+            }],
+            None,
+        )
+        .unwrap();
+        let text = |idx: &UInt32Array| -> Vec<Option<String>> {
+            idx.values().iter().map(|&i| a.is_valid(i as usize).then(|| a.value(i as usize).to_string())).collect()
+        };
+        let mut seen: Vec<u32> = ours.values().to_vec();
+        seen.sort_unstable();
+        assert!(seen.iter().copied().eq(0..a.len() as u32), "a permutation of the rows");
+        assert_eq!(text(&ours), text(&theirs));
+    }
 
     #[test]
     fn compression_parsing() {
