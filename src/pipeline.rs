@@ -1209,9 +1209,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         // already, and a checkpoint is only a shortcut: a failure here is a warning.
         // (Reloading the manifest is skipped unless this run can make a fold due.)
         let due = opts.checkpoint_every > 0 && manifest.uncovered_runs() + 1 >= opts.checkpoint_every;
-        if let Err(e) = due
-            .then(|| manifest::checkpoint::fold_if_due(out_storage.as_ref(), &opts.output, opts.checkpoint_every))
-            .transpose()
+        if due
+            && let Err(e) = manifest::checkpoint::fold_if_due(out_storage.as_ref(), &opts.output, opts.checkpoint_every)
         {
             report.warnings.push(format!("the manifest checkpoint was not written ({e}); the next run tries again"));
         }

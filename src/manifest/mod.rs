@@ -3,7 +3,9 @@
 //! (location, size, version: S3 ETag or file modification time) and the files
 //! it wrote. A run writes its manifest only after all its Parquet files are
 //! committed, so the manifest is the commit point; every run writes its own
-//! file, so concurrent runs and shards never race on one object.
+//! file, so concurrent runs and shards never race on one object. Every so many
+//! runs the manifests are folded into one checkpoint ([`checkpoint`]), so that
+//! opening a table with years of runs reads one file plus the newer manifests.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -294,12 +296,7 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
     if manifest.committed_staging.is_empty() {
         return Ok(0);
     }
-    let staging = root.join("_flowlake/staging");
-    let listed = match storage.list(&staging) {
-        Ok(l) => l,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
+    let listed = list_or_empty(storage, &root.join("_flowlake/staging"))?;
     let root_key = root.key_path();
     let root_key = root_key.trim_end_matches('/');
     let mut moved = 0;
@@ -361,7 +358,7 @@ pub fn remove_stale_staging(storage: &dyn Storage, root: &Location, manifest: &M
     let staging = root.join("_flowlake/staging");
     let dirs = match storage.list_dir(&staging) {
         Ok((_, dirs)) => dirs,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if not_found(&e) => return Ok(0),
         Err(e) => return Err(e),
     };
     let mut removed = 0;
