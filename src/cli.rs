@@ -251,6 +251,10 @@ struct ConvertArgs {
     /// page statistics for lookups on them (and compressing better); `none` keeps delivery order.
     #[arg(long, default_value = "srcaddr", value_name = "COLS")]
     sort: String,
+    /// Columns written without Parquet dictionary encoding (comma-separated): those where
+    /// nearly every value differs; `none` to give every column a dictionary.
+    #[arg(long, default_value = "packets,bytes", value_name = "COLS")]
+    no_dictionary: String,
     /// Fail the run, writing no rows, if more than N records are rejected.
     #[arg(long, value_name = "N")]
     max_rejects: Option<u64>,
@@ -547,6 +551,7 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         target_file_size: parse_size(&a.target_file_size)?.max(1),
         bloom_filter: column_list(&a.bloom_filter, "--bloom-filter")?,
         sort: column_list(&a.sort, "--sort")?,
+        no_dictionary: column_list(&a.no_dictionary, "--no-dictionary")?,
         memory_budget: parse_size(&a.write_buffer)?.max(1) as usize,
         ..ParquetOptions::default()
     };

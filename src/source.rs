@@ -407,6 +407,11 @@ impl Decoded {
 
     /// Wraps the stored bytes of `input`, already opened (or fetched), in the right decoder.
     pub fn from_raw(raw: Box<dyn Read + Send>, input: &InputFile) -> Result<Decoded, OpenProblem> {
+        Decoded::from_raw_streaming(raw, input, input.meta.size > WHOLE_FILE_MAX)
+    }
+
+    /// [`Decoded::from_raw`], with gzip inflated on a thread of its own when `threaded`.
+    fn from_raw_streaming(raw: Box<dyn Read + Send>, input: &InputFile, threaded: bool) -> Result<Decoded, OpenProblem> {
         let mut buf = BufReader::with_capacity(256 * 1024, Counting { inner: raw, count: 0 });
         let head = buf.fill_buf().map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
         let gzip = head.starts_with(&GZIP_MAGIC);
@@ -418,7 +423,7 @@ impl Decoded {
         }
         let inner = if !gzip {
             Inner::Plain(buf)
-        } else if input.meta.size > WHOLE_FILE_MAX {
+        } else if threaded {
             Inner::Threaded(Threaded::start(MultiGzDecoder::new(buf)))
         } else {
             Inner::Gzip(MultiGzDecoder::new(buf))
@@ -578,21 +583,18 @@ impl Read for Threaded {
     }
 }
 
-/// Bytes read from a remote object to find its header line.
+/// Bytes read from the start of an input to find its header line.
 const HEADER_PROBE: u64 = 256 * 1024;
 
 /// Reads an input's first line (its header, in delivered files), at most
 /// [`crate::parse::MAX_LINE`] bytes. `Ok(None)` for an empty file.
 pub fn first_line(storage: &dyn Storage, input: &InputFile) -> Result<Option<Vec<u8>>, OpenProblem> {
-    let decoded = if storage.is_remote() {
-        // One ranged GET rather than a stream that would be cut off (and its connection lost).
-        let head = storage
-            .read_range(input.location(), 0, input.meta.size.min(HEADER_PROBE))
-            .map_err(|e| OpenProblem(e.to_string()))?;
-        Decoded::from_raw(Box::new(io::Cursor::new(head)), input)?
-    } else {
-        Decoded::open(storage, input)?
-    };
+    // Only the start is read and inflated (one ranged GET on S3, one small read on disk):
+    // the workers decompress the whole input later, once.
+    let head = storage
+        .read_range(input.location(), 0, input.meta.size.min(HEADER_PROBE))
+        .map_err(|e| OpenProblem(e.to_string()))?;
+    let decoded = Decoded::from_raw_streaming(Box::new(io::Cursor::new(head)), input, false)?;
     let mut r = BufReader::new(decoded.take(crate::parse::MAX_LINE as u64 + 1));
     let mut line = Vec::new();
     match r.read_until(b'\n', &mut line) {
