@@ -1,8 +1,9 @@
 //! `flowlake compact`: rewrite partitions made of many small files (typical of
 //! hourly incremental runs) into target-sized files, with the same commit
 //! protocol as a conversion: new files are staged, a manifest naming the files
-//! they replace is committed, the new files are moved into place, then the old
-//! ones are deleted (a crash in between is finished by the next run).
+//! they replace is committed, the new files are moved into place (on local disk
+//! each partition's folder is swapped in one step, so listing readers never see
+//! both), then the old ones are deleted (a crash in between is finished by the next run).
 
 use std::collections::BTreeMap;
 use std::io::Read;

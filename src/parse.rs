@@ -288,7 +288,7 @@ impl BatchBuilder {
         self.rows += 1;
     }
 
-    /// Takes the buffered rows as a batch; the builders keep their capacity.
+    /// Takes the buffered rows as a batch (the builders start again empty).
     pub fn finish(&mut self) -> RecordBatch {
         let arrays: Vec<ArrayRef> = self
             .columns

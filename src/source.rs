@@ -411,7 +411,11 @@ impl Decoded {
     }
 
     /// [`Decoded::from_raw`], with gzip inflated on a thread of its own when `threaded`.
-    fn from_raw_streaming(raw: Box<dyn Read + Send>, input: &InputFile, threaded: bool) -> Result<Decoded, OpenProblem> {
+    fn from_raw_streaming(
+        raw: Box<dyn Read + Send>,
+        input: &InputFile,
+        threaded: bool,
+    ) -> Result<Decoded, OpenProblem> {
         let mut buf = BufReader::with_capacity(256 * 1024, Counting { inner: raw, count: 0 });
         let head = buf.fill_buf().map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
         let gzip = head.starts_with(&GZIP_MAGIC);

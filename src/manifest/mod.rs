@@ -7,7 +7,7 @@
 //! runs the manifests are folded into one checkpoint ([`checkpoint`]), so that
 //! opening a table with years of runs reads one file plus the newer manifests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -299,17 +299,115 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
     let listed = list_or_empty(storage, &root.join("_flowlake/staging"))?;
     let root_key = root.key_path();
     let root_key = root_key.trim_end_matches('/');
-    let mut moved = 0;
+    // Staged objects of each committed run, by partition folder (relative to the table root).
+    let mut by_run: BTreeMap<usize, BTreeMap<String, Vec<Location>>> = BTreeMap::new();
     for obj in listed {
         let key = obj.location.key_path();
         let rel = key.strip_prefix(root_key).unwrap_or(&key).trim_start_matches('/');
-        if let Some(dir) = manifest.committed_staging.iter().find(|d| rel.starts_with(&format!("{d}/"))) {
-            let target = root.join(&rel[dir.len() + 1..]);
-            storage.rename(&obj.location, &target)?;
+        let found = manifest.runs.iter().enumerate().find_map(|(i, (_, r))| {
+            let dir = r.staging.as_deref()?;
+            rel.strip_prefix(dir)?.strip_prefix('/').map(|target| (i, target.to_string()))
+        });
+        if let Some((i, target)) = found {
+            let part = target.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+            by_run.entry(i).or_default().entry(part).or_default().push(obj.location);
+        }
+    }
+    let mut moved = 0;
+    for (i, parts) in by_run {
+        let run = &manifest.runs[i].1;
+        let staging = root.join(run.staging.as_deref().expect("grouped by staging folder"));
+        for (part, objects) in parts {
+            moved += place_partition(storage, root, run, &staging, &part, &objects)?;
+        }
+    }
+    Ok(moved)
+}
+
+/// Moves the staged files of one partition folder (`part`, relative to the table
+/// root) into place; returns how many moved.
+///
+/// A run that replaces files (a compaction, a rebuilt partition) on storage that can
+/// swap folders (local disk on Linux) first links the partition's files that stay
+/// into the staged folder, then swaps the two folders in one step: a reader listing
+/// the partition sees the old files or the new ones, never both and never neither.
+/// The old files, now in the staging folder, are then deleted (a file that arrived
+/// in the partition after the links is moved back). On S3 files move one by one:
+/// there is no atomic step over several objects without a table format.
+fn place_partition(
+    storage: &dyn Storage,
+    root: &Location,
+    run: &RunManifest,
+    staging: &Location,
+    part: &str,
+    objects: &[Location],
+) -> Result<u64> {
+    use std::collections::HashSet;
+    let rel = |name: &str| if part.is_empty() { name.to_string() } else { format!("{part}/{name}") };
+    let new: HashSet<&str> = run.files.iter().map(String::as_str).collect();
+    let replaced: HashSet<&str> = run.replaces_files.iter().map(String::as_str).collect();
+    let holds_new = objects.iter().any(|o| new.contains(rel(&o.file_name()).as_str()));
+    let replaces_here = replaced.iter().any(|r| r.rsplit_once('/').map(|(d, _)| d) == Some(part));
+    let (staged_dir, target) = (staging.join(part), root.join(part));
+    let names_in = |dir: &Location| -> Result<Vec<Location>> {
+        match storage.list_dir(dir) {
+            Ok((objs, _)) => Ok(objs.into_iter().map(|o| o.location).collect()),
+            Err(e) if not_found(&e) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    };
+    let old =
+        if holds_new && replaces_here && !part.is_empty() && swap_in(storage, &staged_dir, &target, &replaced, &rel)? {
+            // The staging folder now holds what the partition held before.
+            names_in(&staged_dir)?
+        } else if holds_new {
+            for o in objects {
+                storage.rename(o, &root.join(&rel(&o.file_name())))?;
+            }
+            return Ok(objects.len() as u64);
+        } else {
+            // Swapped before a crash: the old files (and late arrivals) are what is left here.
+            objects.to_vec()
+        };
+    let present: HashSet<String> = names_in(&target)?.iter().map(Location::file_name).collect();
+    let mut moved = 0;
+    for o in &old {
+        let name = o.file_name();
+        if replaced.contains(rel(&name).as_str()) || present.contains(&name) {
+            storage.delete(o)?;
+        } else {
+            storage.rename(o, &target.join(&name))?;
             moved += 1;
         }
     }
     Ok(moved)
+}
+
+/// Links the partition's files that stay into `staged_dir`, then swaps it with
+/// `target`. False (nothing swapped) where the store cannot do either.
+fn swap_in(
+    storage: &dyn Storage,
+    staged_dir: &Location,
+    target: &Location,
+    replaced: &std::collections::HashSet<&str>,
+    rel: &dyn Fn(&str) -> String,
+) -> Result<bool> {
+    let current = match storage.list_dir(target) {
+        Ok((objs, _)) => objs,
+        Err(e) if not_found(&e) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    for o in current {
+        let name = o.location.file_name();
+        // A writer's temporary (hidden) file is not linked: it is moved back after the swap.
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if !replaced.contains(rel(&name).as_str()) && !storage.hard_link(&o.location, &staged_dir.join(&name))? {
+            return Ok(false);
+        }
+    }
+    storage.exchange(staged_dir, target)
 }
 
 /// Deletes the files and manifests of the runs `ids` (after a run that
@@ -449,10 +547,25 @@ pub fn staged_rel(staging_root: &Location, staged: &Location) -> String {
 /// the commit they are part of the table, whatever happens to this process.
 pub fn publish(storage: &dyn Storage, root: &Location, run: &RunManifest, staged: &[(Location, String)]) -> Result<()> {
     commit(storage, root, run)?;
-    for (from, rel) in staged {
-        storage.rename(from, &root.join(rel))?;
+    let staging = run.staging.as_deref().map(|s| root.join(s));
+    match &staging {
+        Some(staging) if !run.replaces_files.is_empty() => {
+            let mut parts: BTreeMap<String, Vec<Location>> = BTreeMap::new();
+            for (from, rel) in staged {
+                let part = rel.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+                parts.entry(part).or_default().push(from.clone());
+            }
+            for (part, objects) in parts {
+                place_partition(storage, root, run, staging, &part, &objects)?;
+            }
+        }
+        _ => {
+            for (from, rel) in staged {
+                storage.rename(from, &root.join(rel))?;
+            }
+        }
     }
-    if let Some(dir) = run.staging.as_deref().and_then(|s| root.join(s).as_local().map(|p| p.to_path_buf())) {
+    if let Some(dir) = staging.as_ref().and_then(|s| s.as_local().map(|p| p.to_path_buf())) {
         let _ = std::fs::remove_dir_all(dir);
     }
     Ok(())
@@ -480,6 +593,50 @@ pub fn entry(input: &InputFile, rows: u64, partitions: Vec<String>) -> InputEntr
 mod tests {
     use super::*;
     use crate::storage::LocalStorage;
+
+    /// A compaction's partition swap, finished by the next run wherever a crash cut it:
+    /// before the swap, and after it with the old files (and a late arrival) in staging.
+    #[test]
+    fn a_compaction_swap_is_finished_after_a_crash() {
+        let names = |d: &std::path::Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        for swapped in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let root = Location::Local(dir.path().to_path_buf());
+            let s = LocalStorage;
+            let staged = dir.path().join("_flowlake/staging/R/date=2023-08-01");
+            let part = dir.path().join("date=2023-08-01");
+            std::fs::create_dir_all(&staged).unwrap();
+            std::fs::create_dir_all(&part).unwrap();
+            let (old_dir, new_dir) = if swapped { (&staged, &part) } else { (&part, &staged) };
+            for f in ["old1.parquet", "old2.parquet"] {
+                std::fs::write(old_dir.join(f), b"old").unwrap();
+            }
+            std::fs::write(new_dir.join("new.parquet"), b"new").unwrap();
+            // A file a conversion added to the partition while the compaction ran.
+            std::fs::write(old_dir.join("late.parquet"), b"late").unwrap();
+            let run = RunManifest {
+                run_id: "R".into(),
+                shard: None,
+                inputs: Vec::new(),
+                files: vec!["date=2023-08-01/new.parquet".into()],
+                staging: Some("_flowlake/staging/R".into()),
+                replaces: Vec::new(),
+                replaces_files: vec!["date=2023-08-01/old1.parquet".into(), "date=2023-08-01/old2.parquet".into()],
+                sequence: 1,
+            };
+            commit(&s, &root, &run).unwrap();
+            let m = Manifest::load(&s, &root).unwrap();
+            roll_forward(&s, &root, &m).unwrap();
+            assert_eq!(names(&part), ["late.parquet", "new.parquet"], "swapped before the crash: {swapped}");
+            assert!(names(&staged).is_empty(), "swapped before the crash: {swapped}");
+        }
+    }
 
     #[test]
     fn stale_staging_of_killed_runs_is_removed() {

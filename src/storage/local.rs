@@ -118,6 +118,50 @@ impl Storage for LocalStorage {
         Ok(())
     }
 
+    #[cfg(target_os = "linux")]
+    fn exchange(&self, a: &Location, b: &Location) -> Result<bool> {
+        use std::os::unix::ffi::OsStrExt;
+        let (pa, pb) = (path_of(a)?, path_of(b)?);
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).ok();
+        let (Some(ca), Some(cb)) = (c(pa), c(pb)) else { return Ok(false) };
+        // SAFETY: both paths are NUL-terminated strings that outlive the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                libc::AT_FDCWD,
+                ca.as_ptr(),
+                libc::AT_FDCWD,
+                cb.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EINVAL | libc::ENOSYS | libc::ENOENT | libc::EXDEV | libc::EOPNOTSUPP | libc::EPERM) => {
+                    Ok(false)
+                }
+                _ => Err(Error::io("swap folders", pa.display(), e)),
+            };
+        }
+        for d in [pa.parent(), pb.parent()].into_iter().flatten() {
+            if let Ok(f) = File::open(d) {
+                let _ = f.sync_all();
+            }
+        }
+        Ok(true)
+    }
+
+    fn hard_link(&self, from: &Location, to: &Location) -> Result<bool> {
+        let (src, dst) = (path_of(from)?, path_of(to)?);
+        match fs::hard_link(src, dst) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::io("link", src.display(), e)),
+            Err(_) => Ok(false),
+        }
+    }
+
     fn delete(&self, location: &Location) -> Result<()> {
         let path = path_of(location)?;
         match fs::remove_file(path) {

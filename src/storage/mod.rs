@@ -146,6 +146,18 @@ pub trait Storage: Send + Sync {
     /// disk; copy then delete in S3). Moving one that is already gone is not
     /// an error when the target exists (moves are repeated after a crash).
     fn rename(&self, from: &Location, to: &Location) -> Result<()>;
+    /// Swaps two folders in one atomic step, where the store can (local disk on Linux):
+    /// a reader listing either path sees all of one folder's objects or all of the
+    /// other's. `Ok(false)` when it cannot (S3 has no multi-object operation; a file
+    /// system without `RENAME_EXCHANGE`, or a path that is missing).
+    fn exchange(&self, _a: &Location, _b: &Location) -> Result<bool> {
+        Ok(false)
+    }
+    /// Gives an object a second name in the same store without copying (a hard link on
+    /// disk), where the store can; `Ok(false)` when it cannot. An existing `to` is kept.
+    fn hard_link(&self, _from: &Location, _to: &Location) -> Result<bool> {
+        Ok(false)
+    }
     /// True for object stores over a network, where reading ahead pays.
     fn is_remote(&self) -> bool {
         false

@@ -448,6 +448,83 @@ fn compact_rewrites_small_files_into_few_with_the_same_rows() {
     assert!(walk_all(&lake).iter().filter(|p| p.contains("_flowlake/manifest/")).count() == 4);
 }
 
+/// Readers that list a partition's folder while it is compacted (Spark, DuckDB, Athena
+/// over local copies) see its old files or its new ones, never both and never neither:
+/// on local disk each partition's folder is swapped in one step.
+#[test]
+fn compaction_is_atomic_for_readers_listing_the_folders() {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let lake = dir.path().join("lake");
+    let small = ParquetOptions { target_file_size: 8 * 1024, row_group_size: 1024, ..ParquetOptions::default() };
+    let mut o = GenerateOptions::new(&sample, 30_000, 2);
+    o.files_per_day = 6;
+    generate::generate(&o).unwrap();
+    let r = convert(
+        &ConvertOptions::new(vec![Location::Local(sample)], Location::Local(lake.clone()))
+            .with_parquet(small)
+            .with_batch_rows(2_000),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(r.status, RunStatus::Ok);
+    let parts: Vec<std::path::PathBuf> = std::fs::read_dir(&lake)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("date="))
+        .collect();
+    assert!(parts.len() >= 2, "{parts:?}");
+    let listing = |p: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".parquet") && !n.starts_with('.'))
+            .collect()
+    };
+    let before: Vec<BTreeSet<String>> = parts.iter().map(|p| listing(p)).collect();
+    assert!(before.iter().filter(|b| b.len() > 2).count() >= 2, "several small files per day: {before:?}");
+    let done = AtomicBool::new(false);
+    let seen = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut seen: Vec<Vec<BTreeSet<String>>> = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                seen.push(parts.iter().map(|p| listing(p)).collect());
+            }
+            seen
+        });
+        let rep = flowlake::compact::compact(&flowlake::compact::CompactOptions {
+            output: Location::Local(lake.clone()),
+            storage: Default::default(),
+            parquet: ParquetOptions::default(),
+            from: None,
+            to: None,
+            min_files: 2,
+        })
+        .unwrap();
+        assert_eq!(rep.partitions as usize, before.iter().filter(|b| b.len() >= 2).count());
+        done.store(true, Ordering::SeqCst);
+        watcher.join().unwrap()
+    });
+    let after: Vec<BTreeSet<String>> = parts.iter().map(|p| listing(p)).collect();
+    assert!(after.iter().all(|a| a.len() == 1), "one file per partition after: {after:?}");
+    assert!(!seen.is_empty());
+    for observed in &seen {
+        for (i, names) in observed.iter().enumerate() {
+            assert!(
+                *names == before[i] || *names == after[i],
+                "a reader listed {names:?} in {}: neither the old files {:?} nor the new {:?}",
+                parts[i].display(),
+                before[i],
+                after[i]
+            );
+        }
+    }
+    let rows: u64 = read_table(&lake).iter().map(|(_, b)| b.num_rows() as u64).sum();
+    assert_eq!(rows, 30_000);
+}
+
 #[test]
 fn bloom_filters_and_sorted_batches_keep_every_row() {
     let dir = tempfile::tempdir().unwrap();
