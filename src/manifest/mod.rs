@@ -7,7 +7,7 @@
 //! runs the manifests are folded into one checkpoint ([`checkpoint`]), so that
 //! opening a table with years of runs reads one file plus the newer manifests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -342,7 +342,6 @@ fn place_partition(
     part: &str,
     objects: &[Location],
 ) -> Result<u64> {
-    use std::collections::HashSet;
     let rel = |name: &str| if part.is_empty() { name.to_string() } else { format!("{part}/{name}") };
     let new: HashSet<&str> = run.files.iter().map(String::as_str).collect();
     let replaced: HashSet<&str> = run.replaces_files.iter().map(String::as_str).collect();
@@ -389,7 +388,7 @@ fn swap_in(
     storage: &dyn Storage,
     staged_dir: &Location,
     target: &Location,
-    replaced: &std::collections::HashSet<&str>,
+    replaced: &HashSet<&str>,
     rel: &dyn Fn(&str) -> String,
 ) -> Result<bool> {
     let current = match storage.list_dir(target) {
