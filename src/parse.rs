@@ -448,6 +448,9 @@ impl LineSplitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type};
 
     #[test]
     fn split_fields_finds_every_space_and_non_ascii_byte() {
@@ -468,9 +471,6 @@ mod tests {
             }
         }
     }
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Int32Type, Int64Type};
 
     fn default_plan() -> (ColumnPlan, TableColumns) {
         let f = Format::aws_default();

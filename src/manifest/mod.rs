@@ -121,6 +121,18 @@ fn list_or_empty(storage: &dyn Storage, dir: &Location) -> Result<Vec<crate::sto
     }
 }
 
+/// One level of `dir` (its objects and subfolders); a folder that is not there is empty.
+fn list_dir_or_empty(
+    storage: &dyn Storage,
+    dir: &Location,
+) -> Result<(Vec<crate::storage::ObjectMeta>, Vec<Location>)> {
+    match storage.list_dir(dir) {
+        Ok(l) => Ok(l),
+        Err(e) if not_found(&e) => Ok((Vec::new(), Vec::new())),
+        Err(e) => Err(e),
+    }
+}
+
 impl Manifest {
     /// Reads the table's newest checkpoint and every run manifest it does not
     /// cover (none yet is fine).
@@ -349,11 +361,7 @@ fn place_partition(
     let replaces_here = replaced.iter().any(|r| r.rsplit_once('/').map(|(d, _)| d) == Some(part));
     let (staged_dir, target) = (staging.join(part), root.join(part));
     let names_in = |dir: &Location| -> Result<Vec<Location>> {
-        match storage.list_dir(dir) {
-            Ok((objs, _)) => Ok(objs.into_iter().map(|o| o.location).collect()),
-            Err(e) if not_found(&e) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        Ok(list_dir_or_empty(storage, dir)?.0.into_iter().map(|o| o.location).collect())
     };
     let old =
         if holds_new && replaces_here && !part.is_empty() && swap_in(storage, &staged_dir, &target, &replaced, &rel)? {
@@ -391,12 +399,7 @@ fn swap_in(
     replaced: &HashSet<&str>,
     rel: &dyn Fn(&str) -> String,
 ) -> Result<bool> {
-    let current = match storage.list_dir(target) {
-        Ok((objs, _)) => objs,
-        Err(e) if not_found(&e) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    for o in current {
+    for o in list_dir_or_empty(storage, target)?.0 {
         let name = o.location.file_name();
         // A writer's temporary (hidden) file is not linked: it is moved back after the swap.
         if name.starts_with('.') || name.starts_with('_') {
@@ -453,11 +456,7 @@ pub const STALE_STAGING_SECS: i64 = 48 * 3600;
 /// started more than [`STALE_STAGING_SECS`] ago. Returns the files removed.
 pub fn remove_stale_staging(storage: &dyn Storage, root: &Location, manifest: &Manifest, now: i64) -> Result<u64> {
     let staging = root.join("_flowlake/staging");
-    let dirs = match storage.list_dir(&staging) {
-        Ok((_, dirs)) => dirs,
-        Err(e) if not_found(&e) => return Ok(0),
-        Err(e) => return Err(e),
-    };
+    let dirs = list_dir_or_empty(storage, &staging)?.1;
     let mut removed = 0;
     for d in dirs {
         let name = d.file_name();
