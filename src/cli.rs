@@ -239,8 +239,9 @@ struct ConvertArgs {
     /// Rows per Parquet row group.
     #[arg(long, default_value_t = 256 * 1024, value_name = "ROWS")]
     row_group_size: usize,
-    /// Most memory the row groups being built may hold over all open files; beyond it the
-    /// least recently used files write their row groups early (smaller row groups, flat memory).
+    /// Most memory the row groups being built may hold, per worker thread (each encodes its
+    /// own); beyond it the least recently used row groups are written early (smaller row
+    /// groups, flat memory).
     #[arg(long, default_value = "16MiB", value_name = "SIZE")]
     write_buffer: String,
     /// Columns that get a Parquet bloom filter (comma-separated), so engines skip row groups

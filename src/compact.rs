@@ -107,7 +107,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     }
     let staging_rel = format!("_flowlake/staging/{run_id}");
     let staging_root = root.join(&staging_rel);
-    let sink = PartitionedSink::new(st.clone(), staging_root.clone(), schema.clone(), opts.parquet.clone(), &run_id);
+    let sink = PartitionedSink::new(st.clone(), staging_root.clone(), schema.clone(), opts.parquet.clone(), &run_id)?;
     let mut rows_before = 0u64;
     let mut replaced = Vec::new();
     for (dir, files) in &parts {

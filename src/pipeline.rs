@@ -504,6 +504,8 @@ struct Run<'a> {
     queue: Mutex<std::collections::VecDeque<(String, RecordBatch)>>,
     queue_ready: std::sync::Condvar,
     queue_cap: usize,
+    /// Workers in the pool.
+    workers: usize,
     /// Workers still parsing files.
     producers: AtomicUsize,
     /// Rebuilding partitions for changed inputs: inputs read again only for them write only
@@ -597,10 +599,11 @@ impl<'a> Run<'a> {
         self.tally.lock().expect("tally lock").add(std::mem::take(&mut w.tally));
     }
 
-    /// Hands a full batch to be encoded: queued for an idle worker when there is
-    /// room (at most two batches per thread wait), else encoded here and now.
+    /// Hands a full batch to be encoded: queued when a worker has run out of files and
+    /// waits for batches to encode (at most two per thread wait), else encoded here and
+    /// now. (Queued while every worker is parsing, a batch would wait until the end.)
     fn submit(&self, partition: String, batch: RecordBatch) -> Result<()> {
-        {
+        if self.producers.load(Ordering::SeqCst) < self.workers {
             let mut q = self.queue.lock().expect("queue lock");
             if q.len() < self.queue_cap {
                 q.push_back((partition, batch));
@@ -1023,7 +1026,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         schema.clone(),
         opts.parquet.clone(),
         &file_prefix,
-    );
+    )?;
 
     let files_in = jobs.len() as u64;
     let bytes_in: u64 = jobs.iter().map(|j| j.input.meta.size).sum();
@@ -1048,6 +1051,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         queue: Mutex::new(std::collections::VecDeque::new()),
         queue_ready: std::sync::Condvar::new(),
         queue_cap: 2 * threads,
+        workers: threads,
         producers: AtomicUsize::new(threads),
         rebuild,
         job_partitions: Mutex::new(vec![(0, BTreeSet::new()); files_in as usize]),

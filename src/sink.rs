@@ -1,10 +1,12 @@
-//! Parquet output: one rolling writer per partition, files sized by
-//! `--target-file-size`, each made visible only when complete.
+//! Parquet output: one rolling file per partition, files sized by
+//! `--target-file-size`, each made visible only when complete. Every thread
+//! encodes its own row groups and appends them whole to the partition's file.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use arrow_array::{Array, RecordBatch, StringArray, UInt32Array};
 use arrow_ord::sort::{SortColumn, lexsort_to_indices};
@@ -12,9 +14,11 @@ use arrow_schema::SchemaRef;
 use arrow_schema::SortOptions;
 use arrow_select::take::take_record_batch;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression as PqCompression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use serde::Serialize;
 
@@ -101,10 +105,11 @@ pub struct ParquetOptions {
     pub target_file_size: u64,
     /// Most files kept open at once; the least recently used is closed beyond it. Default 8.
     pub max_open_files: usize,
-    /// Most memory the row groups being built may hold, over all open files. Beyond it the
-    /// least recently used files write out their row group early (smaller row groups, bounded
-    /// memory). Default 16 MiB (measured: with 64 MiB, 4× the input over 13 days instead of 3
-    /// raised peak RSS by 23–38%, with 16 MiB by 5–11%, for 3% more output bytes).
+    /// Most memory the row groups being built may hold, per thread writing (each thread
+    /// encodes its own row groups). Beyond it the least recently used row groups are written
+    /// out early (smaller row groups, bounded memory). Default 16 MiB (measured: with 64 MiB,
+    /// 4× the input over 13 days instead of 3 raised peak RSS by 23–38%, with 16 MiB by 5–11%,
+    /// for 3% more output bytes).
     pub memory_budget: usize,
     /// Columns that get a Parquet bloom filter per row group (those the table has),
     /// so a point lookup skips row groups without the value. Default `srcaddr`, `dstaddr`.
@@ -119,6 +124,9 @@ pub struct ParquetOptions {
     /// and the conversion about 6% faster; other columns lose size without theirs).
     pub no_dictionary: Vec<String>,
 }
+
+/// A row group no thread has added to in this many writes per thread is written out.
+const IDLE_WRITES: u64 = 4;
 
 /// The false-positive rate of bloom filters: 1% (filters are folded to their smallest size).
 const BLOOM_FPP: f64 = 0.01;
@@ -169,32 +177,56 @@ impl Write for Counted {
     }
 }
 
+/// A file being written: row groups are appended whole, so it is locked only for that.
 struct OpenFile {
-    writer: ArrowWriter<Counted>,
+    writer: SerializedFileWriter<Counted>,
     location: Location,
     rows: u64,
     last_used: u64,
-    /// Memory of the row group in progress, as last added to the sink's total.
+}
+
+/// A row group being encoded by one thread for one partition, outside any file's lock.
+struct RowGroup {
+    columns: Vec<ArrowColumnWriter>,
+    rows: usize,
+    last_used: u64,
+    /// Memory of the encoders, as last added to the sink's total.
     mem: usize,
 }
 
-type Slot = Arc<Mutex<Option<OpenFile>>>;
+/// A partition's file, and when the partition was last written to (its rows may sit in
+/// row groups in progress long before they reach the file).
+#[derive(Default)]
+struct FileSlot {
+    file: Mutex<Option<OpenFile>>,
+    last_write: AtomicU64,
+    /// Bytes in the open file (0 when none is open).
+    bytes: AtomicU64,
+}
+type GroupSlot = Arc<Mutex<Option<RowGroup>>>;
 
 /// Writes batches into partition folders under an output root. Safe to share
-/// between threads: different partitions are written concurrently.
+/// between threads: each thread encodes its own row groups (one per partition it
+/// writes), so threads writing the same partition do not wait for each other; a
+/// finished row group is appended to the partition's file under a short lock.
 pub struct PartitionedSink {
     storage: Arc<dyn Storage>,
     root: Location,
     schema: SchemaRef,
     props: WriterProperties,
+    /// Makes the column encoders of new row groups (the schema and properties every file shares).
+    encoders: ArrowRowGroupWriterFactory,
     opts: ParquetOptions,
     file_prefix: String,
     seq: AtomicU64,
     tick: AtomicU64,
-    slots: Mutex<HashMap<String, Slot>>,
+    files: Mutex<HashMap<String, Arc<FileSlot>>>,
+    groups: Mutex<HashMap<(String, ThreadId), GroupSlot>>,
     written: Mutex<Vec<WrittenFile>>,
-    /// Memory held by row groups in progress, over all open files.
+    /// Memory held by row groups in progress, over all threads and partitions.
     mem: AtomicU64,
+    /// Threads that have written (the memory budget is per writing thread).
+    writers: AtomicU64,
     /// Indexes of the columns batches are sorted by.
     sort_columns: Vec<usize>,
 }
@@ -208,7 +240,7 @@ impl PartitionedSink {
         schema: SchemaRef,
         opts: ParquetOptions,
         file_prefix: &str,
-    ) -> PartitionedSink {
+    ) -> Result<PartitionedSink> {
         let mut props = WriterProperties::builder();
         for c in &opts.bloom_filter {
             if schema.field_with_name(c).is_ok() {
@@ -233,20 +265,27 @@ impl PartitionedSink {
             .set_created_by(format!("flowlake version {}", env!("CARGO_PKG_VERSION")))
             .set_key_value_metadata(Some(vec![KeyValue::new("flowlake.run".into(), file_prefix.to_string())]))
             .build();
-        PartitionedSink {
+        // Encoders are made the way `ArrowWriter` makes them for a file (with the Arrow schema in its metadata).
+        let (_, encoders) = ArrowWriter::try_new(io::sink(), schema.clone(), Some(props.clone()))
+            .and_then(|w| w.into_serialized_writer())
+            .map_err(|e| Error::Failed(format!("cannot set up the Parquet writer: {e}")))?;
+        Ok(PartitionedSink {
             storage,
             root,
             schema,
             props,
+            encoders,
             opts,
             file_prefix: file_prefix.to_string(),
             seq: AtomicU64::new(0),
             tick: AtomicU64::new(0),
-            slots: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
             written: Mutex::new(Vec::new()),
             mem: AtomicU64::new(0),
+            writers: AtomicU64::new(0),
             sort_columns,
-        }
+        })
     }
 
     /// The batch sorted by the sort columns (nulls last), or as it is when there are none.
@@ -272,40 +311,75 @@ impl PartitionedSink {
         Ok(Some(take_record_batch(batch, &idx).map_err(fail)?))
     }
 
-    /// Brings the file's memory figure up to date in the sink's total.
-    fn account(&self, file: &mut OpenFile) {
-        let now = file.writer.memory_size();
-        if now >= file.mem {
-            self.mem.fetch_add((now - file.mem) as u64, Ordering::Relaxed);
+    /// Brings the row group's memory figure up to date in the sink's total.
+    fn account(&self, group: &mut RowGroup) {
+        let now: usize = group.columns.iter().map(|c| c.memory_size()).sum();
+        if now >= group.mem {
+            self.mem.fetch_add((now - group.mem) as u64, Ordering::Relaxed);
         } else {
-            self.mem.fetch_sub((file.mem - now) as u64, Ordering::Relaxed);
+            self.mem.fetch_sub((group.mem - now) as u64, Ordering::Relaxed);
         }
-        file.mem = now;
+        group.mem = now;
     }
 
-    /// Over budget: the least recently used files write out their row groups early.
+    /// Over budget: the least recently used row groups are written out early.
     fn relieve_memory(&self) -> Result<()> {
-        let budget = self.opts.memory_budget as u64;
+        let budget = self.opts.memory_budget as u64 * self.writers.load(Ordering::Relaxed).max(1);
         if self.mem.load(Ordering::Relaxed) <= budget {
             return Ok(());
         }
-        let slots: Vec<Slot> = self.slots.lock().expect("sink lock").values().cloned().collect();
-        let mut open: Vec<(u64, Slot)> = slots
+        let groups: Vec<((String, ThreadId), GroupSlot)> =
+            self.groups.lock().expect("sink lock").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut open: Vec<(u64, String, GroupSlot)> = groups
             .into_iter()
-            .filter_map(|s| {
-                let t = s.try_lock().ok()?.as_ref().filter(|f| f.mem > 0).map(|f| f.last_used)?;
-                Some((t, s))
+            .filter_map(|((partition, _), s)| {
+                let t = s.try_lock().ok()?.as_ref().map(|g| g.last_used)?;
+                Some((t, partition, s))
             })
             .collect();
-        open.sort_by_key(|(t, _)| *t);
-        for (_, slot) in open {
+        open.sort_by_key(|(t, ..)| *t);
+        for (_, partition, slot) in open {
             if self.mem.load(Ordering::Relaxed) <= budget / 2 {
                 break;
             }
             let Ok(mut guard) = slot.try_lock() else { continue };
-            if let Some(file) = guard.as_mut() {
-                file.writer.flush().map_err(|e| Error::Parquet { path: file.location.to_string(), source: e })?;
-                self.account(file);
+            if let Some(group) = guard.take() {
+                drop(guard);
+                self.append(&partition, group)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes out row groups no thread has added to lately (a partition the input has
+    /// moved past), so they do not sit in memory until the budget pushes them out.
+    fn write_out_idle(&self) -> Result<()> {
+        let now = self.tick.load(Ordering::Relaxed);
+        let horizon = IDLE_WRITES * self.writers.load(Ordering::Relaxed).max(1);
+        let groups: Vec<(String, GroupSlot)> =
+            self.groups.lock().expect("sink lock").iter().map(|((p, _), s)| (p.clone(), s.clone())).collect();
+        for (partition, slot) in groups {
+            let Ok(mut guard) = slot.try_lock() else { continue };
+            if guard.as_ref().is_some_and(|g| g.last_used + horizon < now) {
+                let group = guard.take().expect("checked");
+                drop(guard);
+                self.append(&partition, group)?;
+            }
+        }
+        // A file whose partition nobody has written to for four times as long is closed
+        // (it holds a write buffer and its footer's metadata until then).
+        let files: Vec<(String, Arc<FileSlot>)> =
+            self.files.lock().expect("sink lock").iter().map(|(p, s)| (p.clone(), s.clone())).collect();
+        for (partition, slot) in files {
+            if slot.last_write.load(Ordering::Relaxed) + 4 * horizon >= now {
+                continue;
+            }
+            let Ok(mut guard) = slot.file.try_lock() else { continue };
+            if guard.as_ref().is_some_and(|f| f.last_used + 4 * horizon < now) {
+                let file = guard.take().expect("checked");
+                slot.bytes.store(0, Ordering::Relaxed);
+                drop(guard);
+                self.close(&partition, file)?;
             }
         }
         Ok(())
@@ -316,24 +390,88 @@ impl PartitionedSink {
         let sorted = self.sorted(batch)?;
         let batch = sorted.as_ref().unwrap_or(batch);
         let slot = {
-            let mut slots = self.slots.lock().expect("sink lock");
-            match slots.get(partition) {
-                Some(s) => s.clone(),
-                None => slots.entry(partition.to_string()).or_default().clone(),
+            let me = std::thread::current().id();
+            let mut groups = self.groups.lock().expect("sink lock");
+            if !groups.keys().any(|(_, t)| *t == me) {
+                self.writers.fetch_add(1, Ordering::Relaxed);
             }
+            groups.entry((partition.to_string(), me)).or_default().clone()
         };
-        let mut guard = slot.lock().expect("partition lock");
+        if slot.try_lock().map(|g| g.is_none()).unwrap_or(false) {
+            self.write_out_idle()?;
+        }
+        let file_slot = self.file_slot(partition);
+        let row_group_size = self.opts.row_group_size.max(1);
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let mut guard = slot.lock().expect("row group lock");
+            if guard.is_none() {
+                let columns = self.encoders.create_column_writers(0).map_err(|e| self.parquet_error(partition, e))?;
+                *guard = Some(RowGroup { columns, rows: 0, last_used: 0, mem: 0 });
+            }
+            let group = guard.as_mut().expect("just made");
+            let n = (batch.num_rows() - at).min(row_group_size - group.rows);
+            let part = batch.slice(at, n);
+            let mut columns = group.columns.iter_mut();
+            for (field, array) in self.schema.fields().iter().zip(part.columns()) {
+                for leaf in compute_leaves(field, array).map_err(|e| self.parquet_error(partition, e))? {
+                    let column = columns.next().expect("one encoder per leaf column");
+                    column.write(&leaf).map_err(|e| self.parquet_error(partition, e))?;
+                }
+            }
+            group.rows += n;
+            group.last_used = self.tick.fetch_add(1, Ordering::Relaxed);
+            file_slot.last_write.store(group.last_used, Ordering::Relaxed);
+            self.account(group);
+            at += n;
+            // A row group is written out when full, or when with it the file would reach its target size.
+            let estimate: usize = group.columns.iter().map(|c| c.get_estimated_total_bytes()).sum();
+            if group.rows >= row_group_size
+                || file_slot.bytes.load(Ordering::Relaxed) + estimate as u64 >= self.opts.target_file_size
+            {
+                let full = guard.take().expect("in progress");
+                drop(guard);
+                self.append(partition, full)?;
+            }
+        }
+        self.relieve_memory()
+    }
+
+    fn parquet_error(&self, partition: &str, e: parquet::errors::ParquetError) -> Error {
+        Error::Parquet { path: self.root.join(partition).to_string(), source: e }
+    }
+
+    /// Finishes a row group's column chunks and appends them to the partition's file
+    /// (opening one if needed, closing it once it reaches the target size).
+    fn append(&self, partition: &str, group: RowGroup) -> Result<()> {
+        self.mem.fetch_sub(group.mem as u64, Ordering::Relaxed);
+        if group.rows == 0 {
+            return Ok(());
+        }
+        let chunks = group
+            .columns
+            .into_iter()
+            .map(|c| c.close())
+            .collect::<parquet::errors::Result<Vec<_>>>()
+            .map_err(|e| self.parquet_error(partition, e))?;
+        let slot = self.file_slot(partition);
+        let mut guard = slot.file.lock().expect("partition lock");
         let opened_new = guard.is_none();
         if opened_new {
             *guard = Some(self.open(partition)?);
         }
         let file = guard.as_mut().expect("just opened");
         file.last_used = self.tick.fetch_add(1, Ordering::Relaxed);
-        file.writer.write(batch).map_err(|e| Error::Parquet { path: file.location.to_string(), source: e })?;
-        file.rows += batch.num_rows() as u64;
-        self.account(file);
-        let size = (file.writer.bytes_written() + file.writer.in_progress_size()) as u64;
-        if size >= self.opts.target_file_size {
+        let fail = |e| Error::Parquet { path: file.location.to_string(), source: e };
+        let mut row_group = file.writer.next_row_group().map_err(fail)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group).map_err(fail)?;
+        }
+        row_group.close().map_err(fail)?;
+        file.rows += group.rows as u64;
+        slot.bytes.store(file.writer.bytes_written() as u64, Ordering::Relaxed);
+        if file.writer.bytes_written() as u64 >= self.opts.target_file_size {
+            slot.bytes.store(0, Ordering::Relaxed);
             let done = guard.take().expect("open");
             drop(guard);
             self.close(partition, done)?;
@@ -343,7 +481,15 @@ impl PartitionedSink {
         if opened_new {
             self.close_idle_beyond_limit(partition)?;
         }
-        self.relieve_memory()
+        Ok(())
+    }
+
+    fn file_slot(&self, partition: &str) -> Arc<FileSlot> {
+        let mut files = self.files.lock().expect("sink lock");
+        match files.get(partition) {
+            Some(s) => s.clone(),
+            None => files.entry(partition.to_string()).or_default().clone(),
+        }
     }
 
     fn open(&self, partition: &str) -> Result<OpenFile> {
@@ -351,13 +497,14 @@ impl PartitionedSink {
         let rel = format!("{partition}/part-{}-{n:05}.parquet", self.file_prefix);
         let location = self.root.join(&rel);
         let inner = self.storage.create(&location)?;
-        let writer = ArrowWriter::try_new(Counted { inner, bytes: 0 }, self.schema.clone(), Some(self.props.clone()))
-            .map_err(|e| Error::Parquet { path: location.to_string(), source: e })?;
-        Ok(OpenFile { writer, location, rows: 0, last_used: 0, mem: 0 })
+        let (writer, _) =
+            ArrowWriter::try_new(Counted { inner, bytes: 0 }, self.schema.clone(), Some(self.props.clone()))
+                .and_then(|w| w.into_serialized_writer())
+                .map_err(|e| Error::Parquet { path: location.to_string(), source: e })?;
+        Ok(OpenFile { writer, location, rows: 0, last_used: 0 })
     }
 
     fn close(&self, partition: &str, file: OpenFile) -> Result<()> {
-        self.mem.fetch_sub(file.mem as u64, Ordering::Relaxed);
         let path = file.location.to_string();
         let counted = file.writer.into_inner().map_err(|e| Error::Parquet { path: path.clone(), source: e })?;
         let bytes = counted.bytes;
@@ -371,38 +518,47 @@ impl PartitionedSink {
         Ok(())
     }
 
-    /// Keeps at most `max_open_files` files open (each holds a row group in
-    /// memory) by closing the least recently used idle ones.
+    /// Keeps at most `max_open_files` files open (each holds an object being
+    /// written) by closing the least recently used idle ones.
     fn close_idle_beyond_limit(&self, keep: &str) -> Result<()> {
         loop {
             let victim = {
-                let slots = self.slots.lock().expect("sink lock");
-                let open: Vec<(&String, u64)> = slots
+                let files = self.files.lock().expect("sink lock");
+                let open: Vec<(&String, u64)> = files
                     .iter()
                     .filter(|(k, _)| k.as_str() != keep)
-                    .filter_map(|(k, s)| s.try_lock().ok().and_then(|g| g.as_ref().map(|f| (k, f.last_used))))
+                    .filter_map(|(k, s)| s.file.try_lock().ok().and_then(|g| g.as_ref().map(|f| (k, f.last_used))))
                     .collect();
-                let open_count = slots.values().filter(|s| s.try_lock().map(|g| g.is_some()).unwrap_or(true)).count();
+                let open_count =
+                    files.values().filter(|s| s.file.try_lock().map(|g| g.is_some()).unwrap_or(true)).count();
                 if open_count <= self.opts.max_open_files {
                     return Ok(());
                 }
                 match open.into_iter().min_by_key(|(_, t)| *t) {
-                    Some((k, _)) => (k.clone(), slots[k].clone()),
+                    Some((k, _)) => (k.clone(), files[k].clone()),
                     None => return Ok(()),
                 }
             };
-            let taken = victim.1.lock().expect("partition lock").take();
+            let taken = victim.1.file.lock().expect("partition lock").take();
+            victim.1.bytes.store(0, Ordering::Relaxed);
             if let Some(file) = taken {
                 self.close(&victim.0, file)?;
             }
         }
     }
 
-    /// Closes every open file and returns all files this sink committed.
+    /// Writes out every row group in progress, closes every open file and returns
+    /// all files this sink committed.
     pub fn finish(self) -> Result<Vec<WrittenFile>> {
-        let slots: Vec<(String, Slot)> = self.slots.lock().expect("sink lock").drain().collect();
-        for (partition, slot) in slots {
-            if let Some(file) = slot.lock().expect("partition lock").take() {
+        let groups: Vec<((String, ThreadId), GroupSlot)> = self.groups.lock().expect("sink lock").drain().collect();
+        for ((partition, _), slot) in groups {
+            if let Some(group) = slot.lock().expect("row group lock").take() {
+                self.append(&partition, group)?;
+            }
+        }
+        let files: Vec<(String, Arc<FileSlot>)> = self.files.lock().expect("sink lock").drain().collect();
+        for (partition, slot) in files {
+            if let Some(file) = slot.file.lock().expect("partition lock").take() {
                 self.close(&partition, file)?;
             }
         }
@@ -414,7 +570,8 @@ impl PartitionedSink {
     /// Abandons the run: open files are discarded (never visible) and files
     /// already committed by this sink are deleted, so a failed run leaves no rows behind.
     pub fn abort(self) -> Result<()> {
-        self.slots.lock().expect("sink lock").clear();
+        self.groups.lock().expect("sink lock").clear();
+        self.files.lock().expect("sink lock").clear();
         for f in self.written.lock().expect("written lock").drain(..) {
             self.storage.delete(&f.location)?;
         }
@@ -457,6 +614,69 @@ fn text_sort_indices(a: &StringArray) -> UInt32Array {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_writing_one_partition_share_its_file() {
+        use arrow_array::Int64Array;
+        use arrow_schema::{DataType, Field, Schema};
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("srcaddr", DataType::Utf8, true),
+            Field::new("bytes", DataType::Int64, true),
+        ]));
+        let opts = ParquetOptions { row_group_size: 1000, ..ParquetOptions::default() };
+        let sink = PartitionedSink::new(
+            Arc::new(crate::storage::LocalStorage),
+            Location::Local(dir.path().into()),
+            schema.clone(),
+            opts,
+            "t",
+        )
+        .unwrap();
+        // Four threads, each 30 batches of 170 rows: 20,400 rows, each value once.
+        std::thread::scope(|s| {
+            for t in 0..4i64 {
+                let (sink, schema) = (&sink, schema.clone());
+                s.spawn(move || {
+                    for b in 0..30i64 {
+                        let v: Vec<i64> = (0..170).map(|i| (t * 30 + b) * 170 + i).collect();
+                        let addr =
+                            StringArray::from_iter_values(v.iter().map(|x| format!("10.0.{}.{}", x / 256, x % 256)));
+                        let batch =
+                            RecordBatch::try_new(schema.clone(), vec![Arc::new(addr), Arc::new(Int64Array::from(v))])
+                                .unwrap();
+                        sink.write("date=2023-08-01", &batch).unwrap();
+                    }
+                });
+            }
+        });
+        let written = sink.finish().unwrap();
+        assert_eq!(written.len(), 1, "one file for the partition: {written:?}");
+        assert_eq!(written[0].rows, 20_400);
+        let path = written[0].location.as_local().unwrap().to_path_buf();
+        let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+        let meta = reader.metadata();
+        assert!(meta.num_row_groups() >= 21, "row groups of at most 1,000 rows");
+        let mut seen = vec![false; 20_400];
+        for rg in 0..meta.num_row_groups() {
+            assert!(meta.row_group(rg).num_rows() <= 1000);
+        }
+        let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            std::fs::File::open(written[0].location.as_local().unwrap()).unwrap(),
+            4096,
+        )
+        .unwrap();
+        for b in batches {
+            let b = b.unwrap();
+            let v = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+            for x in v.values() {
+                assert!(!std::mem::replace(&mut seen[*x as usize], true), "{x} written twice");
+            }
+        }
+        assert!(seen.iter().all(|s| *s), "every row written");
+    }
 
     #[test]
     fn text_sort_orders_like_lexsort() {

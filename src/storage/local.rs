@@ -96,7 +96,7 @@ impl Storage for LocalStorage {
         let tmp = dir.join(format!(".{name}.{}-{}.tmp", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
         let file = File::create(&tmp).map_err(|e| Error::io("create", tmp.display(), e))?;
         Ok(Box::new(LocalWriter {
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            file: Some(BufWriter::with_capacity(256 << 10, file)),
             tmp,
             dir,
             location: location.clone(),
