@@ -454,8 +454,19 @@ impl PartitionedSink {
             .map(|c| c.close())
             .collect::<parquet::errors::Result<Vec<_>>>()
             .map_err(|e| self.parquet_error(partition, e))?;
+        let size: u64 = chunks.iter().map(|c| c.close().metadata.compressed_size() as u64).sum();
         let slot = self.file_slot(partition);
         let mut guard = slot.file.lock().expect("partition lock");
+        // A row group that would take the file past its target size starts the next file
+        // (row groups from several threads can be in progress for one partition).
+        if let Some(file) = guard.as_ref()
+            && file.rows > 0
+            && file.writer.bytes_written() as u64 + size > self.opts.target_file_size
+        {
+            let done = guard.take().expect("open");
+            slot.bytes.store(0, Ordering::Relaxed);
+            self.close(partition, done)?;
+        }
         let opened_new = guard.is_none();
         if opened_new {
             *guard = Some(self.open(partition)?);
