@@ -210,6 +210,7 @@ impl Question {
                         .collect();
                     // NOT NULL is NULL: a malformed address is never reported as outside.
                     wh.push(format!("NOT ({})", inside.join(" OR ")));
+                    wh.extend(q.outside.iter().filter_map(|c| outside_text_range(c, "srcaddr")));
                 }
                 let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
                 Ok(format!(
@@ -326,6 +327,20 @@ fn column_test(target: &Cidr, col: &str) -> String {
     }
 }
 
+/// For an IPv4 block of whole octets (/8, /16, /24), a text test every address outside
+/// it passes (its canonical text does not start with the block's): implied by the exact
+/// test, and one Parquet statistics and page indexes can prune on (sorted `srcaddr`).
+fn outside_text_range(block: &Cidr, col: &str) -> Option<String> {
+    if !block.network().is_ipv4() || block.prefix() % 8 != 0 || block.prefix() == 32 {
+        return None;
+    }
+    let p = block.ipv4_text_prefix()?;
+    let mut upper = p.clone();
+    upper.pop();
+    upper.push('/');
+    Some(format!("({c} < {} OR {c} >= {})", lit(&p), lit(&upper), c = ident(col)))
+}
+
 fn address_sql(target: &Cidr, direction: Direction, need: &dyn Fn(&str) -> Result<()>) -> Result<String> {
     Ok(match direction {
         Direction::Src => {
@@ -408,6 +423,24 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(missing.contains("no `dstport` column"), "{missing}");
+    }
+
+    #[test]
+    fn sources_outside_whole_octet_blocks_get_a_text_range() {
+        let q = |cidrs: &[&str]| {
+            Question::Sources(SourcesQuery {
+                outside: cidrs.iter().map(|c| c.parse().unwrap()).collect(),
+                filter: Filter::default(),
+                limit: None,
+            })
+            .sql(Layout::Date, &cols(&["srcaddr", "bytes", "packets", "start", "end", "date"]))
+            .unwrap()
+        };
+        let sql = q(&["10.192.0.0/16", "10.0.0.0/12", "fd00::/8", "192.168.1.0/24"]);
+        assert!(sql.contains("(\"srcaddr\" < '10.192.' OR \"srcaddr\" >= '10.192/')"), "{sql}");
+        assert!(sql.contains("(\"srcaddr\" < '192.168.1.' OR \"srcaddr\" >= '192.168.1/')"), "{sql}");
+        // Not whole octets: `10.200.0.1` starts with `10.` and is outside 10.0.0.0/12, so no range.
+        assert!(!sql.contains("'10.'"), "{sql}");
     }
 
     #[test]
