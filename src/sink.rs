@@ -2,7 +2,7 @@
 //! `--target-file-size`, each made visible only when complete. Every thread
 //! encodes its own row groups and appends them whole to the partition's file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -227,6 +227,7 @@ pub struct PartitionedSink {
     mem: AtomicU64,
     /// Threads that have written (the memory budget is per writing thread).
     writers: AtomicU64,
+    writer_threads: Mutex<HashSet<ThreadId>>,
     /// Indexes of the columns batches are sorted by.
     sort_columns: Vec<usize>,
 }
@@ -284,6 +285,7 @@ impl PartitionedSink {
             written: Mutex::new(Vec::new()),
             mem: AtomicU64::new(0),
             writers: AtomicU64::new(0),
+            writer_threads: Mutex::new(HashSet::new()),
             sort_columns,
         })
     }
@@ -382,6 +384,17 @@ impl PartitionedSink {
                 self.close(&partition, file)?;
             }
         }
+        // Forget empty slots nobody holds (a year of hourly partitions would otherwise make
+        // every pass over them longer). Clones are made under these locks, so a count of one
+        // means no thread is about to use the slot.
+        self.groups
+            .lock()
+            .expect("sink lock")
+            .retain(|_, s| Arc::strong_count(s) > 1 || s.try_lock().map(|g| g.is_some()).unwrap_or(true));
+        self.files
+            .lock()
+            .expect("sink lock")
+            .retain(|_, s| Arc::strong_count(s) > 1 || s.file.try_lock().map(|g| g.is_some()).unwrap_or(true));
         Ok(())
     }
 
@@ -390,12 +403,17 @@ impl PartitionedSink {
         let sorted = self.sorted(batch)?;
         let batch = sorted.as_ref().unwrap_or(batch);
         let slot = {
-            let me = std::thread::current().id();
+            let key = (partition.to_string(), std::thread::current().id());
             let mut groups = self.groups.lock().expect("sink lock");
-            if !groups.keys().any(|(_, t)| *t == me) {
-                self.writers.fetch_add(1, Ordering::Relaxed);
+            match groups.get(&key) {
+                Some(s) => s.clone(),
+                None => {
+                    if self.writer_threads.lock().expect("sink lock").insert(key.1) {
+                        self.writers.fetch_add(1, Ordering::Relaxed);
+                    }
+                    groups.entry(key).or_default().clone()
+                }
             }
-            groups.entry((partition.to_string(), me)).or_default().clone()
         };
         if slot.try_lock().map(|g| g.is_none()).unwrap_or(false) {
             self.write_out_idle()?;

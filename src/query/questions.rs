@@ -331,7 +331,7 @@ fn column_test(target: &Cidr, col: &str) -> String {
 /// it passes (its canonical text does not start with the block's): implied by the exact
 /// test, and one Parquet statistics and page indexes can prune on (sorted `srcaddr`).
 fn outside_text_range(block: &Cidr, col: &str) -> Option<String> {
-    if !block.network().is_ipv4() || block.prefix() % 8 != 0 || block.prefix() == 32 {
+    if !block.network().is_ipv4() || !block.prefix().is_multiple_of(8) || block.prefix() == 32 {
         return None;
     }
     let p = block.ipv4_text_prefix()?;
