@@ -503,8 +503,7 @@ struct Run<'a> {
     /// Full batches waiting to be encoded by a worker that has no file left to parse.
     queue: Mutex<std::collections::VecDeque<(String, RecordBatch)>>,
     queue_ready: std::sync::Condvar,
-    queue_cap: usize,
-    /// Workers in the pool.
+    /// Workers in the pool (at most two batches per worker wait in the queue).
     workers: usize,
     /// Workers still parsing files.
     producers: AtomicUsize,
@@ -605,7 +604,7 @@ impl<'a> Run<'a> {
     fn submit(&self, partition: String, batch: RecordBatch) -> Result<()> {
         if self.producers.load(Ordering::SeqCst) < self.workers {
             let mut q = self.queue.lock().expect("queue lock");
-            if q.len() < self.queue_cap {
+            if q.len() < 2 * self.workers {
                 q.push_back((partition, batch));
                 drop(q);
                 self.queue_ready.notify_one();
@@ -1050,7 +1049,6 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         prefetch: remote.then(|| Prefetcher::new(&fetches, opts.s3_concurrency * 2)),
         queue: Mutex::new(std::collections::VecDeque::new()),
         queue_ready: std::sync::Condvar::new(),
-        queue_cap: 2 * threads,
         workers: threads,
         producers: AtomicUsize::new(threads),
         rebuild,

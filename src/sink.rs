@@ -203,6 +203,15 @@ struct FileSlot {
     /// Bytes in the open file (0 when none is open).
     bytes: AtomicU64,
 }
+
+impl FileSlot {
+    /// Takes the open file out (to close it), leaving the slot empty.
+    fn take(&self, file: &mut Option<OpenFile>) -> Option<OpenFile> {
+        self.bytes.store(0, Ordering::Relaxed);
+        file.take()
+    }
+}
+
 type GroupSlot = Arc<Mutex<Option<RowGroup>>>;
 
 /// Writes batches into partition folders under an output root. Safe to share
@@ -226,8 +235,7 @@ pub struct PartitionedSink {
     /// Memory held by row groups in progress, over all threads and partitions.
     mem: AtomicU64,
     /// Threads that have written (the memory budget is per writing thread).
-    writers: AtomicU64,
-    writer_threads: Mutex<HashSet<ThreadId>>,
+    writers: Mutex<HashSet<ThreadId>>,
     /// Indexes of the columns batches are sorted by.
     sort_columns: Vec<usize>,
 }
@@ -284,8 +292,7 @@ impl PartitionedSink {
             groups: Mutex::new(HashMap::new()),
             written: Mutex::new(Vec::new()),
             mem: AtomicU64::new(0),
-            writers: AtomicU64::new(0),
-            writer_threads: Mutex::new(HashSet::new()),
+            writers: Mutex::new(HashSet::new()),
             sort_columns,
         })
     }
@@ -326,7 +333,7 @@ impl PartitionedSink {
 
     /// Over budget: the least recently used row groups are written out early.
     fn relieve_memory(&self) -> Result<()> {
-        let budget = self.opts.memory_budget as u64 * self.writers.load(Ordering::Relaxed).max(1);
+        let budget = self.opts.memory_budget as u64 * self.writer_count();
         if self.mem.load(Ordering::Relaxed) <= budget {
             return Ok(());
         }
@@ -357,7 +364,7 @@ impl PartitionedSink {
     /// moved past), so they do not sit in memory until the budget pushes them out.
     fn write_out_idle(&self) -> Result<()> {
         let now = self.tick.load(Ordering::Relaxed);
-        let horizon = IDLE_WRITES * self.writers.load(Ordering::Relaxed).max(1);
+        let horizon = IDLE_WRITES * self.writer_count();
         let groups: Vec<(String, GroupSlot)> =
             self.groups.lock().expect("sink lock").iter().map(|((p, _), s)| (p.clone(), s.clone())).collect();
         for (partition, slot) in groups {
@@ -378,8 +385,7 @@ impl PartitionedSink {
             }
             let Ok(mut guard) = slot.file.try_lock() else { continue };
             if guard.as_ref().is_some_and(|f| f.last_used + 4 * horizon < now) {
-                let file = guard.take().expect("checked");
-                slot.bytes.store(0, Ordering::Relaxed);
+                let file = slot.take(&mut guard).expect("checked");
                 drop(guard);
                 self.close(&partition, file)?;
             }
@@ -408,9 +414,7 @@ impl PartitionedSink {
             match groups.get(&key) {
                 Some(s) => s.clone(),
                 None => {
-                    if self.writer_threads.lock().expect("sink lock").insert(key.1) {
-                        self.writers.fetch_add(1, Ordering::Relaxed);
-                    }
+                    self.writers.lock().expect("sink lock").insert(key.1);
                     groups.entry(key).or_default().clone()
                 }
             }
@@ -481,8 +485,7 @@ impl PartitionedSink {
             && file.rows > 0
             && file.writer.bytes_written() as u64 + size > self.opts.target_file_size
         {
-            let done = guard.take().expect("open");
-            slot.bytes.store(0, Ordering::Relaxed);
+            let done = slot.take(&mut guard).expect("open");
             self.close(partition, done)?;
         }
         let opened_new = guard.is_none();
@@ -500,8 +503,7 @@ impl PartitionedSink {
         file.rows += group.rows as u64;
         slot.bytes.store(file.writer.bytes_written() as u64, Ordering::Relaxed);
         if file.writer.bytes_written() as u64 >= self.opts.target_file_size {
-            slot.bytes.store(0, Ordering::Relaxed);
-            let done = guard.take().expect("open");
+            let done = slot.take(&mut guard).expect("open");
             drop(guard);
             self.close(partition, done)?;
         } else {
@@ -511,6 +513,11 @@ impl PartitionedSink {
             self.close_idle_beyond_limit(partition)?;
         }
         Ok(())
+    }
+
+    /// Threads that have written so far (at least one).
+    fn writer_count(&self) -> u64 {
+        self.writers.lock().expect("sink lock").len().max(1) as u64
     }
 
     fn file_slot(&self, partition: &str) -> Arc<FileSlot> {
@@ -568,8 +575,7 @@ impl PartitionedSink {
                     None => return Ok(()),
                 }
             };
-            let taken = victim.1.file.lock().expect("partition lock").take();
-            victim.1.bytes.store(0, Ordering::Relaxed);
+            let taken = victim.1.take(&mut victim.1.file.lock().expect("partition lock"));
             if let Some(file) = taken {
                 self.close(&victim.0, file)?;
             }

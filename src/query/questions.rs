@@ -316,13 +316,7 @@ fn column_test(target: &Cidr, col: &str) -> String {
         return format!("{} = {}", ident(col), lit(&target.network().to_string()));
     }
     match target.ipv4_text_prefix() {
-        Some(p) => {
-            // The smallest string after every string that starts with `p` ('.' + 1 is '/').
-            let mut upper = p.clone();
-            upper.pop();
-            upper.push('/');
-            format!("({c} >= {} AND {c} < {} AND {exact})", lit(&p), lit(&upper), c = ident(col))
-        }
+        Some(p) => format!("({c} >= {} AND {c} < {} AND {exact})", lit(&p), lit(&after_prefix(&p)), c = ident(col)),
         None => format!("coalesce({exact}, false)"),
     }
 }
@@ -335,10 +329,15 @@ fn outside_text_range(block: &Cidr, col: &str) -> Option<String> {
         return None;
     }
     let p = block.ipv4_text_prefix()?;
-    let mut upper = p.clone();
-    upper.pop();
+    Some(format!("({c} < {} OR {c} >= {})", lit(&p), lit(&after_prefix(&p)), c = ident(col)))
+}
+
+/// The smallest string after every string that starts with `p`, a dotted prefix such as
+/// `10.192.` ('.' + 1 is '/').
+fn after_prefix(p: &str) -> String {
+    let mut upper = p.trim_end_matches('.').to_string();
     upper.push('/');
-    Some(format!("({c} < {} OR {c} >= {})", lit(&p), lit(&upper), c = ident(col)))
+    upper
 }
 
 fn address_sql(target: &Cidr, direction: Direction, need: &dyn Fn(&str) -> Result<()>) -> Result<String> {
