@@ -579,3 +579,43 @@ fn bloom_filters_and_sorted_batches_keep_every_row() {
     let (_, err) = flowlake_code(&["convert", sample.to_str().unwrap(), "--out", "x", "--sort", "srcadr"], 2);
     assert!(err.contains("invalid --sort column `srcadr`"), "{err}");
 }
+
+#[test]
+fn clusters_give_row_groups_disjoint_address_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let mut o = GenerateOptions::new(&sample, 60_000, 1);
+    o.files_per_day = 2;
+    generate::generate(&o).unwrap();
+    let lake = dir.path().join("lake");
+    flowlake_code(&["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "-q", "--clusters", "4"], 0);
+    let table = read_table(&lake);
+    let columns = columns_of(&table);
+    assert!(table_rows(&table, &columns) == raw_rows(&log_files(&sample), &columns), "rows differ");
+    let mut most = 0;
+    for (_, p) in parquet_files(&lake) {
+        let f = std::fs::File::open(&p).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(f).unwrap();
+        let m = parquet::file::reader::FileReader::metadata(&reader);
+        most = most.max(m.num_row_groups());
+        let mut ranges: Vec<(Vec<u8>, Vec<u8>)> = m
+            .row_groups()
+            .iter()
+            .map(|rg| {
+                let c = rg.columns().iter().find(|c| c.column_path().string() == "srcaddr").unwrap();
+                match c.statistics() {
+                    Some(parquet::file::statistics::Statistics::ByteArray(s)) => {
+                        (s.min_opt().unwrap().data().to_vec(), s.max_opt().unwrap().data().to_vec())
+                    }
+                    other => panic!("no srcaddr statistics: {other:?}"),
+                }
+            })
+            .collect();
+        // Two workers share one lane, so each range is one row group here.
+        ranges.sort();
+        for w in ranges.windows(2) {
+            assert!(w[0].1 < w[1].0, "row groups overlap: {w:?}");
+        }
+    }
+    assert!(most >= 3, "the day's file has {most} row groups: its rows were not split into ranges");
+}
