@@ -213,11 +213,26 @@ def main():
     if "single_file" in extra:
         s = extra["single_file"]
         checks.append((f"single gzip file uses both cores ({s['cores_used']:.2f} cores, {s['wall']:.2f} s)", s["cores_used"] >= 1.5))
-    for name, r in extra["queries"].items():
-        best = min(r["parquet"], r["flowlake"])
-        checks.append((f"query {name}: DuckDB on raw gzip {r['raw']:.2f} s; on flowlake's Parquet: DuckDB {r['parquet']:.3f} s "
-                       f"({r['raw'] / r['parquet']:.0f}x), flowlake {r['flowlake']:.3f} s ({r['raw'] / r['flowlake']:.0f}x); >= 30x",
-                       r["raw"] / best >= 30))
+    # The performance issue: DuckDB over flowlake's Parquet vs over the raw text, and how much
+    # of the files the point lookup reads. The query issue: flowlake's own commands vs the raw text.
+    queries = extra["queries"]
+    print("| question | DuckDB, raw gzip (s) | DuckDB, Parquet (s) | share of Parquet bytes read | flowlake (s) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in queries.items():
+        print(f"| {name} | {r['raw']:.2f} | {r['parquet']:.3f} ({r['raw'] / r['parquet']:.0f}x) | "
+              f"{100 * r['parquet_read_fraction']:.1f}% | {r['flowlake']:.3f} ({r['raw'] / r['flowlake']:.0f}x) |")
+    print()
+    for name in ("one-source-address", "cidr-16-sources", "sources-outside-vpc"):
+        r = queries[name]
+        checks.append((f"DuckDB on flowlake's Parquet, {name}: {r['parquet']:.3f} s vs {r['raw']:.2f} s on raw gzip "
+                       f"({r['raw'] / r['parquet']:.0f}x) >= 30x", r["raw"] / r["parquet"] >= 30))
+    r = queries["one-source-address"]
+    checks.append((f"the point lookup reads a small fraction (<= 10%) of the Parquet bytes: "
+                   f"{100 * r['parquet_read_fraction']:.1f}%", r["parquet_read_fraction"] <= 0.10))
+    for name in ("one-address", "sources-outside-vpc", "private-cidrs"):
+        r = queries[name]
+        checks.append((f"flowlake {name}: {r['flowlake']:.3f} s vs DuckDB on raw gzip {r['raw']:.2f} s "
+                       f"({r['raw'] / r['flowlake']:.0f}x) >= 30x", r["raw"] / r["flowlake"] >= 30))
     for text, ok in checks:
         print(f"- [{'x' if ok else ' '}] {text}")
 
