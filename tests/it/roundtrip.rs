@@ -619,3 +619,43 @@ fn clusters_give_row_groups_disjoint_address_ranges() {
     }
     assert!(most >= 3, "the day's file has {most} row groups: its rows were not split into ranges");
 }
+
+#[test]
+fn data_pages_hold_at_most_page_rows() {
+    use parquet::file::reader::FileReader;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let mut o = GenerateOptions::new(&sample, 40_000, 1);
+    o.files_per_day = 2;
+    generate::generate(&o).unwrap();
+    for (args, limit) in [(vec![], 8192i64), (vec!["--page-rows", "3000"], 3000)] {
+        let lake = dir.path().join(format!("lake-{limit}"));
+        let mut cmd = vec!["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "-q"];
+        cmd.extend(&args);
+        flowlake_code(&cmd, 0);
+        let mut pages = 0;
+        for (_, p) in parquet_files(&lake) {
+            let opts = parquet::file::serialized_reader::ReadOptionsBuilder::new().with_page_index().build();
+            let reader = parquet::file::serialized_reader::SerializedFileReader::new_with_options(
+                std::fs::File::open(&p).unwrap(),
+                opts,
+            )
+            .unwrap();
+            let m = reader.metadata();
+            let index = m.offset_index().expect("an offset index");
+            for (rg, columns) in index.iter().enumerate() {
+                let rows = m.row_group(rg).num_rows();
+                for column in columns {
+                    let starts: Vec<i64> = column.page_locations().iter().map(|l| l.first_row_index).collect();
+                    for (i, s) in starts.iter().enumerate() {
+                        let end = starts.get(i + 1).copied().unwrap_or(rows);
+                        // Parquet's writer checks the limit every 1,024 rows.
+                        assert!(end - s <= (limit + 1023) / 1024 * 1024, "{args:?}: a page of {} rows", end - s);
+                    }
+                    pages += starts.len();
+                }
+            }
+        }
+        assert!(pages > 0);
+    }
+}
