@@ -136,7 +136,7 @@ pub struct ParquetOptions {
     /// that column, as if each file were sorted whole, in bounded memory. The ranges are cut
     /// at quantiles of the partition's first batch. Default 1 (measured on the benchmark's
     /// sample with 4 ranges and a 32 MiB write buffer: a one-address lookup in DuckDB reads
-    /// 5% of the files' bytes instead of 20% and runs 3× faster, but the conversion takes
+    /// 5% of the files' bytes instead of 11% and runs twice as fast, but the conversion takes
     /// about 10% more CPU, since every range has its own dictionaries; see BENCHMARKS.md).
     pub clusters: usize,
 }
