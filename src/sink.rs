@@ -1,6 +1,7 @@
 //! Parquet output: one rolling file per partition, files sized by
 //! `--target-file-size`, each made visible only when complete. Every thread
-//! encodes its own row groups and appends them whole to the partition's file.
+//! encodes its own row groups (with `--clusters N`, one per range of the sort
+//! column, shared by lanes of N threads) and appends them whole to the partition's file.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -246,8 +247,9 @@ type GroupKey = (String, usize, usize);
 
 /// Writes batches into partition folders under an output root. Safe to share
 /// between threads: each thread encodes its own row groups (one per partition it
-/// writes), so threads writing the same partition do not wait for each other; a
-/// finished row group is appended to the partition's file under a short lock.
+/// writes; with clusters, one per partition and range, shared by a lane of threads
+/// that take turns), so threads writing the same partition do not wait for each other;
+/// a finished row group is appended to the partition's file under a short lock.
 pub struct PartitionedSink {
     storage: Arc<dyn Storage>,
     root: Location,
@@ -441,7 +443,7 @@ impl PartitionedSink {
         let file_slot = self.file_slot(partition);
         let lane = self.lane();
         let mut busy = Vec::new();
-        for (range, part) in self.ranges(&file_slot, batch)? {
+        for (range, part) in self.ranges(partition, &file_slot, batch)? {
             let slot = self.group_slot(partition, lane, range);
             if !self.write_range(partition, &file_slot, &slot, &part, false)? {
                 busy.push((slot, part));
@@ -475,21 +477,27 @@ impl PartitionedSink {
 
     /// The sorted batch cut into the partition's ranges of its first sort column, as
     /// `(range, rows)` slices (no copies); the whole batch as range 0 when not clustering.
-    fn ranges(&self, slot: &FileSlot, batch: &RecordBatch) -> Result<Vec<(usize, RecordBatch)>> {
+    fn ranges(&self, partition: &str, slot: &FileSlot, batch: &RecordBatch) -> Result<Vec<(usize, RecordBatch)>> {
         let whole = || Ok(vec![(0, batch.clone())]);
         let Some(&first) = self.sort_columns.first() else { return whole() };
         if self.opts.clusters < 2 {
             return whole();
         }
         let column = batch.column(first);
+        let fail = |e: arrow_schema::ArrowError| {
+            Error::Failed(format!(
+                "cannot split the rows of {} into ranges of `{}`: {e}; convert with --clusters 1",
+                self.root.join(partition),
+                self.schema.field(first).name()
+            ))
+        };
         let bounds = match slot.bounds.get() {
             Some(b) => b,
-            None => match self.cut_bounds(column)? {
+            None => match self.cut_bounds(column).map_err(fail)? {
                 Some(b) => slot.bounds.get_or_init(|| b),
                 None => return whole(),
             },
         };
-        let fail = |e: arrow_schema::ArrowError| Error::Failed(format!("cannot split a batch into ranges: {e}"));
         let cmp = make_comparator(column.as_ref(), bounds.as_ref(), NULLS_LAST).map_err(fail)?;
         let mut out = Vec::with_capacity(bounds.len() + 1);
         let mut start = 0;
@@ -515,14 +523,13 @@ impl PartitionedSink {
 
     /// Range starts at quantiles of a sorted column's values, equal ones merged; `None` while
     /// the batch is too small to tell the spread.
-    fn cut_bounds(&self, column: &ArrayRef) -> Result<Option<ArrayRef>> {
+    fn cut_bounds(&self, column: &ArrayRef) -> std::result::Result<Option<ArrayRef>, arrow_schema::ArrowError> {
         let n = self.opts.clusters;
         let valid = column.len() - column.null_count();
         if valid < MIN_ROWS_PER_RANGE * n {
             return Ok(None);
         }
-        let fail = |e: arrow_schema::ArrowError| Error::Failed(format!("cannot cut ranges: {e}"));
-        let same = make_comparator(column.as_ref(), column.as_ref(), NULLS_LAST).map_err(fail)?;
+        let same = make_comparator(column.as_ref(), column.as_ref(), NULLS_LAST)?;
         let mut at: Vec<u32> = Vec::with_capacity(n - 1);
         for k in 1..n {
             let i = valid * k / n;
@@ -530,7 +537,7 @@ impl PartitionedSink {
                 at.push(i as u32);
             }
         }
-        Ok(Some(take(column.as_ref(), &UInt32Array::from(at), None).map_err(fail)?))
+        Ok(Some(take(column.as_ref(), &UInt32Array::from(at), None)?))
     }
 
     /// Appends rows of one range to its row group in progress. Returns `false`, having
