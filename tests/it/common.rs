@@ -206,3 +206,11 @@ pub fn rejects(path: &str) -> Vec<(String, u64, String, String)> {
         })
         .collect()
 }
+
+/// Generates a sample of `records` records over `days` days, `files_per_day` gzip files a
+/// day, into `dir` (the generator's default format, account and seed), and returns what it wrote.
+pub fn generate_sample(dir: &Path, records: u64, days: u32, files_per_day: u32) -> flowlake::generate::GenerateSummary {
+    let mut o = flowlake::generate::GenerateOptions::new(dir, records, days);
+    o.files_per_day = files_per_day;
+    flowlake::generate::generate(&o).unwrap()
+}

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use flowlake::generate::{self, GenerateOptions};
 use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
 use flowlake::report::{RunReport, RunStatus};
 use flowlake::storage::Location;
@@ -121,9 +120,7 @@ fn no_date_unless_the_path_has_one() {
 fn truncated_gzip_keeps_rows_before_the_damage() {
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
-    let mut o = GenerateOptions::new(&sample, 20_000, 1);
-    o.files_per_day = 1;
-    generate::generate(&o).unwrap();
+    generate_sample(&sample, 20_000, 1, 1);
     let file = log_files(&sample).remove(0);
     let full = fs::read(&file).unwrap();
     fs::write(&file, &full[..full.len() / 2]).unwrap();

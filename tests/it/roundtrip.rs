@@ -261,9 +261,7 @@ fn hour_and_aws_layouts() {
     use flowlake::partition::Layout;
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
-    let mut o = GenerateOptions::new(&sample, 3_000, 1);
-    o.files_per_day = 6;
-    let truth = generate::generate(&o).unwrap();
+    let truth = generate_sample(&sample, 3_000, 1, 6);
     for (layout, first) in [
         (Layout::Hour, "date=2023-07-31/hour=23"),
         (
@@ -327,9 +325,7 @@ fn tight_memory_limits_keep_every_row() {
     // early, and still every record arrives once.
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
-    let mut o = GenerateOptions::new(&sample, 30_000, 6);
-    o.files_per_day = 4;
-    let truth = generate::generate(&o).unwrap();
+    let truth = generate_sample(&sample, 30_000, 6, 4);
     let lake = dir.path().join("lake");
     let parquet = ParquetOptions { max_open_files: 2, memory_budget: 1, ..ParquetOptions::default() };
     let r = convert(
@@ -360,9 +356,7 @@ fn three_shards_write_the_rows_of_one_run() {
     use flowlake::source::Shard;
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
-    let mut o = GenerateOptions::new(&sample, 12_000, 6);
-    o.files_per_day = 4;
-    let truth = generate::generate(&o).unwrap();
+    let truth = generate_sample(&sample, 12_000, 6, 4);
     let whole = dir.path().join("whole");
     let one = convert(
         &ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(whole.clone())),
@@ -459,9 +453,7 @@ fn compaction_is_atomic_for_readers_listing_the_folders() {
     let sample = dir.path().join("s");
     let lake = dir.path().join("lake");
     let small = ParquetOptions { target_file_size: 8 * 1024, row_group_size: 1024, ..ParquetOptions::default() };
-    let mut o = GenerateOptions::new(&sample, 30_000, 2);
-    o.files_per_day = 6;
-    generate::generate(&o).unwrap();
+    generate_sample(&sample, 30_000, 2, 6);
     let r = convert(
         &ConvertOptions::new(vec![Location::Local(sample)], Location::Local(lake.clone()))
             .with_parquet(small)
@@ -529,9 +521,7 @@ fn compaction_is_atomic_for_readers_listing_the_folders() {
 fn bloom_filters_and_sorted_batches_keep_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
-    let mut o = GenerateOptions::new(&sample, 20_000, 2);
-    o.files_per_day = 4;
-    generate::generate(&o).unwrap();
+    generate_sample(&sample, 20_000, 2, 4);
     let meta = |p: &Path| {
         let f = std::fs::File::open(p).unwrap();
         parquet::file::reader::FileReader::metadata(&parquet::file::reader::SerializedFileReader::new(f).unwrap())
@@ -584,9 +574,7 @@ fn bloom_filters_and_sorted_batches_keep_every_row() {
 fn clusters_give_row_groups_disjoint_address_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
-    let mut o = GenerateOptions::new(&sample, 60_000, 1);
-    o.files_per_day = 2;
-    generate::generate(&o).unwrap();
+    generate_sample(&sample, 60_000, 1, 2);
     let lake = dir.path().join("lake");
     flowlake_code(&["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "-q", "--clusters", "4"], 0);
     let table = read_table(&lake);
@@ -625,9 +613,7 @@ fn data_pages_hold_at_most_page_rows() {
     use parquet::file::reader::FileReader;
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("s");
-    let mut o = GenerateOptions::new(&sample, 40_000, 1);
-    o.files_per_day = 2;
-    generate::generate(&o).unwrap();
+    generate_sample(&sample, 40_000, 1, 2);
     for (args, limit) in [(vec![], 8192i64), (vec!["--page-rows", "3000"], 3000)] {
         let lake = dir.path().join(format!("lake-{limit}"));
         let mut cmd = vec!["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "-q"];
