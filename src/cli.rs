@@ -240,8 +240,9 @@ struct ConvertArgs {
     #[arg(long, default_value_t = 256 * 1024, value_name = "ROWS")]
     row_group_size: usize,
     /// Most rows per Parquet data page: smaller pages let readers that use the page index
-    /// (DataFusion, Spark, Trino/Athena) skip more of a lookup on the sorted column. Checked
-    /// every 1,024 rows, so a page may exceed a limit that is not a multiple of 1,024.
+    /// (DataFusion, Spark, Trino/Athena) skip more of a lookup on the sorted column. The
+    /// Parquet writer checks it between the runs of rows it encodes (1,024 rows, or this many
+    /// for a column without nulls), so a page that a write starts part-filled can exceed it.
     #[arg(long, default_value_t = 8192, value_name = "ROWS")]
     page_rows: usize,
     /// Most memory the row groups being built may hold, per worker thread (each encodes its
