@@ -56,8 +56,11 @@ def bytes_read():
 # A rare address as well: the address outside the VPC seen in the fewest flows (a peer, not
 # an interface; in the generated sample 10.10.0.1, in one flow). Bloom filters let a reader
 # skip the row groups without it, which a busy interface address, in every row group, never allows.
-PEER = con.execute(f"SELECT addr FROM (SELECT srcaddr AS addr FROM {parquet} UNION ALL SELECT dstaddr FROM {parquet}) "
-                   "WHERE addr NOT LIKE '10.192.%' GROUP BY addr ORDER BY count(*), addr LIMIT 1").fetchone()[0]
+peer = con.execute(f"SELECT addr FROM (SELECT srcaddr AS addr FROM {parquet} UNION ALL SELECT dstaddr FROM {parquet}) "
+                   "WHERE addr NOT LIKE '10.192.%' GROUP BY addr ORDER BY count(*), addr LIMIT 1").fetchone()
+if peer is None:
+    sys.exit(f"{lake}: no address outside 10.192.0.0/16 to look up; is it a table of `flowlake generate`'s sample?")
+PEER = peer[0]
 
 lake_bytes = sum(os.path.getsize(f) for f in glob.glob(f"{lake}/**/*.parquet", recursive=True))
 rows_and_bytes = lambda rows: [len(rows), sum(int(r["bytes"]) for r in rows if r["bytes"])]
