@@ -87,13 +87,7 @@ impl Storage for LocalStorage {
     }
 
     fn create(&self, location: &Location) -> Result<Box<dyn ObjectWriter>> {
-        let path = path_of(location)?.to_path_buf();
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        // Hidden (leading '.') so Athena, Spark and our own listing skip it until renamed.
-        let tmp = dir.join(format!(".{name}.{}-{}.tmp", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+        let (dir, tmp) = temp_for(path_of(location)?)?;
         let file = File::create(&tmp).map_err(|e| Error::io("create", tmp.display(), e))?;
         Ok(Box::new(LocalWriter {
             file: Some(BufWriter::with_capacity(256 << 10, file)),
@@ -162,6 +156,25 @@ impl Storage for LocalStorage {
         }
     }
 
+    fn put_if_absent(&self, location: &Location, data: &[u8]) -> Result<bool> {
+        let path = path_of(location)?;
+        let (dir, tmp) = temp_for(path)?;
+        let written = File::create(&tmp)
+            .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
+            .map_err(|e| Error::io("write", tmp.display(), e));
+        // A hard link fails if the target exists, atomically; the temporary name goes either way.
+        let linked = written.and_then(|()| match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => rename_no_replace(&tmp, path).map_err(|_| Error::io("create", path.display(), e)),
+        });
+        let _ = fs::remove_file(&tmp);
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        linked
+    }
+
     fn delete(&self, location: &Location) -> Result<()> {
         let path = path_of(location)?;
         match fs::remove_file(path) {
@@ -189,6 +202,46 @@ impl Write for LocalWriter {
     fn flush(&mut self) -> io::Result<()> {
         self.file.as_mut().expect("writer used after commit").flush()
     }
+}
+
+/// The folder of `path` (created if missing) and a hidden temporary name in it
+/// (`.<name>.<pid>-<n>.tmp`: a leading `.` so Athena, Spark and our own listing skip it).
+fn temp_for(path: &Path) -> Result<(PathBuf, PathBuf)> {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}-{}.tmp", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+    Ok((dir, tmp))
+}
+
+/// `renameat2(RENAME_NOREPLACE)`, for file systems without hard links: `Ok(false)` if `to` exists.
+#[cfg(target_os = "linux")]
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
+    let (cf, ct) = (c(from)?, c(to)?);
+    // SAFETY: both paths are NUL-terminated strings that outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            cf.as_ptr(),
+            libc::AT_FDCWD,
+            ct.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::AlreadyExists { Ok(false) } else { Err(e) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rename_no_replace(_from: &Path, _to: &Path) -> io::Result<bool> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 impl ObjectWriter for LocalWriter {
@@ -244,6 +297,26 @@ mod tests {
         let names: Vec<_> =
             fs::read_dir(dir.path().join("date=2023-08-01")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn put_if_absent_creates_once_whoever_races() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Location::Local(dir.path().join("log/00000000000000000001.json"));
+        let created: Vec<bool> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8u8)
+                .map(|i| {
+                    let t = &target;
+                    s.spawn(move || LocalStorage.put_if_absent(t, &[b'a' + i; 100]).unwrap())
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(created.iter().filter(|c| **c).count(), 1, "{created:?}");
+        let winner = created.iter().position(|c| *c).unwrap() as u8;
+        assert_eq!(fs::read(target.as_local().unwrap()).unwrap(), vec![b'a' + winner; 100]);
+        let names: Vec<_> = fs::read_dir(dir.path().join("log")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "no temporary file is left: {names:?}");
     }
 
     #[test]

@@ -140,6 +140,12 @@ pub trait Storage: Send + Sync {
         w.write_all(data).map_err(|e| Error::io("write", location, e))?;
         w.commit()
     }
+    /// Writes a small object only if nothing is at `location` yet: `Ok(true)` when this
+    /// call created it, `Ok(false)` when an object was there already (it is left as it
+    /// was). Of any number of callers at once, exactly one creates it, and no reader ever
+    /// sees it partly written: on disk a no-replace link of a complete temporary file,
+    /// on S3 `PutObject` with `If-None-Match: *`.
+    fn put_if_absent(&self, location: &Location, data: &[u8]) -> Result<bool>;
     /// Deletes an object; deleting one that does not exist is not an error.
     fn delete(&self, location: &Location) -> Result<()>;
     /// Moves a complete object to another name in the same store (a rename on

@@ -285,6 +285,40 @@ impl Storage for S3Storage {
         }))
     }
 
+    fn put_if_absent(&self, location: &Location, data: &[u8]) -> Result<bool> {
+        let (bucket, key) = parts(location)?;
+        let (sse, kms) = (self.opts.sse.as_deref().map(ServerSideEncryption::from), self.opts.sse_kms_key_id.clone());
+        let mut attempt = 0;
+        loop {
+            let req = self
+                .client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .if_none_match("*")
+                .body(ByteStream::from(data.to_vec()))
+                .set_server_side_encryption(sse.clone())
+                .set_ssekms_key_id(kms.clone())
+                .set_expected_bucket_owner(self.opts.expected_bucket_owner.clone());
+            match runtime().block_on(req.send()) {
+                Ok(_) => return Ok(true),
+                Err(e) => {
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    match status {
+                        // Something is there already.
+                        Some(412) => return Ok(false),
+                        // Another conditional write of this key is in flight: S3 asks to try again.
+                        Some(409) if attempt < 10 => {
+                            attempt += 1;
+                            std::thread::sleep(std::time::Duration::from_millis(50 << attempt.min(4)));
+                        }
+                        _ => return Err(s3_error(location, "write", e)),
+                    }
+                }
+            }
+        }
+    }
+
     fn delete(&self, location: &Location) -> Result<()> {
         let (bucket, key) = parts(location)?;
         let req = self
