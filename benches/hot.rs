@@ -27,7 +27,7 @@ fn build(body: &[u8], plan: &ColumnPlan, table: &TableColumns, schema: &arrow_sc
     let mut builder = BatchBuilder::new(table, schema.clone(), ROWS as usize);
     let mut reader = body;
     LineSplitter::new()
-        .split(&mut reader, |_, line| {
+        .split(&mut reader, |_, _, line| {
             if let Line::Text(l) = line
                 && parser.parse(plan, l).is_ok()
             {
@@ -58,7 +58,7 @@ fn hot_loops(c: &mut Criterion) {
                 let mut n = 0u64;
                 let mut reader = body;
                 LineSplitter::new()
-                    .split(&mut reader, |_, line| {
+                    .split(&mut reader, |_, _, line| {
                         if let Line::Text(l) = line {
                             n += l.len() as u64;
                         }
@@ -75,7 +75,7 @@ fn hot_loops(c: &mut Criterion) {
                 let mut ok = 0u64;
                 let mut reader = body;
                 LineSplitter::new()
-                    .split(&mut reader, |_, line| {
+                    .split(&mut reader, |_, _, line| {
                         if let Line::Text(l) = line
                             && parser.parse(&plan, l).is_ok()
                         {

@@ -28,7 +28,7 @@ fn bench(name: &str, format: &str) {
         let mut rows = 0u64;
         let mut reader = &text[header_end + 1..];
         LineSplitter::new()
-            .split(&mut reader, |_, line| {
+            .split(&mut reader, |_, _, line| {
                 if let Line::Text(l) = line
                     && parser.parse(&plan, l).is_ok()
                 {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 use flowlake::ddl::{self, DdlOptions, Dialect, QueryTarget};
 use flowlake::format::Format;
@@ -20,8 +21,15 @@ use flowlake::storage::{Location, StorageOptions};
 use flowlake::{Error, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+pub mod out;
 #[cfg(feature = "query")]
 mod query;
+
+use out::{errln, outln};
+
+fn stdout_error(e: std::io::Error) -> Error {
+    Error::io("write", "standard output", e)
+}
 
 /// Turn AWS VPC Flow Logs into date-partitioned Parquet for Athena, Glue and Spark.
 ///
@@ -237,13 +245,13 @@ struct ConvertArgs {
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
     target_file_size: String,
     /// Rows per Parquet row group.
-    #[arg(long, default_value_t = 256 * 1024, value_name = "ROWS")]
+    #[arg(long, default_value_t = 256 * 1024, value_name = "ROWS", value_parser = at_least_one())]
     row_group_size: usize,
     /// Most rows per Parquet data page: smaller pages let readers that use the page index
     /// (DataFusion, Spark, Trino/Athena) skip more of a lookup on the sorted column. The
     /// Parquet writer checks it between the runs of rows it encodes (1,024 rows, or this many
     /// for a column without nulls), so a page that a write starts part-filled can exceed it.
-    #[arg(long, default_value_t = 8192, value_name = "ROWS")]
+    #[arg(long, default_value_t = 8192, value_name = "ROWS", value_parser = at_least_one())]
     page_rows: usize,
     /// Most memory the row groups being built may hold, per worker thread (each encodes its
     /// own); beyond it the least recently used row groups are written early (smaller row
@@ -262,7 +270,7 @@ struct ConvertArgs {
     /// row group, so engines that read only row-group statistics (DuckDB, Athena) skip most
     /// row groups of a lookup on it; 1 (default) turns it off. Costs about 10% more conversion
     /// CPU; give it a larger --write-buffer (e.g. 4 ranges with 32MiB).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     clusters: usize,
     /// Columns written without Parquet dictionary encoding (comma-separated): those where
     /// nearly every value differs; `none` to give every column a dictionary.
@@ -272,7 +280,7 @@ struct ConvertArgs {
     #[arg(long, value_name = "N")]
     max_rejects: Option<u64>,
     /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', default_value_t = 0, value_name = "N")]
+    #[arg(long, short = 'j', default_value_t = 0, value_name = "N", value_parser = thread_count())]
     threads: usize,
     /// Print the run report as JSON on stdout (the human summary on stderr is then left out).
     #[arg(long)]
@@ -293,7 +301,7 @@ struct ConvertArgs {
     #[arg(long, value_name = "REGION")]
     region: Vec<String>,
     /// S3 objects fetched at once.
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     s3_concurrency: usize,
     /// Start over: convert every input again and replace the files of all earlier runs
     /// (deleted once the new files are in place). Without it, inputs already converted are skipped.
@@ -394,6 +402,24 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::PrivateCidrs(a) => query::private_cidrs_cmd(a),
         #[cfg(feature = "query")]
         Command::Top(a) => query::top_cmd(a),
+    }
+}
+
+/// A count of at least 1 (`--row-group-size 0` is a usage error, not silently 1).
+fn at_least_one() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+/// A thread count: 0 (one per core) up to [`pipeline::MAX_THREADS`].
+pub(crate) fn thread_count() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(0..=pipeline::MAX_THREADS as u64)
+}
+
+/// [`parse_size`] of a flag that must not be zero.
+fn nonzero_size(s: &str, flag: &str) -> Result<u64> {
+    match parse_size(s)? {
+        0 => Err(Error::Usage(format!("invalid {flag} `{s}`: must be more than 0 bytes"))),
+        n => Ok(n),
     }
 }
 
@@ -505,6 +531,9 @@ fn summary(r: &RunReport) -> String {
     for w in &r.warnings {
         s += &format!("  warning: {w}\n");
     }
+    for u in &r.files_unusable {
+        s += &format!("  every line of {} was rejected: {}\n", u.file, u.reason);
+    }
     for d in &r.files_damaged {
         s += &format!(
             "  damaged input: {}: {} ({} records before the damage were kept)\n",
@@ -517,6 +546,13 @@ fn summary(r: &RunReport) -> String {
     if let Some(p) = &r.rejects_path {
         let kinds: Vec<String> = r.rejects_by_reason.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         s += &format!("  rejected lines ({}): {p}\n", kinds.join(", "));
+    }
+    for (field, values) in &r.unknown_values {
+        let v: Vec<String> = values.iter().map(|(v, n)| format!("`{v}` ({n} records)")).collect();
+        s += &format!(
+            "  values of `{field}` that AWS did not document when this flowlake was built (rejected): {}\n",
+            v.join(", ")
+        );
     }
     s += &format!("  output: {}\n  report: {}\n", r.output, r.report_path);
     if let Some(d) = &r.ddl_path {
@@ -533,9 +569,8 @@ fn exit_code(r: &RunReport) -> u8 {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).expect("serializable");
-    writeln!(out).map_err(|e| Error::io("write", "stdout", e))
+    let text = serde_json::to_string_pretty(v).expect("serializable");
+    outln!("{text}")
 }
 
 /// A comma-separated list of catalog column names, or `none`.
@@ -560,14 +595,14 @@ fn column_list(s: &str, flag: &str) -> Result<Vec<String>> {
 fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
     let parquet = ParquetOptions {
         compression: a.compression.parse::<Compression>()?,
-        row_group_size: a.row_group_size.max(1),
-        page_rows: a.page_rows.max(1),
-        target_file_size: parse_size(&a.target_file_size)?.max(1),
+        row_group_size: a.row_group_size,
+        page_rows: a.page_rows,
+        target_file_size: nonzero_size(&a.target_file_size, "--target-file-size")?,
         bloom_filter: column_list(&a.bloom_filter, "--bloom-filter")?,
         sort: column_list(&a.sort, "--sort")?,
-        clusters: a.clusters.max(1),
+        clusters: a.clusters,
         no_dictionary: column_list(&a.no_dictionary, "--no-dictionary")?,
-        memory_budget: parse_size(&a.write_buffer)?.max(1) as usize,
+        memory_budget: nonzero_size(&a.write_buffer, "--write-buffer")? as usize,
         ..ParquetOptions::default()
     };
     let out = Location::parse(&a.out)?;
@@ -611,7 +646,7 @@ fn convert(a: ConvertArgs) -> Result<u8> {
     if a.json {
         print_json(&report)?;
     } else if !a.quiet {
-        eprint!("{}", summary(&report));
+        out::err(format_args!("{}", summary(&report)));
     }
     Ok(exit_code(&report))
 }
@@ -679,10 +714,10 @@ fn emit(
             }
             std::fs::write(&p, text).map_err(|e| Error::io("write", p.display(), e))?;
         }
-        eprintln!("flowlake: wrote {} files to {}", files.len(), dir.display());
+        errln!("flowlake: wrote {} files to {}", files.len(), dir.display());
         return Ok(0);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(out::Stdout);
     for (rel, text) in files {
         let chosen = match pick {
             Some(p) => rel == p,
@@ -690,14 +725,15 @@ fn emit(
         };
         if chosen {
             if pick.is_none() {
-                writeln!(out, "-- {}", rel.trim_start_matches(queries)).map_err(|e| Error::io("write", "stdout", e))?;
+                writeln!(out, "-- {}", rel.trim_start_matches(queries)).map_err(stdout_error)?;
             }
-            out.write_all(text.as_bytes()).map_err(|e| Error::io("write", "stdout", e))?;
+            out.write_all(text.as_bytes()).map_err(stdout_error)?;
             if pick.is_none() {
-                writeln!(out).map_err(|e| Error::io("write", "stdout", e))?;
+                writeln!(out).map_err(stdout_error)?;
             }
         }
     }
+    out.flush().map_err(stdout_error)?;
     Ok(0)
 }
 
@@ -712,7 +748,7 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
         storage: a.s3.options(),
         parquet: ParquetOptions {
             compression: a.compression.parse::<Compression>()?,
-            target_file_size: parse_size(&a.target_file_size)?.max(1),
+            target_file_size: nonzero_size(&a.target_file_size, "--target-file-size")?,
             ..ParquetOptions::default()
         },
         from: day(&a.from, "--from")?,
@@ -723,12 +759,15 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
     if a.json {
         print_json(&r)?;
     } else {
-        eprintln!(
+        errln!(
             "flowlake: compacted {} partitions: {} files into {}, {} rows",
-            r.partitions, r.files_before, r.files_after, r.rows
+            r.partitions,
+            r.files_before,
+            r.files_after,
+            r.rows
         );
         for w in &r.warnings {
-            eprintln!("  warning: {w}");
+            errln!("  warning: {w}");
         }
     }
     Ok(0)
@@ -744,7 +783,7 @@ fn generate_cmd(a: GenerateArgs) -> Result<u8> {
     if a.json {
         print_json(&s)?;
     } else {
-        eprintln!(
+        errln!(
             "flowlake: wrote {} records in {} files ({}) under {}, days {}",
             s.records,
             s.files,
@@ -768,17 +807,17 @@ fn schema(a: SchemaArgs) -> Result<u8> {
                 .collect();
             print_json(&rows)?;
         } else {
-            println!("{:<28} {:<28} {:<8} {:<7} {:>3}  kind", "field", "column", "parquet", "sql", "ver");
+            outln!("{:<28} {:<28} {:<8} {:<7} {:>3}  kind", "field", "column", "parquet", "sql", "ver")?;
             for f in CATALOG {
                 let kind = if f.kind == LogKind::Vpc { "vpc" } else { "transit-gateway" };
-                println!(
+                outln!(
                     "{:<28} {:<28} {:<8} {:<7} {:>3}  {kind}",
                     f.name,
                     f.column,
                     f.ty.parquet(),
                     f.ty.sql(),
                     f.version
-                );
+                )?;
             }
         }
         return Ok(0);
@@ -789,26 +828,26 @@ fn schema(a: SchemaArgs) -> Result<u8> {
         print_json(&r)?;
         return Ok(0);
     }
-    println!("{} input files, {} formats:", r.files, r.formats.len());
+    outln!("{} input files, {} formats:", r.files, r.formats.len())?;
     for f in &r.formats {
-        println!("  v{} ({} files): {}", f.version, f.files, f.fields);
+        outln!("  v{} ({} files): {}", f.version, f.files, f.fields)?;
     }
     if r.files_empty > 0 {
-        println!("  {} empty files", r.files_empty);
+        outln!("  {} empty files", r.files_empty)?;
     }
     for (f, why) in &r.files_unusable {
-        println!("  unusable: {f}: {why}");
+        outln!("  unusable: {f}: {why}")?;
     }
     for (f, why) in &r.files_damaged {
-        println!("  unreadable: {f}: {why}");
+        outln!("  unreadable: {f}: {why}")?;
     }
     if !r.unknown_fields.is_empty() {
-        println!("  fields this version does not know (kept as string columns): {}", r.unknown_fields.join(", "));
+        outln!("  fields this version does not know (kept as string columns): {}", r.unknown_fields.join(", "))?;
     }
-    println!("\ntable columns (partition column `date` lives in the path):");
-    println!("  {:<28} {:<8} {:<7} {:>3}", "column", "parquet", "sql", "ver");
+    outln!("\ntable columns (partition column `date` lives in the path):")?;
+    outln!("  {:<28} {:<8} {:<7} {:>3}", "column", "parquet", "sql", "ver")?;
     for c in &r.columns {
-        println!("  {:<28} {:<8} {:<7} {:>3}", c.column, c.parquet_type, c.sql_type, c.version);
+        outln!("  {:<28} {:<8} {:<7} {:>3}", c.column, c.parquet_type, c.sql_type, c.version)?;
     }
     Ok(0)
 }
@@ -821,41 +860,41 @@ fn demo(a: DemoArgs) -> Result<u8> {
             std::fs::remove_dir_all(p).map_err(|e| Error::io("remove", p.display(), e))?;
         }
     }
-    eprintln!("flowlake demo: generating {} records over 3 days into {} …", a.records, sample.display());
+    errln!("flowlake demo: generating {} records over 3 days into {} …", a.records, sample.display());
     let mut o = GenerateOptions::new(&sample, a.records, 3);
     o.format = generate::format_preset("v5")?;
     let g = generate::generate(&o)?;
-    eprintln!("  {} gzip files, {}", g.files, human_bytes(g.bytes));
-    eprintln!("flowlake demo: converting into {} …", lake.display());
+    errln!("  {} gzip files, {}", g.files, human_bytes(g.bytes));
+    errln!("flowlake demo: converting into {} …", lake.display());
     let opts = ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()));
     let bar = Bar::new(true);
     let r = pipeline::convert(&opts, &bar)?;
-    eprint!("{}", summary(&r));
-    println!("\nThe Parquet table is in {}:", lake.display());
+    out::err(format_args!("{}", summary(&r)));
+    outln!("\nThe Parquet table is in {}:", lake.display())?;
     for (p, s) in &r.partitions {
-        println!("  {p}/  {} rows in {} file(s), {}", s.rows, s.files, human_bytes(s.bytes));
+        outln!("  {p}/  {} rows in {} file(s), {}", s.rows, s.files, human_bytes(s.bytes))?;
     }
-    println!("\ncolumns: {}", r.columns.join(", "));
-    println!(
+    outln!("\ncolumns: {}", r.columns.join(", "))?;
+    outln!(
         "\nrows in = written + rejected: {} = {} + {}  (gzip text {} -> Parquet {})",
         r.rows_in,
         r.rows_written,
         r.rows_rejected,
         human_bytes(r.bytes_in),
         human_bytes(r.bytes_written)
-    );
-    println!(
+    )?;
+    outln!(
         "Next (the binary is target/release/flowlake): flowlake schema {}  |  flowlake ddl {}  |  flowlake ddl {} --queries",
         sample.display(),
         lake.display(),
         lake.display()
-    );
+    )?;
     #[cfg(feature = "query")]
-    println!(
+    outln!(
         "Ask it: flowlake top {0}  |  flowlake private-cidrs {0}  |  flowlake sources {0} --outside 10.192.0.0/16  |  \
          flowlake find {0} --ip 10.192.0.4 --limit 20",
         lake.display()
-    );
+    )?;
     Ok(exit_code(&r))
 }
 

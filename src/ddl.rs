@@ -111,6 +111,9 @@ pub fn parse_ipv4_cidr(cidr: &str) -> Result<(u32, u32)> {
     let bad = || Error::Usage(format!("invalid IPv4 CIDR `{cidr}`: expected e.g. 10.192.0.0/16"));
     let (addr, len) = cidr.split_once('/').ok_or_else(bad)?;
     let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    if len.is_empty() || len.len() > 2 || !len.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     let len: u32 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(bad)?;
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     let lo = u32::from(addr) & mask;
@@ -519,5 +522,8 @@ mod tests {
         assert_eq!(parse_ipv4_cidr("0.0.0.0/0").unwrap(), (0, u32::MAX));
         assert!(parse_ipv4_cidr("10.0.0.0/33").is_err());
         assert!(parse_ipv4_cidr("10.0.0/8").is_err());
+        for bad in ["10.0.0.0/+8", "10.0.0.0/", "10.0.0.0/ 8", "10.0.0.0/008"] {
+            assert!(parse_ipv4_cidr(bad).is_err(), "{bad}");
+        }
     }
 }

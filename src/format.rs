@@ -20,8 +20,45 @@ pub struct Format {
 pub enum HeaderProblem {
     /// The line does not look like a header (it holds values, not field names).
     NotAHeader,
+    /// The line is empty.
+    Empty,
     /// The header names one field twice.
     Duplicate(String),
+    /// Two header fields would be one column (`x-y` and `x_y` are both `x_y`).
+    SameColumn(String, String),
+    /// A header field would be a column named like a partition column (`date`, `hour`, …),
+    /// which lives in the folder names: the table would have that column twice.
+    PartitionColumn(String),
+}
+
+impl fmt::Display for HeaderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderProblem::NotAHeader => f.write_str("the first line does not name flow-log fields"),
+            HeaderProblem::Empty => f.write_str("the first line is empty"),
+            HeaderProblem::Duplicate(n) => write!(f, "the header names field `{n}` twice"),
+            HeaderProblem::SameColumn(a, b) => {
+                write!(
+                    f,
+                    "the header's fields `{a}` and `{b}` would both be the column `{}`",
+                    schema::sanitize_column(b)
+                )
+            }
+            HeaderProblem::PartitionColumn(n) => write!(
+                f,
+                "the header's field `{n}` would be a column named like the partition column `{}`, which lives in the folder names",
+                schema::sanitize_column(n)
+            ),
+        }
+    }
+}
+
+/// UTF-8's byte-order mark, which some editors put before the first line.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Partition column names of every layout: no file column may take one of them.
+fn is_partition_column(column: &str) -> bool {
+    crate::partition::ALL_PARTITION_COLUMNS.iter().any(|c| crate::schema::sanitize_column(c) == column)
 }
 
 impl Format {
@@ -79,6 +116,12 @@ impl Format {
     /// kept (as string columns), so a field newer than this build loses nothing.
     pub fn from_header(line: &[u8]) -> std::result::Result<Format, HeaderProblem> {
         let line = trim_line_end(line);
+        let line = line.strip_prefix(BOM).unwrap_or(line);
+        // Spaces after the last name are harmless in a header (not in a record).
+        let line = line.trim_ascii_end();
+        if line.is_empty() {
+            return Err(HeaderProblem::Empty);
+        }
         let text = std::str::from_utf8(line).map_err(|_| HeaderProblem::NotAHeader)?;
         // Check shape before building anything: data lines are tested here too, and must stay cheap.
         let mut known = false;
@@ -99,6 +142,13 @@ impl Format {
             };
             if fields.contains(&id) {
                 return Err(HeaderProblem::Duplicate(tok.to_string()));
+            }
+            let column = id.column_name();
+            if let Some(other) = fields.iter().find(|f| f.column_name() == column) {
+                return Err(HeaderProblem::SameColumn(other.header_name().to_string(), tok.to_string()));
+            }
+            if is_partition_column(&column) {
+                return Err(HeaderProblem::PartitionColumn(tok.to_string()));
             }
             fields.push(id);
         }
@@ -186,6 +236,29 @@ mod tests {
     #[test]
     fn duplicate_header_field() {
         assert_eq!(Format::from_header(b"version srcaddr srcaddr"), Err(HeaderProblem::Duplicate("srcaddr".into())));
+    }
+
+    #[test]
+    fn header_fields_must_be_distinct_columns_and_not_partition_columns() {
+        let e = Format::from_header(b"version srcaddr x-y x_y").unwrap_err();
+        assert_eq!(e, HeaderProblem::SameColumn("x-y".into(), "x_y".into()));
+        assert_eq!(e.to_string(), "the header's fields `x-y` and `x_y` would both be the column `x_y`");
+        for name in ["date", "hour", "aws-account-id", "aws_region", "year", "month", "day", "aws-service"] {
+            let line = format!("version srcaddr {name}");
+            let e = Format::from_header(line.as_bytes()).unwrap_err();
+            assert_eq!(e, HeaderProblem::PartitionColumn(name.into()), "{name}");
+        }
+        assert_eq!(
+            HeaderProblem::PartitionColumn("date".into()).to_string(),
+            "the header's field `date` would be a column named like the partition column `date`, which lives in the folder names"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_trailing_spaces_do_not_hide_a_header() {
+        assert_eq!(Format::from_header(b"\xef\xbb\xbfversion srcaddr  \r").unwrap().header_line(), "version srcaddr");
+        assert_eq!(Format::from_header(b""), Err(HeaderProblem::Empty));
+        assert_eq!(Format::from_header(b"  \r"), Err(HeaderProblem::Empty));
     }
 
     #[test]

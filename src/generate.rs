@@ -438,13 +438,43 @@ fn stamp(secs: u64) -> String {
     format!("{y:04}{m:02}{d:02}T{:02}{:02}Z", s / 3600, s / 60 % 60)
 }
 
-/// Writes the sample and returns what it holds.
-pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
+/// Most days a sample may span (ten years).
+pub const MAX_DAYS: u32 = 3660;
+/// Most files a day (one a minute).
+pub const MAX_FILES_PER_DAY: u32 = 1440;
+/// Most records a sample may hold (about a terabyte of gzip text).
+pub const MAX_RECORDS: u64 = 10_000_000_000;
+
+/// Checks the sizes and dates of a sample; returns its first day.
+fn checked(opts: &GenerateOptions) -> Result<i64> {
     let first_day = parse_day(&opts.start_date)
         .ok_or_else(|| Error::Usage(format!("invalid start date `{}`: expected YYYY-MM-DD", opts.start_date)))?;
-    if opts.days == 0 || opts.files_per_day == 0 {
-        return Err(Error::Usage("--days and --files-per-day must be at least 1".into()));
+    if !(1..=MAX_DAYS).contains(&opts.days) {
+        return Err(Error::Usage(format!("a sample spans 1 to {MAX_DAYS} days, not {}", opts.days)));
     }
+    if !(1..=MAX_FILES_PER_DAY).contains(&opts.files_per_day) {
+        return Err(Error::Usage(format!(
+            "a sample has 1 to {MAX_FILES_PER_DAY} files a day, not {}",
+            opts.files_per_day
+        )));
+    }
+    if opts.records > MAX_RECORDS {
+        return Err(Error::Usage(format!("a sample holds at most {MAX_RECORDS} records, not {}", opts.records)));
+    }
+    let last_day = first_day + i64::from(opts.days) - 1;
+    // Records reach a few minutes into the day before and the day after their files' days.
+    if first_day < 1 || last_day > crate::partition::days_from_civil(9999, 12, 30) {
+        return Err(Error::Usage(format!(
+            "a sample starting on {} for {} days does not fit between 1970-01-02 and 9999-12-30",
+            opts.start_date, opts.days
+        )));
+    }
+    Ok(first_day)
+}
+
+/// Writes the sample and returns what it holds.
+pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
+    let first_day = checked(opts)?;
     let n_files = u64::from(opts.days) * u64::from(opts.files_per_day);
     let period = 86_400 / u64::from(opts.files_per_day);
     let enis = enis(opts.seed);
@@ -560,6 +590,29 @@ mod tests {
         assert_eq!(sa.days.values().map(|d| d.rows).sum::<u64>(), 500);
         // The first file of day 1 reaches back into the day before.
         assert!(sa.days.contains_key("2023-07-31"), "{:?}", sa.days.keys());
+    }
+
+    #[test]
+    fn absurd_sizes_and_dates_are_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = |f: &dyn Fn(&mut GenerateOptions)| {
+            let mut o = GenerateOptions::new(dir.path(), 10, 1);
+            f(&mut o);
+            generate(&o).unwrap_err().to_string()
+        };
+        assert_eq!(o(&|o| o.days = u32::MAX), "a sample spans 1 to 3660 days, not 4294967295");
+        assert_eq!(o(&|o| o.days = 0), "a sample spans 1 to 3660 days, not 0");
+        assert_eq!(o(&|o| o.files_per_day = 0), "a sample has 1 to 1440 files a day, not 0");
+        assert_eq!(
+            o(&|o| o.records = u64::MAX),
+            format!("a sample holds at most {MAX_RECORDS} records, not {}", u64::MAX)
+        );
+        assert_eq!(
+            o(&|o| o.start_date = "1969-12-31".into()),
+            "a sample starting on 1969-12-31 for 1 days does not fit between 1970-01-02 and 9999-12-30"
+        );
+        assert_eq!(o(&|o| o.start_date = "2023-02-30".into()), "invalid start date `2023-02-30`: expected YYYY-MM-DD");
+        assert!(dir.path().read_dir().unwrap().next().is_none(), "nothing written");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod ddl;
 pub mod error;
 pub mod format;
 pub mod generate;
+pub mod gzip;
 pub mod manifest;
 pub mod parse;
 pub mod partition;

@@ -17,11 +17,10 @@ fn main() -> ExitCode {
     };
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
+        // A closed pipe (`flowlake … | head -1`) ends the command quietly, whatever error it became.
+        Err(_) if cli::out::closed() => ExitCode::SUCCESS,
         Err(e) => {
-            if matches!(&e, flowlake::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("flowlake: {e}");
+            cli::out::err(format_args!("flowlake: {e}\n"));
             ExitCode::from(e.exit_code())
         }
     }

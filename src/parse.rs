@@ -16,7 +16,7 @@ use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::SchemaRef;
 
 use crate::format::{Format, trim_line_end};
-use crate::schema::{ColumnId, FieldType, TableColumns};
+use crate::schema::{Check, ColumnId, FieldType, TableColumns};
 
 /// The longest line accepted; longer lines are rejected (no flow-log record comes near it).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -36,21 +36,26 @@ pub struct ColumnPlan {
 struct Slot {
     column: usize,
     ty: FieldType,
+    check: Check,
     is_start: bool,
+    is_end: bool,
     name: Arc<str>,
 }
 
 impl ColumnPlan {
     /// Binds a format to a table. Every field of `format` must be a column of `table`.
     pub fn new(format: &Format, table: &TableColumns) -> ColumnPlan {
-        let start = ColumnId::Known(crate::schema::lookup("start").expect("start is in the catalog"));
+        let known = |name| ColumnId::Known(crate::schema::lookup(name).expect("start and end are in the catalog"));
+        let (start, end) = (known("start"), known("end"));
         let slots: Vec<Slot> = format
             .fields()
             .iter()
             .map(|id| Slot {
                 column: table.position(id).expect("table is a superset of every format"),
                 ty: id.ty(),
+                check: id.check(),
                 is_start: *id == start,
+                is_end: *id == end,
                 name: Arc::from(id.header_name()),
             })
             .collect();
@@ -68,12 +73,98 @@ pub struct Reason {
     pub kind: &'static str,
     /// The sentence written to the rejects file.
     pub text: String,
+    /// For a value outside a field's documented set ([`Check::Known`]): the field's header
+    /// name and the value, which the run report lists (AWS may have added the value).
+    pub unknown: Option<(String, String)>,
 }
 
 impl Reason {
     /// A reason of `kind` with `text`.
     pub fn new(kind: &'static str, text: impl Into<String>) -> Reason {
-        Reason { kind, text: text.into() }
+        Reason { kind, text: text.into(), unknown: None }
+    }
+}
+
+/// Whether `tok` is an IPv4 address in dotted-quad form without leading zeros
+/// (the only way AWS writes one, and the text `find --ip` matches).
+#[inline]
+fn is_ipv4(tok: &[u8]) -> bool {
+    let (mut dots, mut val, mut digits) = (0u32, 0u32, 0u32);
+    for &b in tok {
+        if b == b'.' {
+            if digits == 0 || dots == 3 {
+                return false;
+            }
+            dots += 1;
+            (val, digits) = (0, 0);
+        } else {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 || (digits > 0 && val == 0) {
+                return false;
+            }
+            val = val * 10 + u32::from(d);
+            digits += 1;
+            if val > 255 {
+                return false;
+            }
+        }
+    }
+    dots == 3 && digits > 0
+}
+
+/// An IPv4 or IPv6 address.
+#[inline]
+fn is_address(tok: &[u8]) -> bool {
+    if tok.contains(&b':') {
+        std::str::from_utf8(tok).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        is_ipv4(tok)
+    }
+}
+
+fn invalid_value(slot: &Slot, tok: &[u8], why: std::fmt::Arguments<'_>) -> Reason {
+    Reason::new(
+        "invalid_value",
+        format!("invalid value in field `{}`: `{}` {why}", slot.name, String::from_utf8_lossy(tok)),
+    )
+}
+
+fn unknown_value(slot: &Slot, tok: &[u8], documented: &str) -> Reason {
+    let value = String::from_utf8_lossy(tok).into_owned();
+    Reason {
+        kind: "unknown_value",
+        text: format!(
+            "unknown value in field `{}`: `{value}` (AWS documents {documented}; if AWS has added it, \
+             it belongs in flowlake's field catalog)",
+            slot.name
+        ),
+        unknown: Some((slot.name.to_string(), value)),
+    }
+}
+
+/// Checks a string field's value against its [`Check`].
+#[inline]
+fn check_text(slot: &Slot, tok: &[u8]) -> Result<(), Reason> {
+    match slot.check {
+        Check::Any | Check::Range(..) | Check::KnownRange(..) => Ok(()),
+        Check::Address if is_address(tok) => Ok(()),
+        Check::Address => Err(invalid_value(slot, tok, format_args!("is not an IPv4 or IPv6 address"))),
+        Check::OneOf(set) if set.iter().any(|v| v.as_bytes() == tok) => Ok(()),
+        Check::OneOf(set) => Err(invalid_value(slot, tok, format_args!("is not {}", set.join(" or ")))),
+        Check::Known(set) if set.iter().any(|v| v.as_bytes() == tok) => Ok(()),
+        Check::Known(set) => Err(unknown_value(slot, tok, &set.join(", "))),
+    }
+}
+
+/// Checks a number field's value against its [`Check`].
+#[inline]
+fn check_number(slot: &Slot, v: i64, tok: &[u8]) -> Result<(), Reason> {
+    match slot.check {
+        Check::Range(lo, hi) if !(lo..=hi).contains(&v) => {
+            Err(invalid_value(slot, tok, format_args!("is not between {lo} and {hi}")))
+        }
+        Check::KnownRange(lo, hi) if !(lo..=hi).contains(&v) => Err(unknown_value(slot, tok, &format!("{lo} to {hi}"))),
+        _ => Ok(()),
     }
 }
 
@@ -119,7 +210,14 @@ impl RecordParser {
         }
         self.bounds.clear();
         self.bounds.push(0);
-        let ascii = split_fields(line, &mut self.bounds);
+        let (ascii, control) = split_fields(line, &mut self.bounds);
+        if control {
+            let (at, b) = line.iter().enumerate().find(|(_, b)| **b < 0x20).expect("split_fields saw one");
+            return Err(Reason::new(
+                "control_character",
+                format!("control character 0x{b:02x} at byte {} of the line", at + 1),
+            ));
+        }
         if !ascii && std::str::from_utf8(line).is_err() {
             return Err(Reason::new("invalid_utf8", "invalid UTF-8"));
         }
@@ -132,7 +230,7 @@ impl RecordParser {
             ));
         }
         self.ints.clear();
-        let mut start = None;
+        let (mut start, mut end) = (None, None);
         for (i, slot) in plan.slots.iter().enumerate() {
             let tok = &line[self.bounds[i]..self.bounds[i + 1] - 1];
             if tok.is_empty() {
@@ -143,7 +241,11 @@ impl RecordParser {
             }
             let is_null = is_dash(tok);
             match slot.ty {
-                FieldType::String => {}
+                FieldType::String => {
+                    if !is_null {
+                        check_text(slot, tok)?;
+                    }
+                }
                 FieldType::Int32 | FieldType::Int64 => {
                     let v = if is_null {
                         None
@@ -177,26 +279,46 @@ impl RecordParser {
                         }
                         start = v;
                     }
+                    if let Some(v) = v {
+                        check_number(slot, v, tok)?;
+                    }
+                    if slot.is_end {
+                        end = v.map(|v| (v, tok));
+                    }
                     self.ints.push(v);
                 }
             }
+        }
+        if let (Some(s), Some((e, tok))) = (start, end)
+            && e < s
+        {
+            // AWS: `start` is when the window's first packet was received, `end` its last.
+            let slot = plan.slots.iter().find(|s| s.is_end).expect("end was parsed");
+            return Err(invalid_value(slot, tok, format_args!("is before the record's start `{s}`")));
         }
         Ok(Parsed { start })
     }
 }
 
 /// Pushes the offset just past each space in `line` onto `bounds` and tells whether the
-/// line is ASCII, in one pass of eight bytes at a time (fields are short and spaces
+/// line is ASCII and whether it holds a control character (a byte below 0x20: NUL, tab,
+/// a stray `\r`), in one pass of eight bytes at a time (fields are short and spaces
 /// frequent, where a search for each space costs more than looking at every byte).
-fn split_fields(line: &[u8], bounds: &mut Vec<usize>) -> bool {
+fn split_fields(line: &[u8], bounds: &mut Vec<usize>) -> (bool, bool) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const SPACES: u64 = 0x2020_2020_2020_2020;
-    let mut high = 0u64;
+    const TOP3: u64 = 0xe0e0_e0e0_e0e0_e0e0;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let (mut high, mut control) = (0u64, 0u64);
     let chunks = line.chunks_exact(8);
     let tail = chunks.remainder();
     for (k, c) in chunks.enumerate() {
         let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
         high |= w;
+        // A byte below 0x20 has its top three bits clear: any zero byte of `w & TOP3`.
+        let t = w & TOP3;
+        control |= t.wrapping_sub(ONES) & !t & HIGHS;
         let x = w ^ SPACES;
         // The top bit of each byte of `x` that is zero (a space in `w`), exactly: no carry
         // crosses a byte because (x & 0x7f) + 0x7f <= 0xfe.
@@ -207,13 +329,15 @@ fn split_fields(line: &[u8], bounds: &mut Vec<usize>) -> bool {
         }
     }
     let base = line.len() - tail.len();
+    let mut tail_control = false;
     for (j, &b) in tail.iter().enumerate() {
         high |= u64::from(b);
+        tail_control |= b < 0x20;
         if b == b' ' {
             bounds.push(base + j + 1);
         }
     }
-    high & !LOW7 == 0
+    (high & !LOW7 == 0, control != 0 || tail_control)
 }
 
 /// Parses an optionally signed decimal integer; `None` if it is not one or
@@ -256,11 +380,17 @@ fn is_dash(tok: &[u8]) -> bool {
     tok.len() == 1 && tok[0] == b'-'
 }
 
+/// A batch is handed over once its lines hold this many bytes, whatever its row count:
+/// no string column of a batch comes near Arrow's 2 GiB offset limit, however long the lines.
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
+
 /// Typed Arrow builders for every column of the output table.
 pub struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     rows: usize,
+    /// Bytes of the lines appended since the last `finish`.
+    bytes: usize,
 }
 
 impl BatchBuilder {
@@ -275,7 +405,17 @@ impl BatchBuilder {
                 FieldType::String => ColumnBuilder::Str(BinaryBuilder::with_capacity(capacity, capacity * 12)),
             })
             .collect();
-        BatchBuilder { schema, columns, rows: 0 }
+        BatchBuilder { schema, columns, rows: 0, bytes: 0 }
+    }
+
+    /// Bytes of the lines appended since the last [`finish`](BatchBuilder::finish).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// True when the batch should be handed over: `rows` rows, or [`MAX_BATCH_BYTES`] of text.
+    pub fn is_full(&self, rows: usize) -> bool {
+        self.rows >= rows || self.bytes >= MAX_BATCH_BYTES
     }
 
     /// Rows appended since the last [`finish`](BatchBuilder::finish).
@@ -315,6 +455,7 @@ impl BatchBuilder {
             }
         }
         self.rows += 1;
+        self.bytes += line.len();
     }
 
     /// Takes the buffered rows as a batch (the builders start again empty).
@@ -336,6 +477,7 @@ impl BatchBuilder {
             })
             .collect();
         self.rows = 0;
+        self.bytes = 0;
         RecordBatch::try_new(self.schema.clone(), arrays).expect("builders match the schema")
     }
 }
@@ -356,6 +498,8 @@ pub struct StreamError {
     pub error: io::Error,
     /// The line number the cut-off line would have had.
     pub line_no: u64,
+    /// Its offset in the stream.
+    pub offset: u64,
     /// The bytes of the cut-off line read before the error (may be empty).
     pub partial: Vec<u8>,
 }
@@ -373,25 +517,32 @@ impl Default for LineSplitter {
 
 const READ_CHUNK: usize = 256 * 1024;
 
+/// A line's length without the `\r` of a CRLF ending (the limit is on content, whatever the ending).
+fn content_len(line: &[u8]) -> usize {
+    line.len() - usize::from(line.last() == Some(&b'\r'))
+}
+
 impl LineSplitter {
     /// A splitter with a fresh buffer.
     pub fn new() -> LineSplitter {
         LineSplitter { buf: Vec::with_capacity(READ_CHUNK + MAX_LINE) }
     }
 
-    /// Calls `f(line_number, line)` for every line of `reader` (numbers start
-    /// at 1). A final line without `\n` is still a line; a stream ending in
+    /// Calls `f(line_number, offset, line)` for every line of `reader` (numbers start
+    /// at 1; the offset is that of the line's first byte in the stream). A final line without `\n` is still a line; a stream ending in
     /// `\n` has no empty last line. `f` returns `false` to stop early.
     /// Returns the number of lines seen.
     pub fn split<R: Read + ?Sized>(
         &mut self,
         reader: &mut R,
-        mut f: impl FnMut(u64, Line<'_>) -> bool,
+        mut f: impl FnMut(u64, u64, Line<'_>) -> bool,
     ) -> Result<u64, StreamError> {
         let buf = &mut self.buf;
         buf.clear();
         buf.resize(READ_CHUNK + MAX_LINE, 0);
         let (mut pos, mut filled) = (0usize, 0usize);
+        // Offset in the stream of `buf[0]`.
+        let mut base = 0u64;
         let mut line_no: u64 = 1;
         let mut skipping = false;
         loop {
@@ -400,16 +551,18 @@ impl LineSplitter {
                     skipping = false;
                 } else {
                     let line = &buf[pos..pos + nl];
-                    let ev = if line.len() > MAX_LINE { Line::TooLong(&line[..MAX_LINE]) } else { Line::Text(line) };
-                    if !f(line_no, ev) {
+                    let ev =
+                        if content_len(line) > MAX_LINE { Line::TooLong(&line[..MAX_LINE]) } else { Line::Text(line) };
+                    if !f(line_no, base + pos as u64, ev) {
                         return Ok(line_no);
                     }
                     line_no += 1;
                 }
                 pos += nl + 1;
             }
-            if !skipping && filled - pos > MAX_LINE {
-                if !f(line_no, Line::TooLong(&buf[pos..pos + MAX_LINE])) {
+            // (A line of MAX_LINE bytes may still be waiting for the `\n` after its `\r`.)
+            if !skipping && filled - pos > MAX_LINE + 1 {
+                if !f(line_no, base + pos as u64, Line::TooLong(&buf[pos..pos + MAX_LINE])) {
                     return Ok(line_no);
                 }
                 line_no += 1;
@@ -420,6 +573,7 @@ impl LineSplitter {
             }
             buf.copy_within(pos..filled, 0);
             filled -= pos;
+            base += pos as u64;
             pos = 0;
             let n = loop {
                 match reader.read(&mut buf[filled..]) {
@@ -427,15 +581,16 @@ impl LineSplitter {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(error) => {
                         let partial = if skipping { Vec::new() } else { buf[..filled].to_vec() };
-                        return Err(StreamError { error, line_no, partial });
+                        return Err(StreamError { error, line_no, offset: base, partial });
                     }
                 }
             };
             if n == 0 {
                 if filled > 0 && !skipping {
                     let line = &buf[..filled];
-                    let ev = if line.len() > MAX_LINE { Line::TooLong(&line[..MAX_LINE]) } else { Line::Text(line) };
-                    f(line_no, ev);
+                    let ev =
+                        if content_len(line) > MAX_LINE { Line::TooLong(&line[..MAX_LINE]) } else { Line::Text(line) };
+                    f(line_no, base, ev);
                     line_no += 1;
                 }
                 return Ok(line_no - 1);
@@ -460,14 +615,32 @@ mod tests {
                 let line: Vec<u8> = (0..len)
                     .map(|_| {
                         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                        [b' ', b'a', b'0', b'-', 0x20 ^ 0x80, 0xc3, 0x7f, 0x00][(x >> 61) as usize]
+                        [
+                            b' ',
+                            b'a',
+                            b'0',
+                            b'-',
+                            0x20 ^ 0x80,
+                            0xc3,
+                            0x7f,
+                            0x00,
+                            0x0d,
+                            0x1f,
+                            0x21,
+                            0x9f,
+                            0xe0,
+                            0x40,
+                            0x60,
+                            0x01,
+                        ][(x >> 60) as usize]
                     })
                     .collect();
                 let mut got = Vec::new();
-                let ascii = split_fields(&line, &mut got);
+                let (ascii, control) = split_fields(&line, &mut got);
                 let want: Vec<usize> = memchr::memchr_iter(b' ', &line).map(|i| i + 1).collect();
                 assert_eq!(got, want, "{line:?}");
                 assert_eq!(ascii, line.is_ascii(), "{line:?}");
+                assert_eq!(control, line.iter().any(|b| *b < 0x20), "{line:?}");
             }
         }
     }
@@ -524,6 +697,107 @@ mod tests {
     }
 
     #[test]
+    fn values_with_a_fixed_syntax_are_checked() {
+        let (plan, _) = default_plan();
+        let mut p = RecordParser::new();
+        // version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status
+        let line = |src: &str, sport: &str, proto: &str, end: &str, action: &str, status: &str| {
+            format!(
+                "2 123456789010 eni-1 {src} 10.0.0.1 {sport} 443 {proto} 20 4249 1418530010 {end} {action} {status}"
+            )
+        };
+        let ok = [
+            line("172.31.16.139", "0", "6", "1418530070", "ACCEPT", "OK"),
+            line("2001:db8::ff00:42:8329", "65535", "255", "1418530010", "REJECT", "OK"),
+            line("255.255.255.255", "-", "0", "-", "-", "NODATA"),
+            line("0.0.0.0", "1", "1", "1418530070", "ACCEPT", "SKIPDATA"),
+        ];
+        for l in &ok {
+            assert!(p.parse(&plan, l.as_bytes()).is_ok(), "{l}: {:?}", p.parse(&plan, l.as_bytes()));
+        }
+        let bad = [
+            (
+                line("-0.192.40.13", "1", "6", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `srcaddr`: `-0.192.40.13` is not an IPv4 or IPv6 address",
+            ),
+            (
+                line("10.192.40.013", "1", "6", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `srcaddr`: `10.192.40.013` is not an IPv4 or IPv6 address",
+            ),
+            (
+                line("10.192.40", "1", "6", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `srcaddr`: `10.192.40` is not an IPv4 or IPv6 address",
+            ),
+            (
+                line("256.1.1.1", "1", "6", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `srcaddr`: `256.1.1.1` is not an IPv4 or IPv6 address",
+            ),
+            (
+                line("2001:db8:::1", "1", "6", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `srcaddr`: `2001:db8:::1` is not an IPv4 or IPv6 address",
+            ),
+            (
+                line("10.0.0.2", "99999", "6", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `srcport`: `99999` is not between 0 and 65535",
+            ),
+            (
+                line("10.0.0.2", "-1", "6", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `srcport`: `-1` is not between 0 and 65535",
+            ),
+            (
+                line("10.0.0.2", "1", "300", "1418530070", "ACCEPT", "OK"),
+                "invalid value in field `protocol`: `300` is not between 0 and 255",
+            ),
+            (
+                line("10.0.0.2", "1", "6", "1418530070", "446CCEPT", "OK"),
+                "invalid value in field `action`: `446CCEPT` is not ACCEPT or REJECT",
+            ),
+            (
+                line("10.0.0.2", "1", "6", "1418530070", "ACCEPT", "ok"),
+                "invalid value in field `log-status`: `ok` is not OK or NODATA or SKIPDATA",
+            ),
+            (
+                line("10.0.0.2", "1", "6", "1418530000", "ACCEPT", "OK"),
+                "invalid value in field `end`: `1418530000` is before the record's start `1418530010`",
+            ),
+            (
+                line("10.0.0.2", "1", "6", "-5", "ACCEPT", "OK"),
+                "invalid value in field `end`: `-5` is not between 0 and 253402300799",
+            ),
+            (
+                line("10.0.0.2", "1", "6", "1418530070", "ACCEPT", "OK\r\r"),
+                "control character 0x0d at byte 87 of the line",
+            ),
+            (
+                line("10.0.0.2", "1", "6", "1418530070", "ACC\0EPT", "OK"),
+                "control character 0x00 at byte 81 of the line",
+            ),
+        ];
+        for (l, why) in &bad {
+            let r = p.parse(&plan, l.as_bytes()).unwrap_err();
+            assert_eq!(r.text, *why, "{l}");
+            assert_eq!(r.unknown, None);
+        }
+        // Closed sets that AWS has grown before: an unknown value is named, field and value.
+        let f = Format::from_spec("version srcaddr type flow-direction traffic-path").unwrap();
+        let t = TableColumns::from_columns(f.fields().iter().cloned());
+        let plan = ColumnPlan::new(&f, &t);
+        assert!(p.parse(&plan, b"5 10.0.0.1 EFA egress 8").is_ok());
+        assert!(p.parse(&plan, b"5 10.0.0.1 IPv6 ingress -").is_ok());
+        let r = p.parse(&plan, b"5 10.0.0.1 IPv7 egress 1").unwrap_err();
+        assert_eq!(r.kind, "unknown_value");
+        assert_eq!(r.unknown, Some(("type".to_string(), "IPv7".to_string())));
+        assert!(
+            r.text.starts_with("unknown value in field `type`: `IPv7` (AWS documents IPv4, IPv6, EFA;"),
+            "{}",
+            r.text
+        );
+        let r = p.parse(&plan, b"5 10.0.0.1 IPv4 egress 9").unwrap_err();
+        assert_eq!(r.unknown, Some(("traffic-path".to_string(), "9".to_string())));
+        assert!(r.text.starts_with("unknown value in field `traffic-path`: `9` (AWS documents 1 to 8;"), "{}", r.text);
+    }
+
+    #[test]
     fn builds_typed_columns_with_nulls() {
         let (plan, table) = default_plan();
         let mut p = RecordParser::new();
@@ -555,23 +829,41 @@ mod tests {
             let mut r = io::BufReader::with_capacity(cap, input.as_bytes());
             let mut seen = Vec::new();
             let n = LineSplitter::new()
-                .split(&mut r, |no, l| {
+                .split(&mut r, |no, at, l| {
                     seen.push(match l {
-                        Line::Text(t) => (no, String::from_utf8_lossy(t).into_owned()),
-                        Line::TooLong(t) => (no, format!("LONG{}", t.len())),
+                        Line::Text(t) => (no, at, String::from_utf8_lossy(t).into_owned()),
+                        Line::TooLong(t) => (no, at, format!("LONG{}", t.len())),
                     });
                     true
                 })
                 .unwrap();
             assert_eq!(n, 5);
             let want = [
-                (1, "a".to_string()),
-                (2, String::new()),
-                (3, "b".into()),
-                (4, format!("LONG{MAX_LINE}")),
-                (5, "c".into()),
+                (1, 0, "a".to_string()),
+                (2, 2, String::new()),
+                (3, 3, "b".into()),
+                (4, 5, format!("LONG{MAX_LINE}")),
+                (5, 6 + long.len() as u64, "c".into()),
             ];
             assert_eq!(seen, want, "reader capacity {cap}");
+        }
+    }
+
+    #[test]
+    fn the_line_limit_is_on_content_whatever_the_line_ending() {
+        let max = "x".repeat(MAX_LINE);
+        for input in [format!("{max}\n{max}"), format!("{max}\r\n{max}\r"), format!("{max}\r\n{max}\r\n")] {
+            for cap in [7usize, 1 << 20] {
+                let mut r = io::BufReader::with_capacity(cap, input.as_bytes());
+                let mut seen = Vec::new();
+                LineSplitter::new()
+                    .split(&mut r, |_, _, l| {
+                        seen.push(matches!(l, Line::Text(t) if trim_line_end(t).len() == MAX_LINE));
+                        true
+                    })
+                    .unwrap();
+                assert_eq!(seen, [true, true], "{:?}", &input[MAX_LINE..MAX_LINE + 2]);
+            }
         }
     }
 
@@ -590,7 +882,7 @@ mod tests {
             }
         }
         let mut lines = 0;
-        let err = LineSplitter::new().split(&mut Broken(b"one\ntwo\nthr"), |_, _| {
+        let err = LineSplitter::new().split(&mut Broken(b"one\ntwo\nthr"), |_, _, _| {
             lines += 1;
             true
         });

@@ -109,6 +109,10 @@ const AWS_COLS: &[PartitionColumn] = &[
     PartitionColumn { name: "hour", projection: Projection::Integer(0, 23, 2) },
 ];
 
+/// The partition column names of every layout.
+pub const ALL_PARTITION_COLUMNS: &[&str] =
+    &["date", "hour", "aws-account-id", "aws-service", "aws-region", "year", "month", "day"];
+
 impl Layout {
     /// True for layouts whose paths name the account and region.
     pub fn needs_origin(self) -> bool {
@@ -171,7 +175,9 @@ impl Layout {
     }
 
     /// Reads a partition folder (`date=2023-08-01`, …) back into its values;
-    /// `None` when the folder does not follow this layout.
+    /// `None` when the folder does not follow this layout, or a value is not one flowlake
+    /// writes (a real date, an hour 00–23, an account or region of letters, digits, `-`
+    /// and `_`, a flow-log service): only such values reach DDL and SQL.
     pub fn parse_path(self, path: &str) -> Option<Vec<String>> {
         let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
         let cols = self.columns();
@@ -180,13 +186,40 @@ impl Layout {
         }
         segs.iter()
             .zip(cols)
-            .map(|(seg, c)| seg.strip_prefix(c.name).and_then(|r| r.strip_prefix('=')).map(str::to_string))
+            .map(|(seg, c)| {
+                let v = seg.strip_prefix(c.name)?.strip_prefix('=')?;
+                valid_value(c.name, v).then(|| v.to_string())
+            })
             .collect()
     }
 
     /// The layout of a table from one of its partition folders.
     pub fn detect(path: &str) -> Option<Layout> {
         [Layout::Date, Layout::Hour, Layout::Aws, Layout::AwsHour].into_iter().find(|l| l.parse_path(path).is_some())
+    }
+}
+
+/// The flow-log services of AWS's delivery paths (`AWSLogs/<account>/<service>/…`).
+pub const SERVICES: &[&str] = &["vpcflowlogs", "transitgatewayflowlogs"];
+
+/// An account id or a region as a path may carry it: 1 to 64 letters, digits, `-`, `_`.
+fn is_safe_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `v` is a value flowlake writes for the partition column `col`.
+fn valid_value(col: &str, v: &str) -> bool {
+    let digits = |n: usize, lo: u32, hi: u32| {
+        v.len() == n && v.bytes().all(|b| b.is_ascii_digit()) && v.parse::<u32>().is_ok_and(|x| (lo..=hi).contains(&x))
+    };
+    match col {
+        "date" => parse_day(v).is_some(),
+        "hour" => digits(2, 0, 23),
+        "year" => digits(4, 1970, 9999),
+        "month" => digits(2, 1, 12),
+        "day" => digits(2, 1, 31),
+        "aws-service" => SERVICES.contains(&v),
+        _ => is_safe_name(v),
     }
 }
 
@@ -209,8 +242,8 @@ pub fn origin_from_path(path: &str) -> Option<Origin> {
         service: val(rest[1], "aws-service="),
         region: val(rest[2], "aws-region="),
     };
-    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    (ok(&o.account) && o.service.ends_with("flowlogs") && ok(&o.region)).then_some(o)
+    // Only values that are safe in a folder name and in SQL text: the layout writes them into both.
+    (is_safe_name(&o.account) && SERVICES.contains(&o.service.as_str()) && is_safe_name(&o.region)).then_some(o)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -337,6 +370,24 @@ mod tests {
         assert_eq!(Layout::Date.bucket(None, None), None);
         assert_eq!(Layout::Date.parse_path("date=2023-08-01/"), Some(vec!["2023-08-01".to_string()]));
         assert_eq!(Layout::Date.parse_path("year=2023"), None);
+        // Folder names that flowlake never writes are not partitions, whatever else is in them.
+        for bad in ["date=2023-02-30", "date=2023-08-01' OR '1'='1", "date=", "date=2023-8-1"] {
+            assert_eq!(Layout::Date.parse_path(bad), None, "{bad}");
+        }
+        assert_eq!(Layout::Hour.parse_path("date=2023-08-01/hour=24"), None);
+        assert_eq!(
+            Layout::Aws.parse_path("aws-account-id=1/aws-service=vpcflowlogs/aws-region=x'y/year=2023/month=08/day=01"),
+            None
+        );
+        assert_eq!(
+            Layout::Aws.parse_path("aws-account-id=1/aws-service=other/aws-region=us-east-1/year=2023/month=08/day=01"),
+            None
+        );
+        for l in [Layout::Date, Layout::Hour, Layout::Aws, Layout::AwsHour] {
+            for c in l.columns() {
+                assert!(ALL_PARTITION_COLUMNS.contains(&c.name), "{}", c.name);
+            }
+        }
     }
 
     #[test]
@@ -350,6 +401,17 @@ mod tests {
             .unwrap();
         assert_eq!((h.account.as_str(), h.region.as_str()), ("1", "eu-west-1"));
         assert_eq!(origin_from_path("logs/2023/08/01/f.log.gz"), None);
+        // Nothing that could not be written safely into a folder name or SQL text.
+        for bad in [
+            "AWSLogs/123456789012/x' ) ; DROP TABLE y; --flowlogs/us-east-1/2023/08/01/f.log.gz",
+            "AWSLogs/1'2/vpcflowlogs/us-east-1/2023/08/01/f.log.gz",
+            "AWSLogs/1/vpcflowlogs/us east 1/2023/08/01/f.log.gz",
+            "AWSLogs/1/elasticloadbalancing/us-east-1/2023/08/01/f.log.gz",
+        ] {
+            assert_eq!(origin_from_path(bad), None, "{bad}");
+        }
+        let tgw = origin_from_path("AWSLogs/1/transitgatewayflowlogs/eu-west-1/2023/08/01/f.log.gz").unwrap();
+        assert_eq!(tgw.service, "transitgatewayflowlogs");
     }
 
     #[test]

@@ -19,12 +19,13 @@ use serde::Serialize;
 use crate::ddl::{self, DdlOptions};
 use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
+use crate::gzip::BadMember;
 use crate::manifest::{self, Manifest, RunManifest, Seen};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
 use crate::partition::{Layout, Origin};
 use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
 use crate::schema::TableColumns;
-use crate::sink::{ParquetOptions, PartitionedSink};
+use crate::sink::{ParquetOptions, PartitionedSink, WrittenFile};
 use crate::source::{self, Decoded, FileSelector, InputFile, InputFilter, Prefetcher, Shard};
 use crate::storage::{self, Location, Storage, StorageOptions};
 
@@ -48,6 +49,7 @@ pub struct ConvertOptions {
     shard: Option<Shard>,
     full_refresh: bool,
     checkpoint_every: usize,
+    read_whole_max: u64,
 }
 
 impl ConvertOptions {
@@ -70,6 +72,7 @@ impl ConvertOptions {
             shard: None,
             full_refresh: false,
             checkpoint_every: manifest::checkpoint::DEFAULT_EVERY,
+            read_whole_max: source::WHOLE_FILE_MAX,
         }
     }
 
@@ -160,6 +163,15 @@ impl ConvertOptions {
         self
     }
 
+    /// Inputs of up to this many stored bytes are read whole and decompressed in one call
+    /// (every damaged gzip member is then known before any of their lines is parsed);
+    /// larger ones are streamed, decompressed on a thread of their own. Default
+    /// [`source::WHOLE_FILE_MAX`].
+    pub fn with_read_whole_max(mut self, bytes: u64) -> Self {
+        self.read_whole_max = bytes;
+        self
+    }
+
     /// Remote objects fetched at once (and read ahead of the workers). Default 16.
     pub fn with_s3_concurrency(mut self, n: usize) -> Self {
         self.s3_concurrency = n.max(1);
@@ -175,6 +187,9 @@ impl ConvertOptions {
         }
     }
 }
+
+/// Most worker threads a run takes (each holds buffers of its own; more would only wait).
+pub const MAX_THREADS: usize = 256;
 
 /// Receives progress while a run works (the CLI draws a progress bar with it).
 pub trait Progress: Sync {
@@ -199,8 +214,9 @@ enum Prep {
     Headerless(Format),
     /// Empty file.
     Empty,
-    /// Every line is rejected for this reason.
-    Unusable(Reason),
+    /// Every line is rejected for this reason; `header`: the first line is a header
+    /// (counted as one, not as a record), usable or not.
+    Unusable(Reason, bool),
     /// The file cannot be opened or decoded at all.
     Damaged(String),
 }
@@ -228,20 +244,35 @@ type Bucket = (i64, u32);
 /// Reads every input's first line to learn its format.
 fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) -> Prep {
     match source::first_line(storage, input) {
+        // Its lines are read all the same: those of the damaged member are rejected as
+        // such; the others have no trustworthy header to be read with.
+        Err(p) if p.0.starts_with(source::DAMAGED_FIRST_LINE) => Prep::Unusable(
+            Reason::new("bad_header", format!("no usable header line: {}", &p.0[source::DAMAGED_FIRST_LINE.len()..])),
+            true,
+        ),
         Err(p) => Prep::Damaged(p.0),
         Ok(None) => Prep::Empty,
         Ok(Some(line)) => match Format::from_header(&line) {
             Ok(f) => Prep::Header(f),
-            Err(HeaderProblem::Duplicate(name)) => {
-                Prep::Unusable(Reason::new("bad_header", format!("the file's header names field `{name}` twice")))
-            }
-            Err(HeaderProblem::NotAHeader) => match user_format {
+            Err(p @ (HeaderProblem::NotAHeader | HeaderProblem::Empty)) => match user_format {
                 Some(f) => Prep::Headerless(f.clone()),
-                None => Prep::Unusable(Reason::new(
-                    "no_header",
-                    "no header line: the file's first line does not name flow-log fields; pass --format for headerless files",
-                )),
+                None if p == HeaderProblem::Empty => Prep::Unusable(
+                    Reason::new(
+                        "no_header",
+                        "no header line: the file's first line is empty, where a flow-log file starts with a header \
+                         naming its fields (pass --format for headerless files)",
+                    ),
+                    false,
+                ),
+                None => Prep::Unusable(
+                    Reason::new(
+                        "no_header",
+                        "no header line: the file's first line does not name flow-log fields; pass --format for headerless files",
+                    ),
+                    false,
+                ),
             },
+            Err(p) => Prep::Unusable(Reason::new("bad_header", format!("bad header line: {p}")), true),
         },
     }
 }
@@ -327,18 +358,53 @@ fn assign_origins(jobs: &mut [Job], layout: Layout) -> Vec<Origin> {
                 };
             }
             None if j.prep.format().is_some() => {
-                j.prep = Prep::Unusable(Reason::new(
+                let reason = Reason::new(
                     "no_origin",
                     format!(
                         "no account and region: --partition {layout} needs inputs in the AWS delivery layout \
                          (AWSLogs/<account>/vpcflowlogs/<region>/...)"
                     ),
-                ));
+                );
+                j.prep = Prep::Unusable(reason, matches!(j.prep, Prep::Header(_)));
             }
             None => {}
         }
     }
     origins
+}
+
+/// Files whose header names a field that becomes the same column as a different field of
+/// an earlier file (`x-y` here, `x_y` there) are refused: a Parquet file cannot hold both,
+/// and readers could not tell them apart. The first file (in path order) keeps the column.
+fn refuse_colliding_columns(jobs: &mut [Job]) {
+    let mut first: HashMap<String, (crate::schema::ColumnId, String)> = HashMap::new();
+    for j in jobs.iter_mut() {
+        let Some(f) = j.prep.format() else { continue };
+        let mut clash = None;
+        for id in f.fields() {
+            match first.get(&id.column_name()) {
+                Some((other, file)) if other != id => {
+                    clash = Some(format!(
+                        "bad header line: the header's field `{}` would be the column `{}`, which is field `{}` of {file}",
+                        id.header_name(),
+                        id.column_name(),
+                        other.header_name()
+                    ));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match clash {
+            Some(text) => j.prep = Prep::Unusable(Reason::new("bad_header", text), matches!(j.prep, Prep::Header(_))),
+            None => {
+                let file = j.input.location().to_string();
+                for id in j.prep.format().expect("checked above").fields() {
+                    first.entry(id.column_name()).or_insert_with(|| (id.clone(), file.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// The distinct formats (with file counts, in order of first appearance) and their union table.
@@ -415,7 +481,8 @@ pub fn inspect(
     storage: &StorageOptions,
 ) -> Result<SchemaReport> {
     let files = discover_all(inputs, globs, storage, &InputFilter::default())?;
-    let jobs = scan_all(files, format);
+    let mut jobs = scan_all(files, format);
+    refuse_colliding_columns(&mut jobs);
     let (formats, table) = formats_and_table(&jobs);
     let mut unknown: Vec<String> =
         formats.iter().flat_map(|(f, _)| f.unknown_fields().map(str::to_string).collect::<Vec<_>>()).collect();
@@ -437,7 +504,7 @@ pub fn inspect(
         let name = j.input.location().to_string();
         match &j.prep {
             Prep::Empty => report.files_empty += 1,
-            Prep::Unusable(r) => report.files_unusable.push((name, r.text.clone())),
+            Prep::Unusable(r, _) => report.files_unusable.push((name, r.text.clone())),
             Prep::Damaged(m) => report.files_damaged.push((name, m.clone())),
             Prep::Header(_) | Prep::Headerless(_) => {}
         }
@@ -465,7 +532,9 @@ struct Tally {
     header_lines: u64,
     files_empty: u64,
     rejects_by_reason: BTreeMap<String, u64>,
+    unknown_values: BTreeMap<String, BTreeMap<String, u64>>,
     damaged: Vec<DamagedFile>,
+    unusable: Vec<report::UnusableFile>,
 }
 
 impl Tally {
@@ -478,14 +547,20 @@ impl Tally {
         for (k, v) in o.rejects_by_reason {
             *self.rejects_by_reason.entry(k).or_default() += v;
         }
+        for (field, values) in o.unknown_values {
+            for (value, n) in values {
+                report::count_unknown_value(&mut self.unknown_values, &field, &value, n);
+            }
+        }
         self.damaged.extend(o.damaged);
+        self.unusable.extend(o.unusable);
     }
 }
 
 /// Shared state of one run.
 struct Run<'a> {
     opts: &'a ConvertOptions,
-    jobs: Vec<Job>,
+    jobs: &'a [Job],
     table: TableColumns,
     schema: arrow_schema::SchemaRef,
     origins: Vec<Origin>,
@@ -509,9 +584,13 @@ struct Run<'a> {
     producers: AtomicUsize,
     /// Rebuilding partitions for changed inputs: inputs read again only for them write only
     /// rows of these partitions (changed and new inputs write all their rows).
-    rebuild: Option<Rebuild>,
+    rebuild: Option<&'a Rebuild>,
     /// Per job: records read from its input, and the partitions they went to.
     job_partitions: Mutex<Vec<(u64, BTreeSet<Bucket>)>>,
+    /// Damaged gzip members of streamed inputs that earlier attempts found, by job.
+    known_damage: &'a HashMap<usize, Vec<BadMember>>,
+    /// Damaged members this attempt found in streamed inputs that it did not know of.
+    new_damage: Mutex<HashMap<usize, Vec<BadMember>>>,
 }
 
 /// Partitions rebuilt because inputs that wrote to them changed.
@@ -520,6 +599,14 @@ struct Rebuild {
     /// Unchanged inputs read again because they wrote to those partitions: they contribute
     /// only rows of those partitions (changed and new inputs contribute all their rows).
     reread: HashSet<String>,
+}
+
+/// Why the lines of a damaged gzip member are rejected.
+fn damaged_member_reason(m: &BadMember) -> Reason {
+    Reason::new(
+        "damaged_gzip",
+        format!("the line is in {}, so its bytes cannot be trusted: rejected, not converted", m.describe()),
+    )
 }
 
 /// How many partitions one worker buffers at once before flushing the largest.
@@ -638,6 +725,9 @@ impl<'a> Run<'a> {
 
     fn reject(&self, w: &mut Worker, job: &Job, line: u64, reason: &Reason, raw: &[u8]) {
         *w.tally.rejects_by_reason.entry(reason.kind.to_string()).or_default() += 1;
+        if let Some((field, value)) = &reason.unknown {
+            report::count_unknown_value(&mut w.tally.unknown_values, field, value, 1);
+        }
         w.rejects.push(Reject {
             source: job.input.location().to_string(),
             line,
@@ -678,12 +768,17 @@ impl<'a> Run<'a> {
             }
             Prep::Header(f) => (Some(self.plans[f].clone()), true, None),
             Prep::Headerless(f) => (Some(self.plans[f].clone()), false, None),
-            Prep::Unusable(r) => (None, false, Some(r.clone())),
+            Prep::Unusable(r, header) => {
+                w.tally
+                    .unusable
+                    .push(report::UnusableFile { file: job.input.location().to_string(), reason: r.text.clone() });
+                (None, *header, Some(r.clone()))
+            }
         };
         let opened = match self.prefetch.as_ref().and_then(|p| p.take(index)) {
             Some(Ok(bytes)) => Decoded::from_bytes(bytes, &job.input),
             Some(Err(msg)) => Err(source::OpenProblem(msg)),
-            None => Decoded::open(job.storage.as_ref(), &job.input),
+            None => Decoded::open_with(job.storage.as_ref(), &job.input, self.opts.read_whole_max),
         };
         let mut decoded = match opened {
             Ok(d) => d,
@@ -699,15 +794,33 @@ impl<'a> Run<'a> {
         };
         let path_time = job.input.path_time;
         // While rebuilding partitions, an unchanged input contributes only rows of those partitions.
-        let only = self
-            .rebuild
-            .as_ref()
-            .filter(|r| r.reread.contains(&job.input.location().to_string()))
-            .map(|r| &r.partitions);
+        let only = self.rebuild.filter(|r| r.reread.contains(&job.input.location().to_string())).map(|r| &r.partitions);
+        // Damaged gzip members known before reading: their lines are rejected, not converted.
+        let mut bad = decoded.bad_members();
+        for m in self.known_damage.get(&index).into_iter().flatten() {
+            if !bad.iter().any(|b| b.same_as(m)) {
+                bad.push(m.clone());
+            }
+        }
+        let bad_reasons: Vec<Reason> = bad.iter().map(damaged_member_reason).collect();
         let rows_at_start = w.tally.rows_in;
+        let mut rows_before_bad: Option<u64> = None;
         let mut fatal: Option<Error> = None;
         let mut splitter = std::mem::take(&mut w.splitter);
-        let outcome = splitter.split(&mut decoded, |line_no, line| {
+        let outcome = splitter.split(&mut decoded, |line_no, at, line| {
+            if !bad.is_empty() {
+                let len = match line {
+                    Line::Text(t) => t.len() as u64 + 1,
+                    Line::TooLong(t) => t.len() as u64 + 1,
+                };
+                if let Some(i) = bad.iter().position(|m| m.decompressed.start < at + len && at < m.decompressed.end) {
+                    let (Line::Text(raw) | Line::TooLong(raw)) = line;
+                    rows_before_bad.get_or_insert(w.tally.rows_in - rows_at_start);
+                    w.tally.rows_in += 1;
+                    self.reject(w, job, line_no, &bad_reasons[i], raw);
+                    return !self.stop.load(Ordering::Relaxed);
+                }
+            }
             let text = match line {
                 Line::TooLong(prefix) => {
                     w.tally.rows_in += 1;
@@ -718,7 +831,7 @@ impl<'a> Run<'a> {
                 Line::Text(t) => t,
             };
             // An unusable file (e.g. one that cannot be placed in a partition) may still start with a valid header.
-            if line_no == 1 && (has_header || (plan.is_none() && Format::from_header(text).is_ok())) {
+            if line_no == 1 && has_header {
                 w.tally.header_lines += 1;
                 return true;
             }
@@ -800,6 +913,23 @@ impl<'a> Run<'a> {
         if let Some(e) = fatal {
             return Err(e);
         }
+        let found = decoded.bad_members();
+        if found.iter().any(|m| !bad.iter().any(|b| b.same_as(m))) {
+            // A streamed input whose damage showed only at a member's end: rows of that member
+            // may be in this attempt's files already. The run starts over knowing it.
+            self.new_damage.lock().expect("damage lock").insert(index, found);
+            self.stop.store(true, Ordering::SeqCst);
+            return Ok(());
+        }
+        if !bad.is_empty() {
+            let what: Vec<String> = bad.iter().map(BadMember::describe).collect();
+            w.tally.damaged.push(DamagedFile {
+                file: job.input.location().to_string(),
+                error: format!("{}: their lines were rejected, not converted", what.join("; ")),
+                offset: bad[0].stored.start,
+                rows_before_damage: rows_before_bad.unwrap_or(w.tally.rows_in - rows_at_start),
+            });
+        }
         if let Err(err) = outcome {
             let offset = decoded.compressed_offset();
             let what = if decoded.is_gzip() { "gzip stream damaged" } else { "read failed" };
@@ -817,7 +947,7 @@ impl<'a> Run<'a> {
                 offset,
                 rows_before_damage: w.tally.rows_in - rows_at_start,
             });
-        } else if w.tally.rows_in == rows_at_start {
+        } else if w.tally.rows_in == rows_at_start && bad.is_empty() {
             w.tally.files_empty += 1;
         }
         Ok(())
@@ -865,12 +995,146 @@ impl<'a> Run<'a> {
         let b = &mut w.buffers[idx].1;
         b.append(plan, &w.parser, line);
         w.tally.rows_appended += 1;
-        if b.len() >= self.opts.batch_rows {
+        if b.is_full(self.opts.batch_rows) {
             let batch = b.finish();
             self.submit(self.partition_path(key), batch)?;
         }
         Ok(())
     }
+}
+
+/// Attempts a run makes when streamed inputs turn out damaged (each attempt knows more).
+const MAX_ATTEMPTS: usize = 4;
+
+/// Everything an attempt at the conversion needs, planned once.
+struct Setup<'a> {
+    opts: &'a ConvertOptions,
+    jobs: &'a [Job],
+    table: &'a TableColumns,
+    schema: arrow_schema::SchemaRef,
+    origins: &'a [Origin],
+    plans: &'a HashMap<Format, Arc<ColumnPlan>>,
+    storage: &'a Arc<dyn Storage>,
+    staging_root: &'a Location,
+    file_prefix: &'a str,
+    rejects_location: &'a Location,
+    progress: &'a dyn Progress,
+    remote: bool,
+    fetches: &'a [(Arc<dyn Storage>, InputFile)],
+    threads: usize,
+    rebuild: Option<&'a Rebuild>,
+}
+
+/// What one attempt at the conversion did.
+struct Attempt {
+    /// The staged files (none if the attempt failed).
+    written: Vec<WrittenFile>,
+    failure: Option<Error>,
+    tally: Tally,
+    rows_rejected: u64,
+    /// Per job: records read, and the partitions they went to.
+    job_parts: Vec<(u64, Vec<String>)>,
+    rejects_path: Option<String>,
+}
+
+enum Outcome {
+    Done(Box<Attempt>),
+    /// Streamed inputs (by job index) had damaged members that were not known when the
+    /// attempt started; nothing it wrote is kept.
+    Again(HashMap<usize, Vec<BadMember>>),
+}
+
+/// One attempt at converting every job: parse and write in parallel, then account.
+fn execute(setup: &Setup<'_>, damage: &HashMap<usize, Vec<BadMember>>, pool: &rayon::ThreadPool) -> Result<Outcome> {
+    let Setup { opts, jobs, threads, .. } = *setup;
+    let sink = PartitionedSink::new(
+        setup.storage.clone(),
+        setup.staging_root.clone(),
+        setup.schema.clone(),
+        opts.parquet.clone(),
+        setup.file_prefix,
+    )?;
+    let run = Run {
+        opts,
+        jobs,
+        table: setup.table.clone(),
+        schema: setup.schema.clone(),
+        origins: setup.origins.to_vec(),
+        plans: setup.plans.clone(),
+        sink,
+        rejects: RejectWriter::new(setup.storage.as_ref(), setup.rejects_location.clone()),
+        rejects_location: setup.rejects_location.clone(),
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        rejected: AtomicU64::new(0),
+        failure: Mutex::new(None),
+        tally: Mutex::new(Tally::default()),
+        progress: setup.progress,
+        prefetch: setup.remote.then(|| Prefetcher::new(setup.fetches, opts.s3_concurrency * 2)),
+        queue: Mutex::new(std::collections::VecDeque::new()),
+        queue_ready: std::sync::Condvar::new(),
+        workers: threads,
+        producers: AtomicUsize::new(threads),
+        rebuild: setup.rebuild,
+        job_partitions: Mutex::new(vec![(0, BTreeSet::new()); jobs.len()]),
+        known_damage: damage,
+        new_damage: Mutex::new(HashMap::new()),
+    };
+    std::thread::scope(|scope| {
+        if let Some(p) = &run.prefetch {
+            for _ in 0..opts.s3_concurrency {
+                scope.spawn(|| p.run());
+            }
+        }
+        pool.scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|_| run.work());
+            }
+        });
+        if let Some(p) = &run.prefetch {
+            p.stop();
+        }
+    });
+    setup.progress.finishing();
+
+    let job_parts: Vec<(u64, Vec<String>)> = {
+        let buckets = run.job_partitions.lock().expect("partitions lock");
+        buckets.iter().map(|(rows, b)| (*rows, b.iter().map(|k| run.partition_path(*k)).collect())).collect()
+    };
+    let Run { sink, rejects, failure, tally, rejected, new_damage, .. } = run;
+    let new_damage = new_damage.into_inner().expect("damage lock");
+    let tally = tally.into_inner().expect("tally lock");
+    let mut failure = failure.into_inner().expect("failure lock");
+    if failure.is_none() && !new_damage.is_empty() {
+        sink.abort()?;
+        drop(rejects);
+        return Ok(Outcome::Again(new_damage));
+    }
+    let rows_rejected = rejected.load(Ordering::SeqCst);
+    let written = if failure.is_none() {
+        match sink.finish() {
+            Ok(w) => w,
+            Err(e) => {
+                failure = Some(e);
+                Vec::new()
+            }
+        }
+    } else {
+        sink.abort()?;
+        Vec::new()
+    };
+    let rows_written: u64 = written.iter().map(|f| f.rows).sum();
+    if failure.is_none()
+        && (rows_written != tally.rows_appended || tally.rows_in != rows_written + rows_rejected + tally.rows_unchanged)
+    {
+        // Never expected; checked so that a bug shows up as a failed run, not as lost rows.
+        failure = Some(Error::Failed(format!(
+            "internal accounting error: {} records read, {rows_written} written, {rows_rejected} rejected; please report this",
+            tally.rows_in
+        )));
+    }
+    let rejects_path = rejects.finish()?.map(|l| l.to_string());
+    Ok(Outcome::Done(Box::new(Attempt { written, failure, tally, rows_rejected, job_parts, rejects_path })))
 }
 
 /// Converts flow-log files into a partitioned Parquet table.
@@ -887,6 +1151,9 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         return Err(Error::Usage("no inputs given".into()));
     }
     let threads = opts.threads();
+    if threads > MAX_THREADS {
+        return Err(Error::Usage(format!("{threads} worker threads is more than the {MAX_THREADS} a run takes")));
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("flowlake-{i}"))
@@ -1011,6 +1278,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         pool.install(scan)
     };
     let origins = assign_origins(&mut jobs, opts.layout);
+    refuse_colliding_columns(&mut jobs);
     let (formats, table) = formats_and_table(&jobs);
     let plans: HashMap<Format, Arc<ColumnPlan>> =
         formats.iter().map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table)))).collect();
@@ -1019,90 +1287,47 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     // run's manifest is committed: a run killed at any point leaves nothing visible half-done.
     let staging_rel = format!("_flowlake/staging/{file_prefix}");
     let staging_root = opts.output.join(&staging_rel);
-    let sink = PartitionedSink::new(
-        out_storage.clone(),
-        staging_root.clone(),
-        schema.clone(),
-        opts.parquet.clone(),
-        &file_prefix,
-    )?;
 
     let files_in = jobs.len() as u64;
     let bytes_in: u64 = jobs.iter().map(|j| j.input.meta.size).sum();
     progress.start(files_in, bytes_in);
-    let run = Run {
+    let setup = Setup {
         opts,
-        jobs,
-        table: table.clone(),
+        jobs: &jobs,
+        table: &table,
         schema,
-        origins,
-        plans,
-        sink,
-        rejects: RejectWriter::new(out_storage.as_ref(), rejects_location.clone()),
-        rejects_location: rejects_location.clone(),
-        next: AtomicUsize::new(0),
-        stop: AtomicBool::new(false),
-        rejected: AtomicU64::new(0),
-        failure: Mutex::new(None),
-        tally: Mutex::new(Tally::default()),
+        origins: &origins,
+        plans: &plans,
+        storage: &out_storage,
+        staging_root: &staging_root,
+        file_prefix: &file_prefix,
+        rejects_location: &rejects_location,
         progress,
-        prefetch: remote.then(|| Prefetcher::new(&fetches, opts.s3_concurrency * 2)),
-        queue: Mutex::new(std::collections::VecDeque::new()),
-        queue_ready: std::sync::Condvar::new(),
-        workers: threads,
-        producers: AtomicUsize::new(threads),
-        rebuild,
-        job_partitions: Mutex::new(vec![(0, BTreeSet::new()); files_in as usize]),
+        remote,
+        fetches: &fetches,
+        threads,
+        rebuild: rebuild.as_ref(),
     };
-    std::thread::scope(|scope| {
-        if let Some(p) = &run.prefetch {
-            for _ in 0..opts.s3_concurrency {
-                scope.spawn(|| p.run());
+    // Rows of a streamed gzip member that fails its check at its end may already be in the
+    // run's files: the run then starts over, knowing that member, so its lines are rejected.
+    let mut damage: HashMap<usize, Vec<BadMember>> = HashMap::new();
+    let mut attempts = 0u32;
+    let attempt = loop {
+        attempts += 1;
+        match execute(&setup, &damage, &pool)? {
+            Outcome::Done(a) => break a,
+            Outcome::Again(found) if damage.len() < MAX_ATTEMPTS => damage.extend(found),
+            Outcome::Again(_) => {
+                return Err(Error::Failed(format!(
+                    "inputs kept changing while they were read ({MAX_ATTEMPTS} attempts found new damage each time); \
+                     nothing was written: run again once they are complete"
+                )));
             }
         }
-        pool.scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|_| run.work());
-            }
-        });
-        if let Some(p) = &run.prefetch {
-            p.stop();
-        }
-    });
-    progress.finishing();
-
-    let job_parts: Vec<(u64, Vec<String>)> = {
-        let buckets = run.job_partitions.lock().expect("partitions lock");
-        buckets.iter().map(|(rows, b)| (*rows, b.iter().map(|k| run.partition_path(*k)).collect())).collect()
     };
-    let Run { sink, rejects, failure, tally, rejected, jobs, .. } = run;
+    let Attempt { written, failure, tally, rows_rejected, job_parts, rejects_path } = *attempt;
     let converted: Vec<(InputFile, (u64, Vec<String>))> = jobs.into_iter().map(|j| j.input).zip(job_parts).collect();
-    let tally = tally.into_inner().expect("tally lock");
-    let mut failure = failure.into_inner().expect("failure lock");
-    let rows_rejected = rejected.load(Ordering::SeqCst);
-    let written = if failure.is_none() {
-        match sink.finish() {
-            Ok(w) => w,
-            Err(e) => {
-                failure = Some(e);
-                Vec::new()
-            }
-        }
-    } else {
-        sink.abort()?;
-        Vec::new()
-    };
     let rows_written: u64 = written.iter().map(|f| f.rows).sum();
-    if failure.is_none()
-        && (rows_written != tally.rows_appended || tally.rows_in != rows_written + rows_rejected + tally.rows_unchanged)
-    {
-        // Never expected; checked so that a bug shows up as a failed run, not as lost rows.
-        failure = Some(Error::Failed(format!(
-            "internal accounting error: {} records read, {rows_written} written, {rows_rejected} rejected; please report this",
-            tally.rows_in
-        )));
-    }
-    let rejects_path = rejects.finish()?.map(|l| l.to_string());
     // Where each staged file goes: the same path below the table root.
     let mut written = written;
     let mut moves = Vec::with_capacity(written.len());
@@ -1131,6 +1356,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     unknown.dedup();
     let mut damaged = tally.damaged;
     damaged.sort_by(|a, b| a.file.cmp(&b.file));
+    let mut unusable = tally.unusable;
+    unusable.sort_by(|a, b| a.file.cmp(&b.file));
     let status = match (&failure, damaged.is_empty()) {
         (Some(_), _) => RunStatus::Failed,
         (None, false) => RunStatus::CompletedWithErrors,
@@ -1148,12 +1375,14 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         threads,
         compression: opts.parquet.compression.to_string(),
         shard: opts.shard.map(|s| s.to_string()),
+        attempts,
         files_listed: listed,
         files_skipped,
         files_in,
         bytes_in,
         files_empty: tally.files_empty,
         files_damaged: damaged,
+        files_unusable: unusable,
         header_lines: tally.header_lines,
         rows_in: tally.rows_in,
         rows_written,
@@ -1161,6 +1390,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         rows_discarded: tally.rows_in.saturating_sub(rows_written + rows_rejected + tally.rows_unchanged),
         rows_unchanged: tally.rows_unchanged,
         rejects_by_reason: tally.rejects_by_reason,
+        unknown_values: tally.unknown_values,
         rejects_path,
         files_written: written.len() as u64,
         bytes_written: written.iter().map(|f| f.bytes).sum(),

@@ -43,6 +43,16 @@ pub struct DamagedFile {
     pub rows_before_damage: u64,
 }
 
+/// An input file whose every line was rejected for one reason (no header, a header that
+/// cannot be used, a path the layout cannot place).
+#[derive(Clone, Debug, Serialize)]
+pub struct UnusableFile {
+    /// The file.
+    pub file: String,
+    /// Why (the reason its lines carry in the rejects file).
+    pub reason: String,
+}
+
 /// Rows and files of one partition.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PartitionStats {
@@ -92,6 +102,9 @@ pub struct RunReport {
     pub shard: Option<String>,
     /// Input files listed (before `--shard` took this shard's share).
     pub files_listed: u64,
+    /// Times the conversion started (more than 1 when a streamed gzip member failed its check
+    /// at its end, after some of its rows were written: the run then starts over, knowing it).
+    pub attempts: u32,
     /// Input files skipped because the table's manifest records them as converted, unchanged.
     pub files_skipped: u64,
     /// Input files read.
@@ -102,6 +115,9 @@ pub struct RunReport {
     pub files_empty: u64,
     /// Input files that could not be read to the end.
     pub files_damaged: Vec<DamagedFile>,
+    /// Input files whose every line was rejected for one reason, with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files_unusable: Vec<UnusableFile>,
     /// Header lines read (one per file, more in concatenated files); not records.
     pub header_lines: u64,
     /// Records read (every line that is not a header).
@@ -119,6 +135,11 @@ pub struct RunReport {
     pub rows_unchanged: u64,
     /// Rejected records per reason kind.
     pub rejects_by_reason: BTreeMap<String, u64>,
+    /// Values outside the set AWS documents for a field (`type`, `flow-direction`, …), by
+    /// field, with the records rejected for each: AWS may have added them since this
+    /// flowlake was built (see `unknown_value` in `rejects_by_reason`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown_values: BTreeMap<String, BTreeMap<String, u64>>,
     /// The rejects file, when there were rejects.
     pub rejects_path: Option<String>,
     /// Parquet files written.
@@ -143,6 +164,18 @@ pub struct RunReport {
     /// run mends by itself (for example a manifest checkpoint that could not be written).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Distinct unknown values a report lists per field; the rest are counted under [`OTHER_VALUES`].
+pub const MAX_UNKNOWN_VALUES: usize = 100;
+/// The key under which values beyond [`MAX_UNKNOWN_VALUES`] are counted.
+pub const OTHER_VALUES: &str = "(other values)";
+
+/// Adds `n` records with the unknown `value` of `field` to `into`.
+pub fn count_unknown_value(into: &mut BTreeMap<String, BTreeMap<String, u64>>, field: &str, value: &str, n: u64) {
+    let values = into.entry(field.to_string()).or_default();
+    let key = if values.contains_key(value) || values.len() < MAX_UNKNOWN_VALUES { value } else { OTHER_VALUES };
+    *values.entry(key.to_string()).or_default() += n;
 }
 
 /// A rejected line.

@@ -62,6 +62,27 @@ pub enum LogKind {
     TransitGateway,
 }
 
+/// What a field's values must look like, from AWS's "Available fields" table
+/// (`../shared/flowlogs-reference.md`, "Values with a fixed syntax"). A line with a
+/// value outside its field's check is rejected, with a reason naming the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Any token.
+    Any,
+    /// An IPv4 address in dotted-quad form, as AWS writes it (no leading zeros), or IPv6 text.
+    Address,
+    /// An integer in this inclusive range.
+    Range(i64, i64),
+    /// One of these values; the set has not changed since version 2, so anything else is invalid.
+    OneOf(&'static [&'static str]),
+    /// One of the values AWS documents today. AWS has added values to such sets before
+    /// (`EFA` to `type`): anything else is rejected as unknown, and the run report names
+    /// the value, so adding it here is a one-line change.
+    Known(&'static [&'static str]),
+    /// An integer in this inclusive range as AWS documents it today (a closed set that may grow, as [`Check::Known`]).
+    KnownRange(i64, i64),
+}
+
 /// One field of the catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldDef {
@@ -75,15 +96,28 @@ pub struct FieldDef {
     pub version: u8,
     /// Which kind of flow log defines it.
     pub kind: LogKind,
+    /// What its values must look like.
+    pub check: Check,
 }
 
 const fn f(name: &'static str, column: &'static str, ty: FieldType, version: u8) -> FieldDef {
-    FieldDef { name, column, ty, version, kind: LogKind::Vpc }
+    FieldDef { name, column, ty, version, kind: LogKind::Vpc, check: Check::Any }
 }
 
 const fn tgw(name: &'static str, column: &'static str, ty: FieldType) -> FieldDef {
-    FieldDef { name, column, ty, version: 6, kind: LogKind::TransitGateway }
+    FieldDef { name, column, ty, version: 6, kind: LogKind::TransitGateway, check: Check::Any }
 }
+
+impl FieldDef {
+    const fn checked(self, check: Check) -> FieldDef {
+        FieldDef { check, ..self }
+    }
+}
+
+/// Ports: 0–65535.
+const PORT: Check = Check::Range(0, 65_535);
+/// Unix seconds from 1970 to 9999-12-31T23:59:59Z.
+pub const UNIX_SECONDS: Check = Check::Range(0, 253_402_300_799);
 
 use FieldType::{Int32 as I32, Int64 as I64, String as S};
 
@@ -96,32 +130,32 @@ pub static CATALOG: &[FieldDef] = &[
     f("version", "version", I32, 2),
     f("account-id", "account_id", S, 2),
     f("interface-id", "interface_id", S, 2),
-    f("srcaddr", "srcaddr", S, 2),
-    f("dstaddr", "dstaddr", S, 2),
-    f("srcport", "srcport", I32, 2),
-    f("dstport", "dstport", I32, 2),
-    f("protocol", "protocol", I32, 2),
-    f("packets", "packets", I64, 2),
-    f("bytes", "bytes", I64, 2),
-    f("start", "start", I64, 2),
-    f("end", "end", I64, 2),
-    f("action", "action", S, 2),
-    f("log-status", "log_status", S, 2),
+    f("srcaddr", "srcaddr", S, 2).checked(Check::Address),
+    f("dstaddr", "dstaddr", S, 2).checked(Check::Address),
+    f("srcport", "srcport", I32, 2).checked(PORT),
+    f("dstport", "dstport", I32, 2).checked(PORT),
+    f("protocol", "protocol", I32, 2).checked(Check::Range(0, 255)),
+    f("packets", "packets", I64, 2).checked(Check::Range(0, i64::MAX)),
+    f("bytes", "bytes", I64, 2).checked(Check::Range(0, i64::MAX)),
+    f("start", "start", I64, 2).checked(UNIX_SECONDS),
+    f("end", "end", I64, 2).checked(UNIX_SECONDS),
+    f("action", "action", S, 2).checked(Check::OneOf(&["ACCEPT", "REJECT"])),
+    f("log-status", "log_status", S, 2).checked(Check::OneOf(&["OK", "NODATA", "SKIPDATA"])),
     f("vpc-id", "vpc_id", S, 3),
     f("subnet-id", "subnet_id", S, 3),
     f("instance-id", "instance_id", S, 3),
-    f("tcp-flags", "tcp_flags", I32, 3),
-    f("type", "type", S, 3),
-    f("pkt-srcaddr", "pkt_srcaddr", S, 3),
-    f("pkt-dstaddr", "pkt_dstaddr", S, 3),
+    f("tcp-flags", "tcp_flags", I32, 3).checked(Check::Range(0, 255)),
+    f("type", "type", S, 3).checked(Check::Known(&["IPv4", "IPv6", "EFA"])),
+    f("pkt-srcaddr", "pkt_srcaddr", S, 3).checked(Check::Address),
+    f("pkt-dstaddr", "pkt_dstaddr", S, 3).checked(Check::Address),
     f("region", "region", S, 4),
     f("az-id", "az_id", S, 4),
-    f("sublocation-type", "sublocation_type", S, 4),
+    f("sublocation-type", "sublocation_type", S, 4).checked(Check::Known(&["wavelength", "outpost", "localzone"])),
     f("sublocation-id", "sublocation_id", S, 4),
     f("pkt-src-aws-service", "pkt_src_aws_service", S, 5),
     f("pkt-dst-aws-service", "pkt_dst_aws_service", S, 5),
-    f("flow-direction", "flow_direction", S, 5),
-    f("traffic-path", "traffic_path", I32, 5),
+    f("flow-direction", "flow_direction", S, 5).checked(Check::Known(&["ingress", "egress"])),
+    f("traffic-path", "traffic_path", I32, 5).checked(Check::KnownRange(1, 8)),
     f("ecs-cluster-arn", "ecs_cluster_arn", S, 7),
     f("ecs-cluster-name", "ecs_cluster_name", S, 7),
     f("ecs-container-instance-arn", "ecs_container_instance_arn", S, 7),
@@ -134,7 +168,7 @@ pub static CATALOG: &[FieldDef] = &[
     f("ecs-task-id", "ecs_task_id", S, 7),
     f("reject-reason", "reject_reason", S, 8),
     f("resource-id", "resource_id", S, 9),
-    f("encryption-status", "encryption_status", S, 10),
+    f("encryption-status", "encryption_status", S, 10).checked(Check::Known(&["0", "1", "2", "3"])),
     f("instance-tag", "instance_tag", S, 11),
     f("instance-tag-2", "instance_tag_2", S, 11),
     f("interface-tag", "interface_tag", S, 11),
@@ -262,6 +296,14 @@ impl ColumnId {
         match self {
             ColumnId::Known(i) => CATALOG[*i].ty,
             ColumnId::Unknown(_) => FieldType::String,
+        }
+    }
+
+    /// What its values must look like (fields the catalog does not know take any token).
+    pub fn check(&self) -> Check {
+        match self {
+            ColumnId::Known(i) => CATALOG[*i].check,
+            ColumnId::Unknown(_) => Check::Any,
         }
     }
 }

@@ -3,10 +3,10 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::bufread::MultiGzDecoder;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
+use crate::gzip::{BadMember, MemberReader};
 use crate::partition::{Origin, PathTime, origin_from_path, time_from_path};
 use crate::storage::{Location, ObjectMeta, Storage};
 
@@ -350,11 +350,17 @@ type Raw = BufReader<Counting<Box<dyn Read + Send>>>;
 #[allow(clippy::large_enum_variant)]
 enum Inner {
     Plain(Raw),
-    Gzip(MultiGzDecoder<Raw>),
-    /// Decompressed in one go (a whole file in memory).
+    Gzip(MemberReader<Raw>),
+    /// Decompressed in one go (a whole file in memory): every damaged member is known
+    /// before the first byte is read.
     Memory {
         data: io::Cursor<Vec<u8>>,
         stored: u64,
+        bad: Vec<BadMember>,
+        /// The input ended inside a member: returned as an error after the last byte.
+        truncated: Option<String>,
+        /// The stored bytes were gzip.
+        gzip: bool,
     },
     /// Decompressed by a thread of its own, overlapping with parsing (large files).
     Threaded(Threaded),
@@ -366,6 +372,12 @@ pub const WHOLE_FILE_MAX: u64 = 64 * 1024 * 1024;
 
 /// An input's decompressed bytes. Gzip (including several concatenated gzip
 /// members) is recognised by its magic bytes; anything else is read as text.
+///
+/// Every gzip member is verified ([`crate::gzip`]); a damaged one is listed by
+/// [`Decoded::bad_members`], with the decompressed bytes it produced, which are
+/// returned all the same (their lines are rejected, not converted). Inputs read
+/// whole know every damaged member before their first byte is read
+/// ([`Decoded::damage_known_upfront`]); streamed ones learn of it as they go.
 pub struct Decoded {
     inner: Inner,
 }
@@ -380,27 +392,38 @@ impl Decoded {
     /// Opens `input` and wraps it in the right decoder: a small file is read
     /// whole and decompressed in one call, a large one is streamed.
     pub fn open(storage: &dyn Storage, input: &InputFile) -> Result<Decoded, OpenProblem> {
+        Decoded::open_with(storage, input, WHOLE_FILE_MAX)
+    }
+
+    /// [`Decoded::open`], reading inputs of up to `whole_max` stored bytes whole.
+    pub fn open_with(storage: &dyn Storage, input: &InputFile, whole_max: u64) -> Result<Decoded, OpenProblem> {
         let mut raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
-        if input.meta.size <= WHOLE_FILE_MAX {
+        if input.meta.size <= whole_max {
             let mut bytes = Vec::with_capacity(input.meta.size as usize);
             raw.read_to_end(&mut bytes).map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
             return Decoded::from_bytes(bytes, input);
         }
-        Decoded::from_raw(raw, input)
+        Decoded::from_raw_streaming(raw, input, true)
     }
 
-    /// Decodes an input whose stored bytes are all in memory. A gzip file of
-    /// one member is inflated in one call; anything else (several members, or
-    /// damage, which must be located) goes through the streaming decoder.
+    /// Decodes an input whose stored bytes are all in memory. A gzip file whose
+    /// members all verify is inflated in one call per member; one with damage is
+    /// inflated member by member to find which (streamed instead, if it expands
+    /// beyond any plausible text ratio).
     pub fn from_bytes(bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
         let stored = bytes.len() as u64;
+        let memory = |data, bad, truncated, gzip| Decoded {
+            inner: Inner::Memory { data: io::Cursor::new(data), stored, bad, truncated, gzip },
+        };
         if bytes.starts_with(&GZIP_MAGIC) {
             if let Some(out) = gunzip_in_memory(&bytes) {
-                return Ok(Decoded { inner: Inner::Memory { data: io::Cursor::new(out), stored } });
+                return Ok(memory(out, Vec::new(), None, true));
             }
-        } else if !(bytes.starts_with(&GZIP_MAGIC) || bytes.is_empty() || input.location().file_name().ends_with(".gz"))
-        {
-            return Ok(Decoded { inner: Inner::Memory { data: io::Cursor::new(bytes), stored } });
+            if let Some((out, bad, truncated)) = gunzip_members(&bytes) {
+                return Ok(memory(out, bad, truncated, true));
+            }
+        } else if !(bytes.is_empty() || input.location().file_name().ends_with(".gz")) {
+            return Ok(memory(bytes, Vec::new(), None, false));
         }
         Decoded::from_raw(Box::new(io::Cursor::new(bytes)), input)
     }
@@ -428,28 +451,42 @@ impl Decoded {
         let inner = if !gzip {
             Inner::Plain(buf)
         } else if threaded {
-            Inner::Threaded(Threaded::start(MultiGzDecoder::new(buf)))
+            Inner::Threaded(Threaded::start(MemberReader::new(buf)))
         } else {
-            Inner::Gzip(MultiGzDecoder::new(buf))
+            Inner::Gzip(MemberReader::new(buf))
         };
         Ok(Decoded { inner })
     }
 
-    /// True when the input is gzip (and decoded as a stream).
+    /// True when the input is gzip.
     pub fn is_gzip(&self) -> bool {
-        matches!(self.inner, Inner::Gzip(_) | Inner::Threaded(_))
+        matches!(self.inner, Inner::Gzip(_) | Inner::Threaded(_) | Inner::Memory { gzip: true, .. })
+    }
+
+    /// True when [`Decoded::bad_members`] is complete before the first byte is read.
+    pub fn damage_known_upfront(&self) -> bool {
+        matches!(self.inner, Inner::Plain(_) | Inner::Memory { .. })
+    }
+
+    /// The damaged gzip members found so far (all of them once the input is read to its end).
+    pub fn bad_members(&self) -> Vec<BadMember> {
+        match &self.inner {
+            Inner::Plain(_) => Vec::new(),
+            Inner::Gzip(d) => d.bad_members().to_vec(),
+            Inner::Memory { bad, .. } => bad.clone(),
+            Inner::Threaded(t) => t.bad.lock().expect("bad members lock").clone(),
+        }
     }
 
     /// Bytes of the stored (compressed) input consumed so far: after an error,
     /// roughly where the damage is.
     pub fn compressed_offset(&self) -> u64 {
-        let raw = match &self.inner {
-            Inner::Plain(r) => r,
-            Inner::Gzip(d) => d.get_ref(),
-            Inner::Memory { stored, .. } => return *stored,
-            Inner::Threaded(t) => return t.offset.load(std::sync::atomic::Ordering::Relaxed),
-        };
-        raw.get_ref().count - raw.buffer().len() as u64
+        match &self.inner {
+            Inner::Plain(r) => r.get_ref().count - r.buffer().len() as u64,
+            Inner::Gzip(d) => d.stored_offset(),
+            Inner::Memory { stored, .. } => *stored,
+            Inner::Threaded(t) => t.offset.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 }
 
@@ -458,15 +495,50 @@ impl Read for Decoded {
         match &mut self.inner {
             Inner::Plain(r) => r.read(buf),
             Inner::Gzip(d) => d.read(buf),
-            Inner::Memory { data, .. } => data.read(buf),
+            Inner::Memory { data, truncated, .. } => match data.read(buf)? {
+                0 if !buf.is_empty() => match truncated.take() {
+                    Some(msg) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg)),
+                    None => Ok(0),
+                },
+                n => Ok(n),
+            },
             Inner::Threaded(t) => t.read(buf),
         }
     }
 }
 
+/// Inflates the members of a damaged gzip file held in memory, one by one, verifying
+/// each: the bytes, the damaged members, and why the input ended early if it did.
+/// `None` when it expands beyond any plausible text ratio (it is then streamed).
+fn gunzip_members(data: &[u8]) -> Option<(Vec<u8>, Vec<BadMember>, Option<String>)> {
+    let limit = expansion_limit(data.len());
+    let mut r = MemberReader::new(data);
+    let mut out = Vec::with_capacity(data.len() * 4);
+    let mut chunk = vec![0u8; 256 * 1024];
+    let truncated = loop {
+        match r.read(&mut chunk) {
+            Ok(0) => break None,
+            Ok(n) => {
+                if out.len() + n > limit {
+                    return None;
+                }
+                out.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    Some((out, r.bad_members().to_vec(), truncated))
+}
+
+/// Most bytes a stored input of `len` bytes is inflated to in memory.
+fn expansion_limit(len: usize) -> usize {
+    len.saturating_mul(64).max(1 << 20)
+}
+
 /// Decompresses every gzip member of `data` with libdeflate, in one call per
-/// member. `None` when the data is damaged (the streaming decoder then says
-/// where), or expands beyond any plausible text ratio.
+/// member, each verified by its CRC. `None` when any member is damaged (the
+/// members are then read one by one to say which), or when the data expands
+/// beyond any plausible text ratio.
 fn gunzip_in_memory(data: &[u8]) -> Option<Vec<u8>> {
     use libdeflate_sys::*;
     struct Decompressor(*mut libdeflate_decompressor);
@@ -481,7 +553,7 @@ fn gunzip_in_memory(data: &[u8]) -> Option<Vec<u8>> {
     if d.0.is_null() {
         return None;
     }
-    let limit = data.len().saturating_mul(64).max(1 << 20);
+    let limit = expansion_limit(data.len());
     let mut out: Vec<u8> = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
@@ -523,14 +595,17 @@ pub struct Threaded {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     chunk: io::Cursor<Vec<u8>>,
     offset: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Damaged members the thread has found so far.
+    bad: std::sync::Arc<std::sync::Mutex<Vec<BadMember>>>,
     failed: bool,
 }
 
 impl Threaded {
-    fn start(mut d: MultiGzDecoder<Raw>) -> Threaded {
+    fn start(mut d: MemberReader<Raw>) -> Threaded {
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let off = offset.clone();
+        let bad = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (off, found) = (offset.clone(), bad.clone());
         std::thread::spawn(move || {
             loop {
                 let mut chunk = vec![0u8; 1 << 20];
@@ -548,8 +623,10 @@ impl Threaded {
                         Err(e) => break Err(e),
                     }
                 };
-                let raw = d.get_ref();
-                off.store(raw.get_ref().count - raw.buffer().len() as u64, std::sync::atomic::Ordering::Relaxed);
+                off.store(d.stored_offset(), std::sync::atomic::Ordering::Relaxed);
+                if !d.bad_members().is_empty() {
+                    *found.lock().expect("bad members lock") = d.bad_members().to_vec();
+                }
                 chunk.truncate(filled);
                 let end = filled == 0 || res.is_err();
                 if filled > 0 && tx.send(Ok(chunk)).is_err() {
@@ -564,7 +641,7 @@ impl Threaded {
                 }
             }
         });
-        Threaded { rx, chunk: io::Cursor::new(Vec::new()), offset, failed: false }
+        Threaded { rx, chunk: io::Cursor::new(Vec::new()), offset, bad, failed: false }
     }
 }
 
@@ -590,6 +667,10 @@ impl Read for Threaded {
 /// Bytes read from the start of an input to find its header line.
 const HEADER_PROBE: u64 = 256 * 1024;
 
+/// How [`first_line`]'s problem starts when the input has lines but the first is in
+/// damaged data: its other lines can still be read (and those of the damaged member rejected).
+pub const DAMAGED_FIRST_LINE: &str = "the first line is in damaged data: ";
+
 /// Reads an input's first line (its header, in delivered files), at most
 /// [`crate::parse::MAX_LINE`] bytes. `Ok(None)` for an empty file.
 pub fn first_line(storage: &dyn Storage, input: &InputFile) -> Result<Option<Vec<u8>>, OpenProblem> {
@@ -598,10 +679,22 @@ pub fn first_line(storage: &dyn Storage, input: &InputFile) -> Result<Option<Vec
     let head = storage
         .read_range(input.location(), 0, input.meta.size.min(HEADER_PROBE))
         .map_err(|e| OpenProblem(e.to_string()))?;
-    let decoded = Decoded::from_raw_streaming(Box::new(io::Cursor::new(head)), input, false)?;
-    let mut r = BufReader::new(decoded.take(crate::parse::MAX_LINE as u64 + 1));
+    let mut decoded = Decoded::from_raw_streaming(Box::new(io::Cursor::new(head)), input, false)?;
+    let mut r = BufReader::new((&mut decoded).take(crate::parse::MAX_LINE as u64 + 1));
     let mut line = Vec::new();
-    match r.read_until(b'\n', &mut line) {
+    let read = r.read_until(b'\n', &mut line);
+    drop(r);
+    // A first line that damaged data produced is no header: the input cannot be read.
+    // (A member's CRC is checked at its end, which this probe may not reach: such damage
+    // shows when the whole input is read, and its lines are rejected then.)
+    let first_end = line.len() as u64;
+    if let Some(m) = decoded.bad_members().iter().find(|m| m.decompressed.start < first_end.max(1)) {
+        if first_end == 0 {
+            return Err(OpenProblem(m.describe()));
+        }
+        return Err(OpenProblem(format!("{DAMAGED_FIRST_LINE}{}", m.describe())));
+    }
+    match read {
         Ok(0) => Ok(None),
         Ok(_) => {
             if line.last() == Some(&b'\n') {

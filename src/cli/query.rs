@@ -15,6 +15,7 @@ use flowlake::storage::Location;
 use flowlake::{Error, Result};
 
 use super::S3Args;
+use super::out::errln;
 
 /// Where the answer comes from and where it goes.
 #[derive(Args, Debug)]
@@ -29,7 +30,7 @@ pub(super) struct LakeArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
     /// Threads for scanning and aggregating (default: one per core).
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', value_parser = super::thread_count())]
     threads: Option<usize>,
     /// Print the SQL a question runs (on standard error) before running it.
     #[arg(long)]
@@ -309,18 +310,21 @@ fn run(l: &LakeArgs, q: Option<Question>, sql: &str) -> Result<u8> {
         lake.set_filter_pushdown(q.selective())?;
     }
     if l.show_sql {
-        eprintln!("{sql}");
+        errln!("{sql}");
     }
     let mut sink: Box<dyn ResultSink> = match &l.output {
+        Some(path) if path.as_os_str().is_empty() => {
+            return Err(Error::Usage("--output needs a file name (it was empty)".into()));
+        }
         Some(path) => {
             let f = std::fs::File::create(path).map_err(|e| Error::io("create", path.display(), e))?;
             output::sink(format, std::io::BufWriter::new(f))
         }
-        None => output::sink(format, std::io::BufWriter::new(std::io::stdout())),
+        None => output::sink(format, std::io::BufWriter::new(super::out::Stdout)),
     };
     let stats = lake.run(&sql, sink.as_mut())?;
     if !l.quiet {
-        eprintln!(
+        errln!(
             "{} row{} in {:.3} s",
             stats.rows,
             if stats.rows == 1 { "" } else { "s" },

@@ -23,6 +23,7 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 
@@ -164,11 +165,16 @@ impl Lake {
         })
     }
 
-    /// Runs `sql` and streams its answer into `sink`.
+    /// Runs `sql` and streams its answer into `sink`. Only one statement that reads is
+    /// taken (see [`read_only`]): a query never writes, changes settings or reads a file
+    /// outside the table.
     pub fn run(&self, sql: &str, sink: &mut dyn ResultSink) -> Result<QueryStats> {
         let started = Instant::now();
+        read_only(sql)?;
+        // The engine refuses the same again, planned: no DDL, no DML or COPY, no SET.
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         self.rt.block_on(async {
-            let df = self.ctx.sql(sql).await.map_err(|e| df_error("query", e))?;
+            let df = self.ctx.sql_with_options(sql, options).await.map_err(|e| df_error("query", e))?;
             let mut stream = df.execute_stream().await.map_err(|e| df_error("query", e))?;
             sink.begin(&stream.schema())?;
             let mut rows = 0u64;
@@ -188,6 +194,38 @@ impl Lake {
         self.run(sql, &mut sink)?;
         Ok(sink.batches)
     }
+}
+
+/// Checks that `sql` is one statement that only reads: a query (`SELECT`, `WITH`, `VALUES`),
+/// or `EXPLAIN`, `SHOW` or `DESCRIBE` of one. Anything that writes or changes something
+/// (`COPY`, `INSERT`, `CREATE`, `DROP`, `SET`, …) is a usage error naming the statement.
+pub fn read_only(sql: &str) -> Result<()> {
+    use datafusion::sql::parser::{DFParser, Statement as DF};
+    use datafusion::sql::sqlparser::ast::Statement as Sql;
+    fn reads(s: &DF) -> std::result::Result<(), String> {
+        let first_word = |t: String| t.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        match s {
+            DF::Explain(e) => reads(&e.statement),
+            DF::Statement(s) => match s.as_ref() {
+                Sql::Query(_) | Sql::ShowTables { .. } | Sql::ShowColumns { .. } | Sql::ExplainTable { .. } => Ok(()),
+                Sql::Explain { statement, .. } => reads(&DF::Statement(statement.clone())),
+                other => Err(first_word(other.to_string())),
+            },
+            other => Err(first_word(other.to_string())),
+        }
+    }
+    let statements = DFParser::parse_sql(sql).map_err(|e| df_error("query", e))?;
+    match statements.len() {
+        0 => return Err(Error::Usage("query: the SQL holds no statement".into())),
+        1 => {}
+        n => return Err(Error::Usage(format!("query: give one statement, not {n}"))),
+    }
+    reads(&statements[0]).map_err(|word| {
+        Error::Usage(format!(
+            "query: `{word}` is refused: flowlake only reads the table (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE); \
+             nothing is written, created or changed"
+        ))
+    })
 }
 
 #[cfg(feature = "s3")]

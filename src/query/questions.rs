@@ -176,8 +176,12 @@ impl Question {
                 } else if q.columns.is_empty() {
                     FIND_COLUMNS.iter().filter(|c| columns.iter().any(|x| x == *c)).map(|c| ident(c)).collect()
                 } else {
-                    for c in &q.columns {
-                        need(c)?;
+                    // Names the user chose: a name the table lacks is a mistake in the command.
+                    if let Some(c) = q.columns.iter().find(|c| !columns.iter().any(|x| x == *c)) {
+                        return Err(Error::Usage(format!(
+                            "the table has no column `{c}`; its columns are {}",
+                            columns.join(", ")
+                        )));
                     }
                     q.columns.iter().map(|c| ident(c)).collect()
                 };

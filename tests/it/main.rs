@@ -9,6 +9,7 @@ mod ddl;
 #[cfg(feature = "s3")]
 mod faultproxy;
 mod fixtures;
+mod hostile;
 #[cfg(feature = "query")]
 mod query;
 mod rejects;

@@ -1,0 +1,446 @@
+//! The exactly-once issue's cases, as an operator and an attacker would try them: every
+//! input line once as a row or once as a reject, nothing outside the table touched,
+//! one clear sentence and a trustworthy exit code for everything else.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
+use flowlake::report::{RunReport, RunStatus};
+use flowlake::storage::Location;
+
+use crate::common::*;
+
+const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A valid record of the default format, distinct per `i`.
+fn record(i: u32) -> String {
+    format!(
+        "2 123456789010 eni-1235b8ca123456789 10.192.{}.{} 172.31.16.21 {} 22 6 20 {} {} {} ACCEPT OK",
+        i / 250 % 250,
+        i % 250 + 1,
+        1024 + i % 60_000,
+        4000 + i,
+        1_690_848_000 + i,
+        1_690_848_060 + i
+    )
+}
+
+fn convert_dir(input: &Path, out: &Path) -> RunReport {
+    let r =
+        convert(&ConvertOptions::new(vec![Location::Local(input.into())], Location::Local(out.into())), &NoProgress)
+            .unwrap();
+    assert_eq!(r.rows_in, r.rows_written + r.rows_rejected, "accounting: {r:?}");
+    r
+}
+
+fn all_columns(lake: &Path) -> (Vec<String>, Vec<String>) {
+    let t = read_table(lake);
+    let cols = columns_of(&t);
+    (table_rows(&t, &cols), cols)
+}
+
+/// Case 4: one byte flipped in the middle of a gzip member. No row of that member
+/// reaches the table; its lines are in the rejects file, with a reason that says so.
+#[test]
+fn a_member_failing_its_crc_check_has_its_lines_rejected_not_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    let lines: Vec<String> = (0..2500).map(record).collect();
+    let text = format!("{HEADER}\n{}\n", lines.join("\n"));
+    // Two files: one damaged in the middle of its only member, one with a damaged second member.
+    let mut one = gz(text.as_bytes());
+    let mid = one.len() / 2;
+    one[mid] ^= 0x04;
+    fs::write(input.join("a.log.gz"), &one).unwrap();
+    // The flip changes what inflates, maybe its line count too: count what an independent decoder gives.
+    let mut inflated = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&one[..]), &mut inflated);
+    let a_lines = inflated.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+    assert!((2400..2600).contains(&a_lines), "{a_lines}");
+    let (first, second) =
+        (format!("{HEADER}\n{}\n", lines[..1000].join("\n")), format!("{}\n", lines[1000..].join("\n")));
+    let mut two = gz(first.as_bytes());
+    let good_len = two.len();
+    let mut bad = gz(second.as_bytes());
+    let n = bad.len();
+    bad[n - 6] ^= 0x01; // the second member's CRC
+    two.extend(bad);
+    fs::write(input.join("b.log.gz"), &two).unwrap();
+
+    // Read whole, the damage is known before any line is parsed; streamed (and inflated on a
+    // thread of its own), it shows at the member's end and the run starts over knowing it.
+    for (label, threads, whole_max) in [("one thread", 1, u64::MAX), ("two threads", 2, u64::MAX), ("streamed", 2, 0)] {
+        let lake = dir.path().join(format!("lake-{label}"));
+        let opts = ConvertOptions::new(vec![Location::Local(input.clone())], Location::Local(lake.clone()))
+            .with_threads(threads)
+            .with_read_whole_max(whole_max);
+        let r = convert(&opts, &NoProgress).unwrap();
+        assert_eq!(r.rows_in, r.rows_written + r.rows_rejected, "{label}");
+        assert_eq!(r.status, RunStatus::CompletedWithErrors, "{label}");
+        assert_eq!(r.attempts, if whole_max == 0 { 2 } else { 1 }, "{label}");
+        // a.log.gz: header + 2,500 lines rejected; b.log.gz: 1,000 rows, 1,500 lines rejected.
+        assert_eq!(r.rows_written, 1000, "{label}");
+        assert_eq!(
+            r.rejects_by_reason.get("damaged_gzip"),
+            Some(&(a_lines + 1500)),
+            "{label}: {:?}",
+            r.rejects_by_reason
+        );
+        let (rows, cols) = all_columns(&lake);
+        let expected = raw_rows_of(&format!("{HEADER}\n{}\n", lines[..1000].join("\n")), &cols);
+        assert_eq!(rows, expected, "{label}: exactly the verified member's rows");
+        let rej = rejects(r.rejects_path.as_deref().unwrap());
+        let from_b: Vec<&(String, u64, String, String)> = rej.iter().filter(|r| r.0.ends_with("b.log.gz")).collect();
+        assert_eq!(from_b.len(), 1500);
+        assert_eq!(from_b[0].1, 1002, "line numbers go on across members");
+        assert_eq!(from_b[0].3, lines[1000], "the raw line is kept, recoverable");
+        assert_eq!(
+            from_b[0].2,
+            format!(
+                "the line is in gzip member 2 (bytes {good_len}–{} of the file) failed its CRC check, so its bytes \
+                 cannot be trusted: rejected, not converted",
+                two.len()
+            )
+        );
+        let damaged: Vec<&str> = r.files_damaged.iter().map(|d| d.file.as_str()).collect();
+        assert_eq!(damaged.len(), 2, "{label}: {damaged:?}");
+    }
+}
+
+/// The rows the simple reader of the tests sees in raw text, over `columns`.
+fn raw_rows_of(text: &str, columns: &[String]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.log");
+    fs::write(&p, text).unwrap();
+    raw_rows(&[p], columns)
+}
+
+/// A truncated file keeps every complete line a decoder can recover before the cut.
+#[test]
+fn a_truncated_file_keeps_every_complete_line_before_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    let lines: Vec<String> = (0..20_000).map(record).collect();
+    let text = format!("{HEADER}\n{}\n", lines.join("\n"));
+    let full = gz(text.as_bytes());
+    let cut = &full[..full.len() * 3 / 4];
+    fs::write(input.join("t.log.gz"), cut).unwrap();
+    // What an independent decoder recovers from the same bytes.
+    let mut recovered = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(cut), &mut recovered);
+    let complete = recovered.iter().filter(|b| **b == b'\n').count() as u64 - 1; // less the header
+    let r = convert_dir(&input, &dir.path().join("lake"));
+    assert_eq!(r.status, RunStatus::CompletedWithErrors);
+    assert!(
+        r.rows_written >= complete,
+        "{} rows kept; an independent decoder recovers {complete} lines",
+        r.rows_written
+    );
+    assert!(r.rows_written > 14_000, "{}", r.rows_written);
+    assert!(r.rows_rejected <= 1, "only the line cut in half: {:?}", r.rejects_by_reason);
+    let (rows, cols) = all_columns(&dir.path().join("lake"));
+    let kept = format!("{HEADER}\n{}\n", lines[..r.rows_written as usize].join("\n"));
+    assert_eq!(rows, raw_rows_of(&kept, &cols), "the first lines, exactly");
+}
+
+/// Case 5: values with a fixed syntax are checked, each with its own reason naming the field.
+#[test]
+fn values_outside_their_syntax_are_rejected_naming_the_field_and_unknown_values_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    let header = "version srcaddr dstaddr srcport dstport protocol start end action log-status type flow-direction";
+    let body = [
+        "5 10.0.0.1 10.0.0.2 443 1024 6 1690848000 1690848060 ACCEPT OK IPv4 ingress",
+        "5 -0.192.40.13 10.0.0.2 443 1024 6 1690848000 1690848060 ACCEPT OK IPv4 ingress",
+        "5 10.0.0.1 10.0.0.2 99999 1024 6 1690848000 1690848060 ACCEPT OK IPv4 ingress",
+        "5 10.0.0.1 10.0.0.2 443 1024 300 1690848000 1690848060 ACCEPT OK IPv4 ingress",
+        "5 10.0.0.1 10.0.0.2 443 1024 6 1690848000 1690848060 446CCEPT OK IPv4 ingress",
+        "5 10.0.0.1 10.0.0.2 443 1024 6 1690848000 1690848060 ACCEPT OK\r IPv4 ingress",
+        "5 10.0.0.1 10.0.0.2 443 1024 6 1690848000 1690848060 ACCEPT OK IPv9 ingress",
+        "5 10.0.0.1 10.0.0.2 443 1024 6 1690848000 1690848060 ACCEPT OK IPv9 sideways",
+        "5 2001:db8::1 fd00::2 443 1024 6 1690848000 1690848060 REJECT NODATA EFA egress",
+    ];
+    fs::write(input.join("v.log"), format!("{header}\n{}\n", body.join("\n"))).unwrap();
+    let r = convert_dir(&input, &dir.path().join("lake"));
+    assert_eq!((r.rows_written, r.rows_rejected), (2, 7));
+    let reasons: Vec<String> = rejects(r.rejects_path.as_deref().unwrap()).into_iter().map(|r| r.2).collect();
+    assert_eq!(
+        reasons[..5],
+        [
+            "invalid value in field `srcaddr`: `-0.192.40.13` is not an IPv4 or IPv6 address",
+            "invalid value in field `srcport`: `99999` is not between 0 and 65535",
+            "invalid value in field `protocol`: `300` is not between 0 and 255",
+            "invalid value in field `action`: `446CCEPT` is not ACCEPT or REJECT",
+            "control character 0x0d at byte 63 of the line",
+        ]
+    );
+    assert!(
+        reasons[5].starts_with("unknown value in field `type`: `IPv9` (AWS documents IPv4, IPv6, EFA;"),
+        "{}",
+        reasons[5]
+    );
+    assert_eq!(r.unknown_values["type"]["IPv9"], 2);
+    assert_eq!(r.rejects_by_reason["unknown_value"], 2);
+    assert_eq!(r.rejects_by_reason["invalid_value"], 4);
+    assert_eq!(r.rejects_by_reason["control_character"], 1);
+    // The CLI's summary names the unknown value plainly.
+    let (_, err) =
+        flowlake_code(&["convert", input.to_str().unwrap(), "--out", dir.path().join("lake2").to_str().unwrap()], 0);
+    assert!(
+        err.contains(
+            "values of `type` that AWS did not document when this flowlake was built (rejected): `IPv9` (2 records)"
+        ),
+        "{err}"
+    );
+}
+
+/// Case 9: batches are bounded by bytes as well as rows: 34,000 lines of 65,536 bytes
+/// (2.2 GB of text, more than Arrow's 2 GiB offsets allow in one batch) convert.
+#[test]
+fn lines_of_the_longest_allowed_length_do_not_overflow_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    // A custom format whose last field is a free string, padded so each line is 65,536 bytes.
+    let header = "version srcaddr start reject-reason";
+    let mut text = format!("{header}\n").into_bytes();
+    let n = 34_000u32;
+    for i in 0..n {
+        let head = format!("8 10.0.{}.{} {} ", i / 250 % 250, i % 250 + 1, 1_690_848_000 + i);
+        text.extend_from_slice(head.as_bytes());
+        text.extend(std::iter::repeat_n(b'x', flowlake::parse::MAX_LINE - head.len()));
+        text.push(b'\n');
+    }
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(&text).unwrap();
+    drop(text);
+    fs::write(input.join("long.log.gz"), e.finish().unwrap()).unwrap();
+    let lake = dir.path().join("lake");
+    let opts = ConvertOptions::new(vec![Location::Local(input)], Location::Local(lake.clone())).with_threads(1);
+    let r = convert(&opts, &NoProgress).unwrap();
+    assert_eq!((r.status, r.rows_in, r.rows_written, r.rows_rejected), (RunStatus::Ok, u64::from(n), u64::from(n), 0));
+    let t = read_table(&lake);
+    let total: usize = t.iter().map(|(_, b)| b.num_rows()).sum();
+    assert_eq!(total, n as usize);
+    let longest = t
+        .iter()
+        .flat_map(|(_, b)| {
+            let a = b.column_by_name("reject_reason").unwrap();
+            let s = arrow_array::cast::AsArray::as_string::<i32>(a);
+            (0..arrow_array::Array::len(s)).map(|i| s.value(i).len()).collect::<Vec<_>>()
+        })
+        .max();
+    assert!(longest.unwrap() > 65_000);
+}
+
+/// Case 12: a header field that would be the partition column, or two fields that would be
+/// one column, refuse the file (its lines rejected, the report naming it and the fields).
+#[test]
+fn header_fields_that_collide_refuse_their_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    fs::write(input.join("a-date.log"), "version srcaddr start date\n2 10.0.0.1 1690848000 x\n").unwrap();
+    fs::write(input.join("b-same.log"), "version srcaddr start x-y x_y\n2 10.0.0.1 1690848000 p q\n").unwrap();
+    fs::write(input.join("c-xy.log"), "version srcaddr start x-y\n2 10.0.0.1 1690848000 p\n").unwrap();
+    fs::write(input.join("d-x_y.log"), "version srcaddr start x_y\n2 10.0.0.2 1690848000 q\n").unwrap();
+    let lake = dir.path().join("lake");
+    let r = convert_dir(&input, &lake);
+    assert_eq!((r.rows_in, r.rows_written, r.rows_rejected, r.header_lines), (4, 1, 3, 4));
+    let unusable: Vec<(String, String)> = r
+        .files_unusable
+        .iter()
+        .map(|u| (Path::new(&u.file).file_name().unwrap().to_string_lossy().into_owned(), u.reason.clone()))
+        .collect();
+    assert_eq!(
+        unusable,
+        [
+            (
+                "a-date.log".into(),
+                "bad header line: the header's field `date` would be a column named like the partition column `date`, \
+             which lives in the folder names"
+                    .into()
+            ),
+            (
+                "b-same.log".into(),
+                "bad header line: the header's fields `x-y` and `x_y` would both be the column `x_y`".into()
+            ),
+            (
+                "d-x_y.log".into(),
+                format!(
+                    "bad header line: the header's field `x_y` would be the column `x_y`, which is field `x-y` of {}",
+                    input.join("c-xy.log").display()
+                )
+            ),
+        ]
+    );
+    // The table reads in pyarrow-style readers: one column each, no `date` column in the files.
+    let (_, cols) = all_columns(&lake);
+    assert_eq!(cols, ["version", "srcaddr", "start", "x_y"]);
+}
+
+/// Case 8: a folder name that reaches the DDL is checked: the crafted account folder is not
+/// an AWS delivery path, so its lines cannot be placed in the `aws` layout, and nothing of
+/// it reaches `athena.sql`.
+#[test]
+fn crafted_folder_names_never_reach_the_ddl() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("in/AWSLogs/123456789012/x' ) ; DROP TABLE y; --flowlogs/us-east-1/2023/08/01");
+    let good = dir.path().join("in/AWSLogs/123456789012/vpcflowlogs/us-east-1/2023/08/01");
+    fs::create_dir_all(&evil).unwrap();
+    fs::create_dir_all(&good).unwrap();
+    fs::write(evil.join("e.log"), format!("{HEADER}\n{}\n", record(1))).unwrap();
+    fs::write(good.join("g.log"), format!("{HEADER}\n{}\n", record(2))).unwrap();
+    let lake = dir.path().join("lake");
+    let opts = ConvertOptions::new(vec![Location::Local(dir.path().join("in"))], Location::Local(lake.clone()))
+        .with_layout("aws".parse().unwrap());
+    let r = convert(&opts, &NoProgress).unwrap();
+    assert_eq!((r.rows_written, r.rows_rejected), (1, 1));
+    assert_eq!(r.rejects_by_reason["no_origin"], 1);
+    for f in files_under(&lake.join("_flowlake/ddl")) {
+        let text = fs::read_to_string(&f).unwrap();
+        assert!(!text.contains("DROP"), "{}: {text}", f.display());
+    }
+    // A partition folder made by hand with a quote in it is no partition: the DDL refuses the table.
+    let fake = lake.join("aws-account-id=1'2/aws-service=vpcflowlogs/aws-region=us-east-1/year=2023/month=08/day=01");
+    fs::create_dir_all(&fake).unwrap();
+    let real = parquet_files(&lake)[0].1.clone();
+    fs::copy(real, fake.join("x.parquet")).unwrap();
+    let (out, err) = flowlake_code(&["ddl", lake.to_str().unwrap()], 1);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("folder `aws-account-id=1'2/aws-service=vpcflowlogs/")
+            && err.contains("does not follow the table's aws layout"),
+        "{err}"
+    );
+}
+
+/// Case 6: queries only read.
+#[cfg(feature = "query")]
+#[test]
+fn queries_only_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 2_000, 1, 2);
+    let lake = dir.path().join("lake");
+    convert_dir(&sample, &lake);
+    let before = files_under(&lake);
+    let victim = dir.path().join("victim.csv");
+    let l = lake.to_str().unwrap();
+    for sql in [
+        format!("COPY (SELECT * FROM flows) TO '{}' STORED AS CSV", victim.display()),
+        "INSERT INTO flows SELECT * FROM flows".to_string(),
+        format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{}'", dir.path().display()),
+        "CREATE TABLE t AS SELECT 1".to_string(),
+        "DROP TABLE flows".to_string(),
+        "SET datafusion.execution.batch_size = 1".to_string(),
+        "EXPLAIN COPY (SELECT 1) TO '/tmp/x.csv' STORED AS CSV".to_string(),
+        "SELECT 1; SELECT 2".to_string(),
+    ] {
+        let (_, err) = flowlake_code(&["query", l, &sql], 2);
+        assert!(err.starts_with("flowlake: query: "), "{sql}: {err}");
+        assert_eq!(err.lines().count(), 1, "one sentence: {err}");
+    }
+    let (_, err) = flowlake_code(&["query", l, "COPY (SELECT 1) TO '/tmp/x.csv'"], 2);
+    assert_eq!(
+        err,
+        "flowlake: query: `COPY` is refused: flowlake only reads the table (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE); \
+         nothing is written, created or changed\n"
+    );
+    // Reading files outside the table by name is not possible either.
+    let (_, err) = flowlake_code(&["query", l, "SELECT * FROM '/etc/passwd'"], 2);
+    assert!(err.starts_with("flowlake: query: "), "{err}");
+    assert!(!victim.exists());
+    assert_eq!(files_under(&lake), before, "nothing in the table changed");
+    let (out, _) = flowlake_code(&["query", l, "SELECT count(*) AS n FROM flows", "--format", "csv"], 0);
+    assert_eq!(out, "n\n2000\n");
+}
+
+/// Runs the binary with its standard output (and error, when `both`) closed before it
+/// writes anything: the reader went away, as `| head -0` does.
+fn with_closed_pipe(args: &[&str], both: bool) -> (Option<i32>, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flowlake"));
+    c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    if both {
+        drop(child.stderr.take());
+    } else {
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    }
+    (child.wait().unwrap().code(), err)
+}
+
+/// Case 10: a closed pipe ends any command quietly with exit 0, as `rg` does.
+#[test]
+fn a_closed_pipe_ends_quietly_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 3_000, 1, 2);
+    let lake = dir.path().join("lake");
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    assert_eq!(with_closed_pipe(&["schema", "--fields"], false), (Some(0), String::new()));
+    assert_eq!(with_closed_pipe(&["schema", "--fields", "--json"], false), (Some(0), String::new()));
+    assert_eq!(with_closed_pipe(&["schema", s], false), (Some(0), String::new()));
+    // Both closed: the conversion still commits.
+    assert_eq!(with_closed_pipe(&["convert", s, "--out", l], true).0, Some(0));
+    assert_eq!(read_table(&lake).iter().map(|(_, b)| b.num_rows()).sum::<usize>(), 3000);
+    assert_eq!(with_closed_pipe(&["convert", s, "--out", l, "--json"], false), (Some(0), String::new()));
+    assert_eq!(with_closed_pipe(&["ddl", l], false), (Some(0), String::new()));
+    #[cfg(feature = "query")]
+    for format in ["table", "csv", "json"] {
+        let got = with_closed_pipe(&["query", l, "SELECT * FROM flows", "--format", format, "-q"], false);
+        assert_eq!(got, (Some(0), String::new()), "{format}");
+        let got = with_closed_pipe(&["find", l, "--cidr", "0.0.0.0/0", "--format", format, "-q"], false);
+        assert_eq!(got, (Some(0), String::new()), "{format}");
+    }
+}
+
+/// Case 11: absurd numbers are usage errors (exit 2), not hangs or huge allocations.
+#[test]
+fn absurd_numbers_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = dir.path().join("g");
+    let g = out.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["convert", d, "--out", d, "--threads", "4000"], "--threads"),
+        (vec!["convert", d, "--out", d, "--row-group-size", "0"], "--row-group-size"),
+        (vec!["convert", d, "--out", d, "--page-rows", "0"], "--page-rows"),
+        (vec!["convert", d, "--out", d, "--clusters", "0"], "--clusters"),
+        (
+            vec!["convert", d, "--out", d, "--write-buffer", "0"],
+            "invalid --write-buffer `0`: must be more than 0 bytes",
+        ),
+        (vec!["convert", d, "--out", d, "--target-file-size", "0KB"], "invalid --target-file-size `0KB`"),
+        (vec!["convert", d, "--out", d, "--vpc-cidr", "10.0.0.0/+8"], "invalid IPv4 CIDR `10.0.0.0/+8`"),
+        (vec!["generate", g, "--days", "4294967295"], "a sample spans 1 to 3660 days, not 4294967295"),
+        (vec!["generate", g, "--start-date", "1969-12-31"], "does not fit between 1970-01-02 and 9999-12-30"),
+        (vec!["generate", g, "--files-per-day", "0"], "a sample has 1 to 1440 files a day, not 0"),
+        (vec!["generate", g, "--records", "18446744073709551615"], "a sample holds at most"),
+    ] {
+        let (_, err) = flowlake_code(&args, 2);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert!(!out.exists(), "nothing generated");
+    #[cfg(feature = "query")]
+    {
+        let (_, err) = flowlake_code(&["query", d, "SELECT 1", "-j", "100000"], 2);
+        assert!(err.contains("--threads"), "{err}");
+    }
+}
