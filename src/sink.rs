@@ -227,9 +227,6 @@ struct FileSlot {
     last_write: AtomicU64,
     /// Bytes in the open file (0 when none is open).
     bytes: AtomicU64,
-    /// Where the partition's ranges of the first sort column start (sorted; empty: one range),
-    /// cut from the first batch big enough to show the spread of values.
-    bounds: OnceLock<ArrayRef>,
 }
 
 impl FileSlot {
@@ -263,6 +260,11 @@ pub struct PartitionedSink {
     tick: AtomicU64,
     files: Mutex<HashMap<String, Arc<FileSlot>>>,
     groups: Mutex<HashMap<GroupKey, GroupSlot>>,
+    /// Per partition: where its ranges of the first sort column start (sorted; empty: one
+    /// range), cut from its first batch big enough to show the spread of values. Kept for
+    /// the whole run, as its row groups are known by range number: a file slot closed and
+    /// opened again must not cut other ranges while row groups of the old ones are pending.
+    bounds: Mutex<HashMap<String, Arc<OnceLock<ArrayRef>>>>,
     written: Mutex<Vec<WrittenFile>>,
     /// Memory held by row groups in progress, over all threads and partitions.
     mem: AtomicU64,
@@ -324,6 +326,7 @@ impl PartitionedSink {
             tick: AtomicU64::new(0),
             files: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            bounds: Mutex::new(HashMap::new()),
             written: Mutex::new(Vec::new()),
             mem: AtomicU64::new(0),
             writers: Mutex::new(HashMap::new()),
@@ -443,7 +446,7 @@ impl PartitionedSink {
         let file_slot = self.file_slot(partition);
         let lane = self.lane();
         let mut busy = Vec::new();
-        for (range, part) in self.ranges(partition, &file_slot, batch)? {
+        for (range, part) in self.ranges(partition, batch)? {
             let slot = self.group_slot(partition, lane, range);
             if !self.write_range(partition, &file_slot, &slot, &part, false)? {
                 busy.push((slot, part));
@@ -477,7 +480,7 @@ impl PartitionedSink {
 
     /// The sorted batch cut into the partition's ranges of its first sort column, as
     /// `(range, rows)` slices (no copies); the whole batch as range 0 when not clustering.
-    fn ranges(&self, partition: &str, slot: &FileSlot, batch: &RecordBatch) -> Result<Vec<(usize, RecordBatch)>> {
+    fn ranges(&self, partition: &str, batch: &RecordBatch) -> Result<Vec<(usize, RecordBatch)>> {
         let whole = || Ok(vec![(0, batch.clone())]);
         let Some(&first) = self.sort_columns.first() else { return whole() };
         if self.opts.clusters < 2 {
@@ -491,10 +494,11 @@ impl PartitionedSink {
                 self.schema.field(first).name()
             ))
         };
-        let bounds = match slot.bounds.get() {
+        let cell = self.bounds.lock().expect("sink lock").entry(partition.to_string()).or_default().clone();
+        let bounds = match cell.get() {
             Some(b) => b,
             None => match self.cut_bounds(column).map_err(fail)? {
-                Some(b) => slot.bounds.get_or_init(|| b),
+                Some(b) => cell.get_or_init(|| b),
                 None => return whole(),
             },
         };
