@@ -1,6 +1,6 @@
-//! How long opening a table's manifest takes with a million inputs: one
-//! checkpoint (a year of hourly runs folded) plus the 31 run manifests that a
-//! checkpoint every 32 runs leaves uncovered at worst.
+//! How long opening a table's log takes with a million inputs: one checkpoint
+//! (a year of hourly runs folded) plus the 31 commits that a checkpoint every
+//! 32 runs leaves uncovered at worst.
 //!
 //! `cargo bench --bench manifest` (prints the checkpoint's size first).
 
@@ -37,6 +37,7 @@ fn table() -> (tempfile::TempDir, Location) {
             shard: None,
             sequence: r + 1,
             files: vec![format!("date=2023-01-01/part-run{r:05}-00000.parquet")],
+            file_stats: Vec::new(),
             replaces: Vec::new(),
         })
         .collect();
@@ -54,10 +55,11 @@ fn table() -> (tempfile::TempDir, Location) {
             run: (i * RUNS / INPUTS) as u32,
         })
         .collect();
-    let bytes = checkpoint::encode(&Checkpoint { runs, inputs }).unwrap();
+    let bytes =
+        checkpoint::encode(&Checkpoint { format: 2, runs, legacy: Vec::new(), log_through: RUNS, inputs }).unwrap();
     eprintln!("checkpoint of {INPUTS} inputs over {RUNS} runs: {} bytes", bytes.len());
     LocalStorage.put(&checkpoint::dir(&root).join(&format!("{RUNS:020}-cp.parquet")), &bytes).unwrap();
-    // Runs since the checkpoint: 31 manifests of 12 inputs each (an hour of 12 ENIs).
+    // Commits since the checkpoint: 31 of 12 inputs each (an hour of 12 ENIs).
     for r in 0..31u64 {
         let inputs = (0..12)
             .map(|j| InputEntry {
@@ -66,6 +68,7 @@ fn table() -> (tempfile::TempDir, Location) {
                 version: "x".into(),
                 rows: 20_000,
                 partitions: vec!["date=2024-01-01".into()],
+                was: None,
             })
             .collect();
         let run = RunManifest {
@@ -73,12 +76,14 @@ fn table() -> (tempfile::TempDir, Location) {
             shard: None,
             inputs,
             files: vec![format!("date=2024-01-01/part-new{r:02}.parquet")],
+            file_stats: Vec::new(),
             staging: None,
             replaces: Vec::new(),
             replaces_files: Vec::new(),
             sequence: RUNS + 1 + r,
+            baseline: None,
         };
-        manifest::commit(&LocalStorage, &root, &run).unwrap();
+        assert!(manifest::commit_at(&LocalStorage, &root, &run).unwrap());
     }
     (dir, root)
 }

@@ -34,8 +34,9 @@ fn stdout_error(e: std::io::Error) -> Error {
 /// Turn AWS VPC Flow Logs into date-partitioned Parquet for Athena, Glue and Spark.
 ///
 /// Exit codes: 0 the run completed (rejected lines included); 1 it failed, or some
-/// input files were damaged (what could be read was written; see the report);
-/// 2 the command line was wrong.
+/// input files were damaged (what could be read was written; see the report), or a
+/// step after the commit failed (the rows are in the table); 2 the command line was
+/// wrong; 3 another run committed the same inputs first (nothing was written; run again).
 #[derive(Parser, Debug)]
 #[command(name = "flowlake", version, about, long_about)]
 pub struct Cli {
@@ -54,6 +55,9 @@ enum Command {
     Schema(SchemaArgs),
     /// Rewrite partitions made of many small files into target-sized files (same rows).
     Compact(CompactArgs),
+    /// Check that a table holds exactly what its commits say (every file there, with its size
+    /// and rows; nothing else), one line per problem, exit 1 if any; --repair mends them.
+    Verify(VerifyArgs),
     /// Print the Athena, Glue or Spark DDL (and named queries) for a converted table, or for the raw text logs.
     Ddl(DdlArgs),
     /// Generate a sample, convert it, and show where the output is and what it holds.
@@ -191,6 +195,23 @@ struct CompactArgs {
     #[arg(long, default_value = "zstd:1", value_name = "CODEC")]
     compression: String,
     /// Print what was done as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    s3: S3Args,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// The table `convert` wrote.
+    #[arg(value_name = "TABLE")]
+    table_root: String,
+    /// Mend what is wrong: move committed files still staged into place, rebuild partitions
+    /// with missing or changed files from their inputs (read again), remove stray files and
+    /// the staging folders of killed runs.
+    #[arg(long)]
+    repair: bool,
+    /// Print the findings as JSON on stdout.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -391,6 +412,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Schema(a) => schema(a),
         Command::Ddl(a) => ddl_cmd(a),
         Command::Compact(a) => compact_cmd(a),
+        Command::Verify(a) => verify_cmd(a),
         Command::Demo(a) => demo(a),
         #[cfg(feature = "query")]
         Command::Query(a) => query::query_cmd(a),
@@ -502,6 +524,7 @@ fn summary(r: &RunReport) -> String {
     let mut s = String::new();
     let verb = match r.status {
         RunStatus::Failed => "FAILED after reading",
+        RunStatus::Conflict => "wrote nothing (another run committed first) after reading",
         _ => "converted",
     };
     s += &format!(
@@ -530,6 +553,12 @@ fn summary(r: &RunReport) -> String {
     }
     for w in &r.warnings {
         s += &format!("  warning: {w}\n");
+    }
+    for e in &r.after_commit_errors {
+        s += &format!("  error after the commit (the rows are in the table): {e}\n");
+    }
+    for n in &r.notes {
+        s += &format!("  note: {n}\n");
     }
     for u in &r.files_unusable {
         s += &format!("  every line of {} was rejected: {}\n", u.file, u.reason);
@@ -563,8 +592,9 @@ fn summary(r: &RunReport) -> String {
 
 fn exit_code(r: &RunReport) -> u8 {
     match r.status {
-        RunStatus::Ok => 0,
-        RunStatus::CompletedWithErrors | RunStatus::Failed => 1,
+        RunStatus::Conflict => 3,
+        RunStatus::Ok if r.after_commit_errors.is_empty() => 0,
+        RunStatus::Ok | RunStatus::CompletedWithErrors | RunStatus::Failed => 1,
     }
 }
 
@@ -771,6 +801,42 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+fn verify_cmd(a: VerifyArgs) -> Result<u8> {
+    let opts = flowlake::verify::VerifyOptions {
+        root: Location::parse(&a.table_root)?,
+        storage: a.s3.options(),
+        repair: a.repair,
+    };
+    let r = flowlake::verify::verify(&opts)?;
+    if a.json {
+        print_json(&r)?;
+    } else {
+        for p in &r.problems {
+            outln!("{p}")?;
+        }
+        for n in &r.notes {
+            errln!("flowlake: note: {n}");
+        }
+        let rows = if r.rows_expected > 0 { format!(" ({} rows)", r.rows_expected) } else { String::new() };
+        errln!(
+            "flowlake: {} files expected{rows}; {} problems{}",
+            r.files_expected,
+            r.problems.len(),
+            if a.repair { format!(", {} mended", r.repaired) } else { String::new() }
+        );
+        if let Some(run) = &r.repair_run {
+            errln!(
+                "flowlake: the repair run {} rebuilt {} partitions: {} rows",
+                run.run_id,
+                run.partitions.len(),
+                run.rows_written
+            );
+        }
+    }
+    let unmended = r.problems.len() as u64 - r.repaired;
+    Ok(if unmended == 0 && (a.repair || r.problems.is_empty()) { 0 } else { 1 })
 }
 
 fn generate_cmd(a: GenerateArgs) -> Result<u8> {

@@ -14,7 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::manifest::{self, Manifest, RunManifest};
+use crate::manifest::{self, FileStats, Manifest, RunManifest};
 use crate::partition::Layout;
 use crate::report;
 use crate::schema::TableColumns;
@@ -72,7 +72,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     let m = Manifest::load(st.as_ref(), root)?;
     manifest::roll_forward(st.as_ref(), root, &m)?;
     manifest::finish_replacements(st.as_ref(), root, &m)?;
-    manifest::remove_stale_temporaries(root);
+    manifest::remove_stale_temporaries(st.as_ref(), root)?;
     let info = crate::table::read_table_info(st.as_ref(), root)?;
     let table = TableColumns::from_columns(info.columns.iter().map(|(c, _)| match crate::schema::lookup_loose(c) {
         Some(i) => crate::schema::ColumnId::Known(i),
@@ -152,22 +152,27 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
             "compaction read {rows_before} rows but wrote {rows_after}; nothing was changed, please report this"
         )));
     }
-    let run = RunManifest {
+    let mut run = RunManifest {
         run_id: run_id.clone(),
         shard: None,
         inputs: Vec::new(),
         files: moves.iter().map(|(_, rel)| rel.clone()).collect(),
+        file_stats: written.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
         staging: Some(staging_rel),
         replaces: Vec::new(),
         replaces_files: replaced.clone(),
-        sequence: m.next_sequence(),
+        sequence: 0,
+        baseline: manifest::baseline_if_first(st.as_ref(), root, &m)?,
     };
-    manifest::publish(st.as_ref(), root, &run, &moves)?;
-    for rel in &replaced {
-        st.delete(&root.join(rel))?;
+    if let Err(conflict) = manifest::commit_in_order(st.as_ref(), root, &m, &mut run)? {
+        for (staged, _) in &moves {
+            st.delete(staged)?;
+        }
+        st.remove_empty_dirs(&staging_root)?;
+        return Err(Error::Conflict(conflict.to_string()));
     }
-    // Done: the manifest no longer needs to name the replaced files.
-    manifest::commit(st.as_ref(), root, &RunManifest { replaces_files: Vec::new(), ..run })?;
+    manifest::publish(st.as_ref(), root, &run, &moves)?;
+    manifest::replace(st.as_ref(), root, &m, &run)?;
     // Only a shortcut for opening the manifest: a failure is a warning; the next run folds.
     let every = manifest::checkpoint::DEFAULT_EVERY;
     if m.uncovered_runs() + 1 >= every

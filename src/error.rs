@@ -33,6 +33,9 @@ pub enum Error {
     /// The run could not complete (too many rejects, no input, …).
     #[error("{0}")]
     Failed(String),
+    /// Another run committed first and did part of the same work: nothing was written.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl Error {
@@ -41,10 +44,12 @@ impl Error {
         Error::Io { action, path: path.to_string(), source }
     }
 
-    /// The process exit code for this error: 2 for usage errors, 1 otherwise.
+    /// The process exit code for this error: 2 for usage errors, 3 for a conflict with a
+    /// run that committed first, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
+            Error::Conflict(_) => 3,
             _ => 1,
         }
     }

@@ -45,6 +45,7 @@ pub mod sink;
 pub mod source;
 pub mod storage;
 pub mod table;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use pipeline::{ConvertOptions, convert};

@@ -20,7 +20,7 @@ use crate::ddl::{self, DdlOptions};
 use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
 use crate::gzip::BadMember;
-use crate::manifest::{self, Manifest, RunManifest, Seen};
+use crate::manifest::{self, FileStats, Manifest, RunManifest, Seen};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
 use crate::partition::{Layout, Origin};
 use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
@@ -50,6 +50,7 @@ pub struct ConvertOptions {
     full_refresh: bool,
     checkpoint_every: usize,
     read_whole_max: u64,
+    rebuild: Vec<String>,
 }
 
 impl ConvertOptions {
@@ -73,6 +74,7 @@ impl ConvertOptions {
             full_refresh: false,
             checkpoint_every: manifest::checkpoint::DEFAULT_EVERY,
             read_whole_max: source::WHOLE_FILE_MAX,
+            rebuild: Vec::new(),
         }
     }
 
@@ -169,6 +171,15 @@ impl ConvertOptions {
     /// [`source::WHOLE_FILE_MAX`].
     pub fn with_read_whole_max(mut self, bytes: u64) -> Self {
         self.read_whole_max = bytes;
+        self
+    }
+
+    /// Rebuild these partitions (folders such as `date=2023-08-01`) from every input the
+    /// table records as having written to them, whether or not they changed; their files
+    /// are replaced (`flowlake verify --repair` uses this for partitions with missing files).
+    /// Every such input must be among the run's inputs. Default: none.
+    pub fn with_rebuild(mut self, partitions: Vec<String>) -> Self {
+        self.rebuild = partitions;
         self
     }
 
@@ -277,21 +288,28 @@ fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) 
     }
 }
 
-fn discover_all(
-    roots: &[Location],
-    globs: &[String],
-    opts: &StorageOptions,
-    filter: &InputFilter,
-) -> Result<Vec<(Arc<dyn Storage>, InputFile)>> {
+/// The inputs under every root, each once, with the storage that reads it.
+struct Inputs {
+    files: Vec<(Arc<dyn Storage>, InputFile)>,
+    /// Entries that could not be taken as inputs, with why.
+    unreadable: Vec<(String, String)>,
+    /// What discovery noticed and mended (inputs named twice).
+    notes: Vec<String>,
+}
+
+fn discover_all(roots: &[Location], globs: &[String], opts: &StorageOptions, filter: &InputFilter) -> Result<Inputs> {
     let selector = FileSelector::new(globs)?;
-    let mut inputs = Vec::new();
-    for root in roots {
-        let st = storage::storage_for(root, opts)?;
-        for f in source::discover_filtered(st.as_ref(), std::slice::from_ref(root), &selector, filter)? {
-            inputs.push((st.clone(), f));
-        }
+    let mut out = Inputs { files: Vec::new(), unreadable: Vec::new(), notes: Vec::new() };
+    // Roots of one store are discovered together, so that overlapping ones give each input once.
+    let (local, remote): (Vec<Location>, Vec<Location>) = roots.iter().cloned().partition(|r| r.as_local().is_some());
+    for group in [local, remote].into_iter().filter(|g| !g.is_empty()) {
+        let st = storage::storage_for(&group[0], opts)?;
+        let found = source::discover_filtered(st.as_ref(), &group, &selector, filter)?;
+        out.files.extend(found.files.into_iter().map(|f| (st.clone(), f)));
+        out.unreadable.extend(found.unreadable);
+        out.notes.extend(found.notes);
     }
-    Ok(inputs)
+    Ok(out)
 }
 
 /// Reads every input's header, in parallel on the current rayon pool.
@@ -480,7 +498,8 @@ pub fn inspect(
     format: Option<&Format>,
     storage: &StorageOptions,
 ) -> Result<SchemaReport> {
-    let files = discover_all(inputs, globs, storage, &InputFilter::default())?;
+    let found = discover_all(inputs, globs, storage, &InputFilter::default())?;
+    let files = found.files;
     let mut jobs = scan_all(files, format);
     refuse_colliding_columns(&mut jobs);
     let (formats, table) = formats_and_table(&jobs);
@@ -596,8 +615,8 @@ struct Run<'a> {
 /// Partitions rebuilt because inputs that wrote to them changed.
 struct Rebuild {
     partitions: HashSet<String>,
-    /// Unchanged inputs read again because they wrote to those partitions: they contribute
-    /// only rows of those partitions (changed and new inputs contribute all their rows).
+    /// Unchanged inputs (by key) read again because they wrote to those partitions: they
+    /// contribute only rows of those partitions (changed and new inputs contribute all their rows).
     reread: HashSet<String>,
 }
 
@@ -794,7 +813,7 @@ impl<'a> Run<'a> {
         };
         let path_time = job.input.path_time;
         // While rebuilding partitions, an unchanged input contributes only rows of those partitions.
-        let only = self.rebuild.filter(|r| r.reread.contains(&job.input.location().to_string())).map(|r| &r.partitions);
+        let only = self.rebuild.filter(|r| r.reread.contains(&job.input.key)).map(|r| &r.partitions);
         // Damaged gzip members known before reading: their lines are rejected, not converted.
         let mut bad = decoded.bad_members();
         for m in self.known_damage.get(&index).into_iter().flatten() {
@@ -1160,7 +1179,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         .build()
         .map_err(|e| Error::Failed(format!("cannot start {threads} worker threads: {e}")))?;
 
-    let mut inputs = discover_all(&opts.inputs, &opts.globs, &opts.storage, &opts.filter)?;
+    let found = discover_all(&opts.inputs, &opts.globs, &opts.storage, &opts.filter)?;
+    let (mut inputs, unreadable, notes) = (found.files, found.unreadable, found.notes);
     let listed = inputs.len() as u64;
     if let Some(shard) = opts.shard {
         inputs.retain(|(_, f)| shard.owns(f));
@@ -1189,80 +1209,15 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         out_storage.list_dir(&opts.output)?;
     }
 
-    // Incremental: inputs the table's manifest records, unchanged, were converted before.
+    // Incremental: inputs the table's log records, unchanged, were converted before.
     let manifest = Manifest::load(out_storage.as_ref(), &opts.output)?;
-    // Finish what an interrupted earlier run committed but had not moved into place.
+    // Finish what interrupted earlier runs committed but had not moved into place or deleted.
     manifest::roll_forward(out_storage.as_ref(), &opts.output, &manifest)?;
     manifest::remove_stale_staging(out_storage.as_ref(), &opts.output, &manifest, started as i64)?;
-    manifest::remove_stale_temporaries(&opts.output);
+    manifest::remove_stale_temporaries(out_storage.as_ref(), &opts.output)?;
     manifest::finish_replacements(out_storage.as_ref(), &opts.output, &manifest)?;
-    let replaces = if opts.full_refresh { manifest.run_ids() } else { Vec::new() };
-    let mut files_skipped = 0u64;
-    let mut changed = Vec::new();
-    let seen: Vec<Seen> =
-        inputs.iter().map(|(_, f)| if opts.full_refresh { Seen::New } else { manifest.seen(f) }).collect();
-    for ((_, f), s) in inputs.iter().zip(&seen) {
-        if let Seen::Changed(run) = s {
-            changed.push((f.location().to_string(), run.clone()));
-        }
-    }
-    // A changed input replaces its earlier rows: the partitions it wrote to are rebuilt from
-    // every input that wrote to them (their other rows are already in place and left alone),
-    // and the files now in those partitions are replaced.
-    let mut rebuild = None;
-    let mut replaces_files: Vec<String> = Vec::new();
-    let mut again: HashSet<String> = HashSet::new();
-    if !changed.is_empty() {
-        let mut parts = BTreeSet::new();
-        for (loc, run) in &changed {
-            let p = manifest.partitions_of(loc).ok_or_else(|| {
-                Error::Failed(format!(
-                    "{loc} changed since run {run} converted it, and that run did not record where its rows went \
-                     (an older flowlake): run again with --full-refresh"
-                ))
-            })?;
-            parts.extend(p.iter().cloned());
-        }
-        let listed_now: HashSet<String> = inputs.iter().map(|(_, f)| f.location().to_string()).collect();
-        for loc in manifest.inputs_writing_to(&parts) {
-            if !listed_now.contains(&loc) {
-                return Err(Error::Failed(format!(
-                    "{} changed, so partitions {} are rebuilt, but {loc}, which also wrote to them, is not among \
-                     this run's inputs (moved, deleted or filtered out): include it, or run with --full-refresh",
-                    changed[0].0,
-                    parts.iter().cloned().collect::<Vec<_>>().join(", ")
-                )));
-            }
-            again.insert(loc);
-        }
-        let root_key = opts.output.key_path();
-        let root_key = root_key.trim_end_matches('/');
-        for p in &parts {
-            let listed = match out_storage.list(&opts.output.join(p)) {
-                Ok(l) => l,
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(e),
-            };
-            for o in listed.into_iter().filter(|o| o.location.key_path().ends_with(".parquet")) {
-                let k = o.location.key_path();
-                replaces_files.push(k.strip_prefix(root_key).unwrap_or(&k).trim_start_matches('/').to_string());
-            }
-        }
-        let changed: HashSet<&String> = changed.iter().map(|(l, _)| l).collect();
-        rebuild = Some(Rebuild {
-            partitions: parts.into_iter().collect(),
-            reread: again.iter().filter(|l| !changed.contains(l)).cloned().collect(),
-        });
-    }
-    let mut seen = seen.into_iter();
-    inputs.retain(|(_, f)| match seen.next().expect("one per input") {
-        Seen::New | Seen::Changed(_) => true,
-        Seen::Done if again.contains(&f.location().to_string()) => true,
-        Seen::Done => {
-            files_skipped += 1;
-            false
-        }
-    });
+    let Planned { inputs, records, files_skipped, rebuild, replaces, replaces_files } =
+        plan_inputs(opts, &manifest, inputs)?;
 
     let remote = inputs.iter().any(|(s, _)| s.is_remote());
     let fetches: Vec<(Arc<dyn Storage>, InputFile)> = if remote { inputs.clone() } else { Vec::new() };
@@ -1355,6 +1310,12 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     unknown.sort();
     unknown.dedup();
     let mut damaged = tally.damaged;
+    damaged.extend(unreadable.into_iter().map(|(file, error)| DamagedFile {
+        file,
+        error,
+        offset: 0,
+        rows_before_damage: 0,
+    }));
     damaged.sort_by(|a, b| a.file.cmp(&b.file));
     let mut unusable = tally.unusable;
     unusable.sort_by(|a, b| a.file.cmp(&b.file));
@@ -1405,56 +1366,198 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         ddl_path: None,
         files: written,
         warnings: Vec::new(),
+        commit: None,
+        after_commit_errors: Vec::new(),
+        notes,
     };
     let mut report = report;
-    if report.status != RunStatus::Failed && (report.files_in > 0) {
-        // The commit point: from here on the run's files are part of the table.
-        let root = opts.output.key_path();
-        let root = root.trim_end_matches('/');
-        let run = RunManifest {
+    if report.status != RunStatus::Failed && report.files_in > 0 {
+        let mut run = RunManifest {
             run_id: report.run_id.clone(),
             shard: report.shard.clone(),
-            inputs: converted.iter().map(|(f, (rows, p))| manifest::entry(f, *rows, p.clone())).collect(),
-            files: report
-                .files
+            inputs: converted
                 .iter()
-                .map(|f| {
-                    f.location.key_path().strip_prefix(root).unwrap_or_default().trim_start_matches('/').to_string()
-                })
+                .map(|(f, (rows, p))| manifest::entry(f, *rows, p.clone(), records.get(&f.key).map(String::as_str)))
                 .collect(),
+            files: moves.iter().map(|(_, rel)| rel.clone()).collect(),
+            file_stats: report.files.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
             staging: Some(staging_rel.clone()),
-            replaces: replaces.clone(),
-            replaces_files: replaces_files.clone(),
-            sequence: manifest.next_sequence(),
+            replaces,
+            replaces_files,
+            sequence: 0,
+            baseline: manifest::baseline_if_first(out_storage.as_ref(), &opts.output, &manifest)?,
         };
-        manifest::publish(out_storage.as_ref(), &opts.output, &run, &moves)?;
-        manifest::delete_runs(out_storage.as_ref(), &opts.output, &manifest, &replaces)?;
-        if !replaces_files.is_empty() {
-            // The rebuilt partitions' new files are in place: the old ones go (a crash here is
-            // finished by the next run, from this manifest).
-            for rel in &replaces_files {
-                out_storage.delete(&opts.output.join(rel))?;
+        // The commit point: from here on the run's files are part of the table.
+        match manifest::commit_in_order(out_storage.as_ref(), &opts.output, &manifest, &mut run)? {
+            Ok(sequence) => {
+                report.commit = Some(sequence);
+                finish_commit(&mut report, out_storage.as_ref(), opts, &manifest, &run, &moves);
             }
-            manifest::commit(out_storage.as_ref(), &opts.output, &RunManifest { replaces_files: Vec::new(), ..run })?;
-        }
-        // Keep opening the table cheap however many runs it has had. The rows are committed
-        // already, and a checkpoint is only a shortcut: a failure here is a warning.
-        // (Reloading the manifest is skipped unless this run can make a fold due.)
-        let due = opts.checkpoint_every > 0 && manifest.uncovered_runs() + 1 >= opts.checkpoint_every;
-        if due
-            && let Err(e) = manifest::checkpoint::fold_if_due(out_storage.as_ref(), &opts.output, opts.checkpoint_every)
-        {
-            report.warnings.push(format!("the manifest checkpoint was not written ({e}); the next run tries again"));
+            Err(conflict) => {
+                // Nothing of this run is kept: its staged files and rejects go (the other run has those lines).
+                for (staged, _) in &moves {
+                    out_storage.delete(staged)?;
+                }
+                out_storage.remove_empty_dirs(&staging_root)?;
+                if report.rejects_path.take().is_some() {
+                    out_storage.delete(&rejects_location)?;
+                }
+                report.status = RunStatus::Conflict;
+                report.error = Some(conflict.to_string());
+                report.rows_discarded = report.rows_in;
+                (report.rows_written, report.rows_rejected, report.rows_unchanged) = (0, 0, 0);
+                report.rejects_by_reason.clear();
+                report.unknown_values.clear();
+                (report.files_written, report.bytes_written) = (0, 0);
+                report.partitions.clear();
+                report.files.clear();
+            }
         }
     }
-    if report.status != RunStatus::Failed && report.files_written > 0 {
+    if report.commit.is_some() && report.files_written > 0 {
         let o = match &opts.ddl {
             Some(o) => o.clone(),
             None => default_ddl_options(&opts.output),
         };
-        report.ddl_path = Some(write_ddl(out_storage.as_ref(), &opts.output, &o)?.to_string());
+        match write_ddl(out_storage.as_ref(), &opts.output, &o) {
+            Ok(dir) => report.ddl_path = Some(dir.to_string()),
+            Err(e) => report.after_commit_errors.push(format!("the DDL was not written: {e}")),
+        }
     }
     let json = serde_json::to_vec_pretty(&report).expect("report serializes");
-    out_storage.put(&report_location, &json)?;
+    if let Err(e) = out_storage.put(&report_location, &json) {
+        if report.commit.is_none() && report.status != RunStatus::Conflict {
+            return Err(e);
+        }
+        report.after_commit_errors.push(format!("this report was not stored: {e}"));
+    }
     Ok(report)
+}
+
+/// After the commit: the run's files move into place, what it replaces goes, and the log
+/// may be folded. The rows are committed whatever fails here (a later run finishes the
+/// moves and deletions from the commit), so a failure is reported, not returned.
+fn finish_commit(
+    report: &mut RunReport,
+    storage: &dyn Storage,
+    opts: &ConvertOptions,
+    manifest: &Manifest,
+    run: &RunManifest,
+    moves: &[(Location, String)],
+) {
+    if let Err(e) = manifest::publish(storage, &opts.output, run, moves) {
+        report.after_commit_errors.push(format!(
+            "the files were committed but not all moved into place ({e}); the next run into the table moves them"
+        ));
+        return;
+    }
+    if let Err(e) = manifest::replace(storage, &opts.output, manifest, run) {
+        report.after_commit_errors.push(format!(
+            "the files this run replaces were not all deleted ({e}); the next run into the table deletes them"
+        ));
+    }
+    // Keep opening the table cheap however many runs it has had; only a shortcut: a failure is a warning.
+    // (Reloading the log is skipped unless this run can make a fold due.)
+    let due = opts.checkpoint_every > 0 && manifest.uncovered_runs() + 1 >= opts.checkpoint_every;
+    if due && let Err(e) = manifest::checkpoint::fold_if_due(storage, &opts.output, opts.checkpoint_every) {
+        report.warnings.push(format!("the manifest checkpoint was not written ({e}); the next run tries again"));
+    }
+}
+
+/// What a run converts, decided from the inputs found and the table's log.
+struct Planned {
+    /// The inputs to read: new ones, changed ones, and those read again to rebuild partitions.
+    inputs: Vec<(Arc<dyn Storage>, InputFile)>,
+    /// Input key → the location the table records it under, where it records it.
+    records: HashMap<String, String>,
+    files_skipped: u64,
+    rebuild: Option<Rebuild>,
+    /// Runs this one replaces (`--full-refresh`).
+    replaces: Vec<String>,
+    /// Files this one replaces (the rebuilt partitions' files).
+    replaces_files: Vec<String>,
+}
+
+/// Decides what to convert: inputs the table records unchanged are skipped; a changed one
+/// replaces its earlier rows, so the partitions it wrote to are rebuilt from every input
+/// that wrote to them (their other rows are already in place and left alone), and the
+/// files the table records in those partitions are replaced.
+fn plan_inputs(
+    opts: &ConvertOptions,
+    manifest: &Manifest,
+    inputs: Vec<(Arc<dyn Storage>, InputFile)>,
+) -> Result<Planned> {
+    let replaces = if opts.full_refresh { manifest.run_ids() } else { Vec::new() };
+    let mut records: HashMap<String, String> = HashMap::new();
+    let mut seen = Vec::with_capacity(inputs.len());
+    for (st, f) in &inputs {
+        let record = if opts.full_refresh { None } else { manifest.record_of(st.as_ref(), f) };
+        seen.push(manifest.seen(record.as_deref(), f));
+        if let Some(r) = record {
+            records.insert(f.key.clone(), r);
+        }
+    }
+    let changed: Vec<(&InputFile, &String)> = inputs
+        .iter()
+        .zip(&seen)
+        .filter_map(|((_, f), s)| match s {
+            Seen::Changed(run) => Some((f, run)),
+            _ => None,
+        })
+        .collect();
+    let mut rebuild = None;
+    let mut replaces_files: Vec<String> = Vec::new();
+    let mut again: HashSet<String> = HashSet::new();
+    if !changed.is_empty() || !opts.rebuild.is_empty() {
+        let mut parts: BTreeSet<String> = opts.rebuild.iter().cloned().collect();
+        for (f, run) in &changed {
+            let p = manifest.partitions_of(&records[&f.key]).ok_or_else(|| {
+                Error::Failed(format!(
+                    "{} changed since run {run} converted it, and that run did not record where its rows went \
+                     (an older flowlake): run again with --full-refresh",
+                    f.location()
+                ))
+            })?;
+            parts.extend(p.iter().cloned());
+        }
+        // Record → the input listed now that it is.
+        let listed_now: HashMap<&str, &str> = records.iter().map(|(k, r)| (r.as_str(), k.as_str())).collect();
+        for rec in manifest.inputs_writing_to(&parts) {
+            let Some(key) = listed_now.get(rec.as_str()) else {
+                let why = match changed.first() {
+                    Some((f, _)) => format!("{} changed, so", f.location()),
+                    None => "to repair them,".to_string(),
+                };
+                return Err(Error::Failed(format!(
+                    "{why} partitions {} are rebuilt, but {rec}, which also wrote to them, is not among \
+                     this run's inputs (moved, deleted or filtered out): include it, or run with --full-refresh",
+                    parts.iter().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            };
+            again.insert(key.to_string());
+        }
+        // The files the table records there (a file the log does not know is no one's to delete).
+        replaces_files = manifest
+            .live_files()
+            .into_keys()
+            .filter(|f| f.rsplit_once('/').is_some_and(|(d, _)| parts.contains(d)))
+            .collect();
+        let changed: HashSet<&str> = changed.iter().map(|(f, _)| f.key.as_str()).collect();
+        rebuild = Some(Rebuild {
+            partitions: parts.into_iter().collect(),
+            reread: again.iter().filter(|k| !changed.contains(k.as_str())).cloned().collect(),
+        });
+    }
+    let mut files_skipped = 0u64;
+    let mut seen = seen.into_iter();
+    let mut inputs = inputs;
+    inputs.retain(|(_, f)| match seen.next().expect("one per input") {
+        Seen::New | Seen::Changed(_) => true,
+        Seen::Done if again.contains(&f.key) => true,
+        Seen::Done => {
+            files_skipped += 1;
+            false
+        }
+    });
+    Ok(Planned { inputs, records, files_skipped, rebuild, replaces, replaces_files })
 }

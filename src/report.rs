@@ -28,6 +28,9 @@ pub enum RunStatus {
     CompletedWithErrors,
     /// The run stopped (see `error`); it wrote no rows.
     Failed,
+    /// Another run committed first and converted some of the same inputs (or replaced the
+    /// same files): this run wrote nothing (see `error`, which names that run).
+    Conflict,
 }
 
 /// An input file that could not be read to its end.
@@ -160,6 +163,16 @@ pub struct RunReport {
     pub ddl_path: Option<String>,
     /// Every Parquet file written.
     pub files: Vec<WrittenFile>,
+    /// The run's place in the table's commit log, once its rows are committed (part of the table).
+    pub commit: Option<u64>,
+    /// Steps after the commit that failed (moving files into place, deleting what it
+    /// replaces, the DDL, storing this report). The rows are committed all the same; the
+    /// next run into the table finishes the moves and deletions. Exit code 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_commit_errors: Vec<String>,
+    /// What the run noticed and mended without changing anything (an input named twice, read once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Things that went wrong after the run's rows were committed and that the next
     /// run mends by itself (for example a manifest checkpoint that could not be written).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -18,6 +18,8 @@ pub const DEFAULT_GLOBS: &[&str] = &["*.log.gz", "*.log", "*.gz", "*.txt"];
 pub struct InputFile {
     /// Where it is, its size and version.
     pub meta: ObjectMeta,
+    /// How the table's metadata knows it: its canonical location, lossless ([`Location::identity`]).
+    pub key: String,
     /// The delivery time in its path (`…/YYYY/MM/DD/…`), used for records without `start`.
     pub path_time: Option<PathTime>,
     /// The account, service and region in its path (`AWSLogs/<account>/vpcflowlogs/<region>/…`).
@@ -28,7 +30,12 @@ impl InputFile {
     /// An input from a listed object.
     pub fn new(meta: ObjectMeta) -> InputFile {
         let key = meta.location.key_path();
-        InputFile { path_time: time_from_path(&key), origin: origin_from_path(&key), meta }
+        InputFile {
+            path_time: time_from_path(&key),
+            origin: origin_from_path(&key),
+            key: meta.location.identity(),
+            meta,
+        }
     }
 
     /// Where the file is.
@@ -173,6 +180,8 @@ enum Level {
     Year(i64),
     /// Inside a month folder.
     Month(i64, u32),
+    /// Inside a day folder the filter selected: everything below is taken.
+    Taken,
 }
 
 fn seg_value<'a>(name: &'a str, key: &str) -> &'a str {
@@ -183,33 +192,45 @@ fn digits(s: &str, n: usize) -> Option<u32> {
     (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
 
+/// What a walk of the input roots found.
+#[derive(Default)]
+struct Walk {
+    files: Vec<ObjectMeta>,
+    /// Folders listed so far (canonical), so that none is read twice.
+    visited: std::collections::HashSet<Location>,
+    broken: Vec<(Location, String)>,
+    notes: Vec<String>,
+}
+
 /// Lists only the folders a filter can match: accounts, regions and
 /// year/month/day folders outside it are never listed. Below the last level a
-/// filter names, the folder is listed in one go.
-fn walk(
-    storage: &dyn Storage,
-    dir: &Location,
-    level: Level,
-    filter: &InputFilter,
-    out: &mut Vec<ObjectMeta>,
-) -> Result<()> {
+/// filter names, an object store's folder is listed in one go; local folders are
+/// walked one by one, each once (a folder reached again through a symbolic link, or
+/// a link loop, is noted and not read again).
+fn walk(storage: &dyn Storage, dir: &Location, level: Level, filter: &InputFilter, out: &mut Walk) -> Result<()> {
     use crate::partition::{civil_from_days, days_from_civil};
+    if !out.visited.insert(dir.clone()) {
+        out.notes.push(format!("{dir} was reached a second time (through a symbolic link): read once"));
+        return Ok(());
+    }
     let dates = filter.from.is_some() || filter.to.is_some();
     let (lo, hi) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
     let in_range = |first: i64, last: i64| first <= hi && last >= lo;
-    // Nothing left to prune below here: one flat listing.
+    // Nothing left to prune below here: one flat listing (object stores have no links).
     let done = match level {
         Level::Top => false,
         Level::Aws(n) => n >= 3 && !dates,
         Level::Year(_) | Level::Month(..) => false,
+        Level::Taken => true,
     };
-    if done {
-        out.extend(storage.list(dir)?);
+    if done && storage.is_remote() {
+        out.files.extend(storage.list(dir)?);
         return Ok(());
     }
-    let (files, dirs) = storage.list_dir(dir)?;
-    out.extend(files);
-    for d in dirs {
+    let listing = storage.list_dir_inputs(dir)?;
+    out.files.extend(listing.files.into_iter().filter(|f| !f.location.file_name().starts_with(['_', '.'])));
+    out.broken.extend(listing.broken);
+    for d in listing.dirs {
         let name = d.file_name();
         if name.starts_with(['_', '.']) {
             continue;
@@ -259,67 +280,123 @@ fn walk(
                     if civil_from_days(day) != (y, m, dd) || !in_range(day, day) {
                         continue;
                     }
-                    out.extend(storage.list(&d)?);
-                    continue;
+                    if storage.is_remote() {
+                        out.files.extend(storage.list(&d)?);
+                        continue;
+                    }
+                    Level::Taken
                 }
                 None => Level::Month(y, m),
             },
+            Level::Taken => Level::Taken,
         };
         walk(storage, &d, next, filter, out)?;
     }
     Ok(())
 }
 
-/// Lists the input files under `roots`, sorted by path (in the AWS layout,
-/// that is delivery order). A root that is a file is taken whatever its name;
-/// files found by walking a folder are taken when `selector` matches their name
-/// and `filter` accepts their path.
-pub fn discover(storage: &dyn Storage, roots: &[Location], selector: &FileSelector) -> Result<Vec<InputFile>> {
+/// The inputs under some roots, and what was noticed finding them.
+#[derive(Clone, Debug, Default)]
+pub struct Discovered {
+    /// The input files, sorted by path (in the AWS layout, that is delivery order), each once.
+    pub files: Vec<InputFile>,
+    /// Entries that could not be taken as inputs (a symbolic link that leads nowhere, a
+    /// FIFO), with why: problems with those inputs, not with the run.
+    pub unreadable: Vec<(String, String)>,
+    /// Things worth saying that changed nothing (a file named twice, read once).
+    pub notes: Vec<String>,
+}
+
+/// Lists the input files under `roots`. A root that is a file is taken whatever its
+/// name; files found by walking a folder are taken when `selector` matches their name
+/// (files and folders whose names start with `_` or `.` are skipped). Every input is
+/// known by its canonical location, so a file named twice, under overlapping roots, by
+/// a relative and an absolute path, or reached through a symbolic link, is listed once.
+pub fn discover(storage: &dyn Storage, roots: &[Location], selector: &FileSelector) -> Result<Discovered> {
     discover_filtered(storage, roots, selector, &InputFilter::default())
 }
 
-/// [`discover`] with an [`InputFilter`], listing only what the filter can match.
+/// [`discover`] with an [`InputFilter`], listing only what the filter can match
+/// (files named directly are filtered too; a note says so).
 pub fn discover_filtered(
     storage: &dyn Storage,
     roots: &[Location],
     selector: &FileSelector,
     filter: &InputFilter,
-) -> Result<Vec<InputFile>> {
-    let mut files = Vec::new();
-    for root in roots {
+) -> Result<Discovered> {
+    let mut found = Walk::default();
+    let mut named: Vec<ObjectMeta> = Vec::new();
+    for given in roots {
         let not_found = |e: Error| match e {
             Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
-                Error::Failed(format!("input {root} does not exist"))
+                Error::Failed(format!("input {given} does not exist"))
             }
             other => other,
         };
-        let local_file = root.as_local().is_some_and(|p| p.is_file());
-        let (listed, is_single) = if filter.is_empty() || local_file {
-            let listed = storage.list(root).map_err(not_found)?;
-            let single = listed.len() == 1 && &listed[0].location == root;
-            (listed, single)
-        } else {
-            // Start below AWSLogs/ when the root is already inside the delivery tree.
-            let key = root.key_path();
-            let segs: Vec<&str> = key.trim_end_matches('/').split('/').collect();
-            let level = match segs.iter().rposition(|s| *s == "AWSLogs") {
-                Some(i) => Level::Aws((segs.len() - 1 - i).min(3) as u8),
-                None => Level::Top,
-            };
-            let mut out = Vec::new();
-            walk(storage, root, level, filter, &mut out).map_err(not_found)?;
-            (out, false)
+        let root = storage.canonical(given).map_err(not_found)?;
+        if found.visited.contains(&root) || named.iter().any(|m| m.location == root) {
+            found.notes.push(format!("{given} was named more than once (or by two paths): read once"));
+            continue;
+        }
+        // Start below AWSLogs/ when the root is already inside the delivery tree.
+        let key = root.key_path();
+        let segs: Vec<&str> = key.trim_end_matches('/').split('/').collect();
+        let level = match segs.iter().rposition(|s| *s == "AWSLogs") {
+            Some(i) => Level::Aws((segs.len() - 1 - i).min(3) as u8),
+            None => Level::Top,
         };
-        for meta in listed {
-            let f = InputFile::new(meta);
-            if is_single || (selector.matches(&f.location().file_name()) && filter.accepts(&f)) {
-                files.push(f);
+        if storage.is_remote() {
+            if filter.is_empty() {
+                let listed = storage.list(&root).map_err(not_found)?;
+                if listed.len() == 1 && listed[0].location == root {
+                    named.extend(listed);
+                } else {
+                    found.files.extend(listed);
+                }
+            } else {
+                walk(storage, &root, level, filter, &mut found).map_err(not_found)?;
             }
+            continue;
+        }
+        match storage.list_dir_inputs(&root) {
+            Ok(_) => walk(storage, &root, level, filter, &mut found).map_err(not_found)?,
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotADirectory => match storage.list(&root)
+            {
+                Ok(listed) => named.extend(listed),
+                Err(e) => found.broken.push((given.clone(), e.to_string())),
+            },
+            Err(e) => return Err(not_found(e)),
+        }
+    }
+    let mut files = Vec::new();
+    for meta in named {
+        let f = InputFile::new(meta);
+        if filter.accepts(&f) {
+            files.push(f);
+        } else {
+            found.notes.push(format!(
+                "{} was named, but its delivery date, account or region is outside the input filter: skipped",
+                f.location()
+            ));
+        }
+    }
+    for meta in std::mem::take(&mut found.files) {
+        let f = InputFile::new(meta);
+        if selector.matches(&f.location().file_name()) && filter.accepts(&f) {
+            files.push(f);
         }
     }
     files.sort_by(|a, b| a.meta.location.cmp(&b.meta.location));
+    let before = files.len();
     files.dedup_by(|a, b| a.meta.location == b.meta.location);
-    if files.is_empty() {
+    if files.len() < before {
+        found.notes.push(format!(
+            "{} inputs were named more than once (by overlapping folders, or the same path twice): each was read once",
+            before - files.len()
+        ));
+    }
+    let unreadable: Vec<(String, String)> = found.broken.iter().map(|(l, why)| (l.to_string(), why.clone())).collect();
+    if files.is_empty() && unreadable.is_empty() {
         let roots: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
         return Err(Error::Failed(format!(
             "no input files found in {}: looked for {} (use --glob to choose other names)",
@@ -327,7 +404,7 @@ pub fn discover_filtered(
             selector.patterns().join(", ")
         )));
     }
-    Ok(files)
+    Ok(Discovered { files, unreadable, notes: found.notes })
 }
 
 /// Counts the bytes read through it, to locate damage in compressed input.
@@ -845,7 +922,7 @@ mod tests {
         std::fs::write(dir.path().join("y.txt"), b"plain\n").unwrap();
         std::fs::write(dir.path().join("notes.md"), b"skip").unwrap();
         let sel = FileSelector::new(&[]).unwrap();
-        let files = discover(&LocalStorage, &[Location::Local(dir.path().into())], &sel).unwrap();
+        let files = discover(&LocalStorage, &[Location::Local(dir.path().into())], &sel).unwrap().files;
         assert_eq!(files.len(), 2);
         let mut out = String::new();
         let mut d = Decoded::open(&LocalStorage, &files[0]).unwrap();

@@ -85,6 +85,11 @@ pub fn read_table_info(storage: &dyn Storage, root: &Location) -> Result<TableIn
     Ok(TableInfo { layout, columns: typed, partitions, files, rows })
 }
 
+/// The rows in a Parquet file, from its footer (`size`: the file's size in bytes).
+pub fn footer_rows(storage: &dyn Storage, loc: &Location, size: u64) -> Result<u64> {
+    footer_columns(storage, loc, size).map(|(_, rows)| rows)
+}
+
 /// The columns and row count in a Parquet file's footer.
 fn footer_columns(storage: &dyn Storage, loc: &Location, size: u64) -> Result<(Vec<(ColumnId, FieldType)>, u64)> {
     let bad = |why: String| Error::Failed(format!("{loc} is not a readable Parquet file: {why}"));
@@ -151,7 +156,7 @@ pub fn read_raw_spec(
     opts: &crate::storage::StorageOptions,
 ) -> Result<RawSpec> {
     use crate::source::{FileSelector, InputFile, discover, first_line};
-    let files = discover(storage, std::slice::from_ref(root), &FileSelector::new(&[])?)?;
+    let files = discover(storage, std::slice::from_ref(root), &FileSelector::new(&[])?)?.files;
     let header_input = match header_file {
         Some(h) => {
             let st = crate::storage::storage_for(h, opts)?;

@@ -1,20 +1,19 @@
-//! Checkpoints: the whole manifest folded into one object, so that a table
-//! with a year of hourly runs and a million inputs opens by reading one
-//! compressed file plus the few run manifests written since, not thousands
-//! of small JSON files.
+//! Checkpoints: the whole log folded into one object, so that a table with a
+//! year of hourly runs and a million inputs opens by reading one compressed
+//! file plus the few commits written since, not thousands of small JSON files.
 //!
 //! A checkpoint is a Parquet file `_flowlake/checkpoint/<sequence>-<id>.parquet`:
-//! one row per input (location, size, version, rows, partitions, run) and,
-//! in its footer metadata, the runs it covers (their manifest file names, ids,
-//! sequences and files). It is written with one atomic put, so it is either
-//! there whole or not at all. Readers take the newest checkpoint and read every
-//! run manifest it does not name. Run manifests are never deleted on account of
-//! a checkpoint (only a `--full-refresh` deletes them), so a reader that picks
-//! any checkpoint, even one written concurrently with another, sees every run:
-//! those it covers from the checkpoint, the rest from their manifests.
+//! one row per input (location, size, version, rows, partitions, run) and, in its
+//! footer metadata, the runs it covers (ids, sequences, the files of theirs still in
+//! the table), every flowlake 0.1 manifest it covers by name, and the last commit of
+//! the log it covers (`log_through`). It is written with one atomic put, so it is
+//! either there whole or not at all. Readers take the newest checkpoint and read
+//! every commit after it. Commits are never deleted, so a reader that picks any
+//! checkpoint, even one written concurrently with another, sees every run.
 //!
-//! Only a table whose runs are all settled is folded: no replaced files or
-//! runs left to delete, no files still staged. A later run folds what is left.
+//! Only a table whose runs are all settled is folded: no replaced files left to
+//! delete, no files still staged. A later run folds what is left. Checkpoints of
+//! flowlake 0.1 (format 1, which named the manifests they cover) are read too.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -29,7 +28,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
-use super::{Manifest, RunManifest, list_or_empty};
+use std::collections::HashSet;
+
+use super::{FileStats, Manifest, RunManifest, list_or_empty, log_sequence};
 use crate::error::{Error, Result};
 use crate::storage::{Location, Storage};
 
@@ -38,6 +39,9 @@ pub const DEFAULT_EVERY: usize = 32;
 
 /// The footer key that holds the covered runs.
 const META_KEY: &str = "flowlake.checkpoint";
+
+/// The format this flowlake writes (1: flowlake 0.1's, which named the manifests it covers).
+const FORMAT: u32 = 2;
 
 /// The folder of the checkpoints of the table at `root`.
 pub fn dir(root: &Location) -> Location {
@@ -52,7 +56,8 @@ pub fn is_checkpoint(name: &str) -> bool {
 /// A run as a checkpoint records it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CoveredRun {
-    /// The file name of its manifest in `_flowlake/manifest/`.
+    /// Its commit: the file name of a flowlake 0.1 manifest in `_flowlake/manifest/`, or
+    /// `log/<sequence>.json`.
     pub manifest: String,
     /// The run.
     pub run_id: String,
@@ -60,25 +65,30 @@ pub struct CoveredRun {
     pub shard: Option<String>,
     /// Its sequence.
     pub sequence: u64,
-    /// The files it wrote, relative to the table root.
+    /// The files it wrote that are still in the table, relative to the table root.
     pub files: Vec<String>,
-    /// Runs it replaced (already deleted when it was covered).
+    /// Their rows and bytes, in the same order (where the run recorded them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_stats: Vec<FileStats>,
+    /// Runs it replaced (their files deleted when it was covered).
     #[serde(default)]
     pub replaces: Vec<String>,
 }
 
 impl CoveredRun {
-    /// The run's manifest without its inputs (a checkpoint keeps those in its rows).
+    /// The run's commit without its inputs (a checkpoint keeps those in its rows).
     pub fn into_run(self) -> RunManifest {
         RunManifest {
             run_id: self.run_id,
             shard: self.shard,
             inputs: Vec::new(),
             files: self.files,
+            file_stats: self.file_stats,
             staging: None,
             replaces: self.replaces,
             replaces_files: Vec::new(),
             sequence: self.sequence,
+            baseline: None,
         }
     }
 }
@@ -87,6 +97,12 @@ impl CoveredRun {
 struct Footer {
     format: u32,
     runs: Vec<CoveredRun>,
+    /// Every flowlake 0.1 manifest covered, by file name (format 2).
+    #[serde(default)]
+    legacy: Vec<String>,
+    /// The last commit of the log covered (format 2).
+    #[serde(default)]
+    log_through: u64,
 }
 
 /// One input as a checkpoint records it.
@@ -109,8 +125,14 @@ pub struct CoveredInput {
 /// What a checkpoint holds.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
-    /// The runs it covers.
+    /// Its format (1 for flowlake 0.1's).
+    pub format: u32,
+    /// The runs it covers that are still part of the table.
     pub runs: Vec<CoveredRun>,
+    /// Every flowlake 0.1 manifest it covers, by file name.
+    pub legacy: Vec<String>,
+    /// The last commit of the log it covers (every one up to it).
+    pub log_through: u64,
     /// The current record of every input those runs converted.
     pub inputs: Vec<CoveredInput>,
 }
@@ -146,7 +168,7 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
         .and_then(|k| k.value.clone())
         .ok_or_else(|| damaged(loc, "no list of runs in its footer"))?;
     let footer: Footer = serde_json::from_str(&footer).map_err(|e| damaged(loc, e))?;
-    if footer.format != 1 {
+    if footer.format > FORMAT {
         return Err(Error::Failed(format!(
             "checkpoint {loc} has format {}, newer than this flowlake reads; upgrade flowlake",
             footer.format
@@ -181,12 +203,24 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
             });
         }
     }
-    Ok(Checkpoint { runs: footer.runs, inputs })
+    Ok(Checkpoint {
+        format: footer.format,
+        runs: footer.runs,
+        legacy: footer.legacy,
+        log_through: footer.log_through,
+        inputs,
+    })
 }
 
 /// Encodes a checkpoint as Parquet.
 pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>> {
-    let footer = serde_json::to_string(&Footer { format: 1, runs: cp.runs.clone() }).expect("checkpoint serializes");
+    let footer = serde_json::to_string(&Footer {
+        format: FORMAT,
+        runs: cp.runs.clone(),
+        legacy: cp.legacy.clone(),
+        log_through: cp.log_through,
+    })
+    .expect("checkpoint serializes");
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("zstd level")))
         .set_key_value_metadata(Some(vec![KeyValue::new(META_KEY.to_string(), footer)]))
@@ -212,25 +246,45 @@ pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>> {
 }
 
 impl Manifest {
-    /// The whole manifest as one checkpoint: every run, every input's current record.
-    pub fn to_checkpoint(&self) -> Checkpoint {
+    /// The whole log as one checkpoint: every run still part of the table (with its files
+    /// still in the table), every input's current record. `canonical` names a location
+    /// flowlake 0.1 recorded in its canonical form, where it can (the file still exists).
+    pub fn to_checkpoint(&self, canonical: &dyn Fn(&str) -> Option<String>) -> Checkpoint {
+        let live = self.live_files();
         let runs = self
             .runs
             .iter()
-            .map(|(loc, r)| CoveredRun {
-                manifest: loc.file_name(),
-                run_id: r.run_id.clone(),
-                shard: r.shard.clone(),
-                sequence: r.sequence,
-                files: r.files.clone(),
-                replaces: r.replaces.clone(),
+            .map(|(loc, r)| {
+                let (files, file_stats): (Vec<String>, Vec<FileStats>) = r
+                    .files
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| live.contains_key(*f))
+                    .map(|(i, f)| (f.clone(), r.file_stats.get(i).copied().unwrap_or_default()))
+                    .unzip();
+                let name = loc.file_name();
+                let manifest = if log_sequence(&name).is_some() { format!("log/{name}") } else { name };
+                CoveredRun {
+                    manifest,
+                    run_id: r.run_id.clone(),
+                    shard: r.shard.clone(),
+                    sequence: r.sequence,
+                    file_stats: if r.file_stats.is_empty() { Vec::new() } else { file_stats },
+                    files,
+                    replaces: r.replaces.clone(),
+                }
             })
             .collect();
+        let legacy: HashSet<&str> = self.legacy_by_name.values().flatten().map(String::as_str).collect();
         let mut inputs: Vec<CoveredInput> = self
             .inputs
             .iter()
             .map(|(loc, r)| CoveredInput {
-                location: loc.clone(),
+                location: if legacy.contains(loc.as_str()) {
+                    canonical(loc).unwrap_or_else(|| loc.clone())
+                } else {
+                    loc.clone()
+                },
                 size: r.size,
                 version: r.version.clone(),
                 rows: r.rows,
@@ -240,30 +294,32 @@ impl Manifest {
             .collect();
         // Sorted by location: neighbouring keys share long prefixes, which compresses well.
         inputs.sort_by(|a, b| a.location.cmp(&b.location));
-        Checkpoint { runs, inputs }
+        inputs.dedup_by(|a, b| a.location == b.location);
+        let mut names = self.legacy_names.clone();
+        names.sort();
+        names.dedup();
+        Checkpoint { format: FORMAT, runs, legacy: names, log_through: self.max_sequence, inputs }
     }
 
     /// True when every run is settled: nothing it replaces is left to delete, and
     /// none of its files is still staged (a crashed or still-running publish).
     fn settled(&self, storage: &dyn Storage, root: &Location) -> Result<bool> {
-        let ids: std::collections::HashSet<&str> = self.runs.iter().map(|(_, r)| r.run_id.as_str()).collect();
+        let mut gone: Vec<String> = self.replaced.iter().flat_map(|r| r.files.iter().cloned()).collect();
         for (_, r) in &self.runs[self.covered..] {
-            if !r.replaces_files.is_empty() || r.replaces.iter().any(|id| ids.contains(id.as_str())) {
-                return Ok(false);
-            }
+            gone.extend(r.replaces_files.iter().cloned());
             if let Some(staging) = &r.staging
                 && !list_or_empty(storage, &root.join(staging))?.is_empty()
             {
                 return Ok(false);
             }
         }
-        Ok(true)
+        Ok(super::existing(storage, root, &gone)?.is_empty())
     }
 }
 
-/// Writes a checkpoint of the table at `root` when at least `every` run
-/// manifests are not covered by one (never when `every` is 0) and every run is
-/// settled; then deletes the older checkpoints. Returns where it was written.
+/// Writes a checkpoint of the table at `root` when at least `every` commits are not
+/// covered by one (never when `every` is 0) and every run is settled; then deletes the
+/// older checkpoints. Returns where it was written.
 pub fn fold_if_due(storage: &dyn Storage, root: &Location, every: usize) -> Result<Option<Location>> {
     let m = Manifest::load(storage, root)?;
     if every == 0 || m.uncovered_runs() < every || !m.settled(storage, root)? {
@@ -275,7 +331,12 @@ pub fn fold_if_due(storage: &dyn Storage, root: &Location, every: usize) -> Resu
 /// Writes a checkpoint of `m` (loaded from the table at `root`, every run settled)
 /// and deletes the checkpoints older than it.
 pub fn fold(storage: &dyn Storage, root: &Location, m: &Manifest) -> Result<Location> {
-    let bytes = encode(&m.to_checkpoint())?;
+    // Only absolute paths: a relative one says nothing of where it was relative to.
+    let canonical = |loc: &str| -> Option<String> {
+        let l = Location::Local(loc.strip_prefix('/').map(|_| loc)?.into());
+        storage.canonical(&l).ok().map(|c| c.identity())
+    };
+    let bytes = encode(&m.to_checkpoint(&canonical))?;
     let name = format!("{:020}-{}.parquet", m.max_sequence, crate::report::new_run_id());
     let loc = dir(root).join(&name);
     storage.put(&loc, &bytes)?;
@@ -289,7 +350,7 @@ pub fn fold(storage: &dyn Storage, root: &Location, m: &Manifest) -> Result<Loca
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{self, InputEntry};
+    use crate::manifest::{self, InputEntry, tests::legacy};
     use crate::storage::LocalStorage;
 
     fn run(id: &str, sequence: u64, inputs: &[(&str, u64, &str)]) -> RunManifest {
@@ -304,13 +365,16 @@ mod tests {
                     version: format!("v{size}"),
                     rows: size * 10,
                     partitions: vec![format!("date={day}")],
+                    was: None,
                 })
                 .collect(),
             files: vec![format!("date=x/part-{id}.parquet")],
+            file_stats: Vec::new(),
             staging: None,
             replaces: Vec::new(),
             replaces_files: Vec::new(),
             sequence,
+            baseline: None,
         }
     }
 
@@ -319,41 +383,51 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_plus_newer_manifests_reads_as_the_manifests_alone() {
+    fn a_checkpoint_plus_newer_commits_reads_as_the_commits_alone() {
         let dir = tempfile::tempdir().unwrap();
         let root = Location::Local(dir.path().to_path_buf());
         let s = LocalStorage;
-        manifest::commit(&s, &root, &run("r1", 1, &[("a", 1, "2023-08-01"), ("b", 2, "2023-08-01")])).unwrap();
-        manifest::commit(&s, &root, &run("r2", 2, &[("b", 3, "2023-08-02"), ("c", 4, "2023-08-02")])).unwrap();
-        assert_eq!(fold_if_due(&s, &root, 3).unwrap(), None, "two runs are not yet due at 3");
-        let first = fold_if_due(&s, &root, 2).unwrap().expect("due");
-        // Runs after the checkpoint, one of them (a shard that started earlier) with a lower sequence.
-        manifest::commit(&s, &root, &run("r3", 3, &[("a", 5, "2023-08-03")])).unwrap();
-        manifest::commit(&s, &root, &run("r0", 1, &[("c", 6, "2023-08-01"), ("d", 7, "2023-08-01")])).unwrap();
+        // flowlake 0.1's manifests, one of them (a shard that started earlier) with a lower sequence.
+        let old = [
+            run("r1", 1, &[("/a", 1, "2023-08-01"), ("/b", 2, "2023-08-01")]),
+            run("r2", 2, &[("/b", 3, "2023-08-02"), ("/c", 4, "2023-08-02")]),
+            run("r0", 1, &[("/c", 6, "2023-08-01"), ("/d", 7, "2023-08-01")]),
+        ];
+        for r in &old {
+            legacy(&s, &root, r);
+        }
+        assert_eq!(fold_if_due(&s, &root, 4).unwrap(), None, "three runs are not yet due at 4");
+        let first = fold_if_due(&s, &root, 3).unwrap().expect("due");
+        // Commits to the log after the checkpoint.
         let m = Manifest::load(&s, &root).unwrap();
-        assert_eq!(m.uncovered_runs(), 2, "only the manifests after the checkpoint are read");
+        assert_eq!((m.uncovered_runs(), m.last_sequence()), (0, 2));
+        let new = [run("r3", 3, &[("/a", 5, "2023-08-03")]), run("r4", 4, &[("/e", 8, "2023-08-03")])];
+        for r in &new {
+            assert!(manifest::commit_at(&s, &root, r).unwrap());
+        }
+        let m = Manifest::load(&s, &root).unwrap();
+        assert_eq!(m.uncovered_runs(), 2, "only the commits after the checkpoint are read");
         let want = [
-            (("a", 5), "r3"),
-            (("b", 3), "r2"),
-            (("c", 4), "r2"), // r0 has a lower sequence than r2: r2's record stays current
-            (("d", 7), "r0"),
+            (("/a", 5), "r3"),
+            (("/b", 3), "r2"),
+            (("/c", 4), "r2"), // r0 has a lower sequence than r2: r2's record stays current
+            (("/d", 7), "r0"),
+            (("/e", 8), "r4"),
         ];
         let got: Vec<((String, u64), String)> =
             records(&m).into_iter().map(|(e, r)| ((e.location, e.size), r)).collect();
         assert_eq!(got, want.iter().map(|((l, s), r)| ((l.to_string(), *s), r.to_string())).collect::<Vec<_>>());
-        assert_eq!(m.partitions_of("b"), Some(&["date=2023-08-02".to_string()][..]));
-        assert_eq!(m.next_sequence(), 4);
+        assert_eq!(m.partitions_of("/b"), Some(&["date=2023-08-02".to_string()][..]));
+        assert_eq!(m.last_sequence(), 4);
 
         // Without any checkpoint the same records come out.
         let no_cp = tempfile::tempdir().unwrap();
         let root2 = Location::Local(no_cp.path().to_path_buf());
-        for (r, seq, inputs) in [
-            ("r1", 1, &[("a", 1, "2023-08-01"), ("b", 2, "2023-08-01")][..]),
-            ("r2", 2, &[("b", 3, "2023-08-02"), ("c", 4, "2023-08-02")][..]),
-            ("r3", 3, &[("a", 5, "2023-08-03")][..]),
-            ("r0", 1, &[("c", 6, "2023-08-01"), ("d", 7, "2023-08-01")][..]),
-        ] {
-            manifest::commit(&s, &root2, &run(r, seq, inputs)).unwrap();
+        for r in &old {
+            legacy(&s, &root2, r);
+        }
+        for r in &new {
+            manifest::commit_at(&s, &root2, r).unwrap();
         }
         let plain = Manifest::load(&s, &root2).unwrap();
         assert_eq!(records(&plain), records(&m));
@@ -365,42 +439,55 @@ mod tests {
         let m2 = Manifest::load(&s, &root).unwrap();
         assert_eq!(m2.uncovered_runs(), 0);
         assert_eq!(records(&m2), records(&m));
-        assert_eq!(m2.run_ids().len(), 4);
+        assert_eq!(m2.run_ids().len(), 5);
+        assert_eq!(m2.live_files(), m.live_files());
     }
 
     #[test]
-    fn unsettled_runs_are_not_folded_and_a_full_refresh_removes_checkpoints() {
+    fn unsettled_runs_are_not_folded_and_a_full_refresh_supersedes_covered_runs() {
         let dir = tempfile::tempdir().unwrap();
         let root = Location::Local(dir.path().to_path_buf());
         let s = LocalStorage;
-        manifest::commit(&s, &root, &run("r1", 1, &[("a", 1, "2023-08-01")])).unwrap();
+        let put = |rel: &str| s.put(&root.join(rel), b"x").unwrap();
+        put("date=x/part-r1.parquet");
+        manifest::commit_at(&s, &root, &run("r1", 1, &[("/a", 1, "2023-08-01")])).unwrap();
         let cp = fold_if_due(&s, &root, 1).unwrap().expect("due");
         // A run whose replaced files are not deleted yet (a crash) blocks folding.
-        let mut r2 = run("r2", 2, &[("b", 2, "2023-08-01")]);
+        let mut r2 = run("r2", 2, &[("/b", 2, "2023-08-01")]);
         r2.replaces_files = vec!["date=x/part-r1.parquet".into()];
-        manifest::commit(&s, &root, &r2).unwrap();
-        assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None);
-        // So does a run with files still staged.
-        r2.replaces_files.clear();
         r2.staging = Some("_flowlake/staging/r2".into());
-        manifest::commit(&s, &root, &r2).unwrap();
-        s.put(&root.join("_flowlake/staging/r2/date=x/part-r2.parquet"), b"x").unwrap();
+        manifest::commit_at(&s, &root, &r2).unwrap();
+        put("_flowlake/staging/r2/date=x/part-r2.parquet");
         assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None);
         let m = Manifest::load(&s, &root).unwrap();
+        manifest::finish_replacements(&s, &root, &m).unwrap();
+        assert!(!dir.path().join("date=x/part-r1.parquet").exists());
+        // So does a run with files still staged.
+        assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None);
         manifest::roll_forward(&s, &root, &m).unwrap();
+        assert!(dir.path().join("date=x/part-r2.parquet").exists());
         assert!(fold_if_due(&s, &root, 1).unwrap().is_some(), "settled once the files are moved");
         assert!(!cp.as_local().unwrap().exists());
+        assert_eq!(
+            Manifest::load(&s, &root).unwrap().live_files().into_keys().collect::<Vec<_>>(),
+            ["date=x/part-r2.parquet"]
+        );
 
-        // A full refresh replaces every run, the covered ones included, and their checkpoint.
+        // A full refresh replaces every run, the covered ones included.
         let m = Manifest::load(&s, &root).unwrap();
-        let mut r3 = run("r3", 3, &[("a", 1, "2023-08-01")]);
+        let mut r3 = run("r3", 3, &[("/a", 1, "2023-08-01")]);
         r3.replaces = m.run_ids();
-        manifest::commit(&s, &root, &r3).unwrap();
-        manifest::delete_runs(&s, &root, &m, &r3.replaces).unwrap();
+        manifest::commit_at(&s, &root, &r3).unwrap();
         let after = Manifest::load(&s, &root).unwrap();
         assert_eq!(after.run_ids(), vec!["r3".to_string()]);
-        assert_eq!(list_or_empty(&s, &super::dir(&root)).unwrap().len(), 0);
         assert_eq!(after.len(), 1);
+        assert_eq!(after.live_files().into_keys().collect::<Vec<_>>(), ["date=x/part-r3.parquet"]);
+        assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None, "r2's file is still there to delete");
+        manifest::finish_replacements(&s, &root, &after).unwrap();
+        assert!(!dir.path().join("date=x/part-r2.parquet").exists());
+        assert!(fold_if_due(&s, &root, 1).unwrap().is_some());
+        let folded = Manifest::load(&s, &root).unwrap();
+        assert_eq!((folded.run_ids(), folded.len()), (vec!["r3".to_string()], 1));
     }
 
     #[test]
@@ -414,6 +501,7 @@ mod tests {
                 shard: None,
                 sequence: i,
                 files: vec![format!("date=2023-08-01/part-run{i}-00000.parquet")],
+                file_stats: Vec::new(),
                 replaces: Vec::new(),
             })
             .collect();
@@ -435,7 +523,7 @@ mod tests {
                 }
             })
             .collect();
-        let cp = Checkpoint { runs, inputs };
+        let cp = Checkpoint { format: FORMAT, runs, legacy: Vec::new(), log_through: 200, inputs };
         let bytes = encode(&cp).unwrap();
         eprintln!("{} bytes for {n} inputs", bytes.len());
         // ETags are random and incompressible (16 bytes each); the rest compresses well.

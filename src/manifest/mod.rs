@@ -1,11 +1,24 @@
-//! What has been converted into a table: one manifest file per completed run
-//! under `OUT/_flowlake/manifest/<run>.json`, listing the inputs it converted
-//! (location, size, version: S3 ETag or file modification time) and the files
-//! it wrote. A run writes its manifest only after all its Parquet files are
-//! committed, so the manifest is the commit point; every run writes its own
-//! file, so concurrent runs and shards never race on one object. Every so many
-//! runs the manifests are folded into one checkpoint ([`checkpoint`]), so that
-//! opening a table with years of runs reads one file plus the newer manifests.
+//! What has been converted into a table, as an ordered log of commits.
+//!
+//! Every run that changes the table commits one record, `OUT/_flowlake/log/<sequence>.json`
+//! (twenty digits): the inputs it converted (canonical location, size, version, records,
+//! the partitions their rows went to), the files it wrote, where it staged them, and what
+//! it replaces. A commit is created with put-if-absent ([`Storage::put_if_absent`]) at the
+//! first free place after the last commit its run saw, so the table's commits form one
+//! sequence however many runs overlap: a run that loses the race reads the commits that
+//! beat it and either commits at the next place (nothing of theirs touches its inputs or
+//! the files it replaces) or ends without writing ([`commit_in_order`]). The commit is the
+//! commit point: before it a run's files are hidden in its staging folder, after it they
+//! are part of the table whatever happens to the process, and any later run moves them
+//! into place if the run that wrote them could not ([`roll_forward`]).
+//!
+//! Tables written by flowlake 0.1 have one manifest per run in `OUT/_flowlake/manifest/`
+//! instead; they are read as the commits before the log's first, and the first commit to
+//! the log leaves a file there that stops flowlake 0.1 from writing to the table again
+//! (it would not see the log). Every so many commits the log is folded into one
+//! checkpoint ([`checkpoint`]), so that opening a table with years of runs reads one file
+//! plus the newer commits. Every path read from a commit or checkpoint is checked to lie
+//! inside the table before anything is read, moved or deleted because of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -14,14 +27,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::source::InputFile;
-use crate::storage::{Location, Storage};
+use crate::storage::{Location, ObjectMeta, Storage};
 
 pub mod checkpoint;
 
 /// One converted input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputEntry {
-    /// Where it is (path or `s3://` URL).
+    /// How it is known: its canonical location ([`Location::identity`]). flowlake 0.1
+    /// recorded the path as the run was given it (perhaps relative).
     pub location: String,
     /// Its size when converted.
     pub size: u64,
@@ -34,9 +48,22 @@ pub struct InputEntry {
     /// Empty in manifests of flowlake versions that did not record them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<String>,
+    /// The location an earlier flowlake recorded this same input under, which this entry
+    /// replaces (a relative path, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub was: Option<String>,
 }
 
-/// The manifest of one completed run.
+/// Rows and bytes of one written file, as its run recorded them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStats {
+    /// Rows in it.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// One commit: a run's record of what it converted and wrote.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunManifest {
     /// The run.
@@ -47,21 +74,29 @@ pub struct RunManifest {
     pub inputs: Vec<InputEntry>,
     /// Parquet files written, relative to the table root.
     pub files: Vec<String>,
+    /// Rows and bytes of each of `files`, in the same order (empty in flowlake 0.1's manifests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_stats: Vec<FileStats>,
     /// Where the run wrote them first (relative to the table root), before moving them into place.
     #[serde(default)]
     pub staging: Option<String>,
-    /// Runs whose files and manifests this run replaces (`--full-refresh`).
+    /// Runs whose files and input records this run replaces (`--full-refresh`).
     #[serde(default)]
     pub replaces: Vec<String>,
     /// Files (relative to the table root) this run replaces and deletes once its own
-    /// are in place (`compact`, rebuilt partitions); emptied when they are gone.
+    /// are in place (`compact`, rebuilt partitions, repairs).
     #[serde(default)]
     pub replaces_files: Vec<String>,
-    /// One more than the highest sequence of the manifests the run saw when it started:
-    /// when two runs record the same input, the higher sequence (then the later run id)
-    /// is the current record. Run ids alone have one-second resolution.
+    /// The commit's place in the table's log. (flowlake 0.1: one more than the highest
+    /// sequence its run saw; when two runs record the same input, the higher sequence,
+    /// then the later run id, is the current record.)
     #[serde(default)]
     pub sequence: u64,
+    /// In the first commit to a table that flowlake 0.1 wrote: the table's files at that
+    /// moment. flowlake 0.1 did not keep a record of the files its compactions deleted, so
+    /// from here on the files a table should hold are known from this list and the commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Vec<String>>,
 }
 
 /// Whether an input was converted before.
@@ -87,33 +122,60 @@ struct Recorded {
 }
 
 /// Every input converted into a table so far: the newest checkpoint (if any)
-/// and every run manifest it does not cover.
+/// and every commit it does not cover.
 #[derive(Clone, Debug, Default)]
 pub struct Manifest {
     /// Location → its record from the newest run that converted it.
     inputs: HashMap<String, Recorded>,
-    /// Staging folders of committed runs.
-    committed_staging: Vec<String>,
-    /// Every committed run: its manifest and what it wrote and replaces. The first
-    /// `covered` come from the checkpoint (their `inputs` are in `Manifest::inputs` only).
+    /// Locations recorded by flowlake 0.1 that are not canonical (relative paths, say), by file name.
+    legacy_by_name: HashMap<String, Vec<String>>,
+    /// Every committed run that no later run replaced: its commit's location and record.
+    /// The first `covered` come from the checkpoint (their `inputs` are in `Manifest::inputs` only).
     runs: Vec<(Location, RunManifest)>,
     covered: usize,
+    /// Runs that later runs replaced: their files are left to delete.
+    replaced: Vec<RunManifest>,
     /// Every checkpoint listed, oldest first; the last one was read.
     checkpoints: Vec<Location>,
+    /// Every flowlake 0.1 manifest read or covered (a checkpoint names them all).
+    legacy_names: Vec<String>,
+    /// The file that keeps flowlake 0.1 away is in the manifest folder.
+    has_marker: bool,
     max_sequence: u64,
 }
 
-/// The folder of the manifests of the table at `root`.
+/// The folder of flowlake 0.1's run manifests of the table at `root`.
 pub fn dir(root: &Location) -> Location {
     root.join("_flowlake/manifest")
 }
+
+/// The folder of the table's commit log.
+pub fn log_dir(root: &Location) -> Location {
+    root.join("_flowlake/log")
+}
+
+/// Where the commit at `sequence` is.
+pub fn log_entry(root: &Location, sequence: u64) -> Location {
+    log_dir(root).join(&format!("{sequence:020}.json"))
+}
+
+/// The sequence in a log entry's file name.
+fn log_sequence(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+/// The file left in flowlake 0.1's manifest folder: 0.1 stops at it (it is no manifest).
+pub const MARKER: &str = "00000000000000000000-this-table-is-written-by-flowlake-0.2.json";
+const MARKER_TEXT: &str = "{\"note\": \"This table's commits are in _flowlake/log/, which flowlake 0.1 does not read: \
+     upgrade flowlake to 0.2 or later to write to it.\"}\n";
 
 fn not_found(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// Lists a folder; a folder that does not exist is empty.
-fn list_or_empty(storage: &dyn Storage, dir: &Location) -> Result<Vec<crate::storage::ObjectMeta>> {
+fn list_or_empty(storage: &dyn Storage, dir: &Location) -> Result<Vec<ObjectMeta>> {
     match storage.list(dir) {
         Ok(l) => Ok(l),
         Err(e) if not_found(&e) => Ok(Vec::new()),
@@ -122,10 +184,7 @@ fn list_or_empty(storage: &dyn Storage, dir: &Location) -> Result<Vec<crate::sto
 }
 
 /// One level of `dir` (its objects and subfolders); a folder that is not there is empty.
-fn list_dir_or_empty(
-    storage: &dyn Storage,
-    dir: &Location,
-) -> Result<(Vec<crate::storage::ObjectMeta>, Vec<Location>)> {
+fn list_dir_or_empty(storage: &dyn Storage, dir: &Location) -> Result<(Vec<ObjectMeta>, Vec<Location>)> {
     match storage.list_dir(dir) {
         Ok(l) => Ok(l),
         Err(e) if not_found(&e) => Ok((Vec::new(), Vec::new())),
@@ -133,12 +192,113 @@ fn list_dir_or_empty(
     }
 }
 
+/// The path of `location` below `root` (`/`-separated), if it is below it.
+pub fn relative(root: &Location, location: &Location) -> Option<String> {
+    let (base, key) = (root.key_path(), location.key_path());
+    let base = base.trim_end_matches('/');
+    let rest = key.strip_prefix(base)?;
+    (base.is_empty() || rest.starts_with('/') || rest.is_empty()).then(|| rest.trim_start_matches('/').to_string())
+}
+
+/// What a path read from a commit or checkpoint names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// A Parquet file of the table (`date=…/part-….parquet`).
+    DataFile,
+    /// A run's staging folder (`_flowlake/staging/<run>`).
+    Staging,
+}
+
+/// Checks a path read from the table's metadata: relative, normalised, inside the table and
+/// of the kind expected. Anything else means the commit or checkpoint is damaged (or was
+/// edited): nothing is read, moved or deleted because of it.
+pub fn check_path(rel: &str, kind: PathKind) -> std::result::Result<(), String> {
+    let segs: Vec<&str> = rel.split('/').collect();
+    let plain =
+        !rel.is_empty() && !rel.contains(['\\', '\0']) && segs.iter().all(|s| !s.is_empty() && *s != "." && *s != "..");
+    let ok = plain
+        && match kind {
+            PathKind::DataFile => rel.ends_with(".parquet") && segs.iter().all(|s| !s.starts_with(['_', '.'])),
+            PathKind::Staging => {
+                segs.len() == 3 && segs[0] == "_flowlake" && segs[1] == "staging" && !segs[2].starts_with('.')
+            }
+        };
+    if ok {
+        Ok(())
+    } else {
+        let what = match kind {
+            PathKind::DataFile => "a Parquet file inside the table",
+            PathKind::Staging => "a staging folder (_flowlake/staging/<run>)",
+        };
+        Err(format!("`{rel}` is not {what}"))
+    }
+}
+
+/// Checks every path of a commit (see [`check_path`]).
+fn check_run(run: &RunManifest, at: &Location) -> Result<()> {
+    let damaged = |why: String| {
+        Error::Failed(format!(
+            "{at} is damaged: {why}. Nothing was read, moved or deleted because of it; restore it from a backup, \
+             or move it away and run `flowlake verify` on the table"
+        ))
+    };
+    for f in run.files.iter().chain(&run.replaces_files) {
+        check_path(f, PathKind::DataFile).map_err(damaged)?;
+    }
+    if let Some(s) = &run.staging {
+        check_path(s, PathKind::Staging).map_err(damaged)?;
+    }
+    for i in &run.inputs {
+        for p in &i.partitions {
+            if p.is_empty() || p.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(['_', '.']))
+            {
+                return Err(damaged(format!("`{p}` is not a partition folder")));
+            }
+        }
+    }
+    if !run.file_stats.is_empty() && run.file_stats.len() != run.files.len() {
+        return Err(damaged(format!("it has {} file sizes for {} files", run.file_stats.len(), run.files.len())));
+    }
+    Ok(())
+}
+
+fn read_run(storage: &dyn Storage, loc: &Location) -> Result<RunManifest> {
+    let mut text = Vec::new();
+    storage.open(loc)?.read_to_end(&mut text).map_err(|e| Error::io("read", loc, e))?;
+    let run: RunManifest = serde_json::from_slice(&text).map_err(|e| {
+        Error::Failed(format!("{loc} is not a flowlake commit ({e}); restore it from a backup, or move it away"))
+    })?;
+    check_run(&run, loc)?;
+    Ok(run)
+}
+
+/// A local path recorded by flowlake 0.1 that is not its canonical form (relative, or with
+/// `.` or `..` in it): such records are matched by path suffix, size and version.
+fn is_legacy_alias(location: &str) -> bool {
+    !location.starts_with("s3://")
+        && (!location.starts_with('/') || location.split('/').any(|s| s == "." || s == "..") || location.contains("//"))
+}
+
+/// `path` without `.` segments, with `..` applied to what precedes it.
+fn lexically_normal(path: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in path.split('/') {
+        match s {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    out
+}
+
 impl Manifest {
-    /// Reads the table's newest checkpoint and every run manifest it does not
-    /// cover (none yet is fine).
+    /// Reads the table's newest checkpoint and every commit (and flowlake 0.1 manifest) it
+    /// does not cover; none yet is fine.
     pub fn load(storage: &dyn Storage, root: &Location) -> Result<Manifest> {
-        // A checkpoint or manifest listed but gone when read was replaced meanwhile by
-        // another run (a newer checkpoint, a full refresh): list again.
+        // A checkpoint listed but gone when read was replaced meanwhile by a newer one: list again.
         let mut attempt = 0;
         loop {
             match Manifest::load_once(storage, root) {
@@ -156,13 +316,25 @@ impl Manifest {
             .filter(|l| checkpoint::is_checkpoint(&l.file_name()))
             .collect();
         checkpoints.sort_by_key(|l| l.file_name());
-        let mut covered_names = std::collections::HashSet::new();
+        let mut covered_legacy: HashSet<String> = HashSet::new();
+        let mut log_through = 0;
         if let Some(newest) = checkpoints.last() {
             let cp = checkpoint::read(storage, newest)?;
+            covered_legacy.extend(cp.legacy.iter().cloned());
+            log_through = cp.log_through;
+            m.max_sequence = cp.log_through;
             for run in cp.runs {
-                covered_names.insert(run.manifest.clone());
+                if run.manifest.ends_with(".json") && !run.manifest.contains('/') {
+                    covered_legacy.insert(run.manifest.clone());
+                }
                 m.max_sequence = m.max_sequence.max(run.sequence);
-                m.runs.push((dir(root).join(&run.manifest), run.into_run()));
+                let at = match log_sequence(run.manifest.trim_start_matches("log/")) {
+                    Some(seq) => log_entry(root, seq),
+                    None => dir(root).join(&run.manifest),
+                };
+                let run = run.into_run();
+                check_run(&run, newest)?;
+                m.runs.push((at, run));
             }
             m.covered = m.runs.len();
             for i in cp.inputs {
@@ -170,61 +342,125 @@ impl Manifest {
                 if run >= m.covered {
                     return Err(Error::Failed(format!(
                         "checkpoint {newest} is damaged (an input names run {run} of {}); delete it to rebuild it \
-                         from the run manifests",
+                         from the commits",
                         m.covered
                     )));
                 }
+                m.index_legacy(&i.location, cp.format == 1);
                 m.inputs.insert(
                     i.location,
                     Recorded { size: i.size, version: i.version, rows: i.rows, partitions: i.partitions, run },
                 );
             }
+            m.legacy_names.extend(covered_legacy.iter().cloned());
         }
         m.checkpoints = checkpoints;
 
-        let mut runs = Vec::new();
+        let mut runs: Vec<(Location, RunManifest, bool)> = Vec::new();
         for obj in list_or_empty(storage, &dir(root))? {
             let name = obj.location.file_name();
-            if !name.ends_with(".json") || covered_names.contains(&name) {
+            if name == MARKER {
+                m.has_marker = true;
                 continue;
             }
-            let mut text = Vec::new();
-            storage.open(&obj.location)?.read_to_end(&mut text).map_err(|e| Error::io("read", &obj.location, e))?;
-            let run: RunManifest = serde_json::from_slice(&text).map_err(|e| {
-                Error::Failed(format!("{} is not a flowlake manifest ({e}); move it away or fix it", obj.location))
-            })?;
-            runs.push((obj.location, run));
-        }
-        // A later run's record of an input wins: by sequence, then by run id (which starts with the start time).
-        runs.sort_by(|(_, a), (_, b)| (a.sequence, &a.run_id).cmp(&(b.sequence, &b.run_id)));
-        for (loc, run) in runs {
-            m.max_sequence = m.max_sequence.max(run.sequence);
-            let idx = m.runs.len();
-            for i in &run.inputs {
-                let newer = match m.inputs.get(&i.location) {
-                    None => true,
-                    Some(old) => {
-                        let o = &m.runs[old.run].1;
-                        (run.sequence, &run.run_id) >= (o.sequence, &o.run_id)
-                    }
-                };
-                if newer {
-                    m.inputs.insert(
-                        i.location.clone(),
-                        Recorded {
-                            size: i.size,
-                            version: i.version.clone(),
-                            rows: i.rows,
-                            partitions: i.partitions.clone(),
-                            run: idx,
-                        },
-                    );
-                }
+            if !name.ends_with(".json") || covered_legacy.contains(&name) {
+                continue;
             }
-            m.committed_staging.extend(run.staging.clone());
-            m.runs.push((loc, run));
+            m.legacy_names.push(name);
+            let run = read_run(storage, &obj.location)?;
+            runs.push((obj.location, run, true));
+        }
+        for obj in list_or_empty(storage, &log_dir(root))? {
+            let Some(seq) = log_sequence(&obj.location.file_name()) else { continue };
+            if seq <= log_through {
+                continue;
+            }
+            let run = read_run(storage, &obj.location)?;
+            if run.sequence != seq {
+                return Err(Error::Failed(format!(
+                    "{} is damaged: it says it is commit {}; restore it from a backup, or move it away",
+                    obj.location, run.sequence
+                )));
+            }
+            runs.push((obj.location, run, false));
+        }
+        // Commits in order: flowlake 0.1's by sequence, then run id (which starts with the start
+        // time); the log's sequences come after every one of them.
+        runs.sort_by(|(_, a, _), (_, b, _)| (a.sequence, &a.run_id).cmp(&(b.sequence, &b.run_id)));
+        for (loc, run, legacy) in runs {
+            m.apply(loc, run, legacy);
         }
         Ok(m)
+    }
+
+    /// Indexes a location by file name when it may not be an input's canonical one: every
+    /// location flowlake 0.1 recorded (`legacy`), and any relative or unnormalised one.
+    fn index_legacy(&mut self, location: &str, legacy: bool) {
+        if (legacy && !location.starts_with("s3://")) || is_legacy_alias(location) {
+            let name = location.rsplit('/').next().unwrap_or(location).to_string();
+            self.legacy_by_name.entry(name).or_default().push(location.to_string());
+        }
+    }
+
+    /// Adds one commit, after every one before it.
+    fn apply(&mut self, loc: Location, run: RunManifest, legacy: bool) {
+        self.max_sequence = self.max_sequence.max(run.sequence);
+        if !run.replaces.is_empty() {
+            // A full refresh: the runs it replaces are no longer part of the table.
+            let gone: HashSet<&str> = run.replaces.iter().map(String::as_str).collect();
+            let keep: Vec<bool> = self.runs.iter().map(|(_, r)| !gone.contains(r.run_id.as_str())).collect();
+            if keep.iter().any(|k| !k) {
+                let mut new_index = Vec::with_capacity(keep.len());
+                let mut runs = Vec::with_capacity(self.runs.len());
+                let mut covered = 0;
+                for (i, (l, r)) in std::mem::take(&mut self.runs).into_iter().enumerate() {
+                    if keep[i] {
+                        new_index.push(Some(runs.len()));
+                        covered += usize::from(i < self.covered);
+                        runs.push((l, r));
+                    } else {
+                        new_index.push(None);
+                        self.replaced.push(r);
+                    }
+                }
+                self.runs = runs;
+                self.covered = covered;
+                self.inputs.retain(|_, rec| match new_index[rec.run] {
+                    Some(i) => {
+                        rec.run = i;
+                        true
+                    }
+                    None => false,
+                });
+            }
+        }
+        let idx = self.runs.len();
+        for i in &run.inputs {
+            if let Some(was) = &i.was {
+                self.inputs.remove(was);
+            }
+            let newer = match self.inputs.get(&i.location) {
+                None => true,
+                Some(old) => {
+                    let o = &self.runs[old.run].1;
+                    (run.sequence, &run.run_id) >= (o.sequence, &o.run_id)
+                }
+            };
+            if newer {
+                self.index_legacy(&i.location, legacy);
+                self.inputs.insert(
+                    i.location.clone(),
+                    Recorded {
+                        size: i.size,
+                        version: i.version.clone(),
+                        rows: i.rows,
+                        partitions: i.partitions.clone(),
+                        run: idx,
+                    },
+                );
+            }
+        }
+        self.runs.push((loc, run));
     }
 
     /// Number of inputs recorded.
@@ -237,24 +473,58 @@ impl Manifest {
         self.inputs.is_empty()
     }
 
-    /// Number of run manifests that had to be read because no checkpoint covers them.
+    /// Number of commits that had to be read because no checkpoint covers them.
     pub fn uncovered_runs(&self) -> usize {
         self.runs.len() - self.covered
     }
 
-    /// The sequence number of a run starting now (see [`RunManifest::sequence`]).
-    pub fn next_sequence(&self) -> u64 {
-        self.max_sequence + 1
+    /// The sequence of the last commit read: a run that starts from this manifest commits after it.
+    pub fn last_sequence(&self) -> u64 {
+        self.max_sequence
     }
 
-    /// The ids of every committed run.
+    /// The ids of every committed run that no later run replaced.
     pub fn run_ids(&self) -> Vec<String> {
         self.runs.iter().map(|(_, r)| r.run_id.clone()).collect()
     }
 
-    /// Whether `input` was converted before, and unchanged.
-    pub fn seen(&self, input: &InputFile) -> Seen {
-        match self.inputs.get(&input.location().to_string()) {
+    /// The commits read, oldest first (those a checkpoint covers without their inputs).
+    pub fn runs(&self) -> impl Iterator<Item = &RunManifest> {
+        self.runs.iter().map(|(_, r)| r)
+    }
+
+    /// Under which location the table records `input`, if it does: its canonical
+    /// location, or one flowlake 0.1 recorded it under (a relative path, or a path through
+    /// a symbolic link), recognised by its path and, for a relative one, its size and
+    /// version as well (a relative path says nothing of where it was relative to).
+    pub fn record_of(&self, storage: &dyn Storage, input: &InputFile) -> Option<String> {
+        if self.inputs.contains_key(&input.key) {
+            return Some(input.key.clone());
+        }
+        let shown = input.location().to_string();
+        let tail: Vec<&str> = shown.split('/').collect();
+        for legacy in self.legacy_by_name.get(&input.location().file_name())? {
+            let Some(r) = self.inputs.get(legacy) else { continue };
+            let matches = if legacy.starts_with('/') {
+                storage.canonical(&Location::Local(legacy.into())).is_ok_and(|c| &c == input.location())
+            } else {
+                let want = lexically_normal(legacy);
+                want.len() <= tail.len()
+                    && tail[tail.len() - want.len()..] == want[..]
+                    && r.size == input.meta.size
+                    && r.version == input.meta.version
+            };
+            if matches {
+                return Some(legacy.clone());
+            }
+        }
+        None
+    }
+
+    /// Whether the input recorded under `record` (from [`Manifest::record_of`]) was
+    /// converted before, and is unchanged.
+    pub fn seen(&self, record: Option<&str>, input: &InputFile) -> Seen {
+        match record.and_then(|k| self.inputs.get(k)) {
             None => Seen::New,
             Some(r) if r.size == input.meta.size && r.version == input.meta.version => Seen::Done,
             Some(r) => Seen::Changed(self.runs[r.run].1.run_id.clone()),
@@ -291,6 +561,7 @@ impl Manifest {
                     version: r.version.clone(),
                     rows: r.rows,
                     partitions: r.partitions.clone(),
+                    was: None,
                 };
                 (e, &self.runs[r.run].1)
             })
@@ -298,24 +569,149 @@ impl Manifest {
         v.sort_by(|a, b| a.0.location.cmp(&b.0.location));
         v
     }
+
+    /// The table's files as its commits describe them: every file a run wrote that no later
+    /// run replaced (relative path, and rows and bytes where the run recorded them).
+    pub fn live_files(&self) -> BTreeMap<String, Option<FileStats>> {
+        let mut live = BTreeMap::new();
+        for (_, r) in &self.runs {
+            if let Some(b) = &r.baseline {
+                live.retain(|f, _| b.contains(f));
+            }
+            for f in &r.replaces_files {
+                live.remove(f);
+            }
+            for (i, f) in r.files.iter().enumerate() {
+                live.insert(f.clone(), r.file_stats.get(i).copied());
+            }
+        }
+        live
+    }
+
+    /// True when the log knows every file the table should hold: no flowlake 0.1 manifest is
+    /// read, or a commit has recorded the table's files since ([`RunManifest::baseline`]).
+    pub fn knows_every_file(&self) -> bool {
+        self.legacy_names.is_empty() || self.runs.iter().any(|(_, r)| r.baseline.is_some())
+    }
+
+    /// Staging folders of committed runs that still hold files (relative to the table
+    /// root), with how many: moves a crash (or a run still publishing) left undone.
+    pub fn unpublished(&self, storage: &dyn Storage, root: &Location) -> Result<Vec<(String, usize)>> {
+        let mut out = Vec::new();
+        for dir in self.committed_staging() {
+            let n = list_or_empty(storage, &root.join(dir))?.len();
+            if n > 0 {
+                out.push((dir.to_string(), n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Staging folders of committed runs.
+    fn committed_staging(&self) -> impl Iterator<Item = &str> {
+        self.runs.iter().filter_map(|(_, r)| r.staging.as_deref())
+    }
+
+    /// Files a commit removes from the table: those it replaces, and the files of the runs
+    /// it replaces (as far as this manifest knows them).
+    fn removed_by(&self, run: &RunManifest) -> HashSet<String> {
+        let mut out: HashSet<String> = run.replaces_files.iter().cloned().collect();
+        for r in self.runs.iter().map(|(_, r)| r).chain(&self.replaced) {
+            if run.replaces.contains(&r.run_id) {
+                out.extend(r.files.iter().cloned());
+            }
+        }
+        out
+    }
+
+    /// Why `ours` cannot commit after `theirs`, a commit that beat it (see
+    /// [`commit_in_order`]): it converted one of our inputs, or removes a file we remove.
+    pub fn conflict(&self, ours: &RunManifest, theirs: &RunManifest) -> Option<String> {
+        let their_inputs: HashSet<&str> =
+            theirs.inputs.iter().flat_map(|i| std::iter::once(i.location.as_str()).chain(i.was.as_deref())).collect();
+        if let Some(i) = ours.inputs.iter().find(|i| {
+            their_inputs.contains(i.location.as_str()) || i.was.as_deref().is_some_and(|w| their_inputs.contains(w))
+        }) {
+            return Some(format!("converted {} as well", i.location));
+        }
+        if !ours.replaces.is_empty() && !theirs.replaces.is_empty() {
+            return Some("replaced the table's files as well (--full-refresh)".to_string());
+        }
+        let theirs_removed = self.removed_by(theirs);
+        if let Some(f) = self.removed_by(ours).iter().find(|f| theirs_removed.contains(*f)) {
+            return Some(format!("replaced {f} as well"));
+        }
+        None
+    }
+}
+
+/// Another run committed first, and something of its commit rules ours out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// That run.
+    pub run_id: String,
+    /// Its shard, if it was one.
+    pub shard: Option<String>,
+    /// Its commit's place in the log.
+    pub sequence: u64,
+    /// What it did that rules ours out.
+    pub why: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shard = self.shard.as_ref().map(|s| format!(", shard {s}")).unwrap_or_default();
+        write!(
+            f,
+            "another run ({}{shard}, commit {}) committed first and {}: this run wrote nothing; \
+             run it again to convert what is left",
+            self.run_id, self.sequence, self.why
+        )
+    }
+}
+
+/// Commits `run` at the first free place in the table's log after the commits `m` holds.
+/// Each place is taken with put-if-absent; when one is taken already, the commit there is
+/// read: if it rules this one out ([`Manifest::conflict`]), the conflict is returned and
+/// nothing is written; otherwise the next place is tried. Sets `run.sequence` to the place
+/// taken. The first commit to a table also leaves [`MARKER`] for flowlake 0.1.
+pub fn commit_in_order(
+    storage: &dyn Storage,
+    root: &Location,
+    m: &Manifest,
+    run: &mut RunManifest,
+) -> Result<std::result::Result<u64, Conflict>> {
+    if !m.has_marker {
+        storage.put_if_absent(&dir(root).join(MARKER), MARKER_TEXT.as_bytes())?;
+    }
+    let mut seq = m.max_sequence + 1;
+    loop {
+        run.sequence = seq;
+        let at = log_entry(root, seq);
+        if storage.put_if_absent(&at, &serde_json::to_vec_pretty(run).expect("a commit serializes"))? {
+            return Ok(Ok(seq));
+        }
+        let theirs = read_run(storage, &at)?;
+        if let Some(why) = m.conflict(run, &theirs) {
+            return Ok(Err(Conflict { run_id: theirs.run_id, shard: theirs.shard, sequence: seq, why }));
+        }
+        seq += 1;
+    }
 }
 
 /// Finishes publishing committed runs that were interrupted while moving their
-/// files into place (a crash between the manifest and the last move). Staging
-/// folders of runs without a manifest are left alone: they are hidden, and may
+/// files into place (a crash between the commit and the last move). Staging
+/// folders of runs without a commit are left alone: they are hidden, and may
 /// belong to a run (or shard) still going. Returns the number of files moved.
 pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest) -> Result<u64> {
-    if manifest.committed_staging.is_empty() {
+    if manifest.committed_staging().next().is_none() {
         return Ok(0);
     }
     let listed = list_or_empty(storage, &root.join("_flowlake/staging"))?;
-    let root_key = root.key_path();
-    let root_key = root_key.trim_end_matches('/');
     // Staged objects of each committed run, by partition folder (relative to the table root).
     let mut by_run: BTreeMap<usize, BTreeMap<String, Vec<Location>>> = BTreeMap::new();
     for obj in listed {
-        let key = obj.location.key_path();
-        let rel = key.strip_prefix(root_key).unwrap_or(&key).trim_start_matches('/');
+        let Some(rel) = relative(root, &obj.location) else { continue };
         let found = manifest.runs.iter().enumerate().find_map(|(i, (_, r))| {
             let dir = r.staging.as_deref()?;
             rel.strip_prefix(dir)?.strip_prefix('/').map(|target| (i, target.to_string()))
@@ -337,7 +733,8 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
 }
 
 /// Moves the staged files of one partition folder (`part`, relative to the table
-/// root) into place; returns how many moved.
+/// root) into place; returns how many moved. Only files the run's commit names move:
+/// anything else in its staging folder is left there.
 ///
 /// A run that replaces files (a compaction, a rebuilt partition) on storage that can
 /// swap folders (local disk on Linux) first links the partition's files that stay
@@ -368,10 +765,12 @@ fn place_partition(
             // The staging folder now holds what the partition held before.
             names_in(&staged_dir)?
         } else if holds_new {
-            for o in objects {
+            let mut moved = 0;
+            for o in objects.iter().filter(|o| new.contains(rel(&o.file_name()).as_str())) {
                 storage.rename(o, &root.join(&rel(&o.file_name())))?;
+                moved += 1;
             }
-            return Ok(objects.len() as u64);
+            return Ok(moved);
         } else {
             // Swapped before a crash: the old files (and late arrivals) are what is left here.
             objects.to_vec()
@@ -412,37 +811,45 @@ fn swap_in(
     storage.exchange(staged_dir, target)
 }
 
-/// Deletes the files and manifests of the runs `ids` (after a run that
-/// replaces them has committed and published its own files).
-pub fn delete_runs(storage: &dyn Storage, root: &Location, manifest: &Manifest, ids: &[String]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
+/// Of `files` (relative to the table root), those that exist; each folder is listed once.
+pub fn existing(storage: &dyn Storage, root: &Location, files: &[String]) -> Result<Vec<String>> {
+    let mut by_dir: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for f in files {
+        by_dir.entry(f.rsplit_once('/').map_or("", |(d, _)| d)).or_default().push(f);
     }
-    // Checkpoints first: one left behind would bring back the runs deleted below.
-    for c in &manifest.checkpoints {
-        storage.delete(c)?;
+    let mut out = Vec::new();
+    for (d, fs) in by_dir {
+        let present: HashSet<String> =
+            list_dir_or_empty(storage, &root.join(d))?.0.iter().map(|o| o.location.file_name()).collect();
+        out.extend(fs.into_iter().filter(|f| present.contains(f.rsplit('/').next().unwrap_or(f))).cloned());
     }
-    for (loc, run) in manifest.runs.iter().filter(|(_, r)| ids.contains(&r.run_id)) {
-        for f in &run.files {
-            storage.delete(&root.join(f))?;
-        }
-        storage.delete(loc)?;
+    Ok(out)
+}
+
+/// Deletes whatever is left of the files that committed runs replace: the files a run
+/// names in `replaces_files`, and the files of the runs it replaces. Commits are never
+/// rewritten, so this is repeated (for the commits no checkpoint covers yet) until
+/// nothing is left; only files that exist are deleted.
+pub fn finish_replacements(storage: &dyn Storage, root: &Location, manifest: &Manifest) -> Result<()> {
+    let mut gone: Vec<String> = Vec::new();
+    for (_, run) in &manifest.runs[manifest.covered..] {
+        gone.extend(run.replaces_files.iter().cloned());
+    }
+    for r in &manifest.replaced {
+        gone.extend(r.files.iter().cloned());
+    }
+    // Files a later run wrote are never among them: file names carry their run's id.
+    for rel in existing(storage, root, &gone)? {
+        storage.delete(&root.join(&rel))?;
     }
     Ok(())
 }
 
-/// Finishes replacements that a crash interrupted: the runs a committed run
-/// replaces are deleted, if any of them is still there.
-pub fn finish_replacements(storage: &dyn Storage, root: &Location, manifest: &Manifest) -> Result<()> {
-    for (_, run) in manifest.runs.iter().filter(|(_, r)| !r.replaces_files.is_empty()) {
-        for f in &run.replaces_files {
-            storage.delete(&root.join(f))?;
-        }
-        commit(storage, root, &RunManifest { replaces_files: Vec::new(), ..run.clone() })?;
-    }
-    let replaced: Vec<String> = manifest.runs.iter().flat_map(|(_, r)| r.replaces.iter().cloned()).collect();
-    if replaced.iter().any(|id| manifest.runs.iter().any(|(_, r)| &r.run_id == id)) {
-        delete_runs(storage, root, manifest, &replaced)?;
+/// Deletes the files of one committed run's replacements (see [`finish_replacements`]).
+pub fn replace(storage: &dyn Storage, root: &Location, manifest: &Manifest, run: &RunManifest) -> Result<()> {
+    let gone: Vec<String> = manifest.removed_by(run).into_iter().collect();
+    for rel in existing(storage, root, &gone)? {
+        storage.delete(&root.join(&rel))?;
     }
     Ok(())
 }
@@ -455,27 +862,38 @@ pub const STALE_STAGING_SECS: i64 = 48 * 3600;
 /// Removes the staging folders of runs that were killed before committing and
 /// started more than [`STALE_STAGING_SECS`] ago. Returns the files removed.
 pub fn remove_stale_staging(storage: &dyn Storage, root: &Location, manifest: &Manifest, now: i64) -> Result<u64> {
-    let staging = root.join("_flowlake/staging");
-    let dirs = list_dir_or_empty(storage, &staging)?.1;
     let mut removed = 0;
-    for d in dirs {
+    for d in stale_staging(storage, root, manifest, now)? {
+        removed += remove_staging(storage, &d)?;
+    }
+    Ok(removed)
+}
+
+/// Staging folders of runs with no commit that started more than [`STALE_STAGING_SECS`] ago.
+pub fn stale_staging(storage: &dyn Storage, root: &Location, manifest: &Manifest, now: i64) -> Result<Vec<Location>> {
+    let committed: HashSet<&str> = manifest.committed_staging().collect();
+    let mut out = Vec::new();
+    for d in list_dir_or_empty(storage, &root.join("_flowlake/staging"))?.1 {
         let name = d.file_name();
-        let rel = format!("_flowlake/staging/{name}");
-        if manifest.committed_staging.contains(&rel) {
+        if committed.contains(format!("_flowlake/staging/{name}").as_str()) {
             continue;
         }
-        let Some(started) = run_started(&name) else { continue };
-        if now - started < STALE_STAGING_SECS {
-            continue;
-        }
-        for obj in storage.list(&d)? {
-            storage.delete(&obj.location)?;
-            removed += 1;
-        }
-        if let Some(p) = d.as_local() {
-            let _ = std::fs::remove_dir_all(p);
+        match run_started(&name) {
+            Some(started) if now - started >= STALE_STAGING_SECS => out.push(d),
+            _ => {}
         }
     }
+    Ok(out)
+}
+
+/// Deletes a staging folder and everything in it; returns the files removed.
+pub fn remove_staging(storage: &dyn Storage, dir: &Location) -> Result<u64> {
+    let mut removed = 0;
+    for obj in list_or_empty(storage, dir)? {
+        storage.delete(&obj.location)?;
+        removed += 1;
+    }
+    storage.remove_empty_dirs(dir)?;
     Ok(removed)
 }
 
@@ -485,47 +903,14 @@ pub fn remove_stale_staging(storage: &dyn Storage, root: &Location, manifest: &M
 pub const STALE_TEMP_SECS: u64 = 3600;
 
 /// Removes the temporary files that killed runs left in the table's metadata
-/// folders on local disk (S3 has none: an unfinished upload is never visible).
-/// Staging folders are left to [`remove_stale_staging`]. Returns the files removed.
-pub fn remove_stale_temporaries(root: &Location) -> u64 {
-    fn walk(dir: &std::path::Path, removed: &mut u64) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries.flatten() {
-            let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
-            let Ok(md) = e.metadata() else { continue };
-            if md.is_dir() {
-                if name != "staging" {
-                    walk(&path, removed);
-                }
-            } else if name.starts_with('.') && name.ends_with(".tmp") && stale_temp(&name, &md) {
-                *removed += u64::from(std::fs::remove_file(&path).is_ok());
-            }
-        }
-    }
-    let mut removed = 0;
-    if let Some(p) = root.as_local() {
-        walk(&p.join("_flowlake"), &mut removed);
-    }
-    removed
-}
-
-fn stale_temp(name: &str, md: &std::fs::Metadata) -> bool {
-    let age = md.modified().ok().and_then(|t| t.elapsed().ok()).map_or(0, |d| d.as_secs());
-    if age > STALE_TEMP_SECS {
-        return true;
-    }
-    // `.<name>.<pid>-<n>.tmp`: gone once no process of that id runs here.
-    let pid = name.trim_end_matches(".tmp").rsplit('.').next().and_then(|s| s.split('-').next());
-    match pid.and_then(|p| p.parse::<u32>().ok()) {
-        Some(pid) if cfg!(target_os = "linux") => {
-            pid != std::process::id() && !std::path::Path::new("/proc").join(pid.to_string()).exists()
-        }
-        _ => false,
-    }
+/// folders (S3 has none: an unfinished upload is never visible). Staging folders
+/// are left to [`remove_stale_staging`]. Returns the files removed.
+pub fn remove_stale_temporaries(storage: &dyn Storage, root: &Location) -> Result<u64> {
+    storage.remove_stale_temporaries(&root.join("_flowlake"), STALE_TEMP_SECS, &["staging"])
 }
 
 /// The start time (Unix seconds) in a run id `YYYYMMDDTHHMMSSZ-…`.
-fn run_started(run: &str) -> Option<i64> {
+pub fn run_started(run: &str) -> Option<i64> {
     let t = run.get(..16)?;
     let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
     if t.as_bytes()[8] != b'T' || t.as_bytes()[15] != b'Z' {
@@ -537,14 +922,12 @@ fn run_started(run: &str) -> Option<i64> {
 
 /// The path below `staging_root` of a staged file (the same path it takes below the table root).
 pub fn staged_rel(staging_root: &Location, staged: &Location) -> String {
-    let (base, key) = (staging_root.key_path(), staged.key_path());
-    key.strip_prefix(base.trim_end_matches('/')).unwrap_or(&key).trim_start_matches('/').to_string()
+    relative(staging_root, staged).unwrap_or_else(|| staged.key_path())
 }
 
-/// Commits `run` (its manifest) and moves its staged files into place: after
-/// the commit they are part of the table, whatever happens to this process.
+/// Moves a committed run's staged files into place: after its commit they are part of
+/// the table, whatever happens to this process (a later run finishes the moves).
 pub fn publish(storage: &dyn Storage, root: &Location, run: &RunManifest, staged: &[(Location, String)]) -> Result<()> {
-    commit(storage, root, run)?;
     let staging = run.staging.as_deref().map(|s| root.join(s));
     match &staging {
         Some(staging) if !run.replaces_files.is_empty() => {
@@ -563,34 +946,75 @@ pub fn publish(storage: &dyn Storage, root: &Location, run: &RunManifest, staged
             }
         }
     }
-    if let Some(dir) = staging.as_ref().and_then(|s| s.as_local().map(|p| p.to_path_buf())) {
-        let _ = std::fs::remove_dir_all(dir);
+    if let Some(dir) = &staging {
+        storage.remove_empty_dirs(dir)?;
     }
     Ok(())
 }
 
-/// Writes a run's manifest (after its files are committed: this makes them part of the table).
-pub fn commit(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Result<Location> {
-    let loc = dir(root).join(&format!("{}.json", run.run_id));
-    storage.put(&loc, &serde_json::to_vec_pretty(run).expect("manifest serializes"))?;
-    Ok(loc)
+/// For the first commit to a table that flowlake 0.1 wrote (see [`RunManifest::baseline`]):
+/// the files its manifests name that are there now. `None` for any other commit.
+pub fn baseline_if_first(storage: &dyn Storage, root: &Location, m: &Manifest) -> Result<Option<Vec<String>>> {
+    if m.has_marker || m.legacy_names.is_empty() {
+        return Ok(None);
+    }
+    let named: Vec<String> = m.live_files().into_keys().collect();
+    existing(storage, root, &named).map(Some)
 }
 
-/// The entry for an input.
-pub fn entry(input: &InputFile, rows: u64, partitions: Vec<String>) -> InputEntry {
+/// Writes a commit at its sequence, if that place in the log is free (`Ok(false)` if not).
+/// Runs commit with [`commit_in_order`]; this is for tools and tests that build a log.
+pub fn commit_at(storage: &dyn Storage, root: &Location, run: &RunManifest) -> Result<bool> {
+    storage.put_if_absent(&log_entry(root, run.sequence), &serde_json::to_vec_pretty(run).expect("a commit serializes"))
+}
+
+/// The entry for an input; `record`: the location the table recorded it under before, if
+/// that is not its canonical one.
+pub fn entry(input: &InputFile, rows: u64, partitions: Vec<String>, record: Option<&str>) -> InputEntry {
     InputEntry {
-        location: input.location().to_string(),
+        location: input.key.clone(),
         size: input.meta.size,
         version: input.meta.version.clone(),
         rows,
         partitions,
+        was: record.filter(|r| *r != input.key).map(str::to_string),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::storage::LocalStorage;
+
+    /// Writes `run` as flowlake 0.1 did: `_flowlake/manifest/<run>.json`, overwriting.
+    pub(crate) fn legacy(s: &dyn Storage, root: &Location, run: &RunManifest) {
+        s.put(&dir(root).join(&format!("{}.json", run.run_id)), &serde_json::to_vec_pretty(run).unwrap()).unwrap();
+    }
+
+    fn commit(id: &str, inputs: &[&str], files: &[&str], replaces_files: &[&str]) -> RunManifest {
+        RunManifest {
+            run_id: id.into(),
+            shard: None,
+            inputs: inputs
+                .iter()
+                .map(|l| InputEntry {
+                    location: l.to_string(),
+                    size: 1,
+                    version: "v".into(),
+                    rows: 1,
+                    partitions: vec!["date=2023-08-01".into()],
+                    was: None,
+                })
+                .collect(),
+            files: files.iter().map(|f| f.to_string()).collect(),
+            file_stats: Vec::new(),
+            staging: None,
+            replaces: Vec::new(),
+            replaces_files: replaces_files.iter().map(|f| f.to_string()).collect(),
+            sequence: 0,
+            baseline: None,
+        }
+    }
 
     /// A compaction's partition swap, finished by the next run wherever a crash cut it:
     /// before the swap, and after it with the old files (and a late arrival) in staging.
@@ -618,17 +1042,15 @@ mod tests {
             std::fs::write(new_dir.join("new.parquet"), b"new").unwrap();
             // A file a conversion added to the partition while the compaction ran.
             std::fs::write(old_dir.join("late.parquet"), b"late").unwrap();
-            let run = RunManifest {
-                run_id: "R".into(),
-                shard: None,
-                inputs: Vec::new(),
-                files: vec!["date=2023-08-01/new.parquet".into()],
-                staging: Some("_flowlake/staging/R".into()),
-                replaces: Vec::new(),
-                replaces_files: vec!["date=2023-08-01/old1.parquet".into(), "date=2023-08-01/old2.parquet".into()],
-                sequence: 1,
-            };
-            commit(&s, &root, &run).unwrap();
+            let mut run = commit(
+                "R",
+                &[],
+                &["date=2023-08-01/new.parquet"],
+                &["date=2023-08-01/old1.parquet", "date=2023-08-01/old2.parquet"],
+            );
+            run.staging = Some("_flowlake/staging/R".into());
+            run.sequence = 1;
+            assert!(commit_at(&s, &root, &run).unwrap());
             let m = Manifest::load(&s, &root).unwrap();
             roll_forward(&s, &root, &m).unwrap();
             assert_eq!(names(&part), ["late.parquet", "new.parquet"], "swapped before the crash: {swapped}");
@@ -650,6 +1072,138 @@ mod tests {
         let now = 1_418_530_010 + STALE_STAGING_SECS + 10;
         assert_eq!(remove_stale_staging(&s, &root, &Manifest::default(), now).unwrap(), 1);
         assert!(!old.as_local().unwrap().exists());
+        assert!(!dir.path().join("_flowlake/staging/20141214T040650Z-0123abcd").exists(), "its folders go too");
         assert!(young.as_local().unwrap().exists(), "a younger run may still be going");
+    }
+
+    /// Commits take the next free place; one that finds its place taken reads the commit
+    /// there and goes on unless that commit converted one of its inputs or removes a file
+    /// it removes.
+    #[test]
+    fn commits_take_places_in_order_and_overlapping_ones_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        let base = Manifest::load(&s, &root).unwrap();
+        let mut a = commit("A", &["/in/1", "/in/2"], &["date=2023-08-01/part-A.parquet"], &[]);
+        assert_eq!(commit_in_order(&s, &root, &base, &mut a).unwrap(), Ok(1));
+        assert!(dir.path().join("_flowlake/manifest").join(MARKER).exists(), "flowlake 0.1 is kept away");
+        // B started from the same (empty) table, with other inputs: it commits after A.
+        let mut b = commit("B", &["/in/3"], &["date=2023-08-01/part-B.parquet"], &[]);
+        assert_eq!(commit_in_order(&s, &root, &base, &mut b).unwrap(), Ok(2));
+        // C also converted /in/2: it finds A in its way.
+        let mut c = commit("C", &["/in/4", "/in/2"], &["date=2023-08-01/part-C.parquet"], &[]);
+        let conflict = commit_in_order(&s, &root, &base, &mut c).unwrap().unwrap_err();
+        assert_eq!((conflict.run_id.as_str(), conflict.sequence), ("A", 1));
+        assert_eq!(
+            conflict.to_string(),
+            "another run (A, commit 1) committed first and converted /in/2 as well: this run wrote nothing; \
+             run it again to convert what is left"
+        );
+        // Two compactions of the same files: the second finds the first.
+        let now = Manifest::load(&s, &root).unwrap();
+        let mut d = commit("D", &[], &["date=2023-08-01/part-D.parquet"], &["date=2023-08-01/part-A.parquet"]);
+        let mut e = commit("E", &[], &["date=2023-08-01/part-E.parquet"], &["date=2023-08-01/part-A.parquet"]);
+        assert_eq!(commit_in_order(&s, &root, &now, &mut d).unwrap(), Ok(3));
+        let conflict = commit_in_order(&s, &root, &now, &mut e).unwrap().unwrap_err();
+        assert_eq!(conflict.why, "replaced date=2023-08-01/part-A.parquet as well");
+        let m = Manifest::load(&s, &root).unwrap();
+        assert_eq!(m.run_ids(), ["A", "B", "D"]);
+        assert_eq!(
+            m.live_files().into_keys().collect::<Vec<_>>(),
+            ["date=2023-08-01/part-B.parquet", "date=2023-08-01/part-D.parquet"]
+        );
+    }
+
+    /// Case 7 of the exactly-once issue: a commit naming a path outside the table is damaged;
+    /// nothing is deleted or read because of it.
+    #[test]
+    fn paths_outside_the_table_make_a_commit_damaged() {
+        for (rel, kind) in [
+            ("../victim.txt", PathKind::DataFile),
+            ("/etc/passwd", PathKind::DataFile),
+            ("date=2023-08-01/../../x.parquet", PathKind::DataFile),
+            ("_flowlake/log/00000000000000000001.json", PathKind::DataFile),
+            ("date=2023-08-01//x.parquet", PathKind::DataFile),
+            ("date=2023-08-01\\\\x.parquet", PathKind::DataFile),
+            ("date=2023-08-01/x.json", PathKind::DataFile),
+            ("_flowlake/staging/../../x", PathKind::Staging),
+            ("elsewhere", PathKind::Staging),
+        ] {
+            assert!(check_path(rel, kind).is_err(), "{rel}");
+        }
+        assert!(check_path("date=2023-08-01/part-x.parquet", PathKind::DataFile).is_ok());
+        assert!(check_path("_flowlake/staging/20230801T000000Z-01234567", PathKind::Staging).is_ok());
+
+        let outer = tempfile::tempdir().unwrap();
+        let victim = outer.path().join("victim.txt");
+        std::fs::write(&victim, b"keep me").unwrap();
+        let root = Location::Local(outer.path().join("lake"));
+        let s = LocalStorage;
+        for edited in ["replaces", "files", "legacy"] {
+            let mut run = commit("R", &["/in/1"], &["date=2023-08-01/part-R.parquet"], &[]);
+            match edited {
+                "replaces" => run.replaces_files = vec!["../victim.txt".into()],
+                "files" => run.files = vec!["../victim.txt".into()],
+                _ => {}
+            }
+            let _ = std::fs::remove_dir_all(root.as_local().unwrap());
+            if edited == "legacy" {
+                run.replaces_files = vec!["../victim.txt".into()];
+                legacy(&s, &root, &run);
+            } else {
+                run.sequence = 1;
+                commit_at(&s, &root, &run).unwrap();
+            }
+            let err = Manifest::load(&s, &root).unwrap_err().to_string();
+            assert!(err.contains("is damaged: `../victim.txt` is not a Parquet file inside the table"), "{err}");
+            assert!(err.contains("Nothing was read, moved or deleted because of it"), "{err}");
+            assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        }
+    }
+
+    /// Inputs flowlake 0.1 recorded by a relative path are recognised wherever the table is
+    /// used from: by the path's end, the size and the version.
+    #[test]
+    fn legacy_relative_paths_are_recognised_by_their_end_size_and_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().join("lake"));
+        let s = LocalStorage;
+        let data = dir.path().join("work/sample/AWSLogs/1/vpcflowlogs/us-east-1/2023/08/01");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("x.log.gz"), b"12345").unwrap();
+        let input = crate::source::InputFile::new(
+            s.list(&Location::Local(
+                s.canonical(&Location::Local(data.join("x.log.gz"))).unwrap().as_local().unwrap().into(),
+            ))
+            .unwrap()
+            .remove(0),
+        );
+        let mut run = commit("R", &[], &[], &[]);
+        run.inputs = vec![InputEntry {
+            location: "./sample/AWSLogs/1/vpcflowlogs/us-east-1/2023/08/01/x.log.gz".into(),
+            size: 5,
+            version: input.meta.version.clone(),
+            rows: 1,
+            partitions: vec!["date=2023-08-01".into()],
+            was: None,
+        }];
+        legacy(&s, &root, &run);
+        let m = Manifest::load(&s, &root).unwrap();
+        let rec = m.record_of(&s, &input);
+        assert_eq!(rec.as_deref(), Some("./sample/AWSLogs/1/vpcflowlogs/us-east-1/2023/08/01/x.log.gz"));
+        assert_eq!(m.seen(rec.as_deref(), &input), Seen::Done);
+        // Another file of the same name and path end, but another size: not the same input.
+        let mut other = input.clone();
+        other.meta.size = 6;
+        assert_eq!(m.record_of(&s, &other), None);
+        // Once a commit records it under its canonical location, the old record is gone.
+        let mut next = commit("S", &[], &[], &[]);
+        next.inputs = vec![entry(&input, 1, vec!["date=2023-08-01".into()], rec.as_deref())];
+        next.sequence = 1;
+        commit_at(&s, &root, &next).unwrap();
+        let m = Manifest::load(&s, &root).unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.record_of(&s, &input), Some(input.key.clone()));
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
-use super::{Location, ObjectMeta, ObjectWriter, Storage};
+use super::{DirListing, Location, ObjectMeta, ObjectWriter, Storage};
 use crate::error::{Error, Result};
 
 /// The local file system.
@@ -48,8 +48,15 @@ impl Storage for LocalStorage {
         let mut out = Vec::new();
         if md.is_dir() {
             walk(path, &mut out)?;
-        } else {
+        } else if md.is_file() {
             out.push(meta_of(path.to_path_buf(), &md));
+        } else {
+            // A FIFO, socket or device: opening one to read could block forever.
+            return Err(Error::io(
+                "read",
+                path.display(),
+                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (a FIFO, socket or device)"),
+            ));
         }
         Ok(out)
     }
@@ -68,6 +75,53 @@ impl Storage for LocalStorage {
             }
         }
         Ok((files, dirs))
+    }
+
+    fn list_dir_inputs(&self, dir: &Location) -> Result<DirListing> {
+        let path = path_of(dir)?;
+        let mut out = DirListing::default();
+        for entry in fs::read_dir(path).map_err(|e| Error::io("list", path.display(), e))? {
+            let entry = entry.map_err(|e| Error::io("list", path.display(), e))?;
+            let mut p = entry.path();
+            let link = entry.file_type().map_err(|e| Error::io("read", p.display(), e))?.is_symlink();
+            if link {
+                // The target's own name: a file or folder reached through a link and directly is one input.
+                match fs::canonicalize(&p) {
+                    Ok(target) => p = target,
+                    Err(e) => {
+                        let why = if e.raw_os_error() == Some(libc::ELOOP) {
+                            "a symbolic link that leads back to itself (a loop)".to_string()
+                        } else {
+                            format!("a symbolic link that leads nowhere ({e})")
+                        };
+                        out.broken.push((Location::Local(p), why));
+                        continue;
+                    }
+                }
+            }
+            let md = match fs::metadata(&p) {
+                Ok(md) => md,
+                // Gone since the listing, or unreadable: an input problem, not a failed run.
+                Err(e) => {
+                    out.broken.push((Location::Local(p), format!("cannot be read ({e})")));
+                    continue;
+                }
+            };
+            if md.is_dir() {
+                out.dirs.push(Location::Local(p));
+            } else if md.is_file() {
+                out.files.push(meta_of(p, &md));
+            } else {
+                // A FIFO, socket or device: reading one could block forever or never end.
+                out.broken.push((Location::Local(p), "not a regular file (a FIFO, socket or device)".into()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn canonical(&self, location: &Location) -> Result<Location> {
+        let path = path_of(location)?;
+        fs::canonicalize(path).map(Location::Local).map_err(|e| Error::io("read", path.display(), e))
     }
 
     fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>> {
@@ -175,6 +229,40 @@ impl Storage for LocalStorage {
         linked
     }
 
+    fn remove_empty_dirs(&self, dir: &Location) -> Result<()> {
+        fn prune(d: &Path) -> bool {
+            let Ok(entries) = fs::read_dir(d) else { return false };
+            let mut empty = true;
+            for e in entries.flatten() {
+                let p = e.path();
+                empty &= e.file_type().is_ok_and(|t| t.is_dir()) && prune(&p);
+            }
+            empty && fs::remove_dir(d).is_ok()
+        }
+        prune(path_of(dir)?);
+        Ok(())
+    }
+
+    fn remove_stale_temporaries(&self, dir: &Location, max_age_secs: u64, skip: &[&str]) -> Result<u64> {
+        fn walk(dir: &Path, max_age: u64, skip: &[&str], removed: &mut u64) {
+            let Ok(entries) = fs::read_dir(dir) else { return };
+            for e in entries.flatten() {
+                let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+                let Ok(md) = e.metadata() else { continue };
+                if md.is_dir() {
+                    if !skip.contains(&name.as_str()) {
+                        walk(&path, max_age, skip, removed);
+                    }
+                } else if name.starts_with('.') && name.ends_with(".tmp") && stale_temp(&name, &md, max_age) {
+                    *removed += u64::from(fs::remove_file(&path).is_ok());
+                }
+            }
+        }
+        let mut removed = 0;
+        walk(path_of(dir)?, max_age_secs, skip, &mut removed);
+        Ok(removed)
+    }
+
     fn delete(&self, location: &Location) -> Result<()> {
         let path = path_of(location)?;
         match fs::remove_file(path) {
@@ -201,6 +289,22 @@ impl Write for LocalWriter {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.file.as_mut().expect("writer used after commit").flush()
+    }
+}
+
+/// A temporary file `.<name>.<pid>-<n>.tmp` of a writer that is gone: its process no
+/// longer runs on this host, or it is older than `max_age` seconds.
+fn stale_temp(name: &str, md: &fs::Metadata, max_age: u64) -> bool {
+    let age = md.modified().ok().and_then(|t| t.elapsed().ok()).map_or(0, |d| d.as_secs());
+    if age > max_age {
+        return true;
+    }
+    let pid = name.trim_end_matches(".tmp").rsplit('.').next().and_then(|s| s.split('-').next());
+    match pid.and_then(|p| p.parse::<u32>().ok()) {
+        Some(pid) if cfg!(target_os = "linux") => {
+            pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists()
+        }
+        _ => false,
     }
 }
 

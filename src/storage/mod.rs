@@ -86,6 +86,64 @@ impl Location {
         let k = self.key_path();
         k.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
     }
+
+    /// The location as a string that tells any two locations apart, for keys in a table's
+    /// metadata: `s3://bucket/key`, or a local path's bytes, with `%` written `%25` and
+    /// bytes that are not UTF-8 written `%XX` (two paths that differ only in such bytes
+    /// stay two keys; `to_string` would make them one).
+    pub fn identity(&self) -> String {
+        match self {
+            Location::S3 { .. } => self.to_string(),
+            Location::Local(p) => {
+                use std::os::unix::ffi::OsStrExt;
+                let mut out = String::new();
+                for chunk in p.as_os_str().as_bytes().utf8_chunks() {
+                    out.push_str(&chunk.valid().replace('%', "%25"));
+                    for b in chunk.invalid() {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+impl Location {
+    /// The location a string from [`Location::identity`] names (the inverse of it; also
+    /// takes a plain path or `s3://` URL).
+    pub fn from_identity(key: &str) -> Result<Location> {
+        if key.starts_with("s3://") {
+            return Location::parse(key);
+        }
+        use std::os::unix::ffi::OsStringExt;
+        let (b, mut out, mut i) = (key.as_bytes(), Vec::with_capacity(key.len()), 0);
+        while i < b.len() {
+            let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+            match (b[i], hex(i + 1), hex(i + 2)) {
+                (b'%', Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (c, ..) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        Ok(Location::Local(PathBuf::from(std::ffi::OsString::from_vec(out))))
+    }
+}
+
+/// One level of a folder of inputs ([`Storage::list_dir_inputs`]).
+#[derive(Clone, Debug, Default)]
+pub struct DirListing {
+    /// Objects directly in it.
+    pub files: Vec<ObjectMeta>,
+    /// Its subfolders.
+    pub dirs: Vec<Location>,
+    /// Entries that cannot be read as inputs, with why (a symbolic link that leads nowhere).
+    pub broken: Vec<(Location, String)>,
 }
 
 impl fmt::Display for Location {
@@ -128,6 +186,18 @@ pub trait Storage: Send + Sync {
     /// One level of a folder: the objects directly in it and its subfolders
     /// (for listing only the parts of a date-organised tree that are needed).
     fn list_dir(&self, dir: &Location) -> Result<(Vec<ObjectMeta>, Vec<Location>)>;
+    /// One level of a folder of inputs, every location in its canonical form (local disk:
+    /// symbolic links resolved, so that a file or folder reached two ways has one name);
+    /// a link that leads nowhere is listed as broken, not an error.
+    fn list_dir_inputs(&self, dir: &Location) -> Result<DirListing> {
+        let (files, dirs) = self.list_dir(dir)?;
+        Ok(DirListing { files, dirs, broken: Vec::new() })
+    }
+    /// The canonical form of a location (local disk: absolute, symbolic links and `..`
+    /// resolved; it must exist). Object stores name every object one way already.
+    fn canonical(&self, location: &Location) -> Result<Location> {
+        Ok(location.clone())
+    }
     /// Streams an object's bytes.
     fn open(&self, location: &Location) -> Result<Box<dyn Read + Send>>;
     /// Reads `len` bytes at `offset` (for Parquet footers).
@@ -167,6 +237,18 @@ pub trait Storage: Send + Sync {
     /// True for object stores over a network, where reading ahead pays.
     fn is_remote(&self) -> bool {
         false
+    }
+    /// Removes `dir` and the folders below it if no object is left in them (object
+    /// stores have no folders to remove).
+    fn remove_empty_dirs(&self, _dir: &Location) -> Result<()> {
+        Ok(())
+    }
+    /// Removes the temporary files that writers killed mid-write left below `dir`
+    /// (except under subfolders named in `skip`), once the process that wrote one is gone
+    /// (checked on this host) or it is older than `max_age_secs`; returns how many.
+    /// Object stores have none: an unfinished upload is never visible.
+    fn remove_stale_temporaries(&self, _dir: &Location, _max_age_secs: u64, _skip: &[&str]) -> Result<u64> {
+        Ok(0)
     }
 }
 
@@ -236,6 +318,18 @@ mod tests {
         assert_eq!(bare.join("a/b").to_string(), "s3://bucket/a/b");
         assert!(Location::parse("s3:///x").is_err());
         assert!(Location::parse("gs://x/y").is_err());
+        assert_eq!(Location::Local(PathBuf::from("/a/100%/b")).identity(), "/a/100%25/b");
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let a = Location::Local(PathBuf::from(std::ffi::OsStr::from_bytes(b"/x/\xff.log")));
+            let b = Location::Local(PathBuf::from(std::ffi::OsStr::from_bytes(b"/x/\xfe.log")));
+            assert_eq!(a.to_string(), b.to_string(), "lossy display merges them");
+            assert_eq!((a.identity().as_str(), b.identity().as_str()), ("/x/%FF.log", "/x/%FE.log"));
+            assert_eq!(Location::from_identity(&a.identity()).unwrap(), a);
+            let odd = Location::Local(PathBuf::from("/a/100%/b%25"));
+            assert_eq!(Location::from_identity(&odd.identity()).unwrap(), odd);
+        }
+        assert_eq!(s3.join("k").identity(), "s3://bucket/some/prefix/k");
         let local = Location::parse("out").unwrap();
         assert_eq!(local.join("_flowlake/runs/r.json").as_local().unwrap(), Path::new("out/_flowlake/runs/r.json"));
         assert_eq!(local.join("a/b.parquet").file_name(), "b.parquet");

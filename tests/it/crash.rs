@@ -59,7 +59,7 @@ fn killed_at_twenty_points_then_rerun_equals_a_clean_run() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
     }
-    let manifests = files_under(&lake.join("_flowlake/manifest")).len();
+    let manifests = files_under(&lake.join("_flowlake/log")).len();
     eprintln!("{manifests} runs committed before the final one");
     // The same command, to the end.
     let out = convert_cmd(&sample, &lake).output().unwrap();

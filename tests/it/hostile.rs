@@ -2,6 +2,7 @@
 //! input line once as a row or once as a reject, nothing outside the table touched,
 //! one clear sentence and a trustworthy exit code for everything else.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -443,4 +444,276 @@ fn absurd_numbers_are_usage_errors() {
         let (_, err) = flowlake_code(&["query", d, "SELECT 1", "-j", "100000"], 2);
         assert!(err.contains("--threads"), "{err}");
     }
+}
+
+/// Runs the binary from `cwd`; returns the exit code, stdout and stderr.
+fn flowlake_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_flowlake")).current_dir(cwd).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_report(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not a report ({e}): {stdout}"))
+}
+
+/// Every row of the table, and the rows of the raw inputs, over the table's columns.
+fn rows_and_raw(lake: &Path, sample: &Path) -> (Vec<String>, Vec<String>) {
+    let t = read_table(lake);
+    let cols = columns_of(&t);
+    (table_rows(&t, &cols), raw_rows(&log_files(sample), &cols))
+}
+
+/// Case 1: the same files named two ways (relative, absolute, through `..`, overlapping
+/// roots, twice on one command line) are converted once.
+#[test]
+fn the_same_inputs_named_in_other_ways_are_converted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path();
+    generate_sample(&base.join("in"), 3_000, 2, 3);
+    let abs = base.join("in");
+    let one = log_files(&abs).remove(0);
+    let sub = base.join("sub");
+    fs::create_dir_all(&sub).unwrap();
+    let (a, s) = (abs.to_str().unwrap(), one.to_str().unwrap());
+    let runs: Vec<(&Path, Vec<&str>)> = vec![
+        (base, vec!["in", "in"]),
+        (base, vec![a]),
+        (&sub, vec!["../in"]),
+        (base, vec!["./sub/../in/", s]),
+        (base, vec![a, s, "in"]),
+    ];
+    for (i, (cwd, inputs)) in runs.iter().enumerate() {
+        let mut args = vec!["convert"];
+        args.extend(inputs.iter().copied());
+        let lake = base.join("lake");
+        args.extend(["--out", lake.to_str().unwrap(), "--json"]);
+        let (code, out, err) = flowlake_in(cwd, &args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let r = json_report(&out);
+        let (files_in, skipped) = (r["files_in"].as_u64().unwrap(), r["files_skipped"].as_u64().unwrap());
+        if i == 0 {
+            assert_eq!((files_in, skipped), (6, 0), "{args:?}");
+            assert!(r["notes"][0].as_str().unwrap().contains("named more than once"), "{r}");
+        } else {
+            assert_eq!((files_in, skipped), (0, 6), "run {i} {args:?} converted again");
+        }
+        let (rows, raw) = rows_and_raw(&lake, &abs);
+        assert!(rows == raw, "run {i}: every record exactly once");
+    }
+    // The table's commits still open, compact and convert (a repeated input once made them panic).
+    let l = base.join("lake");
+    flowlake_code(&["compact", l.to_str().unwrap()], 0);
+    let (rows, raw) = rows_and_raw(&l, &abs);
+    assert!(rows == raw);
+}
+
+/// Case 1: two file names that differ only in bytes that are not UTF-8 are two inputs.
+#[test]
+fn names_that_differ_only_in_invalid_utf8_are_two_inputs() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in/2023/08/01");
+    fs::create_dir_all(&input).unwrap();
+    let names = [b"a-\xff.log".as_slice(), b"a-\xfe.log".as_slice()];
+    for (i, n) in names.iter().enumerate() {
+        let p = input.join(std::ffi::OsStr::from_bytes(n));
+        fs::write(&p, format!("{HEADER}\n{}\n", record(i as u32))).unwrap();
+    }
+    let lake = dir.path().join("lake");
+    let opts = ConvertOptions::new(vec![Location::Local(dir.path().join("in"))], Location::Local(lake.clone()));
+    let r = convert(&opts, &NoProgress).unwrap();
+    assert_eq!((r.files_in, r.rows_written), (2, 2));
+    let again = convert(&opts, &NoProgress).unwrap();
+    assert_eq!((again.files_in, again.files_skipped), (0, 2));
+    assert_eq!(read_table(&lake).iter().map(|(_, b)| b.num_rows()).sum::<usize>(), 2);
+}
+
+/// Case 2: a folder reached twice through a symbolic link is read once; a link loop and a
+/// link that leads nowhere are reported as input problems; a FIFO named directly does not hang.
+#[test]
+fn symbolic_links_loops_dangling_links_and_fifos() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    generate_sample(&input, 2_000, 1, 2);
+    // (Listed before the links are made: the tests' own walk follows links, loops included.)
+    let originals = log_files(&input);
+    let day = originals[0].parent().unwrap().to_path_buf();
+    std::os::unix::fs::symlink(&day, input.join("again")).unwrap();
+    std::os::unix::fs::symlink(&input, day.join("up")).unwrap();
+    std::os::unix::fs::symlink(input.join("nowhere.log.gz"), input.join("dangling.log.gz")).unwrap();
+    std::os::unix::fs::symlink(input.join("b"), input.join("a")).unwrap();
+    std::os::unix::fs::symlink(input.join("a"), input.join("b")).unwrap();
+    let fifo = dir.path().join("pipe.log");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let lake = dir.path().join("lake");
+    let (code, out, _) = flowlake_in(
+        dir.path(),
+        &["convert", input.to_str().unwrap(), fifo.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(code, 1, "input problems make exit 1: {out}");
+    let r = json_report(&out);
+    assert_eq!(r["status"], "completed_with_errors");
+    assert_eq!(r["files_in"], 2);
+    let t = read_table(&lake);
+    let cols = columns_of(&t);
+    assert!(table_rows(&t, &cols) == raw_rows(&originals, &cols), "every record exactly once");
+    let notes: Vec<&str> = r["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("was reached a second time (through a symbolic link): read once")),
+        "{notes:?}"
+    );
+    let damaged: Vec<(String, String)> = r["files_damaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["file"].as_str().unwrap().to_string(), d["error"].as_str().unwrap().to_string()))
+        .collect();
+    let find = |name: &str| damaged.iter().find(|(f, _)| f.ends_with(name)).map(|(_, e)| e.as_str());
+    assert!(
+        find("dangling.log.gz").is_some_and(|e| e.starts_with("a symbolic link that leads nowhere")),
+        "{damaged:?}"
+    );
+    assert!(find("/a").or(find("/b")).is_some_and(|e| e.contains("loop")), "{damaged:?}");
+    assert!(find("pipe.log").is_some_and(|e| e.contains("not a regular file")), "{damaged:?}");
+}
+
+/// Case 7: a commit edited to name a file outside the table stops the run with one
+/// sentence; nothing outside the table is deleted, with or without --full-refresh.
+#[test]
+fn a_commit_naming_a_path_outside_the_table_is_damaged_and_nothing_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 1_000, 1, 2);
+    let lake = dir.path().join("lake");
+    let victim = dir.path().join("victim.txt");
+    fs::write(&victim, "keep me").unwrap();
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    flowlake_code(&["convert", s, "--out", l, "-q"], 0);
+    let commit = files_under(&lake.join("_flowlake/log")).remove(0);
+    let mut c: serde_json::Value = serde_json::from_str(&fs::read_to_string(&commit).unwrap()).unwrap();
+    c["replaces_files"] = serde_json::json!(["../victim.txt"]);
+    fs::write(&commit, serde_json::to_vec(&c).unwrap()).unwrap();
+    let before = files_under(&lake);
+    for extra in [&[][..], &["--full-refresh"][..]] {
+        let mut args = vec!["convert", s, "--out", l];
+        args.extend_from_slice(extra);
+        let (_, err) = flowlake_code(&args, 1);
+        assert!(
+            err.starts_with(&format!(
+                "flowlake: {} is damaged: `../victim.txt` is not a Parquet file inside the table",
+                commit.display()
+            )),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(files_under(&lake), before, "nothing in the table changed either");
+    }
+    flowlake_code(&["compact", l], 1);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+}
+
+/// A table written by flowlake 0.1 (tests/golden/legacy-0.1: inputs recorded by a relative
+/// path, a compaction that deleted files its runs' manifests still name) is read as it is:
+/// the same inputs named another way are not converted again, new ones are, and flowlake
+/// 0.1 is then kept from writing to it.
+#[test]
+fn a_table_written_by_flowlake_0_1_is_read_and_extended() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/legacy-0.1");
+    let base = dir.path().join("work");
+    for f in files_under(&golden) {
+        let rel = f.strip_prefix(&golden).unwrap();
+        if rel.starts_with("sample") || rel.starts_with("lake") {
+            fs::create_dir_all(base.join(rel).parent().unwrap()).unwrap();
+            fs::copy(&f, base.join(rel)).unwrap();
+        }
+    }
+    // The inputs as they were when 0.1 converted them: their modification times are their versions.
+    for m in files_under(&base.join("lake/_flowlake/manifest")) {
+        let run: serde_json::Value = serde_json::from_str(&fs::read_to_string(m).unwrap()).unwrap();
+        for i in run["inputs"].as_array().unwrap() {
+            let ns: u64 = i["version"].as_str().unwrap().parse().unwrap();
+            let f = fs::File::options().write(true).open(base.join(i["location"].as_str().unwrap())).unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns)).unwrap();
+        }
+    }
+    let (sample, lake) = (base.join("sample"), base.join("lake"));
+    let (rows0, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows0 == raw, "the golden table holds its inputs once");
+    // From elsewhere, by an absolute path; then from the table's folder, by the relative one.
+    for (cwd, input) in [(dir.path(), sample.to_str().unwrap()), (base.as_path(), "sample")] {
+        let (code, out, err) = flowlake_in(cwd, &["convert", input, "--out", lake.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let r = json_report(&out);
+        assert_eq!((r["files_in"].as_u64(), r["files_skipped"].as_u64()), (Some(0), Some(6)), "{r}");
+    }
+    // A new day converts, and only it.
+    let mut o = flowlake::generate::GenerateOptions::new(&sample, 400, 1);
+    (o.start_date, o.files_per_day, o.seed) = ("2023-08-03".into(), 2, 8);
+    flowlake::generate::generate(&o).unwrap();
+    let (code, out, err) =
+        flowlake_in(dir.path(), &["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r = json_report(&out);
+    assert_eq!(
+        (r["files_in"].as_u64(), r["files_skipped"].as_u64(), r["rows_written"].as_u64()),
+        (Some(2), Some(6), Some(400))
+    );
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw, "every record exactly once");
+    // flowlake 0.1 would not see the log: the file it stops at is there.
+    assert!(lake.join("_flowlake/manifest").join(flowlake::manifest::MARKER).exists());
+    // The files the table should hold are known, though 0.1's compaction deleted two its manifests name.
+    #[cfg(feature = "query")]
+    flowlake_code(&["verify", lake.to_str().unwrap()], 0);
+}
+
+/// Case 14: a file removed from the table by hand is noticed; so are strays and changed
+/// files. `verify --repair` rebuilds the partitions from their inputs and removes strays.
+#[test]
+fn verify_finds_missing_stray_and_changed_files_and_repair_mends_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 6_000, 3, 3);
+    let lake = dir.path().join("lake");
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    flowlake_code(&["convert", s, "--out", l, "-q"], 0);
+    let (out, err) = flowlake_code(&["verify", l], 0);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("0 problems"), "{err}");
+    let files = parquet_files(&lake);
+    let rel = |p: &Path| p.strip_prefix(&lake).unwrap().to_string_lossy().into_owned();
+    let (missing, changed) = (files[1].1.clone(), files[2].1.clone());
+    fs::remove_file(&missing).unwrap();
+    let bytes = fs::read(&changed).unwrap();
+    fs::write(&changed, &bytes[..bytes.len() - 100]).unwrap();
+    let stray = files[0].1.with_file_name("part-copied-by-hand.parquet");
+    fs::copy(&files[0].1, &stray).unwrap();
+    let (out, _) = flowlake_code(&["verify", l], 1);
+    let lines: BTreeSet<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(out.contains(&format!("missing: {}: a commit names it but it is not there", rel(&missing))), "{out}");
+    assert!(
+        out.contains(&format!(
+            "changed: {}: it is {} bytes, where its run wrote {}",
+            rel(&changed),
+            bytes.len() - 100,
+            bytes.len()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("stray: {}: no commit names it", rel(&stray))), "{out}");
+    let (_, err) = flowlake_code(&["verify", l, "--repair"], 0);
+    assert!(err.contains("3 problems, 3 mended"), "{err}");
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw, "after the repair every record is there exactly once");
+    flowlake_code(&["verify", l], 0);
+    // And the next conversion has nothing to do.
+    let (out, _) = flowlake_code(&["convert", s, "--out", l, "--json"], 0);
+    assert_eq!(json_report(&out)["files_in"], 0);
 }

@@ -204,10 +204,10 @@ fn incremental_runs(checkpoint_every: usize) {
     let table = read_table(&lake);
     let columns = columns_of(&table);
     assert!(table_rows(&table, &columns) == raw_rows(&log_files(&sample), &columns), "every record exactly once");
-    // No temporary files are left behind; one manifest per run that converted something.
+    // No temporary files are left behind; one commit per run that converted something.
     let all = walk_all(&lake);
     assert!(all.iter().all(|p| !p.ends_with(".tmp")), "{all:?}");
-    assert_eq!(all.iter().filter(|p| p.contains("_flowlake/manifest/")).count(), 2);
+    assert_eq!(all.iter().filter(|p| p.contains("_flowlake/log/")).count(), 2);
     assert_eq!(checkpoints(&lake), checkpoint_every.min(1), "older checkpoints are removed");
     // A converted input that changes afterwards replaces its earlier rows: here it loses every
     // third record. The partitions it wrote to are rebuilt from every input that wrote to them.
@@ -245,7 +245,10 @@ fn incremental_runs(checkpoint_every: usize) {
         "every current record exactly once"
     );
     let all = walk_all(&lake);
-    assert_eq!(all.iter().filter(|p| p.contains("_flowlake/manifest/")).count(), 1, "earlier runs' manifests are gone");
+    let m =
+        flowlake::manifest::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
+    assert_eq!(m.run_ids(), std::slice::from_ref(&d.run_id), "earlier runs are replaced (their commits stay in the log)");
+    assert!(all.iter().all(|p| !p.ends_with(".tmp")), "{all:?}");
     assert_eq!(checkpoints(&lake), checkpoint_every.min(1), "and so are the checkpoints that covered them");
     assert_eq!(parquet_files(&lake).len() as u64, d.files_written);
     // And the next run skips everything again.
@@ -439,7 +442,7 @@ fn compact_rewrites_small_files_into_few_with_the_same_rows() {
             .unwrap();
     assert_eq!((again.files_in, again.files_skipped), (0, 24));
     assert!(!walk_all(&lake).iter().any(|p| p.contains("_flowlake/staging/")));
-    assert!(walk_all(&lake).iter().filter(|p| p.contains("_flowlake/manifest/")).count() == 4);
+    assert!(walk_all(&lake).iter().filter(|p| p.contains("_flowlake/log/")).count() == 4);
 }
 
 /// Readers that list a partition's folder while it is compacted (Spark, DuckDB, Athena

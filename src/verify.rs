@@ -1,0 +1,233 @@
+//! `flowlake verify`: does the table hold what its commits say, and nothing else?
+//!
+//! Every file the log names as part of the table must be there, with the size and row
+//! count its run recorded (read from its footer); no other Parquet file may sit in the
+//! partitions; no committed run may have files still staged; no run that can no longer
+//! commit may have left a staging folder behind. Each problem is one line. `--repair`
+//! mends them under the same commit protocol as a conversion: committed files still
+//! staged are moved into place, partitions with missing or changed files are rebuilt
+//! from the inputs that wrote to them (read again; the partition's files replaced), and
+//! stray files and leftover staging folders are removed.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::manifest::{self, Manifest};
+use crate::pipeline::{ConvertOptions, NoProgress, convert};
+use crate::report::RunReport;
+use crate::storage::{self, Location, StorageOptions};
+
+/// What to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// The table root.
+    pub root: Location,
+    /// How to reach S3 (the table's and its inputs').
+    pub storage: StorageOptions,
+    /// Mend what can be mended.
+    pub repair: bool,
+}
+
+/// One thing wrong with the table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// `missing`, `changed`, `unreadable`, `stray`, `unpublished`, `leftover`.
+    pub kind: &'static str,
+    /// The file or folder, relative to the table root.
+    pub path: String,
+    /// One sentence: what is wrong and what mends it.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.kind, self.path, self.detail)
+    }
+}
+
+/// What `verify` found (and, with `repair`, did).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Files the commits name as part of the table.
+    pub files_expected: u64,
+    /// Rows in them, as their runs recorded (where they did).
+    pub rows_expected: u64,
+    /// Everything wrong, one per file or folder.
+    pub problems: Vec<Problem>,
+    /// Things worth knowing that are not problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// With `repair`: the run that rebuilt partitions, if one was needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repair_run: Option<RunReport>,
+    /// With `repair`: problems mended.
+    pub repaired: u64,
+}
+
+/// Checks the table at `opts.root` against its commits; with `opts.repair`, mends it.
+pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
+    let st = storage::storage_for(&opts.root, &opts.storage)?;
+    let root = &opts.root;
+    // Listed before the log is read: a file a run moved into place after its commit is then
+    // always known to the log read here (a commit precedes its files' moves).
+    let listed = match st.list(root) {
+        Ok(l) => l,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Failed(format!("{root} does not exist")));
+        }
+        Err(e) => return Err(e),
+    };
+    let m = Manifest::load(st.as_ref(), root)?;
+    let mut rep = VerifyReport::default();
+    let live = m.live_files();
+    rep.files_expected = live.len() as u64;
+    rep.rows_expected = live.values().flatten().map(|s| s.rows).sum();
+    let present: BTreeMap<String, u64> = listed
+        .iter()
+        .filter(|o| o.location.key_path().ends_with(".parquet"))
+        .filter_map(|o| Some((manifest::relative(root, &o.location)?, o.size)))
+        .collect();
+    let known = m.knows_every_file();
+    if !known {
+        rep.notes.push(
+            "the table was written by flowlake 0.1, which kept no record of the files its compactions deleted: \
+             missing files are looked for once a run of this version has committed to it"
+                .to_string(),
+        );
+    }
+    let mut rebuild: BTreeSet<String> = BTreeSet::new();
+    for (rel, stats) in &live {
+        let part = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let Some(&size) = present.get(rel) else {
+            if known {
+                rep.problems.push(Problem {
+                    kind: "missing",
+                    path: rel.clone(),
+                    detail:
+                        "a commit names it but it is not there, so its rows are missing: `flowlake verify --repair` \
+                             rebuilds its partition from the inputs"
+                            .into(),
+                });
+                rebuild.insert(part);
+            }
+            continue;
+        };
+        let Some(stats) = stats else { continue };
+        let detail = if size != stats.bytes {
+            Some(format!("it is {size} bytes, where its run wrote {}", stats.bytes))
+        } else {
+            match crate::table::footer_rows(st.as_ref(), &root.join(rel), size) {
+                Ok(rows) if rows == stats.rows => None,
+                Ok(rows) => Some(format!("it holds {rows} rows, where its run wrote {}", stats.rows)),
+                Err(e) => {
+                    rep.problems.push(Problem {
+                        kind: "unreadable",
+                        path: rel.clone(),
+                        detail: format!("{e}: `flowlake verify --repair` rebuilds its partition from the inputs"),
+                    });
+                    rebuild.insert(part);
+                    continue;
+                }
+            }
+        };
+        if let Some(d) = detail {
+            rep.problems.push(Problem {
+                kind: "changed",
+                path: rel.clone(),
+                detail: format!("{d}: `flowlake verify --repair` rebuilds its partition from the inputs"),
+            });
+            rebuild.insert(part);
+        }
+    }
+    let strays: Vec<String> = present.keys().filter(|p| !live.contains_key(*p)).cloned().collect();
+    for s in &strays {
+        rep.problems.push(Problem {
+            kind: "stray",
+            path: s.clone(),
+            detail: "no commit names it (copied in by hand, or written outside flowlake): queries read its rows \
+                     as the table's; `flowlake verify --repair` removes it"
+                .into(),
+        });
+    }
+    let unpublished = m.unpublished(st.as_ref(), root)?;
+    for (dir, n) in &unpublished {
+        rep.problems.push(Problem {
+            kind: "unpublished",
+            path: dir.clone(),
+            detail: format!(
+                "a committed run left {n} files here, not yet moved into place: the next conversion moves them, as does \
+                 `flowlake verify --repair`"
+            ),
+        });
+    }
+    let now = crate::report::now_unix() as i64;
+    let stale = manifest::stale_staging(st.as_ref(), root, &m, now)?;
+    for d in &stale {
+        rep.problems.push(Problem {
+            kind: "leftover",
+            path: manifest::relative(root, d).unwrap_or_else(|| d.to_string()),
+            detail: format!(
+                "staged files of a run that never committed and started over {} hours ago (killed): \
+                 `flowlake verify --repair` removes them",
+                manifest::STALE_STAGING_SECS / 3600
+            ),
+        });
+    }
+    if !opts.repair || rep.problems.is_empty() {
+        return Ok(rep);
+    }
+    repair(opts, &m, &mut rep, &strays, &stale, !unpublished.is_empty(), rebuild)?;
+    Ok(rep)
+}
+
+/// Mends what [`verify`] found.
+fn repair(
+    opts: &VerifyOptions,
+    m: &Manifest,
+    rep: &mut VerifyReport,
+    strays: &[String],
+    stale: &[Location],
+    unpublished: bool,
+    rebuild: BTreeSet<String>,
+) -> Result<()> {
+    let st = storage::storage_for(&opts.root, &opts.storage)?;
+    let root = &opts.root;
+    if unpublished {
+        manifest::roll_forward(st.as_ref(), root, m)?;
+    }
+    for d in stale {
+        manifest::remove_staging(st.as_ref(), d)?;
+    }
+    // A stray is removed only if the log, read again now, still does not name it.
+    let now_live = Manifest::load(st.as_ref(), root)?.live_files();
+    for s in strays.iter().filter(|s| !now_live.contains_key(*s)) {
+        st.delete(&root.join(s))?;
+    }
+    let mut mended: HashSet<&str> = HashSet::new();
+    mended.extend(["stray", "unpublished", "leftover"]);
+    if !rebuild.is_empty() {
+        let inputs: Vec<Location> =
+            m.inputs_writing_to(&rebuild).iter().map(|k| Location::from_identity(k)).collect::<Result<_>>()?;
+        if inputs.is_empty() {
+            return Err(Error::Failed(format!(
+                "partitions {} have missing files, but the table records no input that wrote to them: \
+                 nothing can be converted again",
+                rebuild.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let run = convert(
+            &ConvertOptions::new(inputs, root.clone())
+                .with_storage(opts.storage.clone())
+                .with_rebuild(rebuild.into_iter().collect()),
+            &NoProgress,
+        )?;
+        if run.commit.is_some() {
+            mended.extend(["missing", "changed", "unreadable"]);
+        }
+        rep.repair_run = Some(run);
+    }
+    rep.repaired = rep.problems.iter().filter(|p| mended.contains(p.kind)).count() as u64;
+    Ok(())
+}
