@@ -717,3 +717,32 @@ fn verify_finds_missing_stray_and_changed_files_and_repair_mends_them() {
     let (out, _) = flowlake_code(&["convert", s, "--out", l, "--json"], 0);
     assert_eq!(json_report(&out)["files_in"], 0);
 }
+
+/// Case 13: a step after the commit that fails (here the DDL, whose folder is a file)
+/// still prints the report, which says the rows are committed and what failed; exit 1.
+#[test]
+fn a_failure_after_the_commit_still_reports_the_committed_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    let g = generate_sample(&sample, 1_000, 1, 2);
+    let lake = dir.path().join("lake");
+    fs::create_dir_all(lake.join("_flowlake")).unwrap();
+    fs::write(lake.join("_flowlake/ddl"), "in the way").unwrap();
+    let (code, out, _) =
+        flowlake_in(dir.path(), &["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1);
+    let r = json_report(&out);
+    assert_eq!(
+        (r["status"].as_str(), r["commit"].as_u64(), r["rows_written"].as_u64()),
+        (Some("ok"), Some(1), Some(g.records))
+    );
+    let errors = r["after_commit_errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{r}");
+    assert!(errors[0].as_str().unwrap().starts_with("the DDL was not written: "), "{r}");
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw, "the rows are committed");
+    // The human summary says so too, and a rerun has nothing left to convert.
+    fs::remove_file(lake.join("_flowlake/ddl")).unwrap();
+    let (out, _) = flowlake_code(&["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--json"], 0);
+    assert_eq!(json_report(&out)["files_in"], 0);
+}

@@ -12,7 +12,8 @@ mod fixtures;
 mod hostile;
 #[cfg(feature = "query")]
 mod query;
+mod races;
 mod rejects;
 mod roundtrip;
 #[cfg(feature = "s3")]
-mod s3;
+pub(crate) mod s3;

@@ -247,7 +247,11 @@ fn incremental_runs(checkpoint_every: usize) {
     let all = walk_all(&lake);
     let m =
         flowlake::manifest::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
-    assert_eq!(m.run_ids(), std::slice::from_ref(&d.run_id), "earlier runs are replaced (their commits stay in the log)");
+    assert_eq!(
+        m.run_ids(),
+        std::slice::from_ref(&d.run_id),
+        "earlier runs are replaced (their commits stay in the log)"
+    );
     assert!(all.iter().all(|p| !p.ends_with(".tmp")), "{all:?}");
     assert_eq!(checkpoints(&lake), checkpoint_every.min(1), "and so are the checkpoints that covered them");
     assert_eq!(parquet_files(&lake).len() as u64, d.files_written);

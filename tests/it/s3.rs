@@ -18,18 +18,18 @@ use tokio::runtime::Runtime;
 use crate::common::*;
 use crate::faultproxy::{Fault, FaultProxy};
 
-fn endpoint(var: &str) -> String {
+pub(crate) fn endpoint(var: &str) -> String {
     std::env::var(var)
         .unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test.sh, which starts moto_server"))
 }
 
-struct S3 {
+pub(crate) struct S3 {
     rt: Runtime,
     client: Client,
 }
 
 impl S3 {
-    fn new() -> S3 {
+    pub(crate) fn new() -> S3 {
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(endpoint("FLOWLAKE_S3_ENDPOINT"))
@@ -41,7 +41,7 @@ impl S3 {
     }
 
     /// Creates a bucket with a unique name.
-    fn bucket(&self, what: &str) -> String {
+    pub(crate) fn bucket(&self, what: &str) -> String {
         let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let name = format!("t-{what}-{n}");
         self.rt.block_on(self.client.create_bucket().bucket(&name).send()).unwrap();
@@ -71,7 +71,7 @@ impl S3 {
         files.len()
     }
 
-    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+    pub(crate) fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         self.rt.block_on(async {
             let mut out = Vec::new();
             let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
@@ -83,7 +83,7 @@ impl S3 {
     }
 
     /// Downloads every object under `prefix` into `to`, keeping the key below the prefix as path.
-    fn download(&self, bucket: &str, prefix: &str, to: &Path) {
+    pub(crate) fn download(&self, bucket: &str, prefix: &str, to: &Path) {
         for key in self.keys(bucket, prefix) {
             let obj = self.rt.block_on(self.client.get_object().bucket(bucket).key(&key).send()).unwrap();
             let data = self.rt.block_on(obj.body.collect()).unwrap().into_bytes();
