@@ -81,7 +81,8 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct InputArgs {
-    /// Input files or folders (folders are walked recursively; `_` and `.` folders are skipped).
+    /// Input files or folders (folders are walked recursively; folders and files whose names
+    /// start with `_` or `.` are skipped, as Athena and Spark skip them).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
     /// File-name pattern to select when walking folders; repeat for several.
@@ -921,10 +922,23 @@ fn schema(a: SchemaArgs) -> Result<u8> {
 fn demo(a: DemoArgs) -> Result<u8> {
     let sample = a.dir.join("sample");
     let lake = a.dir.join("lake");
+    // Only what an earlier demo made is deleted: a folder without its mark is someone's data.
+    const MARK: &str = ".flowlake-demo";
+    for p in [&sample, &lake] {
+        if p.exists() && !p.join(MARK).exists() {
+            return Err(Error::Usage(format!(
+                "{} exists and was not made by `flowlake demo`: give another --dir (nothing was deleted)",
+                p.display()
+            )));
+        }
+    }
     for p in [&sample, &lake] {
         if p.exists() {
             std::fs::remove_dir_all(p).map_err(|e| Error::io("remove", p.display(), e))?;
         }
+        std::fs::create_dir_all(p).map_err(|e| Error::io("create", p.display(), e))?;
+        std::fs::write(p.join(MARK), "made by `flowlake demo`, which replaces this folder when run again\n")
+            .map_err(|e| Error::io("write", p.display(), e))?;
     }
     errln!("flowlake demo: generating {} records over 3 days into {} …", a.records, sample.display());
     let mut o = GenerateOptions::new(&sample, a.records, 3);

@@ -92,7 +92,8 @@ pub fn ident(name: &str, what: &str) -> Result<String> {
 pub fn normalise_location(loc: &str) -> Result<String> {
     if loc.contains(['\'', '\n', '\r', '\\', '`']) {
         return Err(Error::Usage(format!(
-            "invalid location `{loc}`: quotes, backslashes and newlines are not allowed"
+            "invalid location `{loc}`: quotes, backslashes and newlines cannot be written into the DDL (the location \
+             defaults to the table's folder; name the table's location another way with --location, e.g. its s3:// URL)"
         )));
     }
     let url = if loc.starts_with("s3://") || loc.starts_with("file:/") {

@@ -30,6 +30,15 @@ pub struct ColumnPlan {
     slots: Vec<Slot>,
     /// Table columns this format does not have: null in its rows.
     missing: Vec<usize>,
+    /// The fields whose values are checked (see [`Check`]), by kind of check, in a pass
+    /// of their own after the line is split (so that the splitting loop stays small):
+    /// address fields, by their index among the fields;
+    addresses: Vec<usize>,
+    /// fields checked against a set of values;
+    sets: Vec<usize>,
+
+    /// The index of `start` and `end` among the numbers, when the format has both.
+    start_end: Option<(usize, usize)>,
 }
 
 #[derive(Clone, Debug)]
@@ -37,9 +46,39 @@ struct Slot {
     column: usize,
     ty: FieldType,
     check: Check,
+    /// For a check against a set of values: each value of up to 8 bytes as a word, so that a
+    /// token is compared with a few integer comparisons, not a string comparison per value.
+    words: Vec<(u64, usize)>,
+    /// For a number field: the values its check allows (all when it has none).
+    lo: i64,
+    hi: i64,
     is_start: bool,
     is_end: bool,
     name: Arc<str>,
+}
+
+/// Up to 8 bytes as one little-endian word (zero-padded); `None` for longer tokens.
+#[inline]
+fn word(tok: &[u8]) -> Option<u64> {
+    if tok.len() > 8 {
+        return None;
+    }
+    let mut w = 0u64;
+    for (i, &b) in tok.iter().enumerate() {
+        w |= u64::from(b) << (8 * i);
+    }
+    Some(w)
+}
+
+impl Slot {
+    /// Whether `tok` is one of the values of a set check.
+    #[inline]
+    fn in_set(&self, set: &[&str], tok: &[u8]) -> bool {
+        match word(tok) {
+            Some(w) if self.words.len() == set.len() => self.words.iter().any(|&(v, n)| v == w && n == tok.len()),
+            _ => set.iter().any(|v| v.as_bytes() == tok),
+        }
+    }
 }
 
 impl ColumnPlan {
@@ -54,6 +93,21 @@ impl ColumnPlan {
                 column: table.position(id).expect("table is a superset of every format"),
                 ty: id.ty(),
                 check: id.check(),
+                words: match id.check() {
+                    Check::OneOf(set) | Check::Known(set) => {
+                        set.iter().filter_map(|v| Some((word(v.as_bytes())?, v.len()))).collect()
+                    }
+                    _ => Vec::new(),
+                },
+                // (`start` has a reason of its own for values outside its range: `bad_start`.)
+                lo: match id.check() {
+                    Check::Range(lo, _) | Check::KnownRange(lo, _) if *id != start => lo,
+                    _ => i64::MIN,
+                },
+                hi: match id.check() {
+                    Check::Range(_, hi) | Check::KnownRange(_, hi) if *id != start => hi,
+                    _ => i64::MAX,
+                },
                 is_start: *id == start,
                 is_end: *id == end,
                 name: Arc::from(id.header_name()),
@@ -61,7 +115,25 @@ impl ColumnPlan {
             .collect();
         let present: Vec<usize> = slots.iter().map(|s| s.column).collect();
         let missing = (0..table.len()).filter(|c| !present.contains(c)).collect();
-        ColumnPlan { slots, missing }
+        let (mut addresses, mut sets) = (Vec::new(), Vec::new());
+        let mut number = 0;
+        let (mut start_at, mut end_at) = (None, None);
+        for (i, s) in slots.iter().enumerate() {
+            let n = (s.ty != FieldType::String).then_some(number);
+            number += usize::from(n.is_some());
+            if s.is_start {
+                start_at = n;
+            }
+            if s.is_end {
+                end_at = n;
+            }
+            match (s.check, n) {
+                (Check::Address, None) => addresses.push(i),
+                (Check::OneOf(_) | Check::Known(_), None) => sets.push(i),
+                _ => {}
+            }
+        }
+        ColumnPlan { slots, missing, addresses, sets, start_end: start_at.zip(end_at) }
     }
 }
 
@@ -85,43 +157,190 @@ impl Reason {
     }
 }
 
-/// Whether `tok` is an IPv4 address in dotted-quad form without leading zeros
-/// (the only way AWS writes one, and the text `find --ip` matches).
+/// A byte repeated in every lane of a 16-byte word.
+const fn lanes(b: u8) -> u128 {
+    (b as u128) * 0x0101_0101_0101_0101_0101_0101_0101_0101
+}
+const HIGH: u128 = lanes(0x80);
+
+/// Lanes (high bit set) whose byte is at least `c`: every byte below 0x80, `c` at most 0x80.
+#[inline(always)]
+fn lanes_ge(x: u128, c: u8) -> u128 {
+    (x + lanes(0x80 - c)) & HIGH
+}
+
+/// A token of up to 16 bytes as one little-endian word, zero-padded, read with loads
+/// that stay inside it.
+#[inline(always)]
+fn word16(tok: &[u8]) -> u128 {
+    let n = tok.len();
+    debug_assert!((4..=16).contains(&n));
+    if n < 8 {
+        let half = |at: usize| u64::from(u32::from_le_bytes(tok[at..at + 4].try_into().expect("4 bytes")));
+        return u128::from(half(0) | half(n - 4) << (8 * (n - 4)));
+    }
+    let word = |at: usize| u64::from_le_bytes(tok[at..at + 8].try_into().expect("8 bytes"));
+    let hi = if n == 8 { 0 } else { word(n - 8) >> (8 * (16 - n)) };
+    u128::from(word(0)) | u128::from(hi) << 64
+}
+
+/// Whether the token in `x` (`n` bytes, from [`word16`]) is an IPv4 address in
+/// dotted-quad form without leading zeros (the only way AWS writes one, and the text
+/// `find --ip` matches), tested sixteen bytes at once: addresses are two fields of every
+/// record, and octets of one to three digits in any mix would make a byte-by-byte test
+/// mispredict at every octet.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+fn is_ipv4_word(x: u128, n: usize) -> bool {
+    let valid = HIGH & ((1u128 << (8 * n)) - 1);
+    if x & HIGH != 0 {
+        return false;
+    }
+    let digit = lanes_ge(x, b'0') & !lanes_ge(x, b'9' + 1) & valid;
+    let other = valid & !digit;
+    // Every byte that is no digit must be a dot: compare those lanes whole with '.'.
+    let other_lanes = other | (other - (other >> 7));
+    if (x ^ lanes(b'.')) & other_lanes != 0 {
+        return false;
+    }
+    let dot = other;
+    // Three dots, none at either end or next to another; at most three digits an octet.
+    let shape = dot.count_ones() == 3
+        && digit & 0x80 != 0
+        && (digit >> (8 * (n - 1))) & 0x80 != 0
+        && dot & (dot >> 8) == 0
+        && digit & (digit >> 8) & (digit >> 16) & (digit >> 24) == 0;
+    if !shape {
+        return false;
+    }
+    // The digits' values, one a lane (0..=9 where there is a digit).
+    let d = x & lanes(0x0f);
+    let ge = |k: u8| (d + lanes(0x80 - k)) & HIGH;
+    let start = ((dot << 8) | 0x80) & valid;
+    let zero = digit & !ge(1);
+    let (two, five) = (ge(2) & !ge(3), ge(5) & !ge(6));
+    // An octet of three digits a, b, c is over 255 when a >= 3, or a = 2 and (b >= 6, or b = 5 and c >= 6).
+    let over = ge(3) | (two & ((ge(6) | (five & (ge(6) >> 8))) >> 8));
+    let three = start & (digit >> 8) & (digit >> 16);
+    zero & start & (digit >> 8) == 0 && three & over == 0
+}
+
+/// Whether a token is an IPv4 address in dotted-quad form without leading zeros (see
+/// [`is_ipv4_word`]): with SSE2 (every x86-64 processor), sixteen byte comparisons an
+/// instruction, their results as one bit each; elsewhere with [`is_ipv4_word`].
 #[inline]
 fn is_ipv4(tok: &[u8]) -> bool {
-    let (mut dots, mut val, mut digits) = (0u32, 0u32, 0u32);
-    for &b in tok {
-        if b == b'.' {
-            if digits == 0 || dots == 3 {
-                return false;
-            }
-            dots += 1;
-            (val, digits) = (0, 0);
-        } else {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 || (digits > 0 && val == 0) {
-                return false;
-            }
-            val = val * 10 + u32::from(d);
-            digits += 1;
-            if val > 255 {
-                return false;
-            }
-        }
+    if !(7..=15).contains(&tok.len()) {
+        return false;
     }
-    dots == 3 && digits > 0
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of every x86-64 processor (the target's baseline).
+    unsafe {
+        is_ipv4_sse2(word16(tok), tok.len())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        is_ipv4_word(word16(tok), tok.len())
+    }
+}
+
+/// [`is_ipv4_word`] with SSE2: bit `i` of each mask tells about byte `i`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+#[inline]
+fn is_ipv4_sse2(x: u128, n: usize) -> bool {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_movemask_epi8, _mm_set_epi64x, _mm_set1_epi8};
+    let v = _mm_set_epi64x((x >> 64) as i64, x as i64);
+    // Signed comparisons: a byte of 0x80 or more is below everything here, so no digit.
+    let above = |c: u8| _mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8(c as i8))) as u32;
+    let equal = |c: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u32;
+    let valid = (1u32 << n) - 1;
+    let digit = above(b'0' - 1) & !above(b'9') & valid;
+    let dot = equal(b'.') & valid;
+    // Only digits and dots; three dots, none at either end or next to another; at most three digits an octet.
+    let shape = digit | dot == valid
+        && dot.count_ones() == 3
+        && digit & 1 != 0
+        && (digit >> (n - 1)) & 1 != 0
+        && dot & (dot >> 1) == 0
+        && digit & (digit >> 1) & (digit >> 2) & (digit >> 3) == 0;
+    if !shape {
+        return false;
+    }
+    let start = ((dot << 1) | 1) & valid;
+    let leading_zero = equal(b'0') & start & (digit >> 1);
+    // An octet of three digits a, b, c is over 255 when a >= 3, or a = 2 and (b >= 6, or b = 5 and c >= 6).
+    let (ge6, five) = (above(b'5'), equal(b'5'));
+    let over = above(b'2') | (equal(b'2') & ((ge6 | (five & (ge6 >> 1))) >> 1));
+    let three = start & (digit >> 1) & (digit >> 2);
+    leading_zero == 0 && three & over == 0
 }
 
 /// An IPv4 or IPv6 address.
-#[inline]
+#[inline(never)]
 fn is_address(tok: &[u8]) -> bool {
-    if tok.contains(&b':') {
-        std::str::from_utf8(tok).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())
-    } else {
-        is_ipv4(tok)
+    is_ipv4(tok) || is_ipv6(tok)
+}
+
+/// Whether `tok` is IPv6 text (RFC 4291 section 2.2): eight groups of one to four hex
+/// digits, or fewer with one `::` standing for the rest, the last two groups possibly an
+/// IPv4 address in dotted-quad form.
+fn is_ipv6(tok: &[u8]) -> bool {
+    if !(2..=45).contains(&tok.len()) {
+        return false;
+    }
+    let (mut groups, mut i, mut gap) = (0usize, 0usize, false);
+    let n = tok.len();
+    if tok.starts_with(b"::") {
+        gap = true;
+        i = 2;
+        if i == n {
+            return true;
+        }
+    } else if tok[0] == b':' {
+        return false;
+    }
+    loop {
+        // One group: hex digits up to the next `:` (or an IPv4 tail).
+        let start = i;
+        while i < n && tok[i].is_ascii_hexdigit() && i - start < 5 {
+            i += 1;
+        }
+        let len = i - start;
+        if i < n && tok[i] == b'.' {
+            // An IPv4 tail takes the place of two groups.
+            return groups + 2 <= 8 && (gap || groups + 2 == 8) && is_ipv4(&tok[start..]);
+        }
+        if len == 0 || len > 4 {
+            return false;
+        }
+        groups += 1;
+        if i == n {
+            return if gap { groups < 8 } else { groups == 8 };
+        }
+        if tok[i] != b':' {
+            return false;
+        }
+        i += 1;
+        if i < n && tok[i] == b':' {
+            if gap {
+                return false;
+            }
+            gap = true;
+            i += 1;
+            if i == n {
+                return groups < 8;
+            }
+        } else if i == n {
+            return false;
+        }
+        if groups >= 8 {
+            return false;
+        }
     }
 }
 
+#[cold]
 fn invalid_value(slot: &Slot, tok: &[u8], why: std::fmt::Arguments<'_>) -> Reason {
     Reason::new(
         "invalid_value",
@@ -129,6 +348,7 @@ fn invalid_value(slot: &Slot, tok: &[u8], why: std::fmt::Arguments<'_>) -> Reaso
     )
 }
 
+#[cold]
 fn unknown_value(slot: &Slot, tok: &[u8], documented: &str) -> Reason {
     let value = String::from_utf8_lossy(tok).into_owned();
     Reason {
@@ -142,29 +362,35 @@ fn unknown_value(slot: &Slot, tok: &[u8], documented: &str) -> Reason {
     }
 }
 
-/// Checks a string field's value against its [`Check`].
+/// Whether a string field's value passes its [`Check`] (the hot path: no reason is built).
 #[inline]
-fn check_text(slot: &Slot, tok: &[u8]) -> Result<(), Reason> {
+fn text_ok(slot: &Slot, tok: &[u8]) -> bool {
     match slot.check {
-        Check::Any | Check::Range(..) | Check::KnownRange(..) => Ok(()),
-        Check::Address if is_address(tok) => Ok(()),
-        Check::Address => Err(invalid_value(slot, tok, format_args!("is not an IPv4 or IPv6 address"))),
-        Check::OneOf(set) if set.iter().any(|v| v.as_bytes() == tok) => Ok(()),
-        Check::OneOf(set) => Err(invalid_value(slot, tok, format_args!("is not {}", set.join(" or ")))),
-        Check::Known(set) if set.iter().any(|v| v.as_bytes() == tok) => Ok(()),
-        Check::Known(set) => Err(unknown_value(slot, tok, &set.join(", "))),
+        Check::Any | Check::Range(..) | Check::KnownRange(..) => true,
+        Check::Address => is_address(tok),
+        Check::OneOf(set) | Check::Known(set) => slot.in_set(set, tok),
     }
 }
 
-/// Checks a number field's value against its [`Check`].
-#[inline]
-fn check_number(slot: &Slot, v: i64, tok: &[u8]) -> Result<(), Reason> {
+/// Why a string field's value failed its [`Check`].
+#[cold]
+#[inline(never)]
+fn text_reason(slot: &Slot, tok: &[u8]) -> Reason {
     match slot.check {
-        Check::Range(lo, hi) if !(lo..=hi).contains(&v) => {
-            Err(invalid_value(slot, tok, format_args!("is not between {lo} and {hi}")))
-        }
-        Check::KnownRange(lo, hi) if !(lo..=hi).contains(&v) => Err(unknown_value(slot, tok, &format!("{lo} to {hi}"))),
-        _ => Ok(()),
+        Check::OneOf(set) => invalid_value(slot, tok, format_args!("is not {}", set.join(" or "))),
+        Check::Known(set) => unknown_value(slot, tok, &set.join(", ")),
+        _ => invalid_value(slot, tok, format_args!("is not an IPv4 or IPv6 address")),
+    }
+}
+
+/// Why a number field's value failed its [`Check`].
+#[cold]
+#[inline(never)]
+fn number_reason(slot: &Slot, tok: &[u8]) -> Reason {
+    match slot.check {
+        Check::KnownRange(lo, hi) => unknown_value(slot, tok, &format!("{lo} to {hi}")),
+        Check::Range(lo, hi) => invalid_value(slot, tok, format_args!("is not between {lo} and {hi}")),
+        _ => unreachable!("only ranges fail a number"),
     }
 }
 
@@ -208,21 +434,23 @@ impl RecordParser {
         if line.len() > MAX_LINE {
             return Err(Reason::new("line_too_long", format!("line longer than {MAX_LINE} bytes")));
         }
-        self.bounds.clear();
-        self.bounds.push(0);
-        let (ascii, control) = split_fields(line, &mut self.bounds);
-        if control {
-            let (at, b) = line.iter().enumerate().find(|(_, b)| **b < 0x20).expect("split_fields saw one");
-            return Err(Reason::new(
-                "control_character",
-                format!("control character 0x{b:02x} at byte {} of the line", at + 1),
-            ));
+        // Room for a bound after every byte, and for the eight a word's split may write.
+        if self.bounds.len() < line.len() + 16 {
+            self.bounds.resize(line.len().max(255) + 16, 0);
         }
-        if !ascii && std::str::from_utf8(line).is_err() {
-            return Err(Reason::new("invalid_utf8", "invalid UTF-8"));
+        let (found, plain) = split_fields(line, &mut self.bounds);
+        if !plain {
+            if let Some((at, b)) = line.iter().enumerate().find(|(_, b)| **b < 0x20) {
+                return Err(Reason::new(
+                    "control_character",
+                    format!("control character 0x{b:02x} at byte {} of the line", at + 1),
+                ));
+            }
+            if std::str::from_utf8(line).is_err() {
+                return Err(Reason::new("invalid_utf8", "invalid UTF-8"));
+            }
         }
-        self.bounds.push(line.len() + 1);
-        let found = self.bounds.len() - 1;
+        self.bounds[found] = line.len() + 1;
         if found != plan.slots.len() {
             return Err(Reason::new(
                 "field_count",
@@ -230,9 +458,9 @@ impl RecordParser {
             ));
         }
         self.ints.clear();
-        let (mut start, mut end) = (None, None);
-        for (i, slot) in plan.slots.iter().enumerate() {
-            let tok = &line[self.bounds[i]..self.bounds[i + 1] - 1];
+        let mut start = None;
+        for (b, slot) in self.bounds[..=found].windows(2).zip(&plan.slots) {
+            let tok = &line[b[0]..b[1] - 1];
             if tok.is_empty() {
                 return Err(Reason::new(
                     "empty_value",
@@ -241,11 +469,7 @@ impl RecordParser {
             }
             let is_null = is_dash(tok);
             match slot.ty {
-                FieldType::String => {
-                    if !is_null {
-                        check_text(slot, tok)?;
-                    }
-                }
+                FieldType::String => {}
                 FieldType::Int32 | FieldType::Int64 => {
                     let v = if is_null {
                         None
@@ -266,6 +490,10 @@ impl RecordParser {
                                 ),
                             ));
                         }
+                        // The range the field's check allows (predictable: nearly every value is in it).
+                        if v < slot.lo || v > slot.hi {
+                            return Err(number_reason(slot, tok));
+                        }
                         Some(v)
                     };
                     if slot.is_start {
@@ -279,65 +507,88 @@ impl RecordParser {
                         }
                         start = v;
                     }
-                    if let Some(v) = v {
-                        check_number(slot, v, tok)?;
-                    }
-                    if slot.is_end {
-                        end = v.map(|v| (v, tok));
-                    }
                     self.ints.push(v);
                 }
             }
         }
-        if let (Some(s), Some((e, tok))) = (start, end)
-            && e < s
+        self.check_values(plan, line)?;
+        Ok(Parsed { start })
+    }
+
+    /// The second pass over a split line: every checked field's value against its [`Check`].
+    #[inline(never)]
+    fn check_values(&self, plan: &ColumnPlan, line: &[u8]) -> Result<(), Reason> {
+        let tok = |b: &[usize], i: usize| &line[b[i]..b[i + 1] - 1];
+        for &i in &plan.addresses {
+            let t = tok(&self.bounds, i);
+            if is_dash(t) {
+                continue;
+            }
+            if !is_ipv4(t) && !is_ipv6(t) {
+                return Err(text_reason(&plan.slots[i], t));
+            }
+        }
+        for &i in &plan.sets {
+            let (slot, t) = (&plan.slots[i], tok(&self.bounds, i));
+            if !is_dash(t) && !text_ok(slot, t) {
+                return Err(text_reason(slot, t));
+            }
+        }
+        if let Some((s, e)) = plan.start_end
+            && let (Some(start), Some(end)) = (self.ints[s], self.ints[e])
+            && end < start
         {
             // AWS: `start` is when the window's first packet was received, `end` its last.
-            let slot = plan.slots.iter().find(|s| s.is_end).expect("end was parsed");
-            return Err(invalid_value(slot, tok, format_args!("is before the record's start `{s}`")));
+            let i = plan.slots.iter().position(|s| s.is_end).expect("the format has end");
+            let tok = &line[self.bounds[i]..self.bounds[i + 1] - 1];
+            return Err(invalid_value(&plan.slots[i], tok, format_args!("is before the record's start `{start}`")));
         }
-        Ok(Parsed { start })
+        Ok(())
     }
 }
 
-/// Pushes the offset just past each space in `line` onto `bounds` and tells whether the
-/// line is ASCII and whether it holds a control character (a byte below 0x20: NUL, tab,
-/// a stray `\r`), in one pass of eight bytes at a time (fields are short and spaces
-/// frequent, where a search for each space costs more than looking at every byte).
-fn split_fields(line: &[u8], bounds: &mut Vec<usize>) -> (bool, bool) {
+/// Writes where each field of `line` starts into `bounds` (0, then the offset just past
+/// each space; `bounds` must have room for `line.len() + 2`), and returns how many fields
+/// there are and whether every byte is printable ASCII (no byte of 0x80 or more, none
+/// below 0x20: NUL, tab, a stray `\r`). One pass of eight bytes at a time (fields are
+/// short and spaces frequent, where a search for each space costs more than looking at
+/// every byte); the count stays in a register (a `Vec` push would store its length).
+#[inline(never)]
+fn split_fields(line: &[u8], bounds: &mut [usize]) -> (usize, bool) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const SPACES: u64 = 0x2020_2020_2020_2020;
     const TOP3: u64 = 0xe0e0_e0e0_e0e0_e0e0;
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let (mut high, mut control) = (0u64, 0u64);
+    // One accumulator (the top bit of any byte that is not printable ASCII), so that the
+    // loop keeps everything in registers.
+    let mut odd = 0u64;
+    bounds[0] = 0;
+    let mut count = 1;
     let chunks = line.chunks_exact(8);
     let tail = chunks.remainder();
     for (k, c) in chunks.enumerate() {
         let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        high |= w;
         // A byte below 0x20 has its top three bits clear: any zero byte of `w & TOP3`.
         let t = w & TOP3;
-        control |= t.wrapping_sub(ONES) & !t & HIGHS;
+        odd |= (w | (t.wrapping_sub(ONES) & !t)) & HIGHS;
         let x = w ^ SPACES;
         // The top bit of each byte of `x` that is zero (a space in `w`), exactly: no carry
         // crosses a byte because (x & 0x7f) + 0x7f <= 0xfe.
         let mut m = !((x & LOW7).wrapping_add(LOW7) | x | LOW7);
         while m != 0 {
-            bounds.push(k * 8 + (m.trailing_zeros() / 8) as usize + 1);
+            bounds[count] = k * 8 + (m.trailing_zeros() / 8) as usize + 1;
+            count += 1;
             m &= m - 1;
         }
     }
     let base = line.len() - tail.len();
-    let mut tail_control = false;
     for (j, &b) in tail.iter().enumerate() {
-        high |= u64::from(b);
-        tail_control |= b < 0x20;
-        if b == b' ' {
-            bounds.push(base + j + 1);
-        }
+        odd |= u64::from(!(0x20..0x80).contains(&b));
+        bounds[count] = base + j + 1;
+        count += usize::from(b == b' ');
     }
-    (high & !LOW7 == 0, control != 0 || tail_control)
+    (count, odd == 0)
 }
 
 /// Parses an optionally signed decimal integer; `None` if it is not one or
@@ -635,12 +886,12 @@ mod tests {
                         ][(x >> 60) as usize]
                     })
                     .collect();
-                let mut got = Vec::new();
-                let (ascii, control) = split_fields(&line, &mut got);
-                let want: Vec<usize> = memchr::memchr_iter(b' ', &line).map(|i| i + 1).collect();
-                assert_eq!(got, want, "{line:?}");
-                assert_eq!(ascii, line.is_ascii(), "{line:?}");
-                assert_eq!(control, line.iter().any(|b| *b < 0x20), "{line:?}");
+                let mut got = vec![7; line.len() + 16];
+                let (n, plain) = split_fields(&line, &mut got);
+                let want: Vec<usize> =
+                    std::iter::once(0).chain(memchr::memchr_iter(b' ', &line).map(|i| i + 1)).collect();
+                assert_eq!(got[..n], want[..], "{line:?}");
+                assert_eq!(plain, line.iter().all(|b| (0x20..0x80).contains(b)), "{line:?}");
             }
         }
     }
@@ -694,6 +945,139 @@ mod tests {
         }
         let bad_utf8 = b"2 123456789010 eni-\xff 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK";
         assert_eq!(p.parse(&plan, bad_utf8).unwrap_err(), Reason::new("invalid_utf8", "invalid UTF-8"));
+    }
+
+    /// The sixteen-bytes-at-once test against a plain one: the text is an IPv4 address
+    /// exactly when the standard parser reads it and writes it back the same way.
+    #[test]
+    fn ipv4_test_matches_the_standard_parser() {
+        let reference = |t: &[u8]| {
+            std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.parse::<std::net::Ipv4Addr>().ok())
+                .is_some_and(|a| a.to_string().as_bytes() == t)
+        };
+        let mut cases: Vec<Vec<u8>> = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.0.0.1",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.02.3.4",
+            "1.2.3.00",
+            "1..3.4",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.4 ",
+            "249.250.251.252",
+            "199.200.255.199",
+            "300.1.1.1",
+            "260.1.1.1",
+            "250.1.1.1",
+            "25.5.5.255",
+            "1.2.3.1000",
+            "1a.2.3.4",
+            "1.2.3.-4",
+            "1.2.3.4\0",
+            "100.100.100.100",
+            "1.1.1.1",
+            "11.11.11.11",
+            "1.1.1.10",
+            "2001:db8::1",
+            "-",
+            "",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let mut x = 7u64;
+        let alphabet = b"0123456789.....25x\xc3";
+        for _ in 0..200_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let len = 5 + (x >> 59) as usize % 13;
+            let mut t = Vec::with_capacity(len);
+            for k in 0..len {
+                let r = x.rotate_left(k as u32 * 5) ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                t.push(alphabet[(r % alphabet.len() as u64) as usize]);
+            }
+            cases.push(t);
+            // And real addresses, of every octet length.
+            let a = std::net::Ipv4Addr::from((x >> 11) as u32);
+            cases.push(a.to_string().into_bytes());
+        }
+        for t in cases {
+            assert_eq!(is_ipv4(&t), reference(&t), "{:?}", String::from_utf8_lossy(&t));
+            if (7..=15).contains(&t.len()) {
+                // The portable sixteen-lane version too (the one other processors use).
+                assert_eq!(is_ipv4_word(word16(&t), t.len()), reference(&t), "{:?}", String::from_utf8_lossy(&t));
+            }
+        }
+    }
+
+    /// The IPv6 test against the standard parser, on random and real texts.
+    #[test]
+    fn ipv6_test_matches_the_standard_parser() {
+        let reference = |t: &[u8]| std::str::from_utf8(t).ok().is_some_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok());
+        let mut cases: Vec<Vec<u8>> = [
+            "::",
+            "::1",
+            "1::",
+            "1::2",
+            "2001:db8::ff00:42:8329",
+            "2001:0db8:0000:0000:0000:ff00:0042:8329",
+            "fe80::1:2:3:4:5:6",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7::",
+            "::1:2:3:4:5:6:7",
+            "1::2::3",
+            ":1::",
+            "1:::2",
+            "12345::",
+            "::ffff:10.0.0.1",
+            "::ffff:10.0.0.01",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "::1.2.3.4",
+            "1::1.2.3.4",
+            "g::1",
+            "1:",
+            ":",
+            "",
+            "1:2:3:4:5:6::7",
+            "1:2:3:4:5::6:7",
+            "a:b:c:d:e:f:0:1",
+            "A:B::",
+            "::1.2.3.4.5",
+            "1::2:",
+            "fd00::2",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let mut x = 11u64;
+        let alphabet = b"0123456789abcdefABCDEF::::..x";
+        for _ in 0..300_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let len = 1 + (x >> 58) as usize % 40;
+            cases.push(
+                (0..len)
+                    .map(|k| {
+                        alphabet[((x.rotate_left(k as u32 * 7) ^ (k as u64 * 0x9e37)) % alphabet.len() as u64) as usize]
+                    })
+                    .collect(),
+            );
+            let a = std::net::Ipv6Addr::from(u128::from(x) << (x % 64) ^ u128::from(x.rotate_left(17)) << 64);
+            cases.push(a.to_string().into_bytes());
+            cases.push(format!("{:x}:{:x}::{:x}", x >> 48, (x >> 32) & 0xffff, x & 0xffff).into_bytes());
+        }
+        for t in cases {
+            assert_eq!(is_ipv6(&t), reference(&t), "{:?}", String::from_utf8_lossy(&t));
+        }
     }
 
     #[test]

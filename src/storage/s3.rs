@@ -123,9 +123,25 @@ where
         _ if no_credentials => format!(
             "no AWS credentials found to {action} {url}: set AWS_PROFILE (or --profile), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
         ),
-        _ => format!("cannot {action} {url}: {detail}"),
+        _ => format!("cannot {action} {url}: {}", root_cause(&e, code.as_deref(), status)),
     };
     Error::Failed(msg)
+}
+
+/// The innermost cause of an SDK error, in its own words (the SDK's own rendering adds
+/// debug output such as `DispatchFailure { … }`), or the service's error code and status.
+fn root_cause(e: &(dyn std::error::Error + 'static), code: Option<&str>, status: Option<u16>) -> String {
+    let mut inner: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    let text = inner.to_string();
+    match (code, status) {
+        (Some(c), _) if text.is_empty() || text.contains('{') => c.to_string(),
+        (None, Some(s)) if text.is_empty() || text.contains('{') => format!("HTTP status {s}"),
+        _ if text.is_empty() => "the request failed".to_string(),
+        _ => text,
+    }
 }
 
 fn io_err(e: Error) -> io::Error {

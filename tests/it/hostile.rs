@@ -746,3 +746,37 @@ fn a_failure_after_the_commit_still_reports_the_committed_rows() {
     let (out, _) = flowlake_code(&["convert", sample.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--json"], 0);
     assert_eq!(json_report(&out)["files_in"], 0);
 }
+
+/// Smaller rough edges, each with the ending a user would expect.
+#[test]
+fn rough_edges_end_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    // `demo --dir X` deletes only what an earlier demo made.
+    let mine = dir.path().join("mine");
+    fs::create_dir_all(mine.join("lake")).unwrap();
+    fs::write(mine.join("lake/precious.txt"), "keep").unwrap();
+    let (_, err) = flowlake_code(&["demo", "--dir", mine.to_str().unwrap(), "--records", "1000"], 2);
+    assert!(
+        err.contains("exists and was not made by `flowlake demo`: give another --dir (nothing was deleted)"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(mine.join("lake/precious.txt")).unwrap(), "keep");
+    let demo = dir.path().join("demo");
+    for _ in 0..2 {
+        flowlake_code(&["demo", "--dir", demo.to_str().unwrap(), "--records", "1000"], 0);
+    }
+    // An output folder with a quote in its path: the DDL needs another location.
+    let quoted = dir.path().join("it's");
+    let (_, err) =
+        flowlake_code(&["convert", demo.join("sample").to_str().unwrap(), "--out", quoted.to_str().unwrap()], 2);
+    assert!(err.contains("--location"), "{err}");
+    #[cfg(feature = "query")]
+    {
+        let lake = demo.join("lake");
+        let l = lake.to_str().unwrap();
+        let (_, err) = flowlake_code(&["find", l, "--ip", "10.0.0.1", "--columns", "srcaddr,nope"], 2);
+        assert!(err.contains("the table has no column `nope`; its columns are "), "{err}");
+        let (_, err) = flowlake_code(&["query", l, "SELECT 1", "-o", ""], 2);
+        assert!(err.contains("--output"), "{err}");
+    }
+}
