@@ -8,6 +8,8 @@
 #   a Java runtime; it is installed with apt if missing.
 # - Starts two S3 protocol servers (moto) on free loopback ports, one open and
 #   one that checks credentials, and stops them on exit.
+# - Without arguments, first checks formatting (cargo fmt --check), lints
+#   (clippy, warnings as errors) and the build without default features.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/flowlake-target}"
@@ -58,4 +60,11 @@ export AWS_ACCESS_KEY_ID=flowlake-test AWS_SECRET_ACCESS_KEY=flowlake-test AWS_R
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_WEB_IDENTITY_TOKEN_FILE || true
 
+# Checks first when the whole suite runs (arguments select tests; then only they run):
+# formatting, lints as errors, and the conversion-only build without S3 and DataFusion.
+if [ "$#" -eq 0 ]; then
+  cargo fmt --check
+  cargo clippy --locked --all-targets -- -D warnings
+  cargo build --locked --no-default-features
+fi
 cargo test --locked "$@"
