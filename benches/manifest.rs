@@ -78,6 +78,7 @@ fn table() -> (tempfile::TempDir, Location) {
             files: vec![format!("date=2024-01-01/part-new{r:02}.parquet")],
             file_stats: Vec::new(),
             staging: None,
+            rejects: None,
             replaces: Vec::new(),
             replaces_files: Vec::new(),
             sequence: RUNS + 1 + r,

@@ -193,7 +193,7 @@ struct CompactArgs {
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
     target_file_size: String,
     /// Parquet compression of the new files.
-    #[arg(long, default_value = "zstd:1", value_name = "CODEC")]
+    #[arg(long, default_value_t = Compression::default().to_string(), value_name = "CODEC")]
     compression: String,
     /// Print what was done as JSON.
     #[arg(long)]
@@ -261,7 +261,7 @@ struct ConvertArgs {
     #[arg(long, default_value = "date", value_name = "LAYOUT")]
     partition: String,
     /// Parquet compression: zstd[:LEVEL], snappy, gzip[:LEVEL] or none.
-    #[arg(long, default_value = "zstd:1", value_name = "CODEC")]
+    #[arg(long, default_value_t = Compression::default().to_string(), value_name = "CODEC")]
     compression: String,
     /// Start a new file in a partition once the current one reaches this size (e.g. 256MiB, 1GB).
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
@@ -327,7 +327,8 @@ struct ConvertArgs {
     s3_concurrency: usize,
     /// Start over: convert every input again and replace the files of all earlier runs
     /// (deleted once the new files are in place). Without it, inputs already converted are skipped.
-    #[arg(long)]
+    /// Not with --shard: a refresh of the whole table is one run.
+    #[arg(long, conflicts_with = "shard")]
     full_refresh: bool,
     /// Fold the table's run manifests (one small JSON per run under OUT/_flowlake/manifest/)
     /// into one checkpoint once this many are not covered by one, so that opening a table
@@ -797,6 +798,12 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
             r.files_after,
             r.rows
         );
+        if r.files_not_in_log > 0 {
+            errln!(
+                "  {} Parquet files no commit names were left alone (flowlake verify lists them)",
+                r.files_not_in_log
+            );
+        }
         for w in &r.warnings {
             errln!("  warning: {w}");
         }

@@ -51,10 +51,18 @@ pub struct CompactReport {
     pub files_after: u64,
     /// Rows in them (the same before and after).
     pub rows: u64,
+    /// Parquet files in partition folders that no commit names (copied in by hand, left by
+    /// another tool): not the table's, so left as they are; `flowlake verify` lists them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub files_not_in_log: u64,
     /// Things that went wrong after the new files were committed and that the next run
     /// mends by itself (a manifest checkpoint that could not be written).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn day_of(layout: Layout, values: &[String]) -> Option<i64> {
@@ -83,6 +91,9 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     // Files per partition folder.
     let root_key = root.key_path();
     let root_key = root_key.trim_end_matches('/').to_string();
+    // Only the files the log names are the table's: anything else is left alone.
+    let live = m.live_files();
+    let mut not_in_log = 0;
     let mut parts: BTreeMap<String, Vec<(Location, String)>> = BTreeMap::new();
     for obj in st.list(root)? {
         let key = obj.location.key_path();
@@ -92,6 +103,10 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
         let rel = key.strip_prefix(&root_key).unwrap_or(&key).trim_start_matches('/').to_string();
         let Some((dir, _)) = rel.rsplit_once('/') else { continue };
         let Some(values) = info.layout.parse_path(dir) else { continue };
+        if !live.contains_key(&rel) {
+            not_in_log += 1;
+            continue;
+        }
         let day = day_of(info.layout, &values);
         if opts.from.is_some_and(|f| day.is_none_or(|d| d < f)) || opts.to.is_some_and(|t| day.is_none_or(|d| d > t)) {
             continue;
@@ -101,7 +116,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     parts.retain(|_, files| files.len() >= opts.min_files.max(2));
 
     let run_id = report::new_run_id();
-    let mut rep = CompactReport { run_id: run_id.clone(), ..CompactReport::default() };
+    let mut rep = CompactReport { run_id: run_id.clone(), files_not_in_log: not_in_log, ..CompactReport::default() };
     if parts.is_empty() {
         return Ok(rep);
     }
@@ -159,6 +174,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
         files: moves.iter().map(|(_, rel)| rel.clone()).collect(),
         file_stats: written.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
         staging: Some(staging_rel),
+        rejects: None,
         replaces: Vec::new(),
         replaces_files: replaced.clone(),
         sequence: 0,

@@ -30,9 +30,20 @@ pub enum Error {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// Something the table holds (a commit, a checkpoint, a Parquet footer) is damaged or
+    /// was edited; the sentence names it and what to do.
+    #[error("{0}")]
+    Damaged(String),
+    /// S3 refused or failed a request; the sentence names the URL and the fix.
+    #[error("{0}")]
+    S3(String),
     /// The run could not complete (too many rejects, no input, …).
     #[error("{0}")]
     Failed(String),
+    /// Going on could convert rows twice or lose them (an input the table may or may not
+    /// hold already, …): nothing was written; the sentence says what to do.
+    #[error("{0}")]
+    Refused(String),
     /// Another run committed first and did part of the same work: nothing was written.
     #[error("{0}")]
     Conflict(String),
@@ -42,6 +53,11 @@ impl Error {
     /// Builds an [`Error::Io`].
     pub fn io(action: &'static str, path: impl std::fmt::Display, source: io::Error) -> Error {
         Error::Io { action, path: path.to_string(), source }
+    }
+
+    /// True when the error says a location does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
 
     /// The process exit code for this error: 2 for usage errors, 3 for a conflict with a

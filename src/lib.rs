@@ -39,6 +39,7 @@ pub mod partition;
 pub mod pipeline;
 #[cfg(feature = "query")]
 pub mod query;
+pub mod reject;
 pub mod report;
 pub mod schema;
 pub mod sink;

@@ -16,6 +16,7 @@ use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::SchemaRef;
 
 use crate::format::{Format, trim_line_end};
+use crate::reject::RejectKind;
 use crate::schema::{Check, ColumnId, FieldType, TableColumns};
 
 /// The longest line accepted; longer lines are rejected (no flow-log record comes near it).
@@ -141,8 +142,8 @@ impl ColumnPlan {
 /// written to the rejects file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reason {
-    /// Short stable name, e.g. `field_count`, counted per kind in the run report.
-    pub kind: &'static str,
+    /// The kind, counted under its stable name in the run report.
+    pub kind: RejectKind,
     /// The sentence written to the rejects file.
     pub text: String,
     /// For a value outside a field's documented set ([`Check::Known`]): the field's header
@@ -152,7 +153,7 @@ pub struct Reason {
 
 impl Reason {
     /// A reason of `kind` with `text`.
-    pub fn new(kind: &'static str, text: impl Into<String>) -> Reason {
+    pub fn new(kind: RejectKind, text: impl Into<String>) -> Reason {
         Reason { kind, text: text.into(), unknown: None }
     }
 }
@@ -343,7 +344,7 @@ fn is_ipv6(tok: &[u8]) -> bool {
 #[cold]
 fn invalid_value(slot: &Slot, tok: &[u8], why: std::fmt::Arguments<'_>) -> Reason {
     Reason::new(
-        "invalid_value",
+        RejectKind::InvalidValue,
         format!("invalid value in field `{}`: `{}` {why}", slot.name, String::from_utf8_lossy(tok)),
     )
 }
@@ -352,7 +353,7 @@ fn invalid_value(slot: &Slot, tok: &[u8], why: std::fmt::Arguments<'_>) -> Reaso
 fn unknown_value(slot: &Slot, tok: &[u8], documented: &str) -> Reason {
     let value = String::from_utf8_lossy(tok).into_owned();
     Reason {
-        kind: "unknown_value",
+        kind: RejectKind::UnknownValue,
         text: format!(
             "unknown value in field `{}`: `{value}` (AWS documents {documented}; if AWS has added it, \
              it belongs in flowlake's field catalog)",
@@ -429,10 +430,10 @@ impl RecordParser {
     pub fn parse(&mut self, plan: &ColumnPlan, line: &[u8]) -> Result<Parsed, Reason> {
         let line = trim_line_end(line);
         if line.is_empty() {
-            return Err(Reason::new("empty_line", "empty line"));
+            return Err(Reason::new(RejectKind::EmptyLine, "empty line"));
         }
         if line.len() > MAX_LINE {
-            return Err(Reason::new("line_too_long", format!("line longer than {MAX_LINE} bytes")));
+            return Err(Reason::new(RejectKind::LineTooLong, format!("line longer than {MAX_LINE} bytes")));
         }
         // Room for a bound after every byte, and for the eight a word's split may write.
         if self.bounds.len() < line.len() + 16 {
@@ -442,18 +443,18 @@ impl RecordParser {
         if !plain {
             if let Some((at, b)) = line.iter().enumerate().find(|(_, b)| **b < 0x20) {
                 return Err(Reason::new(
-                    "control_character",
+                    RejectKind::ControlCharacter,
                     format!("control character 0x{b:02x} at byte {} of the line", at + 1),
                 ));
             }
             if std::str::from_utf8(line).is_err() {
-                return Err(Reason::new("invalid_utf8", "invalid UTF-8"));
+                return Err(Reason::new(RejectKind::InvalidUtf8, "invalid UTF-8"));
             }
         }
         self.bounds[found] = line.len() + 1;
         if found != plan.slots.len() {
             return Err(Reason::new(
-                "field_count",
+                RejectKind::FieldCount,
                 format!("wrong field count: expected {} fields, found {found}", plan.slots.len()),
             ));
         }
@@ -463,7 +464,7 @@ impl RecordParser {
             let tok = &line[b[0]..b[1] - 1];
             if tok.is_empty() {
                 return Err(Reason::new(
-                    "empty_value",
+                    RejectKind::EmptyValue,
                     format!("empty value in field `{}` (two spaces in a row?)", slot.name),
                 ));
             }
@@ -476,13 +477,13 @@ impl RecordParser {
                     } else {
                         let v = parse_int(tok).ok_or_else(|| {
                             Reason::new(
-                                "invalid_number",
+                                RejectKind::InvalidNumber,
                                 format!("invalid number in field `{}`: `{}`", slot.name, String::from_utf8_lossy(tok)),
                             )
                         })?;
                         if slot.ty == FieldType::Int32 && i32::try_from(v).is_err() {
                             return Err(Reason::new(
-                                "out_of_range",
+                                RejectKind::OutOfRange,
                                 format!(
                                     "number out of range for int32 field `{}`: `{}`",
                                     slot.name,
@@ -501,7 +502,7 @@ impl RecordParser {
                             && !(0..=MAX_UNIX_SECONDS).contains(&s)
                         {
                             return Err(Reason::new(
-                                "bad_start",
+                                RejectKind::BadStart,
                                 format!("start `{s}` is not a Unix time in seconds between 1970 and 9999"),
                             ));
                         }
@@ -944,7 +945,7 @@ mod tests {
             assert_eq!(p.parse(&plan, line.as_bytes()).unwrap_err().text, reason, "{line}");
         }
         let bad_utf8 = b"2 123456789010 eni-\xff 1.2.3.4 5.6.7.8 1 2 6 20 4249 1418530010 1418530070 ACCEPT OK";
-        assert_eq!(p.parse(&plan, bad_utf8).unwrap_err(), Reason::new("invalid_utf8", "invalid UTF-8"));
+        assert_eq!(p.parse(&plan, bad_utf8).unwrap_err(), Reason::new(RejectKind::InvalidUtf8, "invalid UTF-8"));
     }
 
     /// The sixteen-bytes-at-once test against a plain one: the text is an IPv4 address
@@ -1169,7 +1170,7 @@ mod tests {
         assert!(p.parse(&plan, b"5 10.0.0.1 EFA egress 8").is_ok());
         assert!(p.parse(&plan, b"5 10.0.0.1 IPv6 ingress -").is_ok());
         let r = p.parse(&plan, b"5 10.0.0.1 IPv7 egress 1").unwrap_err();
-        assert_eq!(r.kind, "unknown_value");
+        assert_eq!(r.kind, RejectKind::UnknownValue);
         assert_eq!(r.unknown, Some(("type".to_string(), "IPv7".to_string())));
         assert!(
             r.text.starts_with("unknown value in field `type`: `IPv7` (AWS documents IPv4, IPv6, EFA;"),

@@ -23,6 +23,7 @@ use crate::gzip::BadMember;
 use crate::manifest::{self, FileStats, Manifest, RunManifest, Seen};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser};
 use crate::partition::{Layout, Origin};
+use crate::reject::RejectKind;
 use crate::report::{self, DamagedFile, FormatSeen, PartitionStats, Reject, RejectWriter, RunReport, RunStatus};
 use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink, WrittenFile};
@@ -258,7 +259,10 @@ fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) 
         // Its lines are read all the same: those of the damaged member are rejected as
         // such; the others have no trustworthy header to be read with.
         Err(p) if p.0.starts_with(source::DAMAGED_FIRST_LINE) => Prep::Unusable(
-            Reason::new("bad_header", format!("no usable header line: {}", &p.0[source::DAMAGED_FIRST_LINE.len()..])),
+            Reason::new(
+                RejectKind::BadHeader,
+                format!("no usable header line: {}", &p.0[source::DAMAGED_FIRST_LINE.len()..]),
+            ),
             true,
         ),
         Err(p) => Prep::Damaged(p.0),
@@ -269,7 +273,7 @@ fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) 
                 Some(f) => Prep::Headerless(f.clone()),
                 None if p == HeaderProblem::Empty => Prep::Unusable(
                     Reason::new(
-                        "no_header",
+                        RejectKind::NoHeader,
                         "no header line: the file's first line is empty, where a flow-log file starts with a header \
                          naming its fields (pass --format for headerless files)",
                     ),
@@ -277,13 +281,13 @@ fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) 
                 ),
                 None => Prep::Unusable(
                     Reason::new(
-                        "no_header",
+                        RejectKind::NoHeader,
                         "no header line: the file's first line does not name flow-log fields; pass --format for headerless files",
                     ),
                     false,
                 ),
             },
-            Err(p) => Prep::Unusable(Reason::new("bad_header", format!("bad header line: {p}")), true),
+            Err(p) => Prep::Unusable(Reason::new(RejectKind::BadHeader, format!("bad header line: {p}")), true),
         },
     }
 }
@@ -377,7 +381,7 @@ fn assign_origins(jobs: &mut [Job], layout: Layout) -> Vec<Origin> {
             }
             None if j.prep.format().is_some() => {
                 let reason = Reason::new(
-                    "no_origin",
+                    RejectKind::NoOrigin,
                     format!(
                         "no account and region: --partition {layout} needs inputs in the AWS delivery layout \
                          (AWSLogs/<account>/vpcflowlogs/<region>/...)"
@@ -414,7 +418,9 @@ fn refuse_colliding_columns(jobs: &mut [Job]) {
             }
         }
         match clash {
-            Some(text) => j.prep = Prep::Unusable(Reason::new("bad_header", text), matches!(j.prep, Prep::Header(_))),
+            Some(text) => {
+                j.prep = Prep::Unusable(Reason::new(RejectKind::BadHeader, text), matches!(j.prep, Prep::Header(_)))
+            }
             None => {
                 let file = j.input.location().to_string();
                 for id in j.prep.format().expect("checked above").fields() {
@@ -623,7 +629,7 @@ struct Rebuild {
 /// Why the lines of a damaged gzip member are rejected.
 fn damaged_member_reason(m: &BadMember) -> Reason {
     Reason::new(
-        "damaged_gzip",
+        RejectKind::DamagedGzip,
         format!("the line is in {}, so its bytes cannot be trusted: rejected, not converted", m.describe()),
     )
 }
@@ -743,7 +749,7 @@ impl<'a> Run<'a> {
     }
 
     fn reject(&self, w: &mut Worker, job: &Job, line: u64, reason: &Reason, raw: &[u8]) {
-        *w.tally.rejects_by_reason.entry(reason.kind.to_string()).or_default() += 1;
+        *w.tally.rejects_by_reason.entry(reason.kind.name().to_string()).or_default() += 1;
         if let Some((field, value)) = &reason.unknown {
             report::count_unknown_value(&mut w.tally.unknown_values, field, value, 1);
         }
@@ -843,7 +849,7 @@ impl<'a> Run<'a> {
             let text = match line {
                 Line::TooLong(prefix) => {
                     w.tally.rows_in += 1;
-                    let r = Reason::new("line_too_long", format!("line longer than {} bytes", crate::parse::MAX_LINE));
+                    let r = Reason::new(RejectKind::LineTooLong, format!("line longer than {} bytes", crate::parse::MAX_LINE));
                     self.reject(w, job, line_no, &r, prefix);
                     return !self.stop.load(Ordering::Relaxed);
                 }
@@ -864,7 +870,7 @@ impl<'a> Run<'a> {
                             w.tally.header_lines -= 1;
                             w.tally.rows_in += 1;
                             let r = Reason::new(
-                                "bad_header",
+                                RejectKind::BadHeader,
                                 "header line in the middle of the file names a format that no file starts with",
                             );
                             self.reject(w, job, line_no, &r, text);
@@ -907,12 +913,12 @@ impl<'a> Run<'a> {
                     None => {
                         let r = if matches!(self.opts.layout, Layout::Hour | Layout::AwsHour) {
                             Reason::new(
-                                "no_date",
+                                RejectKind::NoDate,
                                 "no hour: the record has no start, and the file path has no YYYY/MM/DD/HH to take the hour from",
                             )
                         } else {
                             Reason::new(
-                                "no_date",
+                                RejectKind::NoDate,
                                 "no date: the record has no start, and the file path has no YYYY/MM/DD to take the date from",
                             )
                         };
@@ -955,7 +961,7 @@ impl<'a> Run<'a> {
             if !err.partial.is_empty() {
                 w.tally.rows_in += 1;
                 let r = Reason::new(
-                    "truncated",
+                    RejectKind::Truncated,
                     format!("truncated: the line was cut off where the input is damaged ({what} at byte {offset})"),
                 );
                 self.reject(w, job, err.line_no, &r, &err.partial);
@@ -1169,6 +1175,15 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     if opts.inputs.is_empty() {
         return Err(Error::Usage("no inputs given".into()));
     }
+    if opts.full_refresh && opts.shard.is_some() {
+        // Each shard would replace every earlier run, the other shards' refreshes included.
+        return Err(Error::Usage(
+            "a full refresh replaces every earlier run of the table, so it cannot be split into shards \
+             (each shard would replace the others' rows): run it once without a shard, or convert with \
+             shards into a new table and switch readers to it"
+                .into(),
+        ));
+    }
     let threads = opts.threads();
     if threads > MAX_THREADS {
         return Err(Error::Usage(format!("{threads} worker threads is more than the {MAX_THREADS} a run takes")));
@@ -1194,7 +1209,11 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let out_storage = storage::storage_for(&opts.output, &opts.storage)?;
     let meta = opts.output.join("_flowlake");
     let report_location = meta.join(&format!("runs/{run_id}.json"));
-    let rejects_location = meta.join(&format!("rejects/{run_id}.tsv"));
+    // Rejected lines are staged with the run's files and published with them: the table's
+    // rejects folder holds every rejected line of committed runs once, none of failed ones.
+    let staging_rel = format!("_flowlake/staging/{file_prefix}");
+    let staging_root = opts.output.join(&staging_rel);
+    let rejects_location = staging_root.join(manifest::STAGED_REJECTS);
     if let Some(p) = opts.output.as_local()
         && p.is_file()
     {
@@ -1240,8 +1259,6 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let schema = table.arrow_schema();
     // Files are written under a hidden staging folder and moved into place only after the
     // run's manifest is committed: a run killed at any point leaves nothing visible half-done.
-    let staging_rel = format!("_flowlake/staging/{file_prefix}");
-    let staging_root = opts.output.join(&staging_rel);
 
     let files_in = jobs.len() as u64;
     let bytes_in: u64 = jobs.iter().map(|j| j.input.meta.size).sum();
@@ -1382,6 +1399,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
             files: moves.iter().map(|(_, rel)| rel.clone()).collect(),
             file_stats: report.files.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
             staging: Some(staging_rel.clone()),
+            rejects: report.rejects_path.is_some().then(|| format!("_flowlake/rejects/{}.tsv", report.run_id)),
             replaces,
             replaces_files,
             sequence: 0,
@@ -1391,6 +1409,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         match manifest::commit_in_order(out_storage.as_ref(), &opts.output, &manifest, &mut run)? {
             Ok(sequence) => {
                 report.commit = Some(sequence);
+                report.rejects_path = run.rejects.as_ref().map(|r| opts.output.join(r).to_string());
                 finish_commit(&mut report, out_storage.as_ref(), opts, &manifest, &run, &moves);
             }
             Err(conflict) => {
@@ -1398,10 +1417,10 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
                 for (staged, _) in &moves {
                     out_storage.delete(staged)?;
                 }
-                out_storage.remove_empty_dirs(&staging_root)?;
                 if report.rejects_path.take().is_some() {
                     out_storage.delete(&rejects_location)?;
                 }
+                out_storage.remove_empty_dirs(&staging_root)?;
                 report.status = RunStatus::Conflict;
                 report.error = Some(conflict.to_string());
                 report.rows_discarded = report.rows_in;
@@ -1491,7 +1510,7 @@ fn plan_inputs(
     let mut records: HashMap<String, String> = HashMap::new();
     let mut seen = Vec::with_capacity(inputs.len());
     for (st, f) in &inputs {
-        let record = if opts.full_refresh { None } else { manifest.record_of(st.as_ref(), f) };
+        let record = if opts.full_refresh { None } else { manifest.record_of(st.as_ref(), f)? };
         seen.push(manifest.seen(record.as_deref(), f));
         if let Some(r) = record {
             records.insert(f.key.clone(), r);

@@ -40,17 +40,25 @@ pub enum Compression {
     None,
 }
 
+/// The zstd level of the default codec and of `zstd` without a level: on flow logs level 1
+/// writes files within 1% of level 3's size, about 10% faster (measured by
+/// scripts/bench.sh; see BENCHMARKS.md).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
+/// The gzip level of `gzip` without a level (zlib's own default).
+pub const DEFAULT_GZIP_LEVEL: u32 = 6;
+
 impl Default for Compression {
-    /// zstd level 1: on flow logs it writes files within 1% of level 3's size,
-    /// about 10% faster (measured by scripts/bench.sh; see BENCHMARKS.md).
+    /// zstd at [`DEFAULT_ZSTD_LEVEL`].
     fn default() -> Self {
-        Compression::Zstd(1)
+        Compression::Zstd(DEFAULT_ZSTD_LEVEL)
     }
 }
 
 impl std::str::FromStr for Compression {
     type Err = Error;
-    /// Parses `zstd[:LEVEL]`, `snappy`, `gzip[:LEVEL]` or `none`.
+    /// Parses `zstd[:LEVEL]`, `snappy`, `gzip[:LEVEL]` or `none`; a codec without a level
+    /// takes [`DEFAULT_ZSTD_LEVEL`] or [`DEFAULT_GZIP_LEVEL`].
     fn from_str(s: &str) -> Result<Compression> {
         let (name, level) = match s.split_once(':') {
             Some((n, l)) => (n, Some(l)),
@@ -65,8 +73,8 @@ impl std::str::FromStr for Compression {
             }
         };
         match name.to_ascii_lowercase().as_str() {
-            "zstd" => Ok(Compression::Zstd(lvl(22)?.unwrap_or(3).max(1) as i32)),
-            "gzip" => Ok(Compression::Gzip(lvl(9)?.unwrap_or(6) as u32)),
+            "zstd" => Ok(lvl(22)?.map_or(Compression::default(), |l| Compression::Zstd(l.max(1) as i32))),
+            "gzip" => Ok(Compression::Gzip(lvl(9)?.map_or(DEFAULT_GZIP_LEVEL, |l| l as u32))),
             "snappy" if level.is_none() => Ok(Compression::Snappy),
             "none" | "uncompressed" if level.is_none() => Ok(Compression::None),
             _ => Err(bad()),
@@ -939,8 +947,10 @@ mod tests {
 
     #[test]
     fn compression_parsing() {
-        assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::Zstd(3));
-        assert_eq!(Compression::default(), Compression::Zstd(1));
+        // `zstd` means the default codec, as no flag does.
+        assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::default());
+        assert_eq!(Compression::default(), Compression::Zstd(DEFAULT_ZSTD_LEVEL));
+        assert_eq!(Compression::default().to_string().parse::<Compression>().unwrap(), Compression::default());
         assert_eq!("zstd:9".parse::<Compression>().unwrap(), Compression::Zstd(9));
         assert_eq!("snappy".parse::<Compression>().unwrap(), Compression::Snappy);
         assert_eq!("gzip".parse::<Compression>().unwrap(), Compression::Gzip(6));

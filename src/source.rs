@@ -327,11 +327,8 @@ pub fn discover_filtered(
     let mut found = Walk::default();
     let mut named: Vec<ObjectMeta> = Vec::new();
     for given in roots {
-        let not_found = |e: Error| match e {
-            Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
-                Error::Failed(format!("input {given} does not exist"))
-            }
-            other => other,
+        let not_found = |e: Error| {
+            if e.is_not_found() { Error::Failed(format!("input {given} does not exist")) } else { e }
         };
         let root = storage.canonical(given).map_err(not_found)?;
         if found.visited.contains(&root) || named.iter().any(|m| m.location == root) {

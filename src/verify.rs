@@ -33,7 +33,7 @@ pub struct VerifyOptions {
 /// One thing wrong with the table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    /// `missing`, `changed`, `unreadable`, `stray`, `unpublished`, `leftover`.
+    /// `missing`, `changed`, `unreadable`, `stray`, `link`, `unpublished`, `leftover`.
     pub kind: &'static str,
     /// The file or folder, relative to the table root.
     pub path: String,
@@ -74,7 +74,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
     // always known to the log read here (a commit precedes its files' moves).
     let listed = match st.list(root) {
         Ok(l) => l,
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             return Err(Error::Failed(format!("{root} does not exist")));
         }
         Err(e) => return Err(e),
@@ -151,6 +151,17 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
                 .into(),
         });
     }
+    let links: Vec<String> =
+        st.links(root)?.iter().map(|l| manifest::relative(root, l).unwrap_or_else(|| l.to_string())).collect();
+    for l in &links {
+        rep.problems.push(Problem {
+            kind: "link",
+            path: l.clone(),
+            detail: "a symbolic link inside the table: flowlake neither follows nor removes it (it could lead \
+                     anywhere, and queries would read what is behind it); replace it with what it points to, or remove it"
+                .into(),
+        });
+    }
     let unpublished = m.unpublished(st.as_ref(), root)?;
     for (dir, n) in &unpublished {
         rep.problems.push(Problem {
@@ -177,6 +188,14 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
     }
     if !opts.repair || rep.problems.is_empty() {
         return Ok(rep);
+    }
+    if !links.is_empty() {
+        // A rebuild would write through a linked folder, outside the table.
+        return Err(Error::Refused(format!(
+            "the table holds symbolic links ({}): nothing was repaired; replace each with what it points to, \
+             or remove it, then run verify --repair again",
+            links.join(", ")
+        )));
     }
     repair(opts, &m, &mut rep, &strays, &stale, !unpublished.is_empty(), rebuild)?;
     Ok(rep)

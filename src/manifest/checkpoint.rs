@@ -85,6 +85,7 @@ impl CoveredRun {
             files: self.files,
             file_stats: self.file_stats,
             staging: None,
+            rejects: None,
             replaces: self.replaces,
             replaces_files: Vec::new(),
             sequence: self.sequence,
@@ -150,7 +151,7 @@ fn schema() -> Arc<Schema> {
 }
 
 fn damaged(loc: &Location, what: impl std::fmt::Display) -> Error {
-    Error::Failed(format!(
+    Error::Damaged(format!(
         "checkpoint {loc} cannot be read ({what}); delete it and the next run rebuilds it from the run manifests"
     ))
 }
@@ -371,6 +372,7 @@ mod tests {
             files: vec![format!("date=x/part-{id}.parquet")],
             file_stats: Vec::new(),
             staging: None,
+            rejects: None,
             replaces: Vec::new(),
             replaces_files: Vec::new(),
             sequence,

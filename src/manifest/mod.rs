@@ -80,6 +80,12 @@ pub struct RunManifest {
     /// Where the run wrote them first (relative to the table root), before moving them into place.
     #[serde(default)]
     pub staging: Option<String>,
+    /// The run's rejects file, relative to the table root (`_flowlake/rejects/<run>.tsv`),
+    /// staged as [`STAGED_REJECTS`] in its staging folder and published with its files.
+    /// (None when nothing was rejected, and in commits of flowlake 0.2.0 and older, which
+    /// wrote it in place at once.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects: Option<String>,
     /// Runs whose files and input records this run replaces (`--full-refresh`).
     #[serde(default)]
     pub replaces: Vec<String>,
@@ -171,7 +177,7 @@ const MARKER_TEXT: &str = "{\"note\": \"This table's commits are in _flowlake/lo
      upgrade flowlake to 0.2 or later to write to it.\"}\n";
 
 fn not_found(e: &Error) -> bool {
-    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    e.is_not_found()
 }
 
 /// Lists a folder; a folder that does not exist is empty.
@@ -207,7 +213,12 @@ pub enum PathKind {
     DataFile,
     /// A run's staging folder (`_flowlake/staging/<run>`).
     Staging,
+    /// A run's rejects file (`_flowlake/rejects/<run>.tsv`).
+    Rejects,
 }
+
+/// The name of a run's rejects file in its staging folder until it is published.
+pub const STAGED_REJECTS: &str = "rejects.tsv";
 
 /// Checks a path read from the table's metadata: relative, normalised, inside the table and
 /// of the kind expected. Anything else means the commit or checkpoint is damaged (or was
@@ -222,6 +233,13 @@ pub fn check_path(rel: &str, kind: PathKind) -> std::result::Result<(), String> 
             PathKind::Staging => {
                 segs.len() == 3 && segs[0] == "_flowlake" && segs[1] == "staging" && !segs[2].starts_with('.')
             }
+            PathKind::Rejects => {
+                segs.len() == 3
+                    && segs[0] == "_flowlake"
+                    && segs[1] == "rejects"
+                    && !segs[2].starts_with('.')
+                    && segs[2].ends_with(".tsv")
+            }
         };
     if ok {
         Ok(())
@@ -229,6 +247,7 @@ pub fn check_path(rel: &str, kind: PathKind) -> std::result::Result<(), String> 
         let what = match kind {
             PathKind::DataFile => "a Parquet file inside the table",
             PathKind::Staging => "a staging folder (_flowlake/staging/<run>)",
+            PathKind::Rejects => "a rejects file (_flowlake/rejects/<run>.tsv)",
         };
         Err(format!("`{rel}` is not {what}"))
     }
@@ -237,7 +256,7 @@ pub fn check_path(rel: &str, kind: PathKind) -> std::result::Result<(), String> 
 /// Checks every path of a commit (see [`check_path`]).
 fn check_run(run: &RunManifest, at: &Location) -> Result<()> {
     let damaged = |why: String| {
-        Error::Failed(format!(
+        Error::Damaged(format!(
             "{at} is damaged: {why}. Nothing was read, moved or deleted because of it; restore it from a backup, \
              or move it away and run `flowlake verify` on the table"
         ))
@@ -247,6 +266,12 @@ fn check_run(run: &RunManifest, at: &Location) -> Result<()> {
     }
     if let Some(s) = &run.staging {
         check_path(s, PathKind::Staging).map_err(damaged)?;
+    }
+    if let Some(r) = &run.rejects {
+        check_path(r, PathKind::Rejects).map_err(damaged)?;
+        if run.staging.is_none() {
+            return Err(damaged("it names a rejects file but no staging folder".into()));
+        }
     }
     for i in &run.inputs {
         for p in &i.partitions {
@@ -266,7 +291,7 @@ fn read_run(storage: &dyn Storage, loc: &Location) -> Result<RunManifest> {
     let mut text = Vec::new();
     storage.open(loc)?.read_to_end(&mut text).map_err(|e| Error::io("read", loc, e))?;
     let run: RunManifest = serde_json::from_slice(&text).map_err(|e| {
-        Error::Failed(format!("{loc} is not a flowlake commit ({e}); restore it from a backup, or move it away"))
+        Error::Damaged(format!("{loc} is not a flowlake commit ({e}); restore it from a backup, or move it away"))
     })?;
     check_run(&run, loc)?;
     Ok(run)
@@ -340,7 +365,7 @@ impl Manifest {
             for i in cp.inputs {
                 let run = i.run as usize;
                 if run >= m.covered {
-                    return Err(Error::Failed(format!(
+                    return Err(Error::Damaged(format!(
                         "checkpoint {newest} is damaged (an input names run {run} of {}); delete it to rebuild it \
                          from the commits",
                         m.covered
@@ -372,12 +397,19 @@ impl Manifest {
         }
         for obj in list_or_empty(storage, &log_dir(root))? {
             let Some(seq) = log_sequence(&obj.location.file_name()) else { continue };
+            if seq == 0 {
+                // Commits start at 1: a 0 was placed by hand.
+                return Err(Error::Damaged(format!(
+                    "{} is not a commit flowlake writes (commits start at 1); move it away",
+                    obj.location
+                )));
+            }
             if seq <= log_through {
                 continue;
             }
             let run = read_run(storage, &obj.location)?;
             if run.sequence != seq {
-                return Err(Error::Failed(format!(
+                return Err(Error::Damaged(format!(
                     "{} is damaged: it says it is commit {}; restore it from a backup, or move it away",
                     obj.location, run.sequence
                 )));
@@ -497,28 +529,45 @@ impl Manifest {
     /// location, or one flowlake 0.1 recorded it under (a relative path, or a path through
     /// a symbolic link), recognised by its path and, for a relative one, its size and
     /// version as well (a relative path says nothing of where it was relative to).
-    pub fn record_of(&self, storage: &dyn Storage, input: &InputFile) -> Option<String> {
+    ///
+    /// A relative record whose path ends like `input`'s but whose size or version differ
+    /// could be this input, changed (its rows must be replaced), or another file of the
+    /// same name (its rows must stay): nothing tells which, so that is an
+    /// [`Error::Refused`] rather than a guess that would convert rows twice or lose them.
+    pub fn record_of(&self, storage: &dyn Storage, input: &InputFile) -> Result<Option<String>> {
         if self.inputs.contains_key(&input.key) {
-            return Some(input.key.clone());
+            return Ok(Some(input.key.clone()));
         }
         let shown = input.location().to_string();
         let tail: Vec<&str> = shown.split('/').collect();
-        for legacy in self.legacy_by_name.get(&input.location().file_name())? {
+        let Some(names) = self.legacy_by_name.get(&input.location().file_name()) else { return Ok(None) };
+        let mut ambiguous = None;
+        for legacy in names {
             let Some(r) = self.inputs.get(legacy) else { continue };
-            let matches = if legacy.starts_with('/') {
-                storage.canonical(&Location::Local(legacy.into())).is_ok_and(|c| &c == input.location())
-            } else {
-                let want = lexically_normal(legacy);
-                want.len() <= tail.len()
-                    && tail[tail.len() - want.len()..] == want[..]
-                    && r.size == input.meta.size
-                    && r.version == input.meta.version
-            };
-            if matches {
-                return Some(legacy.clone());
+            if legacy.starts_with('/') {
+                if storage.canonical(&Location::Local(legacy.into())).is_ok_and(|c| &c == input.location()) {
+                    return Ok(Some(legacy.clone()));
+                }
+                continue;
+            }
+            let want = lexically_normal(legacy);
+            if want.len() <= tail.len() && tail[tail.len() - want.len()..] == want[..] {
+                if r.size == input.meta.size && r.version == input.meta.version {
+                    return Ok(Some(legacy.clone()));
+                }
+                ambiguous.get_or_insert((legacy, r));
             }
         }
-        None
+        match ambiguous {
+            None => Ok(None),
+            Some((legacy, r)) => Err(Error::Refused(format!(
+                "{shown} may be the input flowlake 0.1 recorded as {legacy} (a relative path), changed \
+                 since ({} bytes then, {} now), or another file of the same name: nothing tells which, \
+                 so nothing was converted. If it is the same file, run with --full-refresh to convert \
+                 every input again; if it is another one, convert it into another table",
+                r.size, input.meta.size
+            ))),
+        }
     }
 
     /// Whether the input recorded under `record` (from [`Manifest::record_of`]) was
@@ -684,7 +733,16 @@ pub fn commit_in_order(
     if !m.has_marker {
         storage.put_if_absent(&dir(root).join(MARKER), MARKER_TEXT.as_bytes())?;
     }
-    let mut seq = m.max_sequence + 1;
+    let next = |seq: u64| {
+        seq.checked_add(1).ok_or_else(|| {
+            Error::Damaged(format!(
+                "the table's log at {} says it holds commit {seq}, the last one there can be: a commit or \
+                 checkpoint was edited; restore the log from a backup",
+                log_dir(root)
+            ))
+        })
+    };
+    let mut seq = next(m.max_sequence)?;
     loop {
         run.sequence = seq;
         let at = log_entry(root, seq);
@@ -695,7 +753,7 @@ pub fn commit_in_order(
         if let Some(why) = m.conflict(run, &theirs) {
             return Ok(Err(Conflict { run_id: theirs.run_id, shard: theirs.shard, sequence: seq, why }));
         }
-        seq += 1;
+        seq = next(seq)?;
     }
 }
 
@@ -710,18 +768,27 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
     let listed = list_or_empty(storage, &root.join("_flowlake/staging"))?;
     // Staged objects of each committed run, by partition folder (relative to the table root).
     let mut by_run: BTreeMap<usize, BTreeMap<String, Vec<Location>>> = BTreeMap::new();
+    let mut moved = 0;
     for obj in listed {
         let Some(rel) = relative(root, &obj.location) else { continue };
         let found = manifest.runs.iter().enumerate().find_map(|(i, (_, r))| {
             let dir = r.staging.as_deref()?;
             rel.strip_prefix(dir)?.strip_prefix('/').map(|target| (i, target.to_string()))
         });
+        if let Some((i, target)) = &found
+            && target == STAGED_REJECTS
+        {
+            if let Some(to) = &manifest.runs[*i].1.rejects {
+                storage.rename(&obj.location, &root.join(to))?;
+                moved += 1;
+            }
+            continue;
+        }
         if let Some((i, target)) = found {
             let part = target.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
             by_run.entry(i).or_default().entry(part).or_default().push(obj.location);
         }
     }
-    let mut moved = 0;
     for (i, parts) in by_run {
         let run = &manifest.runs[i].1;
         let staging = root.join(run.staging.as_deref().expect("grouped by staging folder"));
@@ -946,6 +1013,9 @@ pub fn publish(storage: &dyn Storage, root: &Location, run: &RunManifest, staged
             }
         }
     }
+    if let (Some(staging), Some(to)) = (&staging, &run.rejects) {
+        storage.rename(&staging.join(STAGED_REJECTS), &root.join(to))?;
+    }
     if let Some(dir) = &staging {
         storage.remove_empty_dirs(dir)?;
     }
@@ -987,6 +1057,15 @@ pub(crate) mod tests {
     use crate::storage::LocalStorage;
 
     /// Writes `run` as flowlake 0.1 did: `_flowlake/manifest/<run>.json`, overwriting.
+    /// The names in a folder, sorted (none if it does not exist).
+    fn names(d: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     pub(crate) fn legacy(s: &dyn Storage, root: &Location, run: &RunManifest) {
         s.put(&dir(root).join(&format!("{}.json", run.run_id)), &serde_json::to_vec_pretty(run).unwrap()).unwrap();
     }
@@ -1009,6 +1088,7 @@ pub(crate) mod tests {
             files: files.iter().map(|f| f.to_string()).collect(),
             file_stats: Vec::new(),
             staging: None,
+            rejects: None,
             replaces: Vec::new(),
             replaces_files: replaces_files.iter().map(|f| f.to_string()).collect(),
             sequence: 0,
@@ -1020,13 +1100,6 @@ pub(crate) mod tests {
     /// before the swap, and after it with the old files (and a late arrival) in staging.
     #[test]
     fn a_compaction_swap_is_finished_after_a_crash() {
-        let names = |d: &std::path::Path| -> Vec<String> {
-            let mut v: Vec<String> = std::fs::read_dir(d)
-                .map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
-                .unwrap_or_default();
-            v.sort();
-            v
-        };
         for swapped in [false, true] {
             let dir = tempfile::tempdir().unwrap();
             let root = Location::Local(dir.path().to_path_buf());
@@ -1056,6 +1129,58 @@ pub(crate) mod tests {
             assert_eq!(names(&part), ["late.parquet", "new.parquet"], "swapped before the crash: {swapped}");
             assert!(names(&staged).is_empty(), "swapped before the crash: {swapped}");
         }
+    }
+
+    /// A run killed after its commit, before its files and rejects moved: the next run
+    /// publishes both; a run that never committed has its staged rejects left unpublished.
+    #[test]
+    fn staged_rejects_are_published_with_their_committed_run_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        for run in ["R", "U"] {
+            let staged = dir.path().join(format!("_flowlake/staging/{run}"));
+            std::fs::create_dir_all(staged.join("date=2023-08-01")).unwrap();
+            std::fs::write(staged.join("date=2023-08-01/new.parquet"), b"new").unwrap();
+            std::fs::write(staged.join(STAGED_REJECTS), format!("{run} rejects")).unwrap();
+        }
+        let mut run = commit("R", &[], &["date=2023-08-01/new.parquet"], &[]);
+        run.staging = Some("_flowlake/staging/R".into());
+        run.rejects = Some("_flowlake/rejects/R.tsv".into());
+        run.sequence = 1;
+        assert!(commit_at(&s, &root, &run).unwrap());
+        let m = Manifest::load(&s, &root).unwrap();
+        assert_eq!(roll_forward(&s, &root, &m).unwrap(), 2);
+        assert_eq!(std::fs::read_to_string(dir.path().join("_flowlake/rejects/R.tsv")).unwrap(), "R rejects");
+        assert_eq!(names(&dir.path().join("_flowlake/rejects")), ["R.tsv"]);
+        assert!(dir.path().join("_flowlake/staging/U").join(STAGED_REJECTS).is_file());
+        // A commit naming a rejects file anywhere else is damaged.
+        let mut bad = run.clone();
+        bad.rejects = Some("../x.tsv".into());
+        bad.sequence = 2;
+        assert!(commit_at(&s, &root, &bad).unwrap());
+        let err = Manifest::load(&s, &root).unwrap_err().to_string();
+        assert!(err.contains("is not a rejects file"), "{err}");
+    }
+
+    /// An edited commit cannot make the next commit's place overflow or wrap to 0.
+    #[test]
+    fn the_last_possible_sequence_and_sequence_zero_are_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        let mut run = commit("R", &[], &[], &[]);
+        run.sequence = u64::MAX;
+        assert!(commit_at(&s, &root, &run).unwrap());
+        let m = Manifest::load(&s, &root).unwrap();
+        let mut next = commit("S", &[], &[], &[]);
+        let err = commit_in_order(&s, &root, &m, &mut next).unwrap_err();
+        assert!(matches!(err, Error::Damaged(_)) && err.to_string().contains("the last one there can be"), "{err}");
+        std::fs::remove_file(log_entry(&root, u64::MAX).as_local().unwrap()).unwrap();
+        run.sequence = 0;
+        assert!(commit_at(&s, &root, &run).unwrap());
+        let err = Manifest::load(&s, &root).unwrap_err().to_string();
+        assert!(err.contains("commits start at 1"), "{err}");
     }
 
     #[test]
@@ -1190,13 +1315,19 @@ pub(crate) mod tests {
         }];
         legacy(&s, &root, &run);
         let m = Manifest::load(&s, &root).unwrap();
-        let rec = m.record_of(&s, &input);
+        let rec = m.record_of(&s, &input).unwrap();
         assert_eq!(rec.as_deref(), Some("./sample/AWSLogs/1/vpcflowlogs/us-east-1/2023/08/01/x.log.gz"));
         assert_eq!(m.seen(rec.as_deref(), &input), Seen::Done);
-        // Another file of the same name and path end, but another size: not the same input.
+        // The same name and path end, but another size: this input changed, or another
+        // file; flowlake refuses to guess (either guess can lose rows or convert them twice).
         let mut other = input.clone();
         other.meta.size = 6;
-        assert_eq!(m.record_of(&s, &other), None);
+        let err = m.record_of(&s, &other).unwrap_err().to_string();
+        assert!(err.contains("5 bytes then, 6 now") && err.contains("--full-refresh"), "{err}");
+        // Another path end: another input.
+        let mut elsewhere = input.clone();
+        elsewhere.meta.location = Location::Local(dir.path().join("other/x.log.gz"));
+        assert_eq!(m.record_of(&s, &elsewhere).unwrap(), None);
         // Once a commit records it under its canonical location, the old record is gone.
         let mut next = commit("S", &[], &[], &[]);
         next.inputs = vec![entry(&input, 1, vec!["date=2023-08-01".into()], rec.as_deref())];
@@ -1204,6 +1335,6 @@ pub(crate) mod tests {
         commit_at(&s, &root, &next).unwrap();
         let m = Manifest::load(&s, &root).unwrap();
         assert_eq!(m.len(), 1);
-        assert_eq!(m.record_of(&s, &input), Some(input.key.clone()));
+        assert_eq!(m.record_of(&s, &input).unwrap(), Some(input.key.clone()));
     }
 }

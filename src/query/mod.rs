@@ -252,8 +252,16 @@ fn df_error(what: &str, e: datafusion::error::DataFusionError) -> Error {
 fn detect_layout(storage: &dyn crate::storage::Storage, root: &Location) -> Result<Layout> {
     let root_key = root.key_path();
     let root_key = root_key.trim_end_matches('/');
-    let mut dir = root.clone();
-    for _ in 0..8 {
+    // Depth first through the partition folders, in name order, to the first that holds a
+    // Parquet file: an empty partition folder (its files compacted away or deleted) is passed
+    // by. Bounded, so a tree of empty folders costs a few listings, not one per folder.
+    let mut stack = vec![(root.clone(), 0usize)];
+    let mut listings = 0;
+    while let Some((dir, depth)) = stack.pop() {
+        listings += 1;
+        if listings > DETECT_LISTINGS {
+            break;
+        }
         let (objects, dirs) = storage.list_dir(&dir)?;
         if objects.iter().any(|o| o.location.key_path().ends_with(".parquet")) && dir != *root {
             let key = dir.key_path();
@@ -264,14 +272,21 @@ fn detect_layout(storage: &dyn crate::storage::Storage, root: &Location) -> Resu
                 ))
             });
         }
-        let next = dirs.into_iter().filter(|d| {
-            let n = d.file_name();
-            !n.starts_with('_') && !n.starts_with('.') && n.contains('=')
-        });
-        match next.min() {
-            Some(d) => dir = d,
-            None => break,
+        if depth == 8 {
+            continue;
         }
+        let mut next: Vec<Location> = dirs
+            .into_iter()
+            .filter(|d| {
+                let n = d.file_name();
+                !n.starts_with('_') && !n.starts_with('.') && n.contains('=')
+            })
+            .collect();
+        next.sort();
+        stack.extend(next.into_iter().rev().map(|d| (d, depth + 1)));
     }
     Err(Error::Failed(format!("no converted Parquet files under {root}: run `flowlake convert … --out {root}` first")))
 }
+
+/// At most this many folder listings to find the table's layout (see `detect_layout`).
+const DETECT_LISTINGS: usize = 256;

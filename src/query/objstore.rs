@@ -73,11 +73,10 @@ impl Inner {
 }
 
 fn to_os_error(path: &Path, e: Error) -> object_store::Error {
-    match e {
-        Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            object_store::Error::NotFound { path: path.to_string(), source: e.to_string().into() }
-        }
-        e => object_store::Error::Generic { store: "S3", source: e.to_string().into() },
+    if e.is_not_found() {
+        object_store::Error::NotFound { path: path.to_string(), source: e.to_string().into() }
+    } else {
+        object_store::Error::Generic { store: "S3", source: e.to_string().into() }
     }
 }
 

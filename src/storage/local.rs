@@ -22,17 +22,26 @@ fn meta_of(path: PathBuf, md: &fs::Metadata) -> ObjectMeta {
     ObjectMeta { location: Location::Local(path), size: md.len(), version: mtime.to_string() }
 }
 
-fn walk(dir: &Path, out: &mut Vec<ObjectMeta>) -> Result<()> {
+/// Lists `dir` recursively into `out`. Symbolic links below it are not followed (a link
+/// in a table could lead anywhere: reading, replacing or deleting through it would reach
+/// outside); they go to `links`.
+fn walk(dir: &Path, out: &mut Vec<ObjectMeta>, links: &mut Vec<PathBuf>) -> Result<()> {
     let entries = fs::read_dir(dir).map_err(|e| Error::io("list", dir.display(), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list", dir.display(), e))?;
         let path = entry.path();
-        let md = fs::metadata(&path).map_err(|e| Error::io("read", path.display(), e))?;
         let name = entry.file_name();
         let hidden = name.to_string_lossy().starts_with(['.', '_']);
+        if entry.file_type().map_err(|e| Error::io("read", path.display(), e))?.is_symlink() {
+            if !hidden {
+                links.push(path);
+            }
+            continue;
+        }
+        let md = fs::metadata(&path).map_err(|e| Error::io("read", path.display(), e))?;
         if md.is_dir() {
             if !hidden {
-                walk(&path, out)?;
+                walk(&path, out, links)?;
             }
         } else if md.is_file() && !hidden {
             out.push(meta_of(path, &md));
@@ -47,7 +56,7 @@ impl Storage for LocalStorage {
         let md = fs::metadata(path).map_err(|e| Error::io("read", path.display(), e))?;
         let mut out = Vec::new();
         if md.is_dir() {
-            walk(path, &mut out)?;
+            walk(path, &mut out, &mut Vec::new())?;
         } else if md.is_file() {
             out.push(meta_of(path.to_path_buf(), &md));
         } else {
@@ -67,6 +76,9 @@ impl Storage for LocalStorage {
         for entry in fs::read_dir(path).map_err(|e| Error::io("list", path.display(), e))? {
             let entry = entry.map_err(|e| Error::io("list", path.display(), e))?;
             let p = entry.path();
+            if entry.file_type().map_err(|e| Error::io("read", p.display(), e))?.is_symlink() {
+                continue; // not followed: see `walk`
+            }
             let md = fs::metadata(&p).map_err(|e| Error::io("read", p.display(), e))?;
             if md.is_dir() {
                 dirs.push(Location::Local(p));
@@ -75,6 +87,15 @@ impl Storage for LocalStorage {
             }
         }
         Ok((files, dirs))
+    }
+
+    fn links(&self, root: &Location) -> Result<Vec<Location>> {
+        let path = path_of(root)?;
+        let (mut links, mut files) = (Vec::new(), Vec::new());
+        if fs::metadata(path).map_err(|e| Error::io("read", path.display(), e))?.is_dir() {
+            walk(path, &mut files, &mut links)?;
+        }
+        Ok(links.into_iter().map(Location::Local).collect())
     }
 
     fn list_dir_inputs(&self, dir: &Location) -> Result<DirListing> {

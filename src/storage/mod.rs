@@ -182,10 +182,17 @@ pub trait Storage: Send + Sync {
     /// Every object at or under `root` (recursively), except those below a
     /// folder whose name starts with `.` or `_` (hidden and metadata folders,
     /// which Athena and Spark skip too). A `root` that is an object lists itself.
+    /// Symbolic links below `root` are not followed (see [`Storage::links`]).
     fn list(&self, root: &Location) -> Result<Vec<ObjectMeta>>;
     /// One level of a folder: the objects directly in it and its subfolders
-    /// (for listing only the parts of a date-organised tree that are needed).
+    /// (for listing only the parts of a date-organised tree that are needed);
+    /// symbolic links are left out.
     fn list_dir(&self, dir: &Location) -> Result<(Vec<ObjectMeta>, Vec<Location>)>;
+    /// The symbolic links below `root` that [`Storage::list`] leaves out (local disk;
+    /// object stores have none).
+    fn links(&self, _root: &Location) -> Result<Vec<Location>> {
+        Ok(Vec::new())
+    }
     /// One level of a folder of inputs, every location in its canonical form (local disk:
     /// symbolic links resolved, so that a file or folder reached two ways has one name);
     /// a link that leads nowhere is listed as broken, not an error.

@@ -125,7 +125,7 @@ where
         ),
         _ => format!("cannot {action} {url}: {}", root_cause(&e, code.as_deref(), status)),
     };
-    Error::Failed(msg)
+    Error::S3(msg)
 }
 
 /// The innermost cause of an SDK error, in its own words (the SDK's own rendering adds

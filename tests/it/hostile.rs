@@ -780,3 +780,142 @@ fn rough_edges_end_clearly() {
         assert!(err.contains("--output"), "{err}");
     }
 }
+
+/// From a review of the exactly-once work: a full refresh replaces every earlier run, so
+/// shards of one would replace each other's rows. It is refused before anything is read.
+#[test]
+fn a_full_refresh_cannot_be_sharded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 500, 1, 2);
+    let lake = dir.path().join("lake");
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    let (_, err) = flowlake_code(&["convert", s, "--out", l, "--full-refresh", "--shard", "0/2"], 2);
+    assert!(err.contains("--full-refresh") && err.contains("--shard"), "{err}");
+    let opts = ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()))
+        .with_full_refresh(true)
+        .with_shard(Some("1/2".parse().unwrap()));
+    let err = convert(&opts, &NoProgress).unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("cannot be split into shards"), "{err}");
+    assert!(!lake.exists(), "nothing was written");
+}
+
+/// `compact` rewrites only the files the log names: a Parquet file copied into a
+/// partition by hand is left as it is (and counted), never folded into the table's files.
+#[test]
+fn compact_leaves_files_no_commit_names_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 3_000, 1, 4);
+    let lake = dir.path().join("lake");
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    // Two runs, half of the deliveries each: two files in the day's partition.
+    let files = log_files(&sample);
+    let later: Vec<(std::path::PathBuf, std::path::PathBuf)> =
+        files[2..].iter().map(|f| (f.clone(), f.with_extension("later"))).collect();
+    for (f, aside) in &later {
+        fs::rename(f, aside).unwrap();
+    }
+    flowlake_code(&["convert", s, "--out", l, "-q"], 0);
+    for (f, aside) in &later {
+        fs::rename(aside, f).unwrap();
+    }
+    flowlake_code(&["convert", s, "--out", l, "-q"], 0);
+    let before = parquet_files(&lake);
+    // Files per partition folder: those with two or more are compacted into one each.
+    let mut per_dir: std::collections::BTreeMap<std::path::PathBuf, u64> = Default::default();
+    for (_, p) in &before {
+        *per_dir.entry(p.parent().unwrap().to_path_buf()).or_default() += 1;
+    }
+    let (several, total) = per_dir.values().filter(|n| **n >= 2).fold((0u64, 0u64), |(d, t), n| (d + 1, t + n));
+    assert!(several >= 1, "{per_dir:?}");
+    let stray = before[0].1.with_file_name("part-copied-by-hand.parquet");
+    fs::copy(&before[0].1, &stray).unwrap();
+    let (out, _) = flowlake_code(&["compact", l, "--json"], 0);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((r["files_before"].as_u64(), r["files_after"].as_u64()), (Some(total), Some(several)), "{r}");
+    assert_eq!(r["files_not_in_log"].as_u64(), Some(1), "{r}");
+    assert!(stray.is_file(), "the stray is left where it was");
+    fs::remove_file(&stray).unwrap();
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw, "the table's own rows, each once");
+    flowlake_code(&["verify", l], 0);
+}
+
+/// A symbolic link inside the table (a partition folder pointing elsewhere) is neither
+/// read nor followed: verify names it, `--repair` refuses while it is there, and nothing
+/// outside the table is deleted or written.
+#[test]
+fn a_symbolic_link_inside_the_table_is_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 2_000, 1, 2);
+    let lake = dir.path().join("lake");
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    flowlake_code(&["convert", s, "--out", l, "-q"], 0);
+    let files = parquet_files(&lake);
+    let outside = dir.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::copy(&files[0].1, outside.join("part-precious.parquet")).unwrap();
+    fs::write(outside.join("notes.txt"), "keep").unwrap();
+    let rows: usize = read_table(&lake).iter().map(|(_, b)| b.num_rows()).sum();
+    std::os::unix::fs::symlink(&outside, lake.join("date=2099-01-01")).unwrap();
+    let (out, _) = flowlake_code(&["verify", l], 1);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("link: date=2099-01-01: a symbolic link inside the table"), "{out}");
+    let (_, err) = flowlake_code(&["verify", l, "--repair"], 1);
+    assert!(err.contains("the table holds symbolic links (date=2099-01-01): nothing was repaired"), "{err}");
+    assert!(outside.join("part-precious.parquet").is_file() && outside.join("notes.txt").is_file());
+    // Compact neither folds nor deletes what is behind it.
+    flowlake_code(&["compact", l, "--json"], 0);
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 2);
+    fs::remove_file(lake.join("date=2099-01-01")).unwrap();
+    let after: usize = read_table(&lake).iter().map(|(_, b)| b.num_rows()).sum();
+    assert_eq!(after, rows);
+}
+
+/// A table whose first partition folder (by name) is empty is still found by `query`.
+#[test]
+fn query_finds_the_layout_past_an_empty_partition_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 1_000, 1, 1);
+    let lake = dir.path().join("lake");
+    let l = lake.to_str().unwrap();
+    flowlake_code(&["convert", sample.to_str().unwrap(), "--out", l, "-q"], 0);
+    fs::create_dir_all(lake.join("date=1999-01-01")).unwrap();
+    let (out, _) = flowlake_code(&["query", l, "SELECT count(*) AS n FROM flows", "--format", "csv"], 0);
+    assert_eq!(out.lines().nth(1), Some("1000"), "{out}");
+}
+
+/// A run that fails leaves no rejects in the table's rejects folder (they stay in its
+/// staging folder, which the report names): a retry that commits has each rejected line
+/// there once.
+#[test]
+fn a_failed_run_leaves_no_rejects_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    let mut text = format!("{HEADER}\n");
+    for i in 0..100 {
+        text += &format!("{}\n", record(i));
+        if i % 20 == 0 {
+            text += "garbage\n";
+        }
+    }
+    fs::write(input.join("x.log"), &text).unwrap();
+    let lake = dir.path().join("lake");
+    let opts = ConvertOptions::new(vec![Location::Local(input.clone())], Location::Local(lake.clone()));
+    let failed = convert(&opts.clone().with_max_rejects(Some(2)), &NoProgress).unwrap();
+    assert_eq!(failed.status, RunStatus::Failed);
+    let staged = failed.rejects_path.clone().unwrap();
+    assert!(staged.contains("/_flowlake/staging/") && Path::new(&staged).is_file(), "{staged}");
+    assert!(!lake.join("_flowlake/rejects").exists(), "no rejects published by a failed run");
+    let ok = convert_dir(&input, &lake);
+    assert_eq!((ok.rows_written, ok.rows_rejected), (100, 5));
+    let published: Vec<_> = fs::read_dir(lake.join("_flowlake/rejects")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(published.len(), 1);
+    assert_eq!(ok.rejects_path.as_deref(), Some(published[0].to_str().unwrap()));
+    assert_eq!(rejects(ok.rejects_path.as_deref().unwrap()).len(), 5);
+}
