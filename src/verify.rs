@@ -158,7 +158,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
             kind: "link",
             path: l.clone(),
             detail: "a symbolic link inside the table: flowlake neither follows nor removes it (it could lead \
-                     anywhere, and queries would read what is behind it); replace it with what it points to, or remove it"
+                     anywhere), and queries do not read through it; replace it with what it points to, or remove it"
                 .into(),
         });
     }

@@ -10,7 +10,6 @@
 //! [`ResultSink`] ([`output`] has table, CSV, JSON and Parquet ones).
 
 pub mod ip;
-#[cfg(feature = "s3")]
 mod objstore;
 pub mod output;
 mod questions;
@@ -105,21 +104,16 @@ impl Lake {
             ctx.register_udf(f);
         }
 
-        let url = match root {
-            Location::Local(p) => {
-                let abs = std::fs::canonicalize(p).map_err(|e| Error::io("read", root, e))?;
-                format!("{}/", abs.display().to_string().trim_end_matches('/'))
-            }
-            Location::S3 { bucket, key } => {
-                #[cfg(feature = "s3")]
-                {
-                    let store = objstore::StorageObjectStore::new(storage.clone(), bucket.clone());
-                    let base = url_parse(&format!("s3://{bucket}"))?;
-                    ctx.register_object_store(&base, Arc::new(store));
-                }
-                let key = key.trim_end_matches('/');
-                if key.is_empty() { format!("s3://{bucket}/") } else { format!("s3://{bucket}/{key}/") }
-            }
+        // Every read goes through `storage`: the S3 client convert uses, and on disk a listing
+        // that does not follow symbolic links out of the table.
+        let root = storage.canonical(root)?;
+        let store = objstore::StorageObjectStore::new(storage.clone(), root.clone());
+        let base = url_parse(&root.store_url())?;
+        ctx.register_object_store(&base, Arc::new(store));
+        let key = root.store_key();
+        let url = match key.trim_matches('/') {
+            "" => format!("{}/", root.store_url()),
+            key => format!("{}/{key}/", root.store_url()),
         };
         let table_url = ListingTableUrl::parse(&url).map_err(|e| Error::Failed(format!("{root}: {e}")))?;
         let partition_cols: Vec<(String, DataType)> =

@@ -1,7 +1,9 @@
-//! DataFusion reads `s3://` tables through flowlake's own [`Storage`], so
-//! queries use exactly the S3 client `convert` uses: the same credential
-//! chain, `--endpoint-url`, `--profile`, retries and error messages. Only
-//! what a query needs (list, ranged reads) is implemented; writes are refused.
+//! DataFusion reads tables through flowlake's own [`Storage`], local and `s3://`
+//! alike, so queries see exactly what `convert` and `verify` see: the same S3 client
+//! (credential chain, `--endpoint-url`, `--profile`, retries and error messages), and
+//! on disk the same listing, which does not follow symbolic links (a query never
+//! reads outside the table). Only what a query needs (list, ranged reads) is
+//! implemented; writes are refused.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,34 +22,31 @@ use object_store::{
 use crate::error::Error;
 use crate::storage::{Location, Storage};
 
-/// A read-only [`ObjectStore`] over one bucket of a [`Storage`].
+/// A read-only [`ObjectStore`] over one store (a bucket, or the local disk) of a [`Storage`].
 pub struct StorageObjectStore(Arc<Inner>);
 
 struct Inner {
     storage: Arc<dyn Storage>,
-    bucket: String,
+    /// A location in the store served: keys are resolved next to it.
+    base: Location,
     /// Sizes seen in listings, so a ranged read needs no extra request.
     sizes: Mutex<HashMap<Path, u64>>,
 }
 
 impl StorageObjectStore {
-    /// Serves `s3://bucket/…` from `storage`.
-    pub fn new(storage: Arc<dyn Storage>, bucket: impl Into<String>) -> StorageObjectStore {
-        StorageObjectStore(Arc::new(Inner { storage, bucket: bucket.into(), sizes: Mutex::new(HashMap::new()) }))
+    /// Serves the store `base` is in ([`Location::store_url`]) from `storage`.
+    pub fn new(storage: Arc<dyn Storage>, base: Location) -> StorageObjectStore {
+        StorageObjectStore(Arc::new(Inner { storage, base, sizes: Mutex::new(HashMap::new()) }))
     }
 }
 
 impl Inner {
     fn location(&self, path: &Path) -> Location {
-        Location::S3 { bucket: self.bucket.clone(), key: path.to_string() }
+        self.base.at_store_key(path.as_ref())
     }
 
     fn meta(&self, m: &crate::storage::ObjectMeta) -> ObjectMeta {
-        let key = match &m.location {
-            Location::S3 { key, .. } => key.clone(),
-            Location::Local(p) => p.to_string_lossy().into_owned(),
-        };
-        let location = Path::from(key);
+        let location = Path::from(m.location.store_key());
         self.sizes.lock().expect("size cache").insert(location.clone(), m.size);
         ObjectMeta {
             location,
@@ -76,7 +75,7 @@ fn to_os_error(path: &Path, e: Error) -> object_store::Error {
     if e.is_not_found() {
         object_store::Error::NotFound { path: path.to_string(), source: e.to_string().into() }
     } else {
-        object_store::Error::Generic { store: "S3", source: e.to_string().into() }
+        object_store::Error::Generic { store: "flowlake", source: e.to_string().into() }
     }
 }
 
@@ -93,7 +92,7 @@ async fn blocking<T: Send + 'static>(
 
 impl fmt::Display for StorageObjectStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "flowlake storage (s3://{})", self.0.bucket)
+        write!(f, "flowlake storage ({})", self.0.base.store_url())
     }
 }
 
@@ -131,9 +130,10 @@ impl ObjectStore for StorageObjectStore {
                 version: None,
             };
             let range = match &options.range {
-                Some(r) => r
-                    .as_range(size)
-                    .map_err(|e| object_store::Error::Generic { store: "S3", source: format!("{path}: {e}").into() })?,
+                Some(r) => r.as_range(size).map_err(|e| object_store::Error::Generic {
+                    store: "flowlake",
+                    source: format!("{path}: {e}").into(),
+                })?,
                 None => 0..size,
             };
             let data = if options.head {
@@ -170,7 +170,7 @@ impl ObjectStore for StorageObjectStore {
         stream::once(async move {
             blocking(move || {
                 let inner = &me;
-                let root = Location::S3 { bucket: inner.bucket.clone(), key: prefix.clone() };
+                let root = inner.base.at_store_key(&prefix);
                 let listed = inner.storage.list(&root).map_err(|e| to_os_error(&Path::from(prefix.as_str()), e))?;
                 Ok(listed.iter().map(|m| Ok(inner.meta(m))).collect::<Vec<_>>())
             })
@@ -189,17 +189,11 @@ impl ObjectStore for StorageObjectStore {
         let prefix = prefix.map(|p| format!("{p}/")).unwrap_or_default();
         blocking(move || {
             let inner = &me;
-            let dir = Location::S3 { bucket: inner.bucket.clone(), key: prefix.clone() };
+            let dir = inner.base.at_store_key(&prefix);
             let (objects, dirs) =
                 inner.storage.list_dir(&dir).map_err(|e| to_os_error(&Path::from(prefix.as_str()), e))?;
             Ok(ListResult {
-                common_prefixes: dirs
-                    .iter()
-                    .map(|d| match d {
-                        Location::S3 { key, .. } => Path::from(key.trim_end_matches('/')),
-                        Location::Local(p) => Path::from(p.to_string_lossy().as_ref()),
-                    })
-                    .collect(),
+                common_prefixes: dirs.iter().map(|d| Path::from(d.store_key().trim_end_matches('/'))).collect(),
                 objects: objects.iter().map(|m| inner.meta(m)).collect(),
             })
         })

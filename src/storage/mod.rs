@@ -81,6 +81,36 @@ impl Location {
         }
     }
 
+    /// The URL of the object store this location is in, as object-store clients name it:
+    /// `s3://bucket`, or `file://` for local disk.
+    pub fn store_url(&self) -> String {
+        match self {
+            Location::Local(_) => "file://".to_string(),
+            Location::S3 { bucket, .. } => format!("s3://{bucket}"),
+        }
+    }
+
+    /// This location's key within its store ([`Location::store_url`]): the S3 key, or the
+    /// local path without its leading `/` (made absolute first).
+    pub fn store_key(&self) -> String {
+        match self {
+            Location::Local(p) => {
+                let abs =
+                    if p.is_absolute() { p.clone() } else { std::path::absolute(p).unwrap_or_else(|_| p.clone()) };
+                abs.to_string_lossy().trim_start_matches('/').to_string()
+            }
+            Location::S3 { key, .. } => key.clone(),
+        }
+    }
+
+    /// The location of `key` ([`Location::store_key`]) in the same store as this one.
+    pub fn at_store_key(&self, key: &str) -> Location {
+        match self {
+            Location::Local(_) => Location::Local(PathBuf::from(format!("/{key}"))),
+            Location::S3 { bucket, .. } => Location::S3 { bucket: bucket.clone(), key: key.to_string() },
+        }
+    }
+
     /// The last path segment.
     pub fn file_name(&self) -> String {
         let k = self.key_path();
