@@ -189,6 +189,10 @@ struct CompactArgs {
     /// Compact a partition only when it has at least this many files.
     #[arg(long, default_value_t = 2, value_name = "N")]
     min_files: usize,
+    /// Fold the table's commits into one checkpoint once this many are not covered by one
+    /// (as `convert --checkpoint-every`); 0 never folds.
+    #[arg(long, default_value_t = flowlake::manifest::checkpoint::DEFAULT_EVERY, value_name = "RUNS")]
+    checkpoint_every: usize,
     /// Size of the new files.
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
     target_file_size: String,
@@ -786,6 +790,7 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
         from: day(&a.from, "--from")?,
         to: day(&a.to, "--to")?,
         min_files: a.min_files,
+        checkpoint_every: a.checkpoint_every,
     };
     let r = flowlake::compact::compact(&opts)?;
     if a.json {
@@ -798,6 +803,9 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
             r.files_after,
             r.rows
         );
+        for e in &r.after_commit_errors {
+            errln!("  error after the commit: {e}");
+        }
         if r.files_not_in_log > 0 {
             errln!(
                 "  {} Parquet files no commit names were left alone (flowlake verify lists them)",
@@ -808,7 +816,8 @@ fn compact_cmd(a: CompactArgs) -> Result<u8> {
             errln!("  warning: {w}");
         }
     }
-    Ok(0)
+    // As for convert: a step after the commit that failed is exit 1 (the rows are committed).
+    Ok(u8::from(!r.after_commit_errors.is_empty()))
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<u8> {

@@ -1,9 +1,10 @@
 //! `flowlake compact`: rewrite partitions made of many small files (typical of
-//! hourly incremental runs) into target-sized files, with the same commit
-//! protocol as a conversion: new files are staged, a manifest naming the files
-//! they replace is committed, the new files are moved into place (on local disk
-//! each partition's folder is swapped in one step, so listing readers never see
-//! both), then the old ones are deleted (a crash in between is finished by the next run).
+//! hourly incremental runs) into target-sized files, as one
+//! [`Transaction`](crate::table::Transaction) like a conversion: new files are staged,
+//! a commit naming the files they replace is written, the new files are moved into
+//! place (on local disk each partition's folder is swapped in one step, so listing
+//! readers never see both), then the old ones are deleted (a crash in between is
+//! finished by the next run).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -20,6 +21,7 @@ use crate::report;
 use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink};
 use crate::storage::{self, Location, StorageOptions};
+use crate::table::{Staged, Transaction};
 
 /// What to compact.
 #[derive(Clone, Debug)]
@@ -36,6 +38,8 @@ pub struct CompactOptions {
     pub to: Option<i64>,
     /// Compact a partition only when it has at least this many files. Default 2.
     pub min_files: usize,
+    /// Fold the log into a checkpoint once this many commits are not covered by one (0: never).
+    pub checkpoint_every: usize,
 }
 
 /// What a compaction did.
@@ -55,6 +59,13 @@ pub struct CompactReport {
     /// another tool): not the table's, so left as they are; `flowlake verify` lists them.
     #[serde(skip_serializing_if = "is_zero")]
     pub files_not_in_log: u64,
+    /// The compaction's place in the table's log (none when there was nothing to compact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<u64>,
+    /// Steps after the commit that failed: the new files are committed, and the next run
+    /// into the table finishes these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_commit_errors: Vec<String>,
     /// Things that went wrong after the new files were committed and that the next run
     /// mends by itself (a manifest checkpoint that could not be written).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -77,30 +88,79 @@ fn day_of(layout: Layout, values: &[String]) -> Option<i64> {
 pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     let st = storage::storage_for(&opts.output, &opts.storage)?;
     let root = &opts.output;
-    let m = Manifest::load(st.as_ref(), root)?;
-    manifest::roll_forward(st.as_ref(), root, &m)?;
-    manifest::finish_replacements(st.as_ref(), root, &m)?;
-    manifest::remove_stale_temporaries(st.as_ref(), root)?;
+    let run_id = report::new_run_id();
+    let tx = Transaction::begin(st.clone(), root, &run_id, report::now_unix() as i64)?;
     let info = crate::table::read_table_info(st.as_ref(), root)?;
+    let (parts, not_in_log) = partitions_to_compact(st.as_ref(), root, tx.log(), &info, opts)?;
+    let mut rep = CompactReport { run_id: run_id.clone(), files_not_in_log: not_in_log, ..CompactReport::default() };
+    if parts.is_empty() {
+        tx.abort(&[], false)?;
+        return Ok(rep);
+    }
     let table = TableColumns::from_columns(info.columns.iter().map(|(c, _)| match crate::schema::lookup_loose(c) {
         Some(i) => crate::schema::ColumnId::Known(i),
         None => crate::schema::ColumnId::Unknown(c.clone()),
     }));
     let schema = table.arrow_schema();
+    let sink = PartitionedSink::new(st.clone(), tx.staging(), schema.clone(), opts.parquet.clone(), &run_id)?;
+    let mut rows_before = 0u64;
+    let mut replaced = Vec::new();
+    for (dir, files) in &parts {
+        for (loc, rel) in files {
+            rows_before += rewrite(st.as_ref(), loc, &schema, |batch| sink.write(dir, batch))?;
+            replaced.push(rel.clone());
+        }
+        rep.partitions += 1;
+        rep.files_before += files.len() as u64;
+    }
+    let written = sink.finish()?;
+    let rows_after: u64 = written.iter().map(|f| f.rows).sum();
+    let staged = Staged { files: written.iter().map(|f| f.location.clone()).collect(), rejects: false };
+    if rows_after != rows_before {
+        tx.abort(&staged.files, false)?;
+        return Err(Error::Failed(format!(
+            "compaction read {rows_before} rows but wrote {rows_after}; nothing was changed, please report this"
+        )));
+    }
+    let run = RunManifest {
+        run_id: run_id.clone(),
+        shard: None,
+        inputs: Vec::new(),
+        // Files, staging folder, baseline and sequence: the transaction's to fill in.
+        files: Vec::new(),
+        file_stats: written.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
+        staging: None,
+        rejects: None,
+        replaces: Vec::new(),
+        replaces_files: replaced,
+        sequence: 0,
+        baseline: None,
+    };
+    let done = tx.commit(run, &staged, opts.checkpoint_every)?.map_err(|c| Error::Conflict(c.to_string()))?;
+    rep.commit = Some(done.sequence);
+    rep.after_commit_errors = done.after_commit_errors;
+    rep.warnings = done.warnings;
+    rep.files_after = staged.files.len() as u64;
+    rep.rows = rows_after;
+    Ok(rep)
+}
 
-    // Files per partition folder.
-    let root_key = root.key_path();
-    let root_key = root_key.trim_end_matches('/').to_string();
-    // Only the files the log names are the table's: anything else is left alone.
-    let live = m.live_files();
+/// The partition folders to compact, each with its files (location, and path relative to
+/// the table root), and how many Parquet files no commit names (left alone: only the files
+/// the log names are the table's).
+#[allow(clippy::type_complexity)]
+fn partitions_to_compact(
+    st: &dyn crate::storage::Storage,
+    root: &Location,
+    log: &Manifest,
+    info: &crate::table::TableInfo,
+    opts: &CompactOptions,
+) -> Result<(BTreeMap<String, Vec<(Location, String)>>, u64)> {
+    let live = log.live_files();
     let mut not_in_log = 0;
     let mut parts: BTreeMap<String, Vec<(Location, String)>> = BTreeMap::new();
     for obj in st.list(root)? {
-        let key = obj.location.key_path();
-        if !key.ends_with(".parquet") {
-            continue;
-        }
-        let rel = key.strip_prefix(&root_key).unwrap_or(&key).trim_start_matches('/').to_string();
+        let Some(rel) = manifest::relative(root, &obj.location).filter(|r| r.ends_with(".parquet")) else { continue };
         let Some((dir, _)) = rel.rsplit_once('/') else { continue };
         let Some(values) = info.layout.parse_path(dir) else { continue };
         if !live.contains_key(&rel) {
@@ -114,89 +174,40 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
         parts.entry(dir.to_string()).or_default().push((obj.location.clone(), rel));
     }
     parts.retain(|_, files| files.len() >= opts.min_files.max(2));
+    Ok((parts, not_in_log))
+}
 
-    let run_id = report::new_run_id();
-    let mut rep = CompactReport { run_id: run_id.clone(), files_not_in_log: not_in_log, ..CompactReport::default() };
-    if parts.is_empty() {
-        return Ok(rep);
+/// Reads the Parquet file at `loc` and hands its rows to `write` in the table's columns
+/// (files of earlier runs may lack columns that later runs added: those are null).
+/// Returns the rows read.
+fn rewrite(
+    st: &dyn crate::storage::Storage,
+    loc: &Location,
+    schema: &arrow_schema::SchemaRef,
+    mut write: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<u64> {
+    let mut bytes = Vec::new();
+    st.open(loc)?.read_to_end(&mut bytes).map_err(|e| Error::io("read", loc, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
+        .and_then(|b| b.build())
+        .map_err(|e| Error::Parquet { path: loc.to_string(), source: e })?;
+    let mut rows = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::Parquet { path: loc.to_string(), source: e.into() })?;
+        rows += batch.num_rows() as u64;
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                batch
+                    .column_by_name(f.name())
+                    .cloned()
+                    .unwrap_or_else(|| new_null_array(f.data_type(), batch.num_rows()))
+            })
+            .collect();
+        let aligned = RecordBatch::try_new(schema.clone(), columns)
+            .map_err(|e| Error::Damaged(format!("{loc} does not fit the table's columns: {e}")))?;
+        write(&aligned)?;
     }
-    let staging_rel = format!("_flowlake/staging/{run_id}");
-    let staging_root = root.join(&staging_rel);
-    let sink = PartitionedSink::new(st.clone(), staging_root.clone(), schema.clone(), opts.parquet.clone(), &run_id)?;
-    let mut rows_before = 0u64;
-    let mut replaced = Vec::new();
-    for (dir, files) in &parts {
-        for (loc, rel) in files {
-            let mut bytes = Vec::new();
-            st.open(loc)?.read_to_end(&mut bytes).map_err(|e| Error::io("read", loc, e))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
-                .and_then(|b| b.build())
-                .map_err(|e| Error::Parquet { path: loc.to_string(), source: e })?;
-            for batch in reader {
-                let batch = batch.map_err(|e| Error::Failed(format!("cannot read {loc}: {e}")))?;
-                rows_before += batch.num_rows() as u64;
-                // Files of earlier runs may lack columns that later runs added: fill them with nulls.
-                let columns: Vec<ArrayRef> = schema
-                    .fields()
-                    .iter()
-                    .map(|f| {
-                        batch
-                            .column_by_name(f.name())
-                            .cloned()
-                            .unwrap_or_else(|| new_null_array(f.data_type(), batch.num_rows()))
-                    })
-                    .collect();
-                let aligned = RecordBatch::try_new(schema.clone(), columns)
-                    .map_err(|e| Error::Failed(format!("{loc} does not fit the table's columns: {e}")))?;
-                sink.write(dir, &aligned)?;
-            }
-            replaced.push(rel.clone());
-        }
-        rep.partitions += 1;
-        rep.files_before += files.len() as u64;
-    }
-    let written = sink.finish()?;
-    let rows_after: u64 = written.iter().map(|f| f.rows).sum();
-    let moves: Vec<(Location, String)> =
-        written.iter().map(|f| (f.location.clone(), manifest::staged_rel(&staging_root, &f.location))).collect();
-    if rows_after != rows_before {
-        for (staged, _) in &moves {
-            st.delete(staged)?;
-        }
-        return Err(Error::Failed(format!(
-            "compaction read {rows_before} rows but wrote {rows_after}; nothing was changed, please report this"
-        )));
-    }
-    let mut run = RunManifest {
-        run_id: run_id.clone(),
-        shard: None,
-        inputs: Vec::new(),
-        files: moves.iter().map(|(_, rel)| rel.clone()).collect(),
-        file_stats: written.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
-        staging: Some(staging_rel),
-        rejects: None,
-        replaces: Vec::new(),
-        replaces_files: replaced.clone(),
-        sequence: 0,
-        baseline: manifest::baseline_if_first(st.as_ref(), root, &m)?,
-    };
-    if let Err(conflict) = manifest::commit_in_order(st.as_ref(), root, &m, &mut run)? {
-        for (staged, _) in &moves {
-            st.delete(staged)?;
-        }
-        st.remove_empty_dirs(&staging_root)?;
-        return Err(Error::Conflict(conflict.to_string()));
-    }
-    manifest::publish(st.as_ref(), root, &run, &moves)?;
-    manifest::replace(st.as_ref(), root, &m, &run)?;
-    // Only a shortcut for opening the manifest: a failure is a warning; the next run folds.
-    let every = manifest::checkpoint::DEFAULT_EVERY;
-    if m.uncovered_runs() + 1 >= every
-        && let Err(e) = manifest::checkpoint::fold_if_due(st.as_ref(), root, every)
-    {
-        rep.warnings.push(format!("the manifest checkpoint was not written ({e}); the next run tries again"));
-    }
-    rep.files_after = moves.len() as u64;
-    rep.rows = rows_after;
-    Ok(rep)
+    Ok(rows)
 }

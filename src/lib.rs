@@ -10,9 +10,14 @@
 //! - [`format`] (header → fields), [`parse`] (lines → Arrow arrays and
 //!   rejects), [`source`] (inputs → decompressed streams), [`sink`] (Parquet
 //!   writers per partition), [`report`], [`generate`] (sample data);
-//! - [`pipeline`] (the parallel, bounded-memory conversion run), [`compact`];
+//! - [`manifest`] (the table's log of commits), [`table`] (what a table holds, and
+//!   [`table::Transaction`], the one commit protocol every change uses);
+//! - [`pipeline`] (the parallel, bounded-memory conversion run), [`compact`], [`verify`];
 //! - `query` (feature `query`, on by default): SQL and the classic flow-log
 //!   questions over the converted output, with Apache DataFusion.
+//!
+//! ARCHITECTURE.md, beside the crate, has the rooms, one record's path and where a
+//! change goes.
 //!
 //! ```no_run
 //! use flowlake::pipeline::{convert, ConvertOptions, NoProgress};

@@ -29,6 +29,7 @@ use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink, WrittenFile};
 use crate::source::{self, Decoded, FileSelector, InputFile, InputFilter, Prefetcher, Shard};
 use crate::storage::{self, Location, Storage, StorageOptions};
+use crate::table::{Staged, Transaction};
 
 /// Everything a conversion needs to know. Build with [`ConvertOptions::new`]
 /// and the `with_*` setters.
@@ -305,7 +306,7 @@ fn discover_all(roots: &[Location], globs: &[String], opts: &StorageOptions, fil
     let selector = FileSelector::new(globs)?;
     let mut out = Inputs { files: Vec::new(), unreadable: Vec::new(), notes: Vec::new() };
     // Roots of one store are discovered together, so that overlapping ones give each input once.
-    let (local, remote): (Vec<Location>, Vec<Location>) = roots.iter().cloned().partition(|r| r.as_local().is_some());
+    let (local, remote): (Vec<Location>, Vec<Location>) = roots.iter().cloned().partition(|r| !r.is_remote());
     for group in [local, remote].into_iter().filter(|g| !g.is_empty()) {
         let st = storage::storage_for(&group[0], opts)?;
         let found = source::discover_filtered(st.as_ref(), &group, &selector, filter)?;
@@ -331,12 +332,7 @@ fn scan_all(inputs: Vec<(Arc<dyn Storage>, InputFile)>, user_format: Option<&For
 /// DDL names for a table at `output`: database `default`, table `flow_logs`,
 /// the output as location, VPC CIDR 172.31.0.0/16 (AWS's default VPC) for the named queries.
 pub fn default_ddl_options(output: &Location) -> DdlOptions {
-    let location = match output {
-        Location::S3 { .. } => output.to_string(),
-        Location::Local(p) => {
-            std::path::absolute(p).map(|a| a.display().to_string()).unwrap_or_else(|_| p.display().to_string())
-        }
-    };
+    let location = output.absolute().to_string();
     let now_year = crate::partition::civil_from_days(report::now_unix() as i64 / 86_400).0;
     DdlOptions {
         database: "default".into(),
@@ -1209,17 +1205,10 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let out_storage = storage::storage_for(&opts.output, &opts.storage)?;
     let meta = opts.output.join("_flowlake");
     let report_location = meta.join(&format!("runs/{run_id}.json"));
-    // Rejected lines are staged with the run's files and published with them: the table's
-    // rejects folder holds every rejected line of committed runs once, none of failed ones.
-    let staging_rel = format!("_flowlake/staging/{file_prefix}");
-    let staging_root = opts.output.join(&staging_rel);
-    let rejects_location = staging_root.join(manifest::STAGED_REJECTS);
-    if let Some(p) = opts.output.as_local()
-        && p.is_file()
-    {
+    if out_storage.is_file(&opts.output)? {
         return Err(Error::Usage(format!(
             "output {} is a file; give a folder (it is created if missing)",
-            p.display()
+            opts.output
         )));
     }
     // Fail now, not after an hour of work, if the output is not writable (or its bucket does not exist).
@@ -1228,15 +1217,19 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         out_storage.list_dir(&opts.output)?;
     }
 
+    // The run is one transaction on the table: begun from its log (after finishing what
+    // interrupted runs committed), its files staged, committed in order or not at all.
+    let tx = Transaction::begin(out_storage.clone(), &opts.output, &file_prefix, started as i64)?;
     // Incremental: inputs the table's log records, unchanged, were converted before.
-    let manifest = Manifest::load(out_storage.as_ref(), &opts.output)?;
-    // Finish what interrupted earlier runs committed but had not moved into place or deleted.
-    manifest::roll_forward(out_storage.as_ref(), &opts.output, &manifest)?;
-    manifest::remove_stale_staging(out_storage.as_ref(), &opts.output, &manifest, started as i64)?;
-    manifest::remove_stale_temporaries(out_storage.as_ref(), &opts.output)?;
-    manifest::finish_replacements(out_storage.as_ref(), &opts.output, &manifest)?;
+    let manifest = tx.log();
+    // Files are written under a hidden staging folder and moved into place only after the
+    // run's commit: a run killed at any point leaves nothing visible half-done. Rejected
+    // lines are staged and published with them: the table's rejects folder holds every
+    // rejected line of committed runs once, none of failed ones.
+    let staging_root = tx.staging();
+    let rejects_location = tx.staged_rejects();
     let Planned { inputs, records, files_skipped, rebuild, replaces, replaces_files } =
-        plan_inputs(opts, &manifest, inputs)?;
+        plan_inputs(opts, manifest, inputs)?;
 
     let remote = inputs.iter().any(|(s, _)| s.is_remote());
     let fetches: Vec<(Arc<dyn Storage>, InputFile)> = if remote { inputs.clone() } else { Vec::new() };
@@ -1257,9 +1250,6 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let plans: HashMap<Format, Arc<ColumnPlan>> =
         formats.iter().map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table)))).collect();
     let schema = table.arrow_schema();
-    // Files are written under a hidden staging folder and moved into place only after the
-    // run's manifest is committed: a run killed at any point leaves nothing visible half-done.
-
     let files_in = jobs.len() as u64;
     let bytes_in: u64 = jobs.iter().map(|j| j.input.meta.size).sum();
     progress.start(files_in, bytes_in);
@@ -1304,13 +1294,11 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let mut written = written;
     let mut moves = Vec::with_capacity(written.len());
     for f in &mut written {
-        let rel = manifest::staged_rel(&staging_root, &f.location);
+        let rel = tx.target_of(&f.location);
         moves.push((std::mem::replace(&mut f.location, opts.output.join(&rel)), rel));
     }
+    let staged = Staged { files: moves.iter().map(|(l, _)| l.clone()).collect(), rejects: rejects_path.is_some() };
     if failure.is_some() {
-        for (staged, _) in &moves {
-            out_storage.delete(staged)?;
-        }
         written.clear();
         moves.clear();
     }
@@ -1388,39 +1376,38 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         notes,
     };
     let mut report = report;
-    if report.status != RunStatus::Failed && report.files_in > 0 {
-        let mut run = RunManifest {
+    if report.status == RunStatus::Failed {
+        // The staged rejects stay, for the user to read (the report names them).
+        tx.abort(&staged.files, true)?;
+    } else if report.files_in > 0 {
+        let run = RunManifest {
             run_id: report.run_id.clone(),
             shard: report.shard.clone(),
             inputs: converted
                 .iter()
                 .map(|(f, (rows, p))| manifest::entry(f, *rows, p.clone(), records.get(&f.key).map(String::as_str)))
                 .collect(),
-            files: moves.iter().map(|(_, rel)| rel.clone()).collect(),
+            // Files, rejects, staging folder, baseline and sequence: the transaction's to fill in.
+            files: Vec::new(),
             file_stats: report.files.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
-            staging: Some(staging_rel.clone()),
-            rejects: report.rejects_path.is_some().then(|| format!("_flowlake/rejects/{}.tsv", report.run_id)),
+            staging: None,
+            rejects: None,
             replaces,
             replaces_files,
             sequence: 0,
-            baseline: manifest::baseline_if_first(out_storage.as_ref(), &opts.output, &manifest)?,
+            baseline: None,
         };
         // The commit point: from here on the run's files are part of the table.
-        match manifest::commit_in_order(out_storage.as_ref(), &opts.output, &manifest, &mut run)? {
-            Ok(sequence) => {
-                report.commit = Some(sequence);
-                report.rejects_path = run.rejects.as_ref().map(|r| opts.output.join(r).to_string());
-                finish_commit(&mut report, out_storage.as_ref(), opts, &manifest, &run, &moves);
+        match tx.commit(run, &staged, opts.checkpoint_every)? {
+            Ok(done) => {
+                report.commit = Some(done.sequence);
+                report.rejects_path = done.rejects.map(|l| l.to_string());
+                report.after_commit_errors.extend(done.after_commit_errors);
+                report.warnings.extend(done.warnings);
             }
             Err(conflict) => {
-                // Nothing of this run is kept: its staged files and rejects go (the other run has those lines).
-                for (staged, _) in &moves {
-                    out_storage.delete(staged)?;
-                }
-                if report.rejects_path.take().is_some() {
-                    out_storage.delete(&rejects_location)?;
-                }
-                out_storage.remove_empty_dirs(&staging_root)?;
+                // Nothing of this run was kept: its staged files and rejects went (the other run has those lines).
+                report.rejects_path = None;
                 report.status = RunStatus::Conflict;
                 report.error = Some(conflict.to_string());
                 report.rows_discarded = report.rows_in;
@@ -1451,36 +1438,6 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         report.after_commit_errors.push(format!("this report was not stored: {e}"));
     }
     Ok(report)
-}
-
-/// After the commit: the run's files move into place, what it replaces goes, and the log
-/// may be folded. The rows are committed whatever fails here (a later run finishes the
-/// moves and deletions from the commit), so a failure is reported, not returned.
-fn finish_commit(
-    report: &mut RunReport,
-    storage: &dyn Storage,
-    opts: &ConvertOptions,
-    manifest: &Manifest,
-    run: &RunManifest,
-    moves: &[(Location, String)],
-) {
-    if let Err(e) = manifest::publish(storage, &opts.output, run, moves) {
-        report.after_commit_errors.push(format!(
-            "the files were committed but not all moved into place ({e}); the next run into the table moves them"
-        ));
-        return;
-    }
-    if let Err(e) = manifest::replace(storage, &opts.output, manifest, run) {
-        report.after_commit_errors.push(format!(
-            "the files this run replaces were not all deleted ({e}); the next run into the table deletes them"
-        ));
-    }
-    // Keep opening the table cheap however many runs it has had; only a shortcut: a failure is a warning.
-    // (Reloading the log is skipped unless this run can make a fold due.)
-    let due = opts.checkpoint_every > 0 && manifest.uncovered_runs() + 1 >= opts.checkpoint_every;
-    if due && let Err(e) = manifest::checkpoint::fold_if_due(storage, &opts.output, opts.checkpoint_every) {
-        report.warnings.push(format!("the manifest checkpoint was not written ({e}); the next run tries again"));
-    }
 }
 
 /// What a run converts, decided from the inputs found and the table's log.

@@ -89,102 +89,55 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
         .filter(|o| o.location.key_path().ends_with(".parquet"))
         .filter_map(|o| Some((manifest::relative(root, &o.location)?, o.size)))
         .collect();
-    let known = m.knows_every_file();
-    if !known {
+    if !m.knows_every_file() {
         rep.notes.push(
             "the table was written by flowlake 0.1, which kept no record of the files its compactions deleted: \
              missing files are looked for once a run of this version has committed to it"
                 .to_string(),
         );
     }
-    let mut rebuild: BTreeSet<String> = BTreeSet::new();
-    for (rel, stats) in &live {
-        let part = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-        let Some(&size) = present.get(rel) else {
-            if known {
-                rep.problems.push(Problem {
-                    kind: "missing",
-                    path: rel.clone(),
-                    detail:
-                        "a commit names it but it is not there, so its rows are missing: `flowlake verify --repair` \
-                             rebuilds its partition from the inputs"
-                            .into(),
-                });
-                rebuild.insert(part);
-            }
-            continue;
-        };
-        let Some(stats) = stats else { continue };
-        let detail = if size != stats.bytes {
-            Some(format!("it is {size} bytes, where its run wrote {}", stats.bytes))
-        } else {
-            match crate::table::footer_rows(st.as_ref(), &root.join(rel), size) {
-                Ok(rows) if rows == stats.rows => None,
-                Ok(rows) => Some(format!("it holds {rows} rows, where its run wrote {}", stats.rows)),
-                Err(e) => {
-                    rep.problems.push(Problem {
-                        kind: "unreadable",
-                        path: rel.clone(),
-                        detail: format!("{e}: `flowlake verify --repair` rebuilds its partition from the inputs"),
-                    });
-                    rebuild.insert(part);
-                    continue;
-                }
-            }
-        };
-        if let Some(d) = detail {
-            rep.problems.push(Problem {
-                kind: "changed",
-                path: rel.clone(),
-                detail: format!("{d}: `flowlake verify --repair` rebuilds its partition from the inputs"),
-            });
-            rebuild.insert(part);
-        }
-    }
+    let rebuild = check_logged_files(st.as_ref(), root, &live, &present, m.knows_every_file(), &mut rep);
     let strays: Vec<String> = present.keys().filter(|p| !live.contains_key(*p)).cloned().collect();
     for s in &strays {
-        rep.problems.push(Problem {
-            kind: "stray",
-            path: s.clone(),
-            detail: "no commit names it (copied in by hand, or written outside flowlake): queries read its rows \
-                     as the table's; `flowlake verify --repair` removes it"
-                .into(),
-        });
+        rep.problems.push(problem(
+            "stray",
+            s,
+            "no commit names it (copied in by hand, or written outside flowlake): queries read its rows \
+             as the table's; `flowlake verify --repair` removes it",
+        ));
     }
     let links: Vec<String> =
         st.links(root)?.iter().map(|l| manifest::relative(root, l).unwrap_or_else(|| l.to_string())).collect();
     for l in &links {
-        rep.problems.push(Problem {
-            kind: "link",
-            path: l.clone(),
-            detail: "a symbolic link inside the table: flowlake neither follows nor removes it (it could lead \
-                     anywhere), and queries do not read through it; replace it with what it points to, or remove it"
-                .into(),
-        });
+        rep.problems.push(problem(
+            "link",
+            l,
+            "a symbolic link inside the table: flowlake neither follows nor removes it (it could lead \
+             anywhere), and queries do not read through it; replace it with what it points to, or remove it",
+        ));
     }
     let unpublished = m.unpublished(st.as_ref(), root)?;
     for (dir, n) in &unpublished {
-        rep.problems.push(Problem {
-            kind: "unpublished",
-            path: dir.clone(),
-            detail: format!(
+        rep.problems.push(problem(
+            "unpublished",
+            dir,
+            &format!(
                 "a committed run left {n} files here, not yet moved into place: the next conversion moves them, as does \
                  `flowlake verify --repair`"
             ),
-        });
+        ));
     }
-    let now = crate::report::now_unix() as i64;
-    let stale = manifest::stale_staging(st.as_ref(), root, &m, now)?;
+    let stale = manifest::stale_staging(st.as_ref(), root, &m, crate::report::now_unix() as i64)?;
     for d in &stale {
-        rep.problems.push(Problem {
-            kind: "leftover",
-            path: manifest::relative(root, d).unwrap_or_else(|| d.to_string()),
-            detail: format!(
+        rep.problems.push(problem(
+            "leftover",
+            &manifest::relative(root, d).unwrap_or_else(|| d.to_string()),
+            &format!(
                 "staged files of a run that never committed and started over {} hours ago (killed): \
                  `flowlake verify --repair` removes them",
                 manifest::STALE_STAGING_SECS / 3600
             ),
-        });
+        ));
     }
     if !opts.repair || rep.problems.is_empty() {
         return Ok(rep);
@@ -199,6 +152,58 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
     }
     repair(opts, &m, &mut rep, &strays, &stale, !unpublished.is_empty(), rebuild)?;
     Ok(rep)
+}
+
+fn problem(kind: &'static str, path: &str, detail: &str) -> Problem {
+    Problem { kind, path: path.to_string(), detail: detail.to_string() }
+}
+
+/// Checks every file the log names against what is `present` (relative path → size): there
+/// (when the log `knows` every file), of the size its run recorded, holding the rows its
+/// run recorded (from its footer). Returns the partitions to rebuild.
+fn check_logged_files(
+    st: &dyn crate::storage::Storage,
+    root: &Location,
+    live: &BTreeMap<String, Option<manifest::FileStats>>,
+    present: &BTreeMap<String, u64>,
+    knows: bool,
+    rep: &mut VerifyReport,
+) -> BTreeSet<String> {
+    const REBUILDS: &str = "`flowlake verify --repair` rebuilds its partition from the inputs";
+    let mut rebuild = BTreeSet::new();
+    for (rel, stats) in live {
+        let part = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let Some(&size) = present.get(rel) else {
+            if knows {
+                rep.problems.push(problem(
+                    "missing",
+                    rel,
+                    &format!("a commit names it but it is not there, so its rows are missing: {REBUILDS}"),
+                ));
+                rebuild.insert(part);
+            }
+            continue;
+        };
+        let Some(stats) = stats else { continue };
+        let detail = if size != stats.bytes {
+            Some(format!("it is {size} bytes, where its run wrote {}", stats.bytes))
+        } else {
+            match crate::table::footer_rows(st, &root.join(rel), size) {
+                Ok(rows) if rows == stats.rows => None,
+                Ok(rows) => Some(format!("it holds {rows} rows, where its run wrote {}", stats.rows)),
+                Err(e) => {
+                    rep.problems.push(problem("unreadable", rel, &format!("{e}: {REBUILDS}")));
+                    rebuild.insert(part);
+                    continue;
+                }
+            }
+        };
+        if let Some(d) = detail {
+            rep.problems.push(problem("changed", rel, &format!("{d}: {REBUILDS}")));
+            rebuild.insert(part);
+        }
+    }
+    rebuild
 }
 
 /// Mends what [`verify`] found.

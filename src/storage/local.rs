@@ -89,6 +89,10 @@ impl Storage for LocalStorage {
         Ok((files, dirs))
     }
 
+    fn is_file(&self, location: &Location) -> Result<bool> {
+        Ok(fs::metadata(path_of(location)?).is_ok_and(|m| m.is_file()))
+    }
+
     fn links(&self, root: &Location) -> Result<Vec<Location>> {
         let path = path_of(root)?;
         let (mut links, mut files) = (Vec::new(), Vec::new());

@@ -48,6 +48,9 @@ impl Location {
         if s.contains("://") {
             return Err(Error::Usage(format!("`{s}`: only local paths and s3:// URLs are supported")));
         }
+        if s.is_empty() {
+            return Err(Error::Usage("an empty path: give a folder, or an s3:// URL".into()));
+        }
         Ok(Location::Local(PathBuf::from(s)))
     }
 
@@ -70,6 +73,20 @@ impl Location {
         match self {
             Location::Local(p) => Some(p),
             Location::S3 { .. } => None,
+        }
+    }
+
+    /// True for an `s3://` location (one reached over a network).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Location::S3 { .. })
+    }
+
+    /// The location with a local path made absolute (against the working folder, without
+    /// resolving links), as DDL and reports name it; an S3 location as it is.
+    pub fn absolute(&self) -> Location {
+        match self {
+            Location::Local(p) => Location::Local(std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            Location::S3 { .. } => self.clone(),
         }
     }
 
@@ -269,6 +286,11 @@ pub trait Storage: Send + Sync {
     /// Gives an object a second name in the same store without copying (a hard link on
     /// disk), where the store can; `Ok(false)` when it cannot. An existing `to` is kept.
     fn hard_link(&self, _from: &Location, _to: &Location) -> Result<bool> {
+        Ok(false)
+    }
+    /// True if `location` is an existing file (local disk; on S3 a key may be an object
+    /// and a prefix at once, so outputs there are never refused for it).
+    fn is_file(&self, _location: &Location) -> Result<bool> {
         Ok(false)
     }
     /// True for object stores over a network, where reading ahead pays.

@@ -430,6 +430,7 @@ fn absurd_numbers_are_usage_errors() {
         ),
         (vec!["convert", d, "--out", d, "--target-file-size", "0KB"], "invalid --target-file-size `0KB`"),
         (vec!["convert", d, "--out", d, "--vpc-cidr", "10.0.0.0/+8"], "invalid IPv4 CIDR `10.0.0.0/+8`"),
+        (vec!["convert", d, "--out", ""], "an empty path: give a folder, or an s3:// URL"),
         (vec!["generate", g, "--days", "4294967295"], "a sample spans 1 to 3660 days, not 4294967295"),
         (vec!["generate", g, "--start-date", "1969-12-31"], "does not fit between 1970-01-02 and 9999-12-30"),
         (vec!["generate", g, "--files-per-day", "0"], "a sample has 1 to 1440 files a day, not 0"),

@@ -500,6 +500,7 @@ fn compaction_is_atomic_for_readers_listing_the_folders() {
             from: None,
             to: None,
             min_files: 2,
+            checkpoint_every: flowlake::manifest::checkpoint::DEFAULT_EVERY,
         })
         .unwrap();
         assert_eq!(rep.partitions as usize, before.iter().filter(|b| b.len() >= 2).count());
