@@ -302,7 +302,7 @@ pub fn raw_athena_create(raw: &RawSpec, o: &DdlOptions) -> String {
         ("projection.day.interval.unit".into(), "DAYS".into()),
         (
             "storage.location.template".into(),
-            format!("{root}${{aws_account_id}}/vpcflowlogs/${{aws_region}}/${{day}}/"),
+            format!("{root}${{aws_account_id}}/{}/${{aws_region}}/${{day}}/", raw.service),
         ),
     ];
     let parts: Vec<String> = RAW_PARTS.iter().map(|c| format!("  {} string", q(c))).collect();
@@ -348,7 +348,8 @@ pub fn raw_add_partitions(raw: &RawSpec, o: &DdlOptions) -> String {
         for (acct, region, day) in chunk {
             let _ = write!(
                 out,
-                "\n  PARTITION (`aws_account_id` = '{acct}', `aws_region` = '{region}', `day` = '{day}') LOCATION '{root}{acct}/vpcflowlogs/{region}/{day}/'"
+                "\n  PARTITION (`aws_account_id` = '{acct}', `aws_region` = '{region}', `day` = '{day}') LOCATION '{root}{acct}/{}/{region}/{day}/'",
+                raw.service
             );
         }
         out.push_str(";\n");

@@ -131,7 +131,7 @@ fn footer_columns(storage: &dyn Storage, loc: &Location, size: u64) -> Result<(V
 }
 
 /// The raw gzip text logs as AWS delivers them, described for a table over
-/// `AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/`.
+/// `AWSLogs/<account>/<service>/<region>/YYYY/MM/DD/`.
 #[derive(Clone, Debug)]
 pub struct RawSpec {
     /// The fields, from a file's header.
@@ -140,6 +140,9 @@ pub struct RawSpec {
     pub accounts: Vec<String>,
     /// Regions seen (or given).
     pub regions: Vec<String>,
+    /// The delivering service in the paths: `vpcflowlogs`, or `transitgatewayflowlogs`
+    /// (one per table: the two kinds have different fields).
+    pub service: String,
     /// `(account, region, YYYY/MM/DD)` delivery folders found, for explicit partitions.
     pub days: Vec<(String, String, String)>,
     /// The first delivery day, `YYYY/MM/DD`.
@@ -177,17 +180,27 @@ pub fn read_raw_spec(
         ))
     })?;
     let mut days = Vec::new();
+    let mut services = std::collections::BTreeSet::new();
     for f in &files {
         if let (Some(o), Some(t)) = (&f.origin, f.path_time) {
             let (y, m, d) = crate::partition::civil_from_days(t.day);
             days.push((o.account.clone(), o.region.clone(), format!("{y:04}/{m:02}/{d:02}")));
+            services.insert(o.service.clone());
         }
+    }
+    if services.len() > 1 {
+        return Err(Error::Usage(format!(
+            "the logs under {root} come from {} (VPC and Transit Gateway flow logs have different fields): \
+             describe each in a table of its own, from the folder of one",
+            services.into_iter().collect::<Vec<_>>().join(" and ")
+        )));
     }
     days.sort();
     days.dedup();
     if days.is_empty() {
         return Err(Error::Failed(format!(
-            "no files under {root} are in the AWS delivery layout (AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/)"
+            "no files under {root} are in the AWS delivery layout (AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/, \
+             or transitgatewayflowlogs)"
         )));
     }
     let mut accounts: Vec<String> = days.iter().map(|d| d.0.clone()).collect();
@@ -197,5 +210,6 @@ pub fn read_raw_spec(
     regions.sort();
     regions.dedup();
     let first_day = days.iter().map(|d| d.2.clone()).min().expect("non-empty");
-    Ok(RawSpec { format, accounts, regions, days, first_day })
+    let service = services.pop_first().expect("a day has a service");
+    Ok(RawSpec { format, accounts, regions, service, days, first_day })
 }

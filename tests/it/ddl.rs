@@ -105,12 +105,18 @@ fn golden_ddl_for_every_dialect_and_layout() {
         format: Format::from_spec("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status").unwrap(),
         accounts: vec!["123456789010".into()],
         regions: vec!["us-east-1".into()],
+        service: "vpcflowlogs".into(),
         days: vec![("123456789010".into(), "us-east-1".into(), "2023/08/01".into())],
         first_day: "2023/08/01".into(),
     };
     let ro = DdlOptions { table: "flow_logs_raw".into(), ..opts("s3://log-bucket/AWSLogs/") }.validated().unwrap();
     golden("raw/athena-raw.sql", &ddl::raw_athena_create(&raw, &ro));
     golden("raw/spark-raw.sql", &ddl::raw_spark_create(&raw, &ro));
+    // Transit Gateway flow logs are delivered under their own service folder.
+    let tgw = RawSpec { service: "transitgatewayflowlogs".into(), ..raw.clone() };
+    for text in [ddl::raw_athena_create(&tgw, &ro), ddl::raw_spark_create(&tgw, &ro)] {
+        assert!(text.contains("/transitgatewayflowlogs/") && !text.contains("/vpcflowlogs/"), "{text}");
+    }
     for nq in ddl::named_queries(QueryTarget::AthenaRaw, &ro, "2023-08-01", "2023-08-03").unwrap() {
         golden(&format!("raw/queries/{}", nq.name), &nq.sql);
     }
@@ -281,4 +287,21 @@ fn spark_runs_the_ddl_and_agrees_with_the_converter() {
     assert_eq!(res["cidr"][0][0], cidr_flows);
     assert_eq!(res["raw_cidr"][0][0], cidr_flows);
     assert_eq!(res["cidr"][0][1], res["raw_cidr"][0][1], "bytes agree between the Parquet and raw tables");
+}
+
+/// Raw logs of VPC and Transit Gateway flow logs under one root cannot be one raw table
+/// (their fields differ, and the delivery folder names the service): a usage error.
+#[test]
+fn raw_ddl_over_two_services_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n";
+    for service in ["vpcflowlogs", "transitgatewayflowlogs"] {
+        let d = dir.path().join(format!("AWSLogs/123456789010/{service}/us-east-1/2023/08/01"));
+        fs::create_dir_all(&d).unwrap();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, header.as_bytes()).unwrap();
+        fs::write(d.join(format!("{service}.log.gz")), e.finish().unwrap()).unwrap();
+    }
+    let (_, err) = flowlake_code(&["ddl", "--raw", dir.path().to_str().unwrap(), "--dialect", "spark"], 2);
+    assert!(err.contains("come from transitgatewayflowlogs and vpcflowlogs"), "{err}");
 }
