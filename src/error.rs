@@ -30,6 +30,9 @@ pub enum Error {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// An input, a table or a file that was named does not exist (or holds nothing to use).
+    #[error("{0}")]
+    NotFound(String),
     /// Something the table holds (a commit, a checkpoint, a Parquet footer) is damaged or
     /// was edited; the sentence names it and what to do.
     #[error("{0}")]
@@ -57,7 +60,8 @@ impl Error {
 
     /// True when the error says a location does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+        matches!(self, Error::NotFound(_))
+            || matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
 
     /// The process exit code for this error: 2 for usage errors, 3 for a conflict with a

@@ -1488,7 +1488,7 @@ fn plan_inputs(
         let mut parts: BTreeSet<String> = opts.rebuild.iter().cloned().collect();
         for (f, run) in &changed {
             let p = manifest.partitions_of(&records[&f.key]).ok_or_else(|| {
-                Error::Failed(format!(
+                Error::Refused(format!(
                     "{} changed since run {run} converted it, and that run did not record where its rows went \
                      (an older flowlake): run again with --full-refresh",
                     f.location()
@@ -1504,7 +1504,7 @@ fn plan_inputs(
                     Some((f, _)) => format!("{} changed, so", f.location()),
                     None => "to repair them,".to_string(),
                 };
-                return Err(Error::Failed(format!(
+                return Err(Error::Refused(format!(
                     "{why} partitions {} are rebuilt, but {rec}, which also wrote to them, is not among \
                      this run's inputs (moved, deleted or filtered out): include it, or run with --full-refresh",
                     parts.iter().cloned().collect::<Vec<_>>().join(", ")

@@ -328,7 +328,7 @@ pub fn discover_filtered(
     let mut named: Vec<ObjectMeta> = Vec::new();
     for given in roots {
         let not_found = |e: Error| {
-            if e.is_not_found() { Error::Failed(format!("input {given} does not exist")) } else { e }
+            if e.is_not_found() { Error::NotFound(format!("input {given} does not exist")) } else { e }
         };
         let root = storage.canonical(given).map_err(not_found)?;
         if found.visited.contains(&root) || named.iter().any(|m| m.location == root) {

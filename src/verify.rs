@@ -75,7 +75,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
     let listed = match st.list(root) {
         Ok(l) => l,
         Err(e) if e.is_not_found() => {
-            return Err(Error::Failed(format!("{root} does not exist")));
+            return Err(Error::NotFound(format!("{root} does not exist")));
         }
         Err(e) => return Err(e),
     };

@@ -261,7 +261,7 @@ fn detect_layout(storage: &dyn crate::storage::Storage, root: &Location) -> Resu
             let key = dir.key_path();
             let rel = key.trim_end_matches('/').strip_prefix(root_key).unwrap_or(&key).trim_start_matches('/');
             return Layout::detect(rel).ok_or_else(|| {
-                Error::Failed(format!(
+                Error::Damaged(format!(
                     "{dir}: `{rel}` is not a partition folder flowlake writes (date=…, date=…/hour=…, aws-account-id=…/…)"
                 ))
             });
@@ -279,7 +279,9 @@ fn detect_layout(storage: &dyn crate::storage::Storage, root: &Location) -> Resu
         next.sort();
         stack.extend(next.into_iter().rev().map(|d| (d, depth + 1)));
     }
-    Err(Error::Failed(format!("no converted Parquet files under {root}: run `flowlake convert … --out {root}` first")))
+    Err(Error::NotFound(format!(
+        "no converted Parquet files under {root}: run `flowlake convert … --out {root}` first"
+    )))
 }
 
 /// At most this many folder listings to find the table's layout (see `detect_layout`).

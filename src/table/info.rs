@@ -45,7 +45,7 @@ pub fn read_table_info(storage: &dyn Storage, root: &Location) -> Result<TableIn
             Some(l) => l,
             None => {
                 let l = Layout::detect(dir).ok_or_else(|| {
-                    Error::Failed(format!(
+                    Error::Damaged(format!(
                         "{}: `{dir}` is not a partition folder flowlake writes (date=…, date=…/hour=…, aws-account-id=…/…)",
                         obj.location
                     ))
@@ -55,7 +55,7 @@ pub fn read_table_info(storage: &dyn Storage, root: &Location) -> Result<TableIn
             }
         };
         let values = l.parse_path(dir).ok_or_else(|| {
-            Error::Failed(format!("{}: folder `{dir}` does not follow the table's {l} layout", obj.location))
+            Error::Damaged(format!("{}: folder `{dir}` does not follow the table's {l} layout", obj.location))
         })?;
         partitions.push(values);
         let (file_cols, n) = footer_columns(storage, &obj.location, obj.size)?;
@@ -64,7 +64,7 @@ pub fn read_table_info(storage: &dyn Storage, root: &Location) -> Result<TableIn
         files += 1;
     }
     let Some(layout) = layout else {
-        return Err(Error::Failed(format!("no Parquet files found under {root}: convert something into it first")));
+        return Err(Error::NotFound(format!("no Parquet files found under {root}: convert something into it first")));
     };
     partitions.sort();
     partitions.dedup();
@@ -92,7 +92,7 @@ pub fn footer_rows(storage: &dyn Storage, loc: &Location, size: u64) -> Result<u
 
 /// The columns and row count in a Parquet file's footer.
 fn footer_columns(storage: &dyn Storage, loc: &Location, size: u64) -> Result<(Vec<(ColumnId, FieldType)>, u64)> {
-    let bad = |why: String| Error::Failed(format!("{loc} is not a readable Parquet file: {why}"));
+    let bad = |why: String| Error::Damaged(format!("{loc} is not a readable Parquet file: {why}"));
     if size < 12 {
         return Err(bad("too small".into()));
     }
@@ -163,7 +163,7 @@ pub fn read_raw_spec(
     let header_input = match header_file {
         Some(h) => {
             let st = crate::storage::storage_for(h, opts)?;
-            let meta = st.list(h)?.into_iter().next().ok_or_else(|| Error::Failed(format!("{h} does not exist")))?;
+            let meta = st.list(h)?.into_iter().next().ok_or_else(|| Error::NotFound(format!("{h} does not exist")))?;
             (st, InputFile::new(meta))
         }
         None => (crate::storage::storage_for(root, opts)?, files[0].clone()),
