@@ -366,6 +366,27 @@ pub fn storage_for(location: &Location, opts: &StorageOptions) -> Result<Arc<dyn
 mod tests {
     use super::*;
 
+    /// A location's key in its object store and back (how queries address table files),
+    /// and the small questions asked of a location.
+    #[test]
+    fn store_keys_round_trip() {
+        for l in [
+            Location::Local("/data/lake/date=2023-08-01/part-1.parquet".into()),
+            Location::parse("s3://b/lake/x").unwrap(),
+        ] {
+            assert_eq!(l.at_store_key(&l.store_key()), l);
+        }
+        assert_eq!(Location::Local("/data/lake".into()).store_url(), "file://");
+        assert_eq!(Location::parse("s3://b/lake").unwrap().store_url(), "s3://b");
+        assert_eq!(Location::Local("/data/lake".into()).store_key(), "data/lake");
+        let rel = Location::Local("lake".into());
+        assert!(rel.store_key().ends_with("/lake") && !rel.store_key().starts_with('/'));
+        assert!(rel.absolute().as_local().unwrap().is_absolute());
+        assert!(!rel.is_remote() && Location::parse("s3://b/x").unwrap().is_remote());
+        let err = Location::parse("").unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+    }
+
     #[test]
     fn parse_and_join() {
         let s3 = Location::parse("s3://bucket/some/prefix/").unwrap();
