@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::partition::{Layout, Projection, join_path};
+use crate::partition::{Layout, Projection, SqlDialect, join_path};
 use crate::schema::FieldType;
 use crate::table::{RawSpec, TableInfo};
 
@@ -417,17 +417,10 @@ pub fn named_queries(target: QueryTarget, o: &DdlOptions, from: &str, to: &str) 
     let id = |s: &str| if spark { q(s) } else { dq(s) };
     let table = format!("{}.{}", id(&o.database), id(&o.table));
     let range = match target {
-        QueryTarget::AthenaParquet(l) | QueryTarget::SparkParquet(l) => match l {
-            Layout::Date | Layout::Hour => format!("{} BETWEEN '{from}' AND '{to}'", id("date")),
-            Layout::Aws | Layout::AwsHour => {
-                let concat = if spark {
-                    "concat(`year`, '-', `month`, '-', `day`)".to_string()
-                } else {
-                    "\"year\" || '-' || \"month\" || '-' || \"day\"".to_string()
-                };
-                format!("{concat} BETWEEN '{from}' AND '{to}'")
-            }
-        },
+        QueryTarget::AthenaParquet(l) | QueryTarget::SparkParquet(l) => {
+            let dialect = if spark { SqlDialect::Spark } else { SqlDialect::Athena };
+            format!("{} BETWEEN '{from}' AND '{to}'", l.day_sql(dialect))
+        }
         QueryTarget::AthenaRaw => {
             format!("\"day\" BETWEEN '{}' AND '{}'", from.replace('-', "/"), to.replace('-', "/"))
         }

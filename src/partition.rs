@@ -113,7 +113,36 @@ const AWS_COLS: &[PartitionColumn] = &[
 pub const ALL_PARTITION_COLUMNS: &[&str] =
     &["date", "hour", "aws-account-id", "aws-service", "aws-region", "year", "month", "day"];
 
+/// The SQL dialects a partition's day is written in ([`Layout::day_sql`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlDialect {
+    /// Athena (Trino): double-quoted names, `||`.
+    Athena,
+    /// Spark SQL: backquoted names, `concat`.
+    Spark,
+    /// DataFusion (flowlake's own queries): double-quoted names, `concat`.
+    DataFusion,
+}
+
 impl Layout {
+    /// A SQL expression for a partition's day, as `YYYY-MM-DD` text comparable with a date
+    /// literal: the one place this is written, for the DDL's named queries and `query`.
+    pub fn day_sql(self, dialect: SqlDialect) -> String {
+        let id = |c: &str| match dialect {
+            SqlDialect::Spark => format!("`{c}`"),
+            SqlDialect::Athena | SqlDialect::DataFusion => format!("\"{c}\""),
+        };
+        match self {
+            Layout::Date | Layout::Hour => id("date"),
+            Layout::Aws | Layout::AwsHour => match dialect {
+                SqlDialect::Athena => format!("{} || '-' || {} || '-' || {}", id("year"), id("month"), id("day")),
+                SqlDialect::Spark | SqlDialect::DataFusion => {
+                    format!("concat({}, '-', {}, '-', {})", id("year"), id("month"), id("day"))
+                }
+            },
+        }
+    }
+
     /// True for layouts whose paths name the account and region.
     pub fn needs_origin(self) -> bool {
         matches!(self, Layout::Aws | Layout::AwsHour)

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::ip::{Cidr, PrivateRanges};
 use crate::error::{Error, Result};
-use crate::partition::{Layout, format_day};
+use crate::partition::{Layout, SqlDialect, format_day};
 
 /// Which address of a flow a test applies to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -365,10 +365,7 @@ fn address_sql(target: &Cidr, direction: Direction, need: &dyn Fn(&str) -> Resul
 /// Partition filters for the date range (the partitions are by the UTC day of `start`), and the rest.
 fn filter_sql(f: &Filter, layout: Layout, need: &dyn Fn(&str) -> Result<()>) -> Result<Vec<String>> {
     let mut wh = Vec::new();
-    let day_expr = match layout {
-        Layout::Date | Layout::Hour => "\"date\"".to_string(),
-        Layout::Aws | Layout::AwsHour => "concat(\"year\", '-', \"month\", '-', \"day\")".to_string(),
-    };
+    let day_expr = layout.day_sql(SqlDialect::DataFusion);
     if let Some(from) = f.from {
         wh.push(format!("{day_expr} >= {}", lit(&format_day(from))));
     }
