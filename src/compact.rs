@@ -77,11 +77,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 fn day_of(layout: Layout, values: &[String]) -> Option<i64> {
-    let d = match layout {
-        Layout::Date | Layout::Hour => values.first()?.clone(),
-        Layout::Aws | Layout::AwsHour => format!("{}-{}-{}", values.get(3)?, values.get(4)?, values.get(5)?),
-    };
-    crate::partition::parse_day(&d)
+    crate::partition::parse_day(&layout.day_text(values)?)
 }
 
 /// Compacts the partitions of the table at `opts.output` that have at least `min_files` files.
@@ -124,17 +120,10 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
     }
     let run = RunManifest {
         run_id: run_id.clone(),
-        shard: None,
-        inputs: Vec::new(),
-        // Files, staging folder, baseline and sequence: the transaction's to fill in.
-        files: Vec::new(),
         file_stats: written.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
-        staging: None,
-        rejects: None,
-        replaces: Vec::new(),
         replaces_files: replaced,
-        sequence: 0,
-        baseline: None,
+        // Files, staging folder, baseline and sequence: the transaction's to fill in.
+        ..RunManifest::default()
     };
     let done = tx.commit(run, &staged, opts.checkpoint_every)?.map_err(|c| Error::Conflict(c.to_string()))?;
     rep.commit = Some(done.sequence);

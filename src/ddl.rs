@@ -359,11 +359,7 @@ pub fn raw_add_partitions(raw: &RawSpec, o: &DdlOptions) -> String {
 
 /// The first and last day (`YYYY-MM-DD`) of a table's partitions.
 pub fn date_span(info: &TableInfo) -> Option<(String, String)> {
-    let day = |v: &Vec<String>| match info.layout {
-        Layout::Date | Layout::Hour => v[0].clone(),
-        Layout::Aws | Layout::AwsHour => format!("{}-{}-{}", v[3], v[4], v[5]),
-    };
-    let mut days: Vec<String> = info.partitions.iter().map(day).collect();
+    let mut days: Vec<String> = info.partitions.iter().filter_map(|v| info.layout.day_text(v)).collect();
     days.sort();
     Some((days.first()?.clone(), days.last()?.clone()))
 }

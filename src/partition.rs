@@ -125,6 +125,15 @@ pub enum SqlDialect {
 }
 
 impl Layout {
+    /// A partition's day as `YYYY-MM-DD` text, from its folder's values (as
+    /// [`Layout::parse_path`] gives them); `None` if they are too few.
+    pub fn day_text(self, values: &[String]) -> Option<String> {
+        match self {
+            Layout::Date | Layout::Hour => values.first().cloned(),
+            Layout::Aws | Layout::AwsHour => Some(format!("{}-{}-{}", values.get(3)?, values.get(4)?, values.get(5)?)),
+        }
+    }
+
     /// A SQL expression for a partition's day, as `YYYY-MM-DD` text comparable with a date
     /// literal: the one place this is written, for the DDL's named queries and `query`.
     pub fn day_sql(self, dialect: SqlDialect) -> String {

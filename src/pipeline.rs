@@ -1387,15 +1387,11 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
                 .iter()
                 .map(|(f, (rows, p))| manifest::entry(f, *rows, p.clone(), records.get(&f.key).map(String::as_str)))
                 .collect(),
-            // Files, rejects, staging folder, baseline and sequence: the transaction's to fill in.
-            files: Vec::new(),
             file_stats: report.files.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
-            staging: None,
-            rejects: None,
             replaces,
             replaces_files,
-            sequence: 0,
-            baseline: None,
+            // Files, rejects, staging folder, baseline and sequence: the transaction's to fill in.
+            ..RunManifest::default()
         };
         // The commit point: from here on the run's files are part of the table.
         match tx.commit(run, &staged, opts.checkpoint_every)? {

@@ -63,8 +63,9 @@ pub struct FileStats {
     pub bytes: u64,
 }
 
-/// One commit: a run's record of what it converted and wrote.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One commit: a run's record of what it converted and wrote. (`Default` is the empty
+/// commit: name what a run sets, `..RunManifest::default()` for the rest.)
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunManifest {
     /// The run.
     pub run_id: String,

@@ -163,16 +163,10 @@ mod tests {
     fn run(id: &str, files: &[&str], replaces_files: &[&str]) -> RunManifest {
         RunManifest {
             run_id: id.into(),
-            shard: None,
-            inputs: Vec::new(),
             files: files.iter().map(|f| f.to_string()).collect(),
             file_stats: files.iter().map(|_| FileStats { rows: 1, bytes: 3 }).collect(),
-            staging: None,
-            rejects: None,
-            replaces: Vec::new(),
             replaces_files: replaces_files.iter().map(|f| f.to_string()).collect(),
-            sequence: 0,
-            baseline: None,
+            ..RunManifest::default()
         }
     }
 
