@@ -761,7 +761,13 @@ pub fn commit_in_order(
 /// Finishes publishing committed runs that were interrupted while moving their
 /// files into place (a crash between the commit and the last move). Staging
 /// folders of runs without a commit are left alone: they are hidden, and may
-/// belong to a run (or shard) still going. Returns the number of files moved.
+/// belong to a run (or shard) still going.
+///
+/// The run that committed may still be publishing (this run began between its commit
+/// and its last move), and other runs may roll it forward at the same moment: so files
+/// move here one by one, each move done once whoever makes it, and partition folders
+/// are never swapped here (only the committing run swaps; two swaps of one folder at
+/// once could undo each other). Returns the number of files moved.
 pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest) -> Result<u64> {
     if manifest.committed_staging().next().is_none() {
         return Ok(0);
@@ -794,7 +800,7 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
         let run = &manifest.runs[i].1;
         let staging = root.join(run.staging.as_deref().expect("grouped by staging folder"));
         for (part, objects) in parts {
-            moved += place_partition(storage, root, run, &staging, &part, &objects)?;
+            moved += place_partition(storage, root, run, (&staging, &part), &objects, false)?;
         }
     }
     Ok(moved)
@@ -810,14 +816,16 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
 /// the partition sees the old files or the new ones, never both and never neither.
 /// The old files, now in the staging folder, are then deleted (a file that arrived
 /// in the partition after the links is moved back). On S3 files move one by one:
-/// there is no atomic step over several objects without a table format.
+/// there is no atomic step over several objects without a table format. Only the run
+/// that committed swaps (`swap`); another run finishing its publish moves the new files
+/// one by one and then deletes the replaced ones (see [`roll_forward`]).
 fn place_partition(
     storage: &dyn Storage,
     root: &Location,
     run: &RunManifest,
-    staging: &Location,
-    part: &str,
+    (staging, part): (&Location, &str),
     objects: &[Location],
+    swap: bool,
 ) -> Result<u64> {
     let rel = |name: &str| if part.is_empty() { name.to_string() } else { format!("{part}/{name}") };
     let new: HashSet<&str> = run.files.iter().map(String::as_str).collect();
@@ -828,21 +836,35 @@ fn place_partition(
     let names_in = |dir: &Location| -> Result<Vec<Location>> {
         Ok(list_dir_or_empty(storage, dir)?.0.into_iter().map(|o| o.location).collect())
     };
-    let old =
-        if holds_new && replaces_here && !part.is_empty() && swap_in(storage, &staged_dir, &target, &replaced, &rel)? {
-            // The staging folder now holds what the partition held before.
-            names_in(&staged_dir)?
-        } else if holds_new {
-            let mut moved = 0;
-            for o in objects.iter().filter(|o| new.contains(rel(&o.file_name()).as_str())) {
-                storage.rename(o, &root.join(&rel(&o.file_name())))?;
-                moved += 1;
+    let old = if holds_new
+        && replaces_here
+        && swap
+        && !part.is_empty()
+        && swap_in(storage, &staged_dir, &target, &replaced, &rel)?
+    {
+        // The staging folder now holds what the partition held before.
+        names_in(&staged_dir)?
+    } else if holds_new {
+        let mut moved = 0;
+        for o in objects.iter().filter(|o| new.contains(rel(&o.file_name()).as_str())) {
+            storage.rename(o, &root.join(&rel(&o.file_name())))?;
+            moved += 1;
+        }
+        if !swap && replaces_here {
+            let here: Vec<String> = replaced
+                .iter()
+                .filter(|r| r.rsplit_once('/').map(|(d, _)| d) == Some(part))
+                .map(|r| r.to_string())
+                .collect();
+            for r in existing(storage, root, &here)? {
+                storage.delete(&root.join(&r))?;
             }
-            return Ok(moved);
-        } else {
-            // Swapped before a crash: the old files (and late arrivals) are what is left here.
-            objects.to_vec()
-        };
+        }
+        return Ok(moved);
+    } else {
+        // Swapped before a crash: the old files (and late arrivals) are what is left here.
+        objects.to_vec()
+    };
     let present: HashSet<String> = names_in(&target)?.iter().map(Location::file_name).collect();
     let mut moved = 0;
     for o in &old {
@@ -1005,7 +1027,7 @@ pub fn publish(storage: &dyn Storage, root: &Location, run: &RunManifest, staged
                 parts.entry(part).or_default().push(from.clone());
             }
             for (part, objects) in parts {
-                place_partition(storage, root, run, staging, &part, &objects)?;
+                place_partition(storage, root, run, (staging, &part), &objects, true)?;
             }
         }
         _ => {
@@ -1129,6 +1151,50 @@ pub(crate) mod tests {
             roll_forward(&s, &root, &m).unwrap();
             assert_eq!(names(&part), ["late.parquet", "new.parquet"], "swapped before the crash: {swapped}");
             assert!(names(&staged).is_empty(), "swapped before the crash: {swapped}");
+        }
+    }
+
+    /// A compaction publishing while another run, begun just after its commit, rolls it
+    /// forward: whatever the interleaving, the partition ends with the files that stay and
+    /// the new one, once each, and nothing is left staged (only the committing run swaps).
+    #[test]
+    fn a_compaction_publishing_while_another_run_rolls_it_forward() {
+        for i in 0..200 {
+            let dir = tempfile::tempdir().unwrap();
+            let root = Location::Local(dir.path().to_path_buf());
+            let s = LocalStorage;
+            let (staged, part) =
+                (dir.path().join("_flowlake/staging/R/date=2023-08-01"), dir.path().join("date=2023-08-01"));
+            std::fs::create_dir_all(&staged).unwrap();
+            std::fs::create_dir_all(&part).unwrap();
+            for f in ["old1.parquet", "old2.parquet", "keep.parquet"] {
+                std::fs::write(part.join(f), f).unwrap();
+            }
+            std::fs::write(staged.join("new.parquet"), b"new").unwrap();
+            let replaced = ["date=2023-08-01/old1.parquet", "date=2023-08-01/old2.parquet"];
+            let mut run = commit("R", &[], &["date=2023-08-01/new.parquet"], &replaced);
+            (run.staging, run.sequence) = (Some("_flowlake/staging/R".into()), 1);
+            assert!(commit_at(&s, &root, &run).unwrap());
+            let m = Manifest::load(&s, &root).unwrap();
+            let moves = [(root.join("_flowlake/staging/R/date=2023-08-01/new.parquet"), run.files[0].clone())];
+            std::thread::scope(|t| {
+                let own = t.spawn(|| {
+                    publish(&s, &root, &run, &moves).unwrap();
+                    replace(&s, &root, &m, &run).unwrap();
+                });
+                let other = t.spawn(|| {
+                    if i % 2 == 0 {
+                        std::thread::yield_now();
+                    }
+                    roll_forward(&s, &root, &m).unwrap();
+                    finish_replacements(&s, &root, &m).unwrap();
+                });
+                own.join().unwrap();
+                other.join().unwrap();
+            });
+            assert_eq!(names(&part), ["keep.parquet", "new.parquet"], "round {i}");
+            assert_eq!(std::fs::read(part.join("keep.parquet")).unwrap(), b"keep.parquet");
+            assert!(names(&staged).is_empty(), "round {i}: {:?}", names(&staged));
         }
     }
 

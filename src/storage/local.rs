@@ -184,7 +184,13 @@ impl Storage for LocalStorage {
         if let Some(dir) = dst.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
         }
-        fs::rename(src, dst).map_err(|e| Error::io("rename", src.display(), e))?;
+        match fs::rename(src, dst) {
+            Ok(()) => {}
+            // Moved by another process at the same moment (a run rolling this one's commit
+            // forward while it publishes): the move is done.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !src.exists() && dst.is_file() => return Ok(()),
+            Err(e) => return Err(Error::io("rename", src.display(), e)),
+        }
         if let Some(d) = dst.parent().and_then(|d| File::open(d).ok()) {
             let _ = d.sync_all();
         }
@@ -426,6 +432,28 @@ mod tests {
         let names: Vec<_> =
             fs::read_dir(dir.path().join("date=2023-08-01")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    /// Two processes finishing the same publish (a run and another rolling it forward) move
+    /// the same files at once: each move succeeds once and the other finds it done; a
+    /// source that is gone with no target is still an error.
+    #[test]
+    fn moving_a_file_twice_at_once_is_done_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        for i in 0..200 {
+            let (from, to) = (root.join(&format!("staging/{i}.parquet")), root.join(&format!("part/{i}.parquet")));
+            LocalStorage.put(&from, b"x").unwrap();
+            std::thread::scope(|s| {
+                let movers: Vec<_> = (0..3).map(|_| s.spawn(|| LocalStorage.rename(&from, &to))).collect();
+                for m in movers {
+                    m.join().unwrap().unwrap();
+                }
+            });
+            assert_eq!(fs::read(path_of(&to).unwrap()).unwrap(), b"x");
+        }
+        let err = LocalStorage.rename(&root.join("staging/none"), &root.join("part/none")).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
     }
 
     #[test]

@@ -370,8 +370,15 @@ impl Storage for S3Storage {
             .set_expected_bucket_owner(self.opts.expected_bucket_owner.clone());
         match runtime().block_on(req.send()).map_err(|e| s3_error(from, "copy", e)) {
             Ok(_) => self.delete(from),
-            // Already moved by an earlier, interrupted run.
-            Err(Error::Io { .. }) if self.list(to).is_ok() => Ok(()),
+            // The source is gone: moved by an earlier, interrupted run, or by another
+            // process at the same moment, if the target is there.
+            Err(e @ Error::Io { .. }) => {
+                if self.list(to)?.iter().any(|o| o.location == *to) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
             Err(e) => Err(e),
         }
     }
