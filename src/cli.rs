@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
+use flowlake::convert::{self as conversion, ConvertOptions, Progress};
 use flowlake::ddl::{self, DdlOptions, Dialect, QueryTarget};
 use flowlake::format::Format;
 use flowlake::generate::{self, GenerateOptions};
 use flowlake::partition::parse_day;
-use flowlake::pipeline::{self, ConvertOptions, Progress};
 use flowlake::report::{RunReport, RunStatus};
 use flowlake::schema::{CATALOG, LogKind};
 use flowlake::sink::{Compression, ParquetOptions};
 use flowlake::source::InputFilter;
-use flowlake::storage::{Location, StorageOptions};
+use flowlake::storage::{LocalStorage, Location, Storage, StorageOptions};
 use flowlake::{Error, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -162,7 +162,7 @@ struct DdlNames {
 
 impl DdlNames {
     fn options(&self, default_location: &Location, default_table: &str) -> Result<DdlOptions> {
-        let mut o = pipeline::default_ddl_options(default_location);
+        let mut o = DdlOptions::for_table(default_location);
         if let Some(l) = &self.location {
             o.location = l.clone();
         }
@@ -438,9 +438,9 @@ fn at_least_one() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::<usize>::new().range(1..)
 }
 
-/// A thread count: 0 (one per core) up to [`pipeline::MAX_THREADS`].
+/// A thread count: 0 (one per core) up to [`conversion::MAX_THREADS`].
 pub(crate) fn thread_count() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::<usize>::new().range(0..=pipeline::MAX_THREADS as u64)
+    RangedU64ValueParser::<usize>::new().range(0..=conversion::MAX_THREADS as u64)
 }
 
 /// [`parse_size`] of a flag that must not be zero.
@@ -678,7 +678,7 @@ fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
 fn convert(a: ConvertArgs) -> Result<u8> {
     let opts = convert_options(&a)?;
     let bar = Bar::new(!a.quiet);
-    let report = pipeline::convert(&opts, &bar)?;
+    let report = conversion::convert(&opts, &bar)?;
     if a.json {
         print_json(&report)?;
     } else if !a.quiet {
@@ -744,11 +744,7 @@ fn emit(
 ) -> Result<u8> {
     if let Some(dir) = out_dir {
         for (rel, text) in files {
-            let p = dir.join(rel);
-            if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent.display(), e))?;
-            }
-            std::fs::write(&p, text).map_err(|e| Error::io("write", p.display(), e))?;
+            LocalStorage.put(&Location::Local(dir.join(rel)), text.as_bytes())?;
         }
         errln!("flowlake: wrote {} files to {}", files.len(), dir.display());
         return Ok(0);
@@ -906,7 +902,7 @@ fn schema(a: SchemaArgs) -> Result<u8> {
         return Ok(0);
     }
     let input = InputArgs { inputs: a.inputs, globs: a.globs, format: a.format };
-    let r = pipeline::inspect(&input.locations()?, &input.globs, input.format()?.as_ref(), &a.s3.options())?;
+    let r = conversion::inspect(&input.locations()?, &input.globs, input.format()?.as_ref(), &a.s3.options())?;
     if a.json {
         print_json(&r)?;
         return Ok(0);
@@ -949,12 +945,9 @@ fn demo(a: DemoArgs) -> Result<u8> {
         }
     }
     for p in [&sample, &lake] {
-        if p.exists() {
-            std::fs::remove_dir_all(p).map_err(|e| Error::io("remove", p.display(), e))?;
-        }
-        std::fs::create_dir_all(p).map_err(|e| Error::io("create", p.display(), e))?;
-        std::fs::write(p.join(MARK), "made by `flowlake demo`, which replaces this folder when run again\n")
-            .map_err(|e| Error::io("write", p.display(), e))?;
+        let at = Location::Local(p.clone());
+        LocalStorage.remove_folder(&at)?;
+        LocalStorage.put(&at.join(MARK), b"made by `flowlake demo`, which replaces this folder when run again\n")?;
     }
     errln!("flowlake demo: generating {} records over 3 days into {} …", a.records, sample.display());
     let mut o = GenerateOptions::new(&sample, a.records, 3);
@@ -964,7 +957,7 @@ fn demo(a: DemoArgs) -> Result<u8> {
     errln!("flowlake demo: converting into {} …", lake.display());
     let opts = ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()));
     let bar = Bar::new(true);
-    let r = pipeline::convert(&opts, &bar)?;
+    let r = conversion::convert(&opts, &bar)?;
     out::err(format_args!("{}", summary(&r)));
     outln!("\nThe Parquet table is in {}:", lake.display())?;
     for (p, s) in &r.partitions {

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::partition::{Layout, Projection, SqlDialect, join_path};
 use crate::schema::FieldType;
+use crate::storage::{Location, Storage};
 use crate::table::{RawSpec, TableInfo};
 
 /// Names and places for the DDL.
@@ -58,6 +59,20 @@ impl std::str::FromStr for Dialect {
 }
 
 impl DdlOptions {
+    /// DDL names for a table at `output`: database `default`, table `flow_logs`, the
+    /// output as location, VPC CIDR 172.31.0.0/16 (AWS's default VPC) for the named queries.
+    pub fn for_table(output: &Location) -> DdlOptions {
+        let now_year = crate::partition::civil_from_days(crate::report::now_unix() as i64 / 86_400).0;
+        DdlOptions {
+            database: "default".into(),
+            table: "flow_logs".into(),
+            location: output.absolute().to_string(),
+            vpc_cidr: "172.31.0.0/16".into(),
+            ip: "172.31.0.5".into(),
+            until_year: now_year + 1,
+        }
+    }
+
     /// Checks names, location and CIDR; returns a normalised copy.
     pub fn validated(&self) -> Result<DdlOptions> {
         let mut o = self.clone();
@@ -70,6 +85,18 @@ impl DdlOptions {
         }
         Ok(o)
     }
+}
+
+/// Reads the whole table at `output` (every run's files) and writes its DDL and named
+/// queries under `output/_flowlake/ddl/`; returns that folder.
+pub fn write(storage: &dyn Storage, output: &Location, o: &DdlOptions) -> Result<Location> {
+    let o = o.validated()?;
+    let info = crate::table::read_table_info(storage, output)?;
+    let dir = output.join("_flowlake/ddl");
+    for (rel, text) in ddl_files(&info, &o)? {
+        storage.put(&dir.join(&rel), text.as_bytes())?;
+    }
+    Ok(dir)
 }
 
 /// A database or table name: letters, digits and `_`, at most 255; lower-cased
@@ -405,6 +432,20 @@ pub struct NamedQuery {
     pub sql: String,
 }
 
+/// The SQL test that a row's partition is in `from..=to` (`YYYY-MM-DD`), for `target`.
+fn date_range(target: QueryTarget, from: &str, to: &str) -> String {
+    match target {
+        QueryTarget::AthenaParquet(l) | QueryTarget::SparkParquet(l) => {
+            let dialect =
+                if matches!(target, QueryTarget::SparkParquet(_)) { SqlDialect::Spark } else { SqlDialect::Athena };
+            format!("{} BETWEEN '{from}' AND '{to}'", l.day_sql(dialect))
+        }
+        QueryTarget::AthenaRaw => {
+            format!("\"day\" BETWEEN '{}' AND '{}'", from.replace('-', "/"), to.replace('-', "/"))
+        }
+    }
+}
+
 /// The classic flow-log questions, each limited to the date range `from..=to`
 /// (`YYYY-MM-DD`) so that only those partitions are read.
 pub fn named_queries(target: QueryTarget, o: &DdlOptions, from: &str, to: &str) -> Result<Vec<NamedQuery>> {
@@ -412,27 +453,16 @@ pub fn named_queries(target: QueryTarget, o: &DdlOptions, from: &str, to: &str) 
     let spark = matches!(target, QueryTarget::SparkParquet(_));
     let id = |s: &str| if spark { q(s) } else { dq(s) };
     let table = format!("{}.{}", id(&o.database), id(&o.table));
-    let range = match target {
-        QueryTarget::AthenaParquet(l) | QueryTarget::SparkParquet(l) => {
-            let dialect = if spark { SqlDialect::Spark } else { SqlDialect::Athena };
-            format!("{} BETWEEN '{from}' AND '{to}'", l.day_sql(dialect))
-        }
-        QueryTarget::AthenaRaw => {
-            format!("\"day\" BETWEEN '{}' AND '{}'", from.replace('-', "/"), to.replace('-', "/"))
-        }
-    };
+    let range = date_range(target, from, to);
     let raw = target == QueryTarget::AthenaRaw;
     // In the raw text table a missing address is the text `-`; in Parquet it is null.
     let present = |c: &str| if raw { format!("{} <> '-'", id(c)) } else { format!("{} IS NOT NULL", id(c)) };
     let in_cidr = |c: &str, cidr: &str| -> String {
         if spark {
             let oct = |i: u32| format!("TRY_CAST(split({}, '\\\\.')[{i}] AS BIGINT)", id(c));
+            let (a, b, c3, d) = (oct(0), oct(1), oct(2), oct(3));
             format!(
-                "(instr({c}, ':') = 0 AND ({} * 16777216 + {} * 65536 + {} * 256 + {}) BETWEEN {lo} AND {hi})",
-                oct(0),
-                oct(1),
-                oct(2),
-                oct(3),
+                "(instr({c}, ':') = 0 AND ({a} * 16777216 + {b} * 65536 + {c3} * 256 + {d}) BETWEEN {lo} AND {hi})",
                 c = id(c)
             )
         } else {

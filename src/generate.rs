@@ -10,10 +10,9 @@
 //! conversion with the truth rather than with a fixed number.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::net::Ipv6Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -24,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::partition::{civil_from_days, format_day, parse_day};
 use crate::schema::{CATALOG, ColumnId, LogKind};
+use crate::storage::{LocalStorage, Location, Storage};
 
 /// The VPC CIDR of generated traffic.
 pub const VPC_CIDR: &str = "10.192.0.0/16";
@@ -472,94 +472,136 @@ fn checked(opts: &GenerateOptions) -> Result<i64> {
     Ok(first_day)
 }
 
+/// What the generator needs of the options, worked out once for every file.
+struct Shape<'a> {
+    opts: &'a GenerateOptions,
+    enis: Vec<Eni>,
+    version: u8,
+    header: String,
+    fields: Vec<String>,
+    columns: Vec<String>,
+    has_start: bool,
+    has_bytes: bool,
+    has_packets: bool,
+    flow_log: String,
+    /// Seconds each file of a day covers.
+    period: u64,
+    n_files: u64,
+}
+
+impl Shape<'_> {
+    fn of(opts: &GenerateOptions) -> Shape<'_> {
+        let fields: Vec<String> = opts.format.fields().iter().map(|c| c.header_name().to_string()).collect();
+        let has = |name: &str| fields.iter().any(|f| f == name);
+        let (has_start, has_bytes, has_packets) = (has("start"), has("bytes"), has("packets"));
+        Shape {
+            opts,
+            enis: enis(opts.seed),
+            version: opts.format.version().max(2),
+            header: opts.format.header_line(),
+            columns: opts.format.fields().iter().map(ColumnId::column_name).collect(),
+            fields,
+            has_start,
+            has_bytes,
+            has_packets,
+            flow_log: format!("fl-{}", id17(mix(opts.seed, 99))),
+            period: 86_400 / u64::from(opts.files_per_day),
+            n_files: u64::from(opts.days) * u64::from(opts.files_per_day),
+        }
+    }
+}
+
 /// Writes the sample and returns what it holds.
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let first_day = checked(opts)?;
-    let n_files = u64::from(opts.days) * u64::from(opts.files_per_day);
-    let period = 86_400 / u64::from(opts.files_per_day);
-    let enis = enis(opts.seed);
-    let version = opts.format.version().max(2);
-    let header = opts.format.header_line();
-    let fields: Vec<String> = opts.format.fields().iter().map(|c| c.header_name().to_string()).collect();
-    let columns: Vec<String> = opts.format.fields().iter().map(ColumnId::column_name).collect();
-    let has = |name: &str| fields.iter().any(|f| f == name);
-    let (has_start, has_bytes, has_packets) = (has("start"), has("bytes"), has("packets"));
-    let flow_log = format!("fl-{}", id17(mix(opts.seed, 99)));
-
-    let parts: Vec<Result<GenerateSummary>> = (0..n_files)
-        .into_par_iter()
-        .map(|fi| {
-            let records = opts.records / n_files + u64::from(fi < opts.records % n_files);
-            let day = first_day + (fi / u64::from(opts.files_per_day)) as i64;
-            let window = day as u64 * 86_400 + (fi % u64::from(opts.files_per_day)) * period;
-            let (y, m, d) = civil_from_days(day);
-            let dir: PathBuf = opts.out.join(format!(
-                "AWSLogs/{acct}/vpcflowlogs/{reg}/{y:04}/{m:02}/{d:02}",
-                acct = opts.account,
-                reg = opts.region
-            ));
-            let mut rng = Rng(mix(opts.seed, fi + 0x1000));
-            let name = format!(
-                "{acct}_vpcflowlogs_{reg}_{flow_log}_{}_{:08x}.log.gz",
-                stamp(window),
-                rng.next() as u32,
-                acct = opts.account,
-                reg = opts.region
-            );
-            fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
-            let path = dir.join(name);
-            let file = File::create(&path).map_err(|e| Error::io("create", path.display(), e))?;
-            let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 16, file), Compression::default());
-            let mut sum = GenerateSummary { files: 1, records, ..Default::default() };
-            let mut line = Vec::with_capacity(512);
-            line.extend_from_slice(header.as_bytes());
-            line.push(b'\n');
-            for _ in 0..records {
-                let rec = record(&mut rng, &enis, window, period);
-                for (i, f) in fields.iter().enumerate() {
-                    if i > 0 {
-                        line.push(b' ');
-                    }
-                    let at = line.len();
-                    render(&mut line, f, &rec, version, &opts.account, &opts.region, opts.seed);
-                    if &line[at..] == b"-" {
-                        *sum.nulls.entry(columns[i].clone()).or_default() += 1;
-                    }
-                }
-                line.push(b'\n');
-                let key = if has_start { format_day((rec.start / 86_400) as i64) } else { format_day(day) };
-                let t = sum.days.entry(key).or_default();
-                t.rows += 1;
-                if rec.status == "OK" {
-                    t.bytes += if has_bytes { rec.bytes } else { 0 };
-                    t.packets += if has_packets { rec.packets } else { 0 };
-                }
-                *sum.log_status.entry(rec.status.to_string()).or_default() += 1;
-                if line.len() > 1 << 16 {
-                    gz.write_all(&line).map_err(|e| Error::io("write", path.display(), e))?;
-                    line.clear();
-                }
-            }
-            gz.write_all(&line).map_err(|e| Error::io("write", path.display(), e))?;
-            let mut inner = gz.finish().map_err(|e| Error::io("write", path.display(), e))?;
-            inner.flush().map_err(|e| Error::io("write", path.display(), e))?;
-            sum.bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            Ok(sum)
-        })
-        .collect();
-    let mut total = GenerateSummary { out: opts.out.display().to_string(), format: header, ..Default::default() };
+    let shape = Shape::of(opts);
+    let root = Location::Local(opts.out.clone());
+    let parts: Vec<Result<GenerateSummary>> =
+        (0..shape.n_files).into_par_iter().map(|fi| write_file(&shape, &root, first_day, fi)).collect();
+    let mut total = GenerateSummary { out: opts.out.display().to_string(), format: shape.header, ..Default::default() };
     for p in parts {
         total.merge(p?);
     }
-    write_summary(&opts.out, &total)?;
+    // The summary is kept beside the sample, in a `_`-prefixed file that conversion skips.
+    LocalStorage
+        .put(&root.join("_flowlake-sample.json"), &serde_json::to_vec_pretty(&total).expect("summary serializes"))?;
     Ok(total)
 }
 
-/// The summary is kept beside the sample, in a `_`-prefixed file that conversion skips.
-fn write_summary(out: &Path, s: &GenerateSummary) -> Result<()> {
-    let p = out.join("_flowlake-sample.json");
-    fs::write(&p, serde_json::to_vec_pretty(s).expect("summary serializes"))
-        .map_err(|e| Error::io("write", p.display(), e))
+/// Writes file `fi` of the sample (its day and time window follow from its number) and
+/// returns what it holds.
+fn write_file(shape: &Shape<'_>, root: &Location, first_day: i64, fi: u64) -> Result<GenerateSummary> {
+    let (opts, n_files, per_day) = (shape.opts, shape.n_files, u64::from(shape.opts.files_per_day));
+    let records = opts.records / n_files + u64::from(fi < opts.records % n_files);
+    let day = first_day + (fi / per_day) as i64;
+    let window = day as u64 * 86_400 + (fi % per_day) * shape.period;
+    let (y, m, d) = civil_from_days(day);
+    let mut rng = Rng(mix(opts.seed, fi + 0x1000));
+    let (acct, reg) = (&opts.account, &opts.region);
+    let name =
+        format!("{acct}_vpcflowlogs_{reg}_{}_{}_{:08x}.log.gz", shape.flow_log, stamp(window), rng.next() as u32);
+    let at = root.join(&format!("AWSLogs/{acct}/vpcflowlogs/{reg}/{y:04}/{m:02}/{d:02}/{name}"));
+    let io = |e: std::io::Error| Error::io("write", &at, e);
+    let out = Counted { inner: LocalStorage.create(&at)?, bytes: 0 };
+    let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 16, out), Compression::default());
+    let mut sum = GenerateSummary { files: 1, records, ..Default::default() };
+    let mut line = Vec::with_capacity(512);
+    line.extend_from_slice(shape.header.as_bytes());
+    line.push(b'\n');
+    for _ in 0..records {
+        let rec = record(&mut rng, &shape.enis, window, shape.period);
+        render_record(shape, &rec, &mut line, &mut sum);
+        let key = if shape.has_start { format_day((rec.start / 86_400) as i64) } else { format_day(day) };
+        let t = sum.days.entry(key).or_default();
+        t.rows += 1;
+        if rec.status == "OK" {
+            t.bytes += if shape.has_bytes { rec.bytes } else { 0 };
+            t.packets += if shape.has_packets { rec.packets } else { 0 };
+        }
+        *sum.log_status.entry(rec.status.to_string()).or_default() += 1;
+        if line.len() > 1 << 16 {
+            gz.write_all(&line).map_err(io)?;
+            line.clear();
+        }
+    }
+    gz.write_all(&line).map_err(io)?;
+    let out = gz.finish().map_err(io)?.into_inner().map_err(|e| io(e.into_error()))?;
+    sum.bytes = out.bytes;
+    out.inner.commit()?;
+    Ok(sum)
+}
+
+/// Appends one record's line (with its `\n`) to `line`, counting its nulls per column.
+fn render_record(shape: &Shape<'_>, rec: &Rec<'_>, line: &mut Vec<u8>, sum: &mut GenerateSummary) {
+    let opts = shape.opts;
+    for (i, f) in shape.fields.iter().enumerate() {
+        if i > 0 {
+            line.push(b' ');
+        }
+        let at = line.len();
+        render(line, f, rec, shape.version, &opts.account, &opts.region, opts.seed);
+        if &line[at..] == b"-" {
+            *sum.nulls.entry(shape.columns[i].clone()).or_default() += 1;
+        }
+    }
+    line.push(b'\n');
+}
+
+/// A writer that counts the bytes written through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]

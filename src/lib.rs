@@ -12,7 +12,8 @@
 //!   writers per partition), [`report`], [`generate`] (sample data);
 //! - [`manifest`] (the table's log of commits), [`table`] (what a table holds, and
 //!   [`table::Transaction`], the one commit protocol every change uses);
-//! - [`pipeline`] (the parallel, bounded-memory conversion run), [`compact`], [`verify`];
+//! - [`convert`] (the conversion run in stages: plan, header scan, parallel
+//!   bounded-memory read and write, the report and the commit), [`compact`], [`verify`];
 //! - `query` (feature `query`, on by default): SQL and the classic flow-log
 //!   questions over the converted output, with Apache DataFusion.
 //!
@@ -20,7 +21,7 @@
 //! change goes.
 //!
 //! ```no_run
-//! use flowlake::pipeline::{convert, ConvertOptions, NoProgress};
+//! use flowlake::convert::{convert, ConvertOptions, NoProgress};
 //! use flowlake::storage::Location;
 //!
 //! let opts = ConvertOptions::new(vec![Location::parse("./sample")?], Location::parse("./lake")?)
@@ -33,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod compact;
+pub mod convert;
 pub mod ddl;
 pub mod error;
 pub mod format;
@@ -41,7 +43,6 @@ pub mod gzip;
 pub mod manifest;
 pub mod parse;
 pub mod partition;
-pub mod pipeline;
 #[cfg(feature = "query")]
 pub mod query;
 pub mod reject;
@@ -53,5 +54,5 @@ pub mod storage;
 pub mod table;
 pub mod verify;
 
+pub use convert::{ConvertOptions, convert};
 pub use error::{Error, Result};
-pub use pipeline::{ConvertOptions, convert};

@@ -208,14 +208,11 @@ struct Walk {
 /// walked one by one, each once (a folder reached again through a symbolic link, or
 /// a link loop, is noted and not read again).
 fn walk(storage: &dyn Storage, dir: &Location, level: Level, filter: &InputFilter, out: &mut Walk) -> Result<()> {
-    use crate::partition::{civil_from_days, days_from_civil};
     if !out.visited.insert(dir.clone()) {
         out.notes.push(format!("{dir} was reached a second time (through a symbolic link): read once"));
         return Ok(());
     }
     let dates = filter.from.is_some() || filter.to.is_some();
-    let (lo, hi) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
-    let in_range = |first: i64, last: i64| first <= hi && last >= lo;
     // Nothing left to prune below here: one flat listing (object stores have no links).
     let done = match level {
         Level::Top => false,
@@ -235,64 +232,67 @@ fn walk(storage: &dyn Storage, dir: &Location, level: Level, filter: &InputFilte
         if name.starts_with(['_', '.']) {
             continue;
         }
-        let next = match level {
+        let Some(next) = level.below(&name, filter) else { continue };
+        if matches!(level, Level::Month(..)) && next == Level::Taken && storage.is_remote() {
+            out.files.extend(storage.list(&d)?);
+            continue;
+        }
+        walk(storage, &d, next, filter, out)?;
+    }
+    Ok(())
+}
+
+impl Level {
+    /// The level of the folder `name` below one at this level; `None` if the filter
+    /// leaves it out (another account or region, years, months or days outside the dates).
+    fn below(self, name: &str, filter: &InputFilter) -> Option<Level> {
+        use crate::partition::{civil_from_days, days_from_civil};
+        let (lo, hi) = (filter.from.unwrap_or(i64::MIN), filter.to.unwrap_or(i64::MAX));
+        let in_range = |first: i64, last: i64| first <= hi && last >= lo;
+        let next = match self {
             Level::Top if name == "AWSLogs" => Level::Aws(0),
             Level::Top => Level::Top,
             Level::Aws(0) => {
-                let acct = seg_value(&name, "aws-account-id=");
+                let acct = seg_value(name, "aws-account-id=");
                 if !filter.accounts.is_empty() && !filter.accounts.iter().any(|a| a == acct) {
-                    continue;
+                    return None;
                 }
                 Level::Aws(1)
             }
             Level::Aws(1) => Level::Aws(2),
             Level::Aws(2) => {
-                let region = seg_value(&name, "aws-region=");
+                let region = seg_value(name, "aws-region=");
                 if !filter.regions.is_empty() && !filter.regions.iter().any(|r| r == region) {
-                    continue;
+                    return None;
                 }
                 Level::Aws(3)
             }
-            Level::Aws(_) => match digits(seg_value(&name, "year="), 4) {
+            Level::Aws(_) => match digits(seg_value(name, "year="), 4) {
                 Some(y) => {
                     let y = i64::from(y);
-                    if !in_range(days_from_civil(y, 1, 1), days_from_civil(y, 12, 31)) {
-                        continue;
-                    }
-                    Level::Year(y)
+                    in_range(days_from_civil(y, 1, 1), days_from_civil(y, 12, 31)).then_some(Level::Year(y))?
                 }
                 None => Level::Aws(3),
             },
-            Level::Year(y) => match digits(seg_value(&name, "month="), 2).filter(|m| (1..=12).contains(m)) {
+            Level::Year(y) => match digits(seg_value(name, "month="), 2).filter(|m| (1..=12).contains(m)) {
                 Some(m) => {
                     let first = days_from_civil(y, m, 1);
                     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-                    if !in_range(first, days_from_civil(ny, nm, 1) - 1) {
-                        continue;
-                    }
-                    Level::Month(y, m)
+                    in_range(first, days_from_civil(ny, nm, 1) - 1).then_some(Level::Month(y, m))?
                 }
                 None => Level::Year(y),
             },
-            Level::Month(y, m) => match digits(seg_value(&name, "day="), 2) {
+            Level::Month(y, m) => match digits(seg_value(name, "day="), 2) {
                 Some(dd) => {
                     let day = days_from_civil(y, m, dd);
-                    if civil_from_days(day) != (y, m, dd) || !in_range(day, day) {
-                        continue;
-                    }
-                    if storage.is_remote() {
-                        out.files.extend(storage.list(&d)?);
-                        continue;
-                    }
-                    Level::Taken
+                    (civil_from_days(day) == (y, m, dd) && in_range(day, day)).then_some(Level::Taken)?
                 }
                 None => Level::Month(y, m),
             },
             Level::Taken => Level::Taken,
         };
-        walk(storage, &d, next, filter, out)?;
+        Some(next)
     }
-    Ok(())
 }
 
 /// The inputs under some roots, and what was noticed finding them.
@@ -327,43 +327,7 @@ pub fn discover_filtered(
     let mut found = Walk::default();
     let mut named: Vec<ObjectMeta> = Vec::new();
     for given in roots {
-        let not_found = |e: Error| {
-            if e.is_not_found() { Error::NotFound(format!("input {given} does not exist")) } else { e }
-        };
-        let root = storage.canonical(given).map_err(not_found)?;
-        if found.visited.contains(&root) || named.iter().any(|m| m.location == root) {
-            found.notes.push(format!("{given} was named more than once (or by two paths): read once"));
-            continue;
-        }
-        // Start below AWSLogs/ when the root is already inside the delivery tree.
-        let key = root.key_path();
-        let segs: Vec<&str> = key.trim_end_matches('/').split('/').collect();
-        let level = match segs.iter().rposition(|s| *s == "AWSLogs") {
-            Some(i) => Level::Aws((segs.len() - 1 - i).min(3) as u8),
-            None => Level::Top,
-        };
-        if storage.is_remote() {
-            if filter.is_empty() {
-                let listed = storage.list(&root).map_err(not_found)?;
-                if listed.len() == 1 && listed[0].location == root {
-                    named.extend(listed);
-                } else {
-                    found.files.extend(listed);
-                }
-            } else {
-                walk(storage, &root, level, filter, &mut found).map_err(not_found)?;
-            }
-            continue;
-        }
-        match storage.list_dir_inputs(&root) {
-            Ok(_) => walk(storage, &root, level, filter, &mut found).map_err(not_found)?,
-            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotADirectory => match storage.list(&root)
-            {
-                Ok(listed) => named.extend(listed),
-                Err(e) => found.broken.push((given.clone(), e.to_string())),
-            },
-            Err(e) => return Err(not_found(e)),
-        }
+        discover_root(storage, given, filter, &mut found, &mut named)?;
     }
     let mut files = Vec::new();
     for meta in named {
@@ -402,6 +366,55 @@ pub fn discover_filtered(
         )));
     }
     Ok(Discovered { files, unreadable, notes: found.notes })
+}
+
+/// Lists one root of the inputs into `found` (folders, walked) or `named` (a file named
+/// itself); a root that is the same as one before (by its canonical name) is noted, not
+/// read again.
+fn discover_root(
+    storage: &dyn Storage,
+    given: &Location,
+    filter: &InputFilter,
+    found: &mut Walk,
+    named: &mut Vec<ObjectMeta>,
+) -> Result<()> {
+    let not_found = |e: Error| {
+        if e.is_not_found() { Error::NotFound(format!("input {given} does not exist")) } else { e }
+    };
+    let root = storage.canonical(given).map_err(not_found)?;
+    if found.visited.contains(&root) || named.iter().any(|m| m.location == root) {
+        found.notes.push(format!("{given} was named more than once (or by two paths): read once"));
+        return Ok(());
+    }
+    // Start below AWSLogs/ when the root is already inside the delivery tree.
+    let key = root.key_path();
+    let segs: Vec<&str> = key.trim_end_matches('/').split('/').collect();
+    let level = match segs.iter().rposition(|s| *s == "AWSLogs") {
+        Some(i) => Level::Aws((segs.len() - 1 - i).min(3) as u8),
+        None => Level::Top,
+    };
+    if storage.is_remote() {
+        if filter.is_empty() {
+            let listed = storage.list(&root).map_err(not_found)?;
+            if listed.len() == 1 && listed[0].location == root {
+                named.extend(listed);
+            } else {
+                found.files.extend(listed);
+            }
+        } else {
+            walk(storage, &root, level, filter, found).map_err(not_found)?;
+        }
+        return Ok(());
+    }
+    match storage.list_dir_inputs(&root) {
+        Ok(_) => walk(storage, &root, level, filter, found).map_err(not_found)?,
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotADirectory => match storage.list(&root) {
+            Ok(listed) => named.extend(listed),
+            Err(e) => found.broken.push((given.clone(), e.to_string())),
+        },
+        Err(e) => return Err(not_found(e)),
+    }
+    Ok(())
 }
 
 /// Counts the bytes read through it, to locate damage in compressed input.

@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
+use crate::convert::{ConvertOptions, NoProgress, convert};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest};
-use crate::pipeline::{ConvertOptions, NoProgress, convert};
 use crate::report::RunReport;
-use crate::storage::{self, Location, StorageOptions};
+use crate::storage::{self, Location, Storage, StorageOptions};
 
 /// What to verify.
 #[derive(Clone, Debug)]
@@ -97,6 +97,40 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
         );
     }
     let rebuild = check_logged_files(st.as_ref(), root, &live, &present, m.knows_every_file(), &mut rep);
+    let left = check_leftovers(st.as_ref(), root, &m, &live, &present, &mut rep)?;
+    if !opts.repair || rep.problems.is_empty() {
+        return Ok(rep);
+    }
+    if !left.links.is_empty() {
+        // A rebuild would write through a linked folder, outside the table.
+        return Err(Error::Refused(format!(
+            "the table holds symbolic links ({}): nothing was repaired; replace each with what it points to, \
+             or remove it, then run verify --repair again",
+            left.links.join(", ")
+        )));
+    }
+    repair(opts, &m, &mut rep, &left.strays, &left.stale, left.unpublished, rebuild)?;
+    Ok(rep)
+}
+
+/// What lies in the table besides the files its log names: strays, links, files of
+/// committed runs not yet moved into place, staging folders of killed runs.
+struct Leftovers {
+    strays: Vec<String>,
+    links: Vec<String>,
+    unpublished: bool,
+    stale: Vec<Location>,
+}
+
+/// Finds the [`Leftovers`], each a problem in `rep`.
+fn check_leftovers(
+    storage: &dyn Storage,
+    root: &Location,
+    m: &Manifest,
+    live: &BTreeMap<String, Option<manifest::FileStats>>,
+    present: &BTreeMap<String, u64>,
+    rep: &mut VerifyReport,
+) -> Result<Leftovers> {
     let strays: Vec<String> = present.keys().filter(|p| !live.contains_key(*p)).cloned().collect();
     for s in &strays {
         rep.problems.push(problem(
@@ -107,7 +141,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
         ));
     }
     let links: Vec<String> =
-        st.links(root)?.iter().map(|l| manifest::relative(root, l).unwrap_or_else(|| l.to_string())).collect();
+        storage.links(root)?.iter().map(|l| manifest::relative(root, l).unwrap_or_else(|| l.to_string())).collect();
     for l in &links {
         rep.problems.push(problem(
             "link",
@@ -116,7 +150,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
              anywhere), and queries do not read through it; replace it with what it points to, or remove it",
         ));
     }
-    let unpublished = m.unpublished(st.as_ref(), root)?;
+    let unpublished = m.unpublished(storage, root)?;
     for (dir, n) in &unpublished {
         rep.problems.push(problem(
             "unpublished",
@@ -127,7 +161,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
             ),
         ));
     }
-    let stale = manifest::stale_staging(st.as_ref(), root, &m, crate::report::now_unix() as i64)?;
+    let stale = manifest::stale_staging(storage, root, m, crate::report::now_unix() as i64)?;
     for d in &stale {
         rep.problems.push(problem(
             "leftover",
@@ -139,19 +173,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
             ),
         ));
     }
-    if !opts.repair || rep.problems.is_empty() {
-        return Ok(rep);
-    }
-    if !links.is_empty() {
-        // A rebuild would write through a linked folder, outside the table.
-        return Err(Error::Refused(format!(
-            "the table holds symbolic links ({}): nothing was repaired; replace each with what it points to, \
-             or remove it, then run verify --repair again",
-            links.join(", ")
-        )));
-    }
-    repair(opts, &m, &mut rep, &strays, &stale, !unpublished.is_empty(), rebuild)?;
-    Ok(rep)
+    Ok(Leftovers { strays, links, unpublished: !unpublished.is_empty(), stale })
 }
 
 fn problem(kind: &'static str, path: &str, detail: &str) -> Problem {

@@ -11,7 +11,7 @@ use flowlake::query::{
     Direction, Filter, FindQuery, Lake, Metric, PrivateCidrsQuery, QueryOptions, Question, ResultSink, SourcesQuery,
     TopGroup, TopQuery, ip_target,
 };
-use flowlake::storage::Location;
+use flowlake::storage::{LocalStorage, Location, ObjectWriter, Storage};
 use flowlake::{Error, Result};
 
 use super::S3Args;
@@ -312,17 +312,23 @@ fn run(l: &LakeArgs, q: Option<Question>, sql: &str) -> Result<u8> {
     if l.show_sql {
         errln!("{sql}");
     }
+    let mut file_out: Option<OutputFile> = None;
     let mut sink: Box<dyn ResultSink> = match &l.output {
         Some(path) if path.as_os_str().is_empty() => {
             return Err(Error::Usage("--output needs a file name (it was empty)".into()));
         }
         Some(path) => {
-            let f = std::fs::File::create(path).map_err(|e| Error::io("create", path.display(), e))?;
-            output::sink(format, std::io::BufWriter::new(f))
+            let file = OutputFile::create(path)?;
+            file_out = Some(file.clone());
+            output::sink(format, std::io::BufWriter::new(file))
         }
         None => output::sink(format, std::io::BufWriter::new(super::out::Stdout)),
     };
     let stats = lake.run(&sql, sink.as_mut())?;
+    drop(sink);
+    if let Some(f) = file_out {
+        f.commit()?;
+    }
     if !l.quiet {
         errln!(
             "{} row{} in {:.3} s",
@@ -332,4 +338,40 @@ fn run(l: &LakeArgs, q: Option<Question>, sql: &str) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// `--output FILE`: written through storage, so the file appears under its name only once
+/// the whole answer is in it (a query that fails leaves no partial file). Shared between
+/// the result sink, which writes it, and the command, which commits it at the end.
+#[derive(Clone)]
+struct OutputFile(std::sync::Arc<std::sync::Mutex<Option<Box<dyn ObjectWriter>>>>);
+
+impl OutputFile {
+    fn create(path: &std::path::Path) -> Result<OutputFile> {
+        let w = LocalStorage.create(&Location::Local(path.to_path_buf()))?;
+        Ok(OutputFile(std::sync::Arc::new(std::sync::Mutex::new(Some(w)))))
+    }
+
+    fn commit(self) -> Result<()> {
+        match self.0.lock().expect("output lock").take() {
+            Some(w) => w.commit(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::io::Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock().expect("output lock").as_mut() {
+            Some(w) => w.write(buf),
+            None => Err(std::io::Error::other("the output file was already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock().expect("output lock").as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
 }

@@ -342,81 +342,13 @@ impl Manifest {
             .filter(|l| checkpoint::is_checkpoint(&l.file_name()))
             .collect();
         checkpoints.sort_by_key(|l| l.file_name());
-        let mut covered_legacy: HashSet<String> = HashSet::new();
-        let mut log_through = 0;
-        if let Some(newest) = checkpoints.last() {
-            let cp = checkpoint::read(storage, newest)?;
-            covered_legacy.extend(cp.legacy.iter().cloned());
-            log_through = cp.log_through;
-            m.max_sequence = cp.log_through;
-            for run in cp.runs {
-                if run.manifest.ends_with(".json") && !run.manifest.contains('/') {
-                    covered_legacy.insert(run.manifest.clone());
-                }
-                m.max_sequence = m.max_sequence.max(run.sequence);
-                let at = match log_sequence(run.manifest.trim_start_matches("log/")) {
-                    Some(seq) => log_entry(root, seq),
-                    None => dir(root).join(&run.manifest),
-                };
-                let run = run.into_run();
-                check_run(&run, newest)?;
-                m.runs.push((at, run));
-            }
-            m.covered = m.runs.len();
-            for i in cp.inputs {
-                let run = i.run as usize;
-                if run >= m.covered {
-                    return Err(Error::Damaged(format!(
-                        "checkpoint {newest} is damaged (an input names run {run} of {}); delete it to rebuild it \
-                         from the commits",
-                        m.covered
-                    )));
-                }
-                m.index_legacy(&i.location, cp.format == 1);
-                m.inputs.insert(
-                    i.location,
-                    Recorded { size: i.size, version: i.version, rows: i.rows, partitions: i.partitions, run },
-                );
-            }
-            m.legacy_names.extend(covered_legacy.iter().cloned());
-        }
+        let (covered_legacy, log_through) = match checkpoints.last() {
+            Some(newest) => m.apply_checkpoint(storage, root, newest)?,
+            None => (HashSet::new(), 0),
+        };
         m.checkpoints = checkpoints;
-
-        let mut runs: Vec<(Location, RunManifest, bool)> = Vec::new();
-        for obj in list_or_empty(storage, &dir(root))? {
-            let name = obj.location.file_name();
-            if name == MARKER {
-                m.has_marker = true;
-                continue;
-            }
-            if !name.ends_with(".json") || covered_legacy.contains(&name) {
-                continue;
-            }
-            m.legacy_names.push(name);
-            let run = read_run(storage, &obj.location)?;
-            runs.push((obj.location, run, true));
-        }
-        for obj in list_or_empty(storage, &log_dir(root))? {
-            let Some(seq) = log_sequence(&obj.location.file_name()) else { continue };
-            if seq == 0 {
-                // Commits start at 1: a 0 was placed by hand.
-                return Err(Error::Damaged(format!(
-                    "{} is not a commit flowlake writes (commits start at 1); move it away",
-                    obj.location
-                )));
-            }
-            if seq <= log_through {
-                continue;
-            }
-            let run = read_run(storage, &obj.location)?;
-            if run.sequence != seq {
-                return Err(Error::Damaged(format!(
-                    "{} is damaged: it says it is commit {}; restore it from a backup, or move it away",
-                    obj.location, run.sequence
-                )));
-            }
-            runs.push((obj.location, run, false));
-        }
+        let mut runs = m.legacy_manifests(storage, root, &covered_legacy)?;
+        runs.extend(log_entries(storage, root, log_through)?);
         // Commits in order: flowlake 0.1's by sequence, then run id (which starts with the start
         // time); the log's sequences come after every one of them.
         runs.sort_by(|(_, a, _), (_, b, _)| (a.sequence, &a.run_id).cmp(&(b.sequence, &b.run_id)));
@@ -424,6 +356,76 @@ impl Manifest {
             m.apply(loc, run, legacy);
         }
         Ok(m)
+    }
+
+    /// Takes in the newest checkpoint: the runs and inputs it folds. Returns the flowlake
+    /// 0.1 manifests it covers and the last commit it covers.
+    fn apply_checkpoint(
+        &mut self,
+        storage: &dyn Storage,
+        root: &Location,
+        newest: &Location,
+    ) -> Result<(HashSet<String>, u64)> {
+        let m = self;
+        let cp = checkpoint::read(storage, newest)?;
+        let mut covered_legacy: HashSet<String> = cp.legacy.iter().cloned().collect();
+        m.max_sequence = cp.log_through;
+        for run in cp.runs {
+            if run.manifest.ends_with(".json") && !run.manifest.contains('/') {
+                covered_legacy.insert(run.manifest.clone());
+            }
+            m.max_sequence = m.max_sequence.max(run.sequence);
+            let at = match log_sequence(run.manifest.trim_start_matches("log/")) {
+                Some(seq) => log_entry(root, seq),
+                None => dir(root).join(&run.manifest),
+            };
+            let run = run.into_run();
+            check_run(&run, newest)?;
+            m.runs.push((at, run));
+        }
+        m.covered = m.runs.len();
+        for i in cp.inputs {
+            let run = i.run as usize;
+            if run >= m.covered {
+                return Err(Error::Damaged(format!(
+                    "checkpoint {newest} is damaged (an input names run {run} of {}); delete it to rebuild it \
+                     from the commits",
+                    m.covered
+                )));
+            }
+            m.index_legacy(&i.location, cp.format == 1);
+            m.inputs.insert(
+                i.location,
+                Recorded { size: i.size, version: i.version, rows: i.rows, partitions: i.partitions, run },
+            );
+        }
+        m.legacy_names.extend(covered_legacy.iter().cloned());
+        Ok((covered_legacy, cp.log_through))
+    }
+
+    /// flowlake 0.1's manifests (`_flowlake/manifest/*.json`) no checkpoint covers; notes
+    /// the marker that a later flowlake has committed to the table.
+    fn legacy_manifests(
+        &mut self,
+        storage: &dyn Storage,
+        root: &Location,
+        covered: &HashSet<String>,
+    ) -> Result<Vec<(Location, RunManifest, bool)>> {
+        let mut runs = Vec::new();
+        for obj in list_or_empty(storage, &dir(root))? {
+            let name = obj.location.file_name();
+            if name == MARKER {
+                self.has_marker = true;
+                continue;
+            }
+            if !name.ends_with(".json") || covered.contains(&name) {
+                continue;
+            }
+            self.legacy_names.push(name);
+            let run = read_run(storage, &obj.location)?;
+            runs.push((obj.location, run, true));
+        }
+        Ok(runs)
     }
 
     /// Indexes a location by file name when it may not be an input's canonical one: every
@@ -756,6 +758,34 @@ pub fn commit_in_order(
         }
         seq = next(seq)?;
     }
+}
+
+/// The log's commits after `log_through` (those no checkpoint covers), each checked to
+/// be at the place it says it is.
+fn log_entries(storage: &dyn Storage, root: &Location, log_through: u64) -> Result<Vec<(Location, RunManifest, bool)>> {
+    let mut runs = Vec::new();
+    for obj in list_or_empty(storage, &log_dir(root))? {
+        let Some(seq) = log_sequence(&obj.location.file_name()) else { continue };
+        if seq == 0 {
+            // Commits start at 1: a 0 was placed by hand.
+            return Err(Error::Damaged(format!(
+                "{} is not a commit flowlake writes (commits start at 1); move it away",
+                obj.location
+            )));
+        }
+        if seq <= log_through {
+            continue;
+        }
+        let run = read_run(storage, &obj.location)?;
+        if run.sequence != seq {
+            return Err(Error::Damaged(format!(
+                "{} is damaged: it says it is commit {}; restore it from a backup, or move it away",
+                obj.location, run.sequence
+            )));
+        }
+        runs.push((obj.location, run, false));
+    }
+    Ok(runs)
 }
 
 /// Finishes publishing committed runs that were interrupted while moving their

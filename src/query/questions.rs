@@ -170,143 +170,154 @@ impl Question {
             }
         };
         match self {
-            Question::Find(q) => {
-                let cols: Vec<String> = if q.columns.iter().any(|c| c == "*") {
-                    vec!["*".to_string()]
-                } else if q.columns.is_empty() {
-                    FIND_COLUMNS.iter().filter(|c| columns.iter().any(|x| x == *c)).map(|c| ident(c)).collect()
-                } else {
-                    // Names the user chose: a name the table lacks is a mistake in the command.
-                    if let Some(c) = q.columns.iter().find(|c| !columns.iter().any(|x| x == *c)) {
-                        return Err(Error::Usage(format!(
-                            "the table has no column `{c}`; its columns are {}",
-                            columns.join(", ")
-                        )));
-                    }
-                    q.columns.iter().map(|c| ident(c)).collect()
-                };
-                let mut wh = filter_sql(&q.filter, layout, &need)?;
-                wh.push(address_sql(&q.target, q.direction, &need)?);
-                // By time, then by every printed column, so the same question always prints the same lines.
-                let mut order_cols: Vec<String> = Vec::new();
-                if columns.iter().any(|c| c == "start") {
-                    order_cols.push(ident("start"));
-                }
-                if cols[0] != "*" {
-                    order_cols.extend(cols.iter().filter(|c| **c != ident("start")).cloned());
-                }
-                let order =
-                    if order_cols.is_empty() { String::new() } else { format!(" ORDER BY {}", order_cols.join(", ")) };
-                let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
-                Ok(format!("SELECT {} FROM flows WHERE {}{order}{limit}", cols.join(", "), wh.join(" AND ")))
-            }
-            Question::Sources(q) => {
-                for c in ["srcaddr", "bytes", "packets", "start", "end"] {
-                    need(c)?;
-                }
-                let mut wh = filter_sql(&q.filter, layout, &need)?;
-                wh.push("\"srcaddr\" IS NOT NULL".to_string());
-                if !q.outside.is_empty() {
-                    let inside: Vec<String> = q
-                        .outside
-                        .iter()
-                        .map(|c| format!("cidr_contains({}, \"srcaddr\")", lit(&c.to_string())))
-                        .collect();
-                    // NOT NULL is NULL: a malformed address is never reported as outside.
-                    wh.push(format!("NOT ({})", inside.join(" OR ")));
-                    wh.extend(q.outside.iter().filter_map(|c| outside_text_range(c, "srcaddr")));
-                }
-                let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
-                Ok(format!(
-                    "SELECT \"srcaddr\", count(*) AS flows, sum(\"packets\") AS packets, sum(\"bytes\") AS bytes, \
-                     to_timestamp(min(\"start\")) AS first_seen, to_timestamp(max(\"end\")) AS last_seen \
-                     FROM flows WHERE {} GROUP BY \"srcaddr\" ORDER BY bytes DESC NULLS LAST, flows DESC, \"srcaddr\"{limit}",
-                    wh.join(" AND ")
-                ))
-            }
-            Question::PrivateCidrs(q) => {
-                for c in ["srcaddr", "dstaddr", "bytes", "start", "end"] {
-                    need(c)?;
-                }
-                if q.prefix_v4 > 32 {
-                    return Err(Error::Usage(format!(
-                        "--prefix {} is longer than an IPv4 address (32 bits)",
-                        q.prefix_v4
-                    )));
-                }
-                if q.prefix_v6 > 128 {
-                    return Err(Error::Usage(format!(
-                        "--prefix6 {} is longer than an IPv6 address (128 bits)",
-                        q.prefix_v6
-                    )));
-                }
-                let ranges = if q.ranges.is_empty() { PrivateRanges::DEFAULT.to_vec() } else { q.ranges.clone() };
-                let blocks: Vec<Cidr> = ranges.iter().flat_map(|r| r.blocks()).collect();
-                let wh = filter_sql(&q.filter, layout, &need)?;
-                let wh = if wh.is_empty() { String::new() } else { format!(" AND {}", wh.join(" AND ")) };
-                let in_blocks = |col: &str| -> String {
-                    if ranges == PrivateRanges::DEFAULT {
-                        // One parse per address instead of one per block.
-                        return format!("coalesce(is_private({col}), false)");
-                    }
-                    let t: Vec<String> =
-                        blocks.iter().map(|b| format!("cidr_contains({}, {col})", lit(&b.to_string()))).collect();
-                    format!("({})", t.join(" OR "))
-                };
-                let range_case: Vec<String> = blocks
-                    .iter()
-                    .map(|b| format!("WHEN cidr_contains({0}, addr) THEN {0}", lit(&b.to_string())))
-                    .collect();
-                // Aggregate per address first (a few thousand rows), then test and group the addresses.
-                Ok(format!(
-                    "WITH per_addr AS (\
-                       SELECT \"srcaddr\" AS addr, count(*) AS src_flows, 0 AS dst_flows, \
-                              sum(\"bytes\") AS src_bytes, 0 AS dst_bytes, min(\"start\") AS first, max(\"end\") AS last \
-                       FROM flows WHERE {src}{wh} GROUP BY \"srcaddr\" \
-                       UNION ALL \
-                       SELECT \"dstaddr\", 0, count(*), 0, sum(\"bytes\"), min(\"start\"), max(\"end\") \
-                       FROM flows WHERE {dst}{wh} GROUP BY \"dstaddr\") \
-                     SELECT cidr_of(addr, {p4}, {p6}) AS cidr, CASE {cases} END AS private_range, \
-                            count(DISTINCT addr) AS addresses, \
-                            sum(src_flows) AS src_flows, sum(dst_flows) AS dst_flows, \
-                            sum(src_bytes) AS src_bytes, sum(dst_bytes) AS dst_bytes, \
-                            to_timestamp(min(first)) AS first_seen, to_timestamp(max(last)) AS last_seen \
-                     FROM per_addr GROUP BY 1, 2 \
-                     ORDER BY src_flows + dst_flows DESC, cidr",
-                    src = in_blocks("\"srcaddr\""),
-                    dst = in_blocks("\"dstaddr\""),
-                    p4 = q.prefix_v4,
-                    p6 = q.prefix_v6,
-                    cases = range_case.join(" "),
-                ))
-            }
-            Question::Top(q) => {
-                let group: &[&str] = match q.group {
-                    TopGroup::Srcaddr => &["srcaddr"],
-                    TopGroup::Dstaddr => &["dstaddr"],
-                    TopGroup::Pair => &["srcaddr", "dstaddr"],
-                    TopGroup::Port => &["dstport", "protocol"],
-                };
-                for c in group.iter().chain(["packets", "bytes"].iter()) {
-                    need(c)?;
-                }
-                let mut wh = filter_sql(&q.filter, layout, &need)?;
-                wh.extend(group.iter().map(|c| format!("{} IS NOT NULL", ident(c))));
-                let g: Vec<String> = group.iter().map(|c| ident(c)).collect();
-                let by = match q.by {
-                    Metric::Bytes => "bytes",
-                    Metric::Packets => "packets",
-                    Metric::Flows => "flows",
-                };
-                Ok(format!(
-                    "SELECT {g}, count(*) AS flows, sum(\"packets\") AS packets, sum(\"bytes\") AS bytes \
-                     FROM flows WHERE {wh} GROUP BY {g} ORDER BY {by} DESC NULLS LAST, {g} LIMIT {limit}",
-                    g = g.join(", "),
-                    wh = wh.join(" AND "),
-                    limit = q.limit,
-                ))
-            }
+            Question::Find(q) => q.sql(layout, columns, &need),
+            Question::Sources(q) => q.sql(layout, &need),
+            Question::PrivateCidrs(q) => q.sql(layout, &need),
+            Question::Top(q) => q.sql(layout, &need),
         }
+    }
+}
+
+/// Fails, naming the column, if the table has no such column.
+type Need<'a> = dyn Fn(&str) -> Result<()> + 'a;
+
+impl FindQuery {
+    fn sql(&self, layout: Layout, columns: &[String], need: &Need<'_>) -> Result<String> {
+        let q = self;
+        let cols: Vec<String> = if q.columns.iter().any(|c| c == "*") {
+            vec!["*".to_string()]
+        } else if q.columns.is_empty() {
+            FIND_COLUMNS.iter().filter(|c| columns.iter().any(|x| x == *c)).map(|c| ident(c)).collect()
+        } else {
+            // Names the user chose: a name the table lacks is a mistake in the command.
+            if let Some(c) = q.columns.iter().find(|c| !columns.iter().any(|x| x == *c)) {
+                return Err(Error::Usage(format!(
+                    "the table has no column `{c}`; its columns are {}",
+                    columns.join(", ")
+                )));
+            }
+            q.columns.iter().map(|c| ident(c)).collect()
+        };
+        let mut wh = filter_sql(&q.filter, layout, need)?;
+        wh.push(address_sql(&q.target, q.direction, need)?);
+        // By time, then by every printed column, so the same question always prints the same lines.
+        let mut order_cols: Vec<String> = Vec::new();
+        if columns.iter().any(|c| c == "start") {
+            order_cols.push(ident("start"));
+        }
+        if cols[0] != "*" {
+            order_cols.extend(cols.iter().filter(|c| **c != ident("start")).cloned());
+        }
+        let order = if order_cols.is_empty() { String::new() } else { format!(" ORDER BY {}", order_cols.join(", ")) };
+        let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        Ok(format!("SELECT {} FROM flows WHERE {}{order}{limit}", cols.join(", "), wh.join(" AND ")))
+    }
+}
+
+impl SourcesQuery {
+    fn sql(&self, layout: Layout, need: &Need<'_>) -> Result<String> {
+        let q = self;
+        for c in ["srcaddr", "bytes", "packets", "start", "end"] {
+            need(c)?;
+        }
+        let mut wh = filter_sql(&q.filter, layout, need)?;
+        wh.push("\"srcaddr\" IS NOT NULL".to_string());
+        if !q.outside.is_empty() {
+            let inside: Vec<String> =
+                q.outside.iter().map(|c| format!("cidr_contains({}, \"srcaddr\")", lit(&c.to_string()))).collect();
+            // NOT NULL is NULL: a malformed address is never reported as outside.
+            wh.push(format!("NOT ({})", inside.join(" OR ")));
+            wh.extend(q.outside.iter().filter_map(|c| outside_text_range(c, "srcaddr")));
+        }
+        let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        Ok(format!(
+            "SELECT \"srcaddr\", count(*) AS flows, sum(\"packets\") AS packets, sum(\"bytes\") AS bytes, \
+             to_timestamp(min(\"start\")) AS first_seen, to_timestamp(max(\"end\")) AS last_seen \
+             FROM flows WHERE {} GROUP BY \"srcaddr\" ORDER BY bytes DESC NULLS LAST, flows DESC, \"srcaddr\"{limit}",
+            wh.join(" AND ")
+        ))
+    }
+}
+
+impl PrivateCidrsQuery {
+    fn sql(&self, layout: Layout, need: &Need<'_>) -> Result<String> {
+        let q = self;
+        for c in ["srcaddr", "dstaddr", "bytes", "start", "end"] {
+            need(c)?;
+        }
+        if q.prefix_v4 > 32 {
+            return Err(Error::Usage(format!("--prefix {} is longer than an IPv4 address (32 bits)", q.prefix_v4)));
+        }
+        if q.prefix_v6 > 128 {
+            return Err(Error::Usage(format!("--prefix6 {} is longer than an IPv6 address (128 bits)", q.prefix_v6)));
+        }
+        let ranges = if q.ranges.is_empty() { PrivateRanges::DEFAULT.to_vec() } else { q.ranges.clone() };
+        let blocks: Vec<Cidr> = ranges.iter().flat_map(|r| r.blocks()).collect();
+        let wh = filter_sql(&q.filter, layout, need)?;
+        let wh = if wh.is_empty() { String::new() } else { format!(" AND {}", wh.join(" AND ")) };
+        let in_blocks = |col: &str| -> String {
+            if ranges == PrivateRanges::DEFAULT {
+                // One parse per address instead of one per block.
+                return format!("coalesce(is_private({col}), false)");
+            }
+            let t: Vec<String> =
+                blocks.iter().map(|b| format!("cidr_contains({}, {col})", lit(&b.to_string()))).collect();
+            format!("({})", t.join(" OR "))
+        };
+        let range_case: Vec<String> =
+            blocks.iter().map(|b| format!("WHEN cidr_contains({0}, addr) THEN {0}", lit(&b.to_string()))).collect();
+        // Aggregate per address first (a few thousand rows), then test and group the addresses.
+        Ok(format!(
+            "WITH per_addr AS (\
+               SELECT \"srcaddr\" AS addr, count(*) AS src_flows, 0 AS dst_flows, \
+                      sum(\"bytes\") AS src_bytes, 0 AS dst_bytes, min(\"start\") AS first, max(\"end\") AS last \
+               FROM flows WHERE {src}{wh} GROUP BY \"srcaddr\" \
+               UNION ALL \
+               SELECT \"dstaddr\", 0, count(*), 0, sum(\"bytes\"), min(\"start\"), max(\"end\") \
+               FROM flows WHERE {dst}{wh} GROUP BY \"dstaddr\") \
+             SELECT cidr_of(addr, {p4}, {p6}) AS cidr, CASE {cases} END AS private_range, \
+                    count(DISTINCT addr) AS addresses, \
+                    sum(src_flows) AS src_flows, sum(dst_flows) AS dst_flows, \
+                    sum(src_bytes) AS src_bytes, sum(dst_bytes) AS dst_bytes, \
+                    to_timestamp(min(first)) AS first_seen, to_timestamp(max(last)) AS last_seen \
+             FROM per_addr GROUP BY 1, 2 \
+             ORDER BY src_flows + dst_flows DESC, cidr",
+            src = in_blocks("\"srcaddr\""),
+            dst = in_blocks("\"dstaddr\""),
+            p4 = q.prefix_v4,
+            p6 = q.prefix_v6,
+            cases = range_case.join(" "),
+        ))
+    }
+}
+
+impl TopQuery {
+    fn sql(&self, layout: Layout, need: &Need<'_>) -> Result<String> {
+        let q = self;
+        let group: &[&str] = match q.group {
+            TopGroup::Srcaddr => &["srcaddr"],
+            TopGroup::Dstaddr => &["dstaddr"],
+            TopGroup::Pair => &["srcaddr", "dstaddr"],
+            TopGroup::Port => &["dstport", "protocol"],
+        };
+        for c in group.iter().chain(["packets", "bytes"].iter()) {
+            need(c)?;
+        }
+        let mut wh = filter_sql(&q.filter, layout, need)?;
+        wh.extend(group.iter().map(|c| format!("{} IS NOT NULL", ident(c))));
+        let g: Vec<String> = group.iter().map(|c| ident(c)).collect();
+        let by = match q.by {
+            Metric::Bytes => "bytes",
+            Metric::Packets => "packets",
+            Metric::Flows => "flows",
+        };
+        Ok(format!(
+            "SELECT {g}, count(*) AS flows, sum(\"packets\") AS packets, sum(\"bytes\") AS bytes \
+             FROM flows WHERE {wh} GROUP BY {g} ORDER BY {by} DESC NULLS LAST, {g} LIMIT {limit}",
+            g = g.join(", "),
+            wh = wh.join(" AND "),
+            limit = q.limit,
+        ))
     }
 }
 

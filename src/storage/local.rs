@@ -407,9 +407,43 @@ impl Drop for LocalWriter {
     }
 }
 
+impl LocalStorage {
+    /// Removes a local folder and everything in it (a missing one is not an error). Only
+    /// for folders flowlake made itself and marked so (`flowlake demo`'s); never a table's.
+    pub fn remove_folder(&self, dir: &Location) -> Result<()> {
+        let p = path_of(dir)?;
+        match fs::remove_dir_all(p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("remove", p.display(), e)),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two processes finishing the same publish (a run and another rolling it forward) move
+    /// the same files at once: each move succeeds once and the other finds it done; a
+    /// source that is gone with no target is still an error.
+    #[test]
+    fn moving_a_file_twice_at_once_is_done_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        for i in 0..200 {
+            let (from, to) = (root.join(&format!("staging/{i}.parquet")), root.join(&format!("part/{i}.parquet")));
+            LocalStorage.put(&from, b"x").unwrap();
+            std::thread::scope(|s| {
+                let movers: Vec<_> = (0..3).map(|_| s.spawn(|| LocalStorage.rename(&from, &to))).collect();
+                for m in movers {
+                    m.join().unwrap().unwrap();
+                }
+            });
+            assert_eq!(fs::read(path_of(&to).unwrap()).unwrap(), b"x");
+        }
+        let err = LocalStorage.rename(&root.join("staging/none"), &root.join("part/none")).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+    }
 
     #[test]
     fn write_is_invisible_until_commit_and_dropped_writes_vanish() {
@@ -432,28 +466,6 @@ mod tests {
         let names: Vec<_> =
             fs::read_dir(dir.path().join("date=2023-08-01")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
-    }
-
-    /// Two processes finishing the same publish (a run and another rolling it forward) move
-    /// the same files at once: each move succeeds once and the other finds it done; a
-    /// source that is gone with no target is still an error.
-    #[test]
-    fn moving_a_file_twice_at_once_is_done_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Location::Local(dir.path().to_path_buf());
-        for i in 0..200 {
-            let (from, to) = (root.join(&format!("staging/{i}.parquet")), root.join(&format!("part/{i}.parquet")));
-            LocalStorage.put(&from, b"x").unwrap();
-            std::thread::scope(|s| {
-                let movers: Vec<_> = (0..3).map(|_| s.spawn(|| LocalStorage.rename(&from, &to))).collect();
-                for m in movers {
-                    m.join().unwrap().unwrap();
-                }
-            });
-            assert_eq!(fs::read(path_of(&to).unwrap()).unwrap(), b"x");
-        }
-        let err = LocalStorage.rename(&root.join("staging/none"), &root.join("part/none")).unwrap_err();
-        assert!(err.is_not_found(), "{err}");
     }
 
     #[test]

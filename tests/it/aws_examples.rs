@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::storage::Location;
 
 use crate::common::*;

@@ -7,11 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::ddl::{self, DdlOptions, QueryTarget};
 use flowlake::format::Format;
 use flowlake::generate::{self, GenerateOptions};
 use flowlake::partition::Layout;
-use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
 use flowlake::schema::FieldType;
 use flowlake::storage::Location;
 use flowlake::table::{RawSpec, TableInfo};

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::format::Format;
-use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
 use flowlake::report::{RunReport, RunStatus, rfc3339};
 use flowlake::storage::Location;
 use serde_json::Value;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::report::{RunReport, RunStatus};
 use flowlake::storage::Location;
 

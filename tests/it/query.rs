@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::generate::{self, GenerateOptions};
 use flowlake::partition::{format_day, parse_day};
-use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
 use flowlake::query::ip::Cidr;
 use flowlake::query::{
     Direction, Filter, FindQuery, Lake, Metric, PrivateCidrsQuery, QueryOptions, Question, SourcesQuery, TopGroup,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::report::{RunReport, RunStatus};
 use flowlake::storage::Location;
 

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::generate::{self, GenerateOptions, GenerateSummary};
 use flowlake::partition::format_day;
-use flowlake::pipeline::{ConvertOptions, NoProgress, convert};
 use flowlake::report::RunStatus;
 use flowlake::sink::ParquetOptions;
 use flowlake::storage::Location;
