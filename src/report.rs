@@ -9,12 +9,25 @@ use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::partition::civil_from_days;
-use crate::sink::WrittenFile;
 use crate::storage::{Location, ObjectWriter, Storage};
 
 /// Serializes anything by its `Display` form (used for locations).
 pub fn ser_display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+/// A Parquet file that was written and committed.
+#[derive(Clone, Debug, Serialize)]
+pub struct WrittenFile {
+    /// The partition folder, e.g. `date=2023-08-01`.
+    pub partition: String,
+    /// Where the file is.
+    #[serde(serialize_with = "ser_display")]
+    pub location: Location,
+    /// Rows in it.
+    pub rows: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
 }
 
 /// How a run ended.
