@@ -169,6 +169,24 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Once the attempt is to start over: reads an input (job `index`) only to find the
+    /// damaged members that show at a streamed member's end, so that the next attempt
+    /// knows every one of them (its rows are not needed: nothing of this attempt is kept).
+    pub(super) fn check_only(&self, index: usize, job: &Job) {
+        if matches!(job.prep, Prep::Damaged(_) | Prep::Empty) {
+            return;
+        }
+        let Ok(mut decoded) = self.open(index, job) else { return };
+        let mut known = decoded.bad_members();
+        known.extend(self.known_damage.get(&index).into_iter().flatten().cloned());
+        // A read error ends the input here, as it does when its lines are read.
+        let _ = std::io::copy(&mut decoded, &mut std::io::sink());
+        let found = decoded.bad_members();
+        if found.iter().any(|m| !known.iter().any(|b| b.same_as(m))) {
+            self.new_damage.lock().expect("damage lock").insert(index, found);
+        }
+    }
+
     /// How the input's lines are read (its plan, whether it has a header, or why all its
     /// lines are rejected); `None` for an input with no lines to read (empty, or damaged
     /// beyond opening), which is counted here.
@@ -331,7 +349,7 @@ impl Run<'_> {
             // A streamed input whose damage showed only at a member's end: rows of that member
             // may be in this attempt's files already. The run starts over knowing it.
             self.new_damage.lock().expect("damage lock").insert(index, found);
-            self.stop.store(true, Ordering::SeqCst);
+            self.again.store(true, Ordering::SeqCst);
             return;
         }
         let rows_read = w.tally.rows_in - f.rows_at_start;

@@ -112,8 +112,12 @@ pub(super) struct Run<'a> {
     pub rejects_location: Location,
     /// The next job to take.
     next: AtomicUsize,
-    /// Set when the attempt fails (or must start over): workers stop taking files.
+    /// Set when the attempt fails: workers stop taking files.
     pub stop: AtomicBool,
+    /// Set when a streamed input showed damage no attempt knew of: the attempt will start
+    /// over, and reads the inputs left only to find the others' ([`Run::check_only`]), so
+    /// that the next attempt knows them all.
+    pub again: AtomicBool,
     pub rejected: AtomicU64,
     failure: Mutex<Option<Error>>,
     tally: Mutex<Tally>,
@@ -131,7 +135,9 @@ pub(super) struct Run<'a> {
 }
 
 /// Runs attempts until one knows every damaged member of the streamed inputs (at most
-/// [`MAX_ATTEMPTS`]); returns it and the number of attempts made.
+/// [`MAX_ATTEMPTS`]: an attempt that starts over has looked at every input, so the next
+/// one knows all their damage unless inputs change while they are read); returns it and
+/// the number of attempts made.
 pub(super) fn attempt_until_known(setup: &Setup<'_>, pool: &rayon::ThreadPool) -> Result<(Box<Attempt>, u32)> {
     let mut damage: HashMap<usize, Vec<BadMember>> = HashMap::new();
     let mut attempts = 0u32;
@@ -139,7 +145,7 @@ pub(super) fn attempt_until_known(setup: &Setup<'_>, pool: &rayon::ThreadPool) -
         attempts += 1;
         match execute(setup, &damage, pool)? {
             Outcome::Done(a) => return Ok((a, attempts)),
-            Outcome::Again(found) if damage.len() < MAX_ATTEMPTS => damage.extend(found),
+            Outcome::Again(found) if (attempts as usize) < MAX_ATTEMPTS => damage.extend(found),
             Outcome::Again(_) => {
                 return Err(Error::Failed(format!(
                     "inputs kept changing while they were read ({MAX_ATTEMPTS} attempts found new damage each time); \
@@ -171,6 +177,7 @@ fn execute(setup: &Setup<'_>, damage: &HashMap<usize, Vec<BadMember>>, pool: &ra
         rejects_location: setup.rejects_location.clone(),
         next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
+        again: AtomicBool::new(false),
         rejected: AtomicU64::new(0),
         failure: Mutex::new(None),
         tally: Mutex::new(Tally::default()),
@@ -231,6 +238,10 @@ impl<'a> Run<'a> {
             }
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(job) = self.scanned.jobs.get(i) else { break };
+            if self.again.load(Ordering::Relaxed) {
+                self.check_only(i, job);
+                continue;
+            }
             let rows_before = w.tally.rows_in;
             w.files_seen += 1;
             self.file(w, i, job)?;

@@ -120,6 +120,40 @@ fn a_member_failing_its_crc_check_has_its_lines_rejected_not_converted() {
     }
 }
 
+/// Many streamed inputs whose damage shows only at a member's end: the first attempt that
+/// finds one looks at every other input for damage too, so the second attempt knows them
+/// all and converts every good member, whatever the number of damaged files or threads.
+#[test]
+fn many_damaged_streamed_inputs_need_one_attempt_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    let lines: Vec<String> = (0..600).map(record).collect();
+    for f in 0..9 {
+        let mut data = gz(format!("{HEADER}\n{}\n", lines[..200].join("\n")).as_bytes());
+        let mut second = gz(format!("{}\n", lines[200..].join("\n")).as_bytes());
+        if f % 3 != 2 {
+            let n = second.len();
+            second[n - 6] ^= 0x01; // the second member's CRC
+        }
+        data.extend(second);
+        fs::write(input.join(format!("f{f}.log.gz")), &data).unwrap();
+    }
+    for threads in [1, 2] {
+        let lake = dir.path().join(format!("lake-{threads}"));
+        let opts = ConvertOptions::new(vec![Location::Local(input.clone())], Location::Local(lake.clone()))
+            .with_threads(threads)
+            .with_read_whole_max(0);
+        let r = convert(&opts, &NoProgress).unwrap();
+        assert_eq!((r.attempts, r.status), (2, RunStatus::CompletedWithErrors), "{threads} threads");
+        assert_eq!(r.files_damaged.len(), 6);
+        // Six files keep their first member (200 rows), three keep all 600.
+        assert_eq!(r.rows_written, 6 * 200 + 3 * 600);
+        assert_eq!(r.rejects_by_reason.get("damaged_gzip"), Some(&(6 * 400)));
+        assert_eq!(r.rows_in, r.rows_written + r.rows_rejected);
+    }
+}
+
 /// The rows the simple reader of the tests sees in raw text, over `columns`.
 fn raw_rows_of(text: &str, columns: &[String]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
