@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::partition::{Layout, Projection, SqlDialect, join_path};
+use crate::partition::{Layout, Projection, SqlDialect, delivery_dir, join_path};
 use crate::schema::FieldType;
 use crate::storage::{Location, Storage};
 use crate::table::{RawSpec, TableInfo};
@@ -329,7 +329,7 @@ pub fn raw_athena_create(raw: &RawSpec, o: &DdlOptions) -> String {
         ("projection.day.interval.unit".into(), "DAYS".into()),
         (
             "storage.location.template".into(),
-            format!("{root}${{aws_account_id}}/{}/${{aws_region}}/${{day}}/", raw.service),
+            format!("{root}{}", delivery_dir("${aws_account_id}", &raw.service, "${aws_region}", "${day}")),
         ),
     ];
     let parts: Vec<String> = RAW_PARTS.iter().map(|c| format!("  {} string", q(c))).collect();
@@ -375,8 +375,8 @@ pub fn raw_add_partitions(raw: &RawSpec, o: &DdlOptions) -> String {
         for (acct, region, day) in chunk {
             let _ = write!(
                 out,
-                "\n  PARTITION (`aws_account_id` = '{acct}', `aws_region` = '{region}', `day` = '{day}') LOCATION '{root}{acct}/{}/{region}/{day}/'",
-                raw.service
+                "\n  PARTITION (`aws_account_id` = '{acct}', `aws_region` = '{region}', `day` = '{day}') LOCATION '{root}{}'",
+                delivery_dir(acct, &raw.service, region, day)
             );
         }
         out.push_str(";\n");

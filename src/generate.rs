@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::partition::{civil_from_days, format_day, parse_day};
+use crate::partition::{civil_from_days, delivery_dir, format_day, parse_day};
 use crate::schema::{CATALOG, ColumnId, LogKind};
 use crate::storage::{LocalStorage, Location, Storage};
 
@@ -540,7 +540,8 @@ fn write_file(shape: &Shape<'_>, root: &Location, first_day: i64, fi: u64) -> Re
     let (acct, reg) = (&opts.account, &opts.region);
     let name =
         format!("{acct}_vpcflowlogs_{reg}_{}_{}_{:08x}.log.gz", shape.flow_log, stamp(window), rng.next() as u32);
-    let at = root.join(&format!("AWSLogs/{acct}/vpcflowlogs/{reg}/{y:04}/{m:02}/{d:02}/{name}"));
+    let day_dir = delivery_dir(acct, "vpcflowlogs", reg, &format!("{y:04}/{m:02}/{d:02}"));
+    let at = root.join(&format!("AWSLogs/{day_dir}{name}"));
     let io = |e: std::io::Error| Error::io("write", &at, e);
     let out = Counted { inner: LocalStorage.create(&at)?, bytes: 0 };
     let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 16, out), Compression::default());

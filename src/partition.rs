@@ -267,6 +267,13 @@ pub fn join_path(cols: &[PartitionColumn], values: &[String]) -> String {
     parts.join("/")
 }
 
+/// The folder of one delivery day in AWS's layout, below `AWSLogs/`:
+/// `<account>/<service>/<region>/<day>/`, `day` being `YYYY/MM/DD` (or a placeholder, as
+/// in Athena's `storage.location.template`). [`origin_from_path`] reads what this writes.
+pub fn delivery_dir(account: &str, service: &str, region: &str, day: &str) -> String {
+    format!("{account}/{service}/{region}/{day}/")
+}
+
 /// The account, service and region in an AWS delivery path:
 /// `AWSLogs/<account>/<service>/<region>/…` or
 /// `AWSLogs/aws-account-id=<account>/aws-service=<service>/aws-region=<region>/…`.
@@ -430,6 +437,9 @@ mod tests {
 
     #[test]
     fn origins_from_delivery_paths() {
+        let written =
+            format!("x/AWSLogs/{}f.log.gz", delivery_dir("123456789010", "vpcflowlogs", "us-east-1", "2023/08/01"));
+        assert_eq!(written, "x/AWSLogs/123456789010/vpcflowlogs/us-east-1/2023/08/01/f.log.gz");
         let o = origin_from_path("x/AWSLogs/123456789010/vpcflowlogs/us-east-1/2023/08/01/f.log.gz").unwrap();
         assert_eq!(
             (o.account.as_str(), o.service.as_str(), o.region.as_str()),
