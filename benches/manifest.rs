@@ -7,9 +7,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use flowlake::manifest::checkpoint::{self, Checkpoint, CoveredInput, CoveredRun};
-use flowlake::manifest::{self, InputEntry, Manifest, RunManifest};
 use flowlake::storage::{LocalStorage, Location, Storage};
+use flowlake::table::log::checkpoint::{self, Checkpoint, CoveredInput, CoveredRun};
+use flowlake::table::log::{self, InputEntry, Manifest, RunManifest};
 
 const INPUTS: u64 = 1_000_000;
 const RUNS: u64 = 24 * 365;
@@ -84,7 +84,7 @@ fn table() -> (tempfile::TempDir, Location) {
             sequence: RUNS + 1 + r,
             baseline: None,
         };
-        assert!(manifest::commit_at(&LocalStorage, &root, &run).unwrap());
+        assert!(log::commit_at(&LocalStorage, &root, &run).unwrap());
     }
     (dir, root)
 }

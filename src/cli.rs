@@ -191,7 +191,7 @@ struct CompactArgs {
     min_files: usize,
     /// Fold the table's commits into one checkpoint once this many are not covered by one
     /// (as `convert --checkpoint-every`); 0 never folds.
-    #[arg(long, default_value_t = flowlake::manifest::checkpoint::DEFAULT_EVERY, value_name = "RUNS")]
+    #[arg(long, default_value_t = flowlake::table::log::checkpoint::DEFAULT_EVERY, value_name = "RUNS")]
     checkpoint_every: usize,
     /// Size of the new files.
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
@@ -337,7 +337,7 @@ struct ConvertArgs {
     /// Fold the table's run manifests (one small JSON per run under OUT/_flowlake/manifest/)
     /// into one checkpoint once this many are not covered by one, so that opening a table
     /// with years of runs reads one file; 0 never folds.
-    #[arg(long, default_value_t = flowlake::manifest::checkpoint::DEFAULT_EVERY, value_name = "RUNS")]
+    #[arg(long, default_value_t = flowlake::table::log::checkpoint::DEFAULT_EVERY, value_name = "RUNS")]
     checkpoint_every: usize,
     /// Convert only shard INDEX of COUNT (INDEX from 0): N workers split one job with no
     /// coordination; each input goes to exactly one shard, a day's files to the same one.

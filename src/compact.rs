@@ -15,12 +15,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::manifest::{self, FileStats, Manifest, RunManifest};
 use crate::partition::Layout;
 use crate::report;
 use crate::schema::TableColumns;
 use crate::sink::{ParquetOptions, PartitionedSink};
 use crate::storage::{self, Location, StorageOptions};
+use crate::table::log::{FileStats, Manifest, RunManifest};
+use crate::table::paths;
 use crate::table::{Staged, Transaction};
 
 /// What to compact.
@@ -149,7 +150,7 @@ fn partitions_to_compact(
     let mut not_in_log = 0;
     let mut parts: BTreeMap<String, Vec<(Location, String)>> = BTreeMap::new();
     for obj in st.list(root)? {
-        let Some(rel) = manifest::relative(root, &obj.location).filter(|r| r.ends_with(".parquet")) else { continue };
+        let Some(rel) = paths::relative(root, &obj.location).filter(|r| r.ends_with(".parquet")) else { continue };
         let Some((dir, _)) = rel.rsplit_once('/') else { continue };
         let Some(values) = info.layout.parse_path(dir) else { continue };
         if !live.contains_key(&rel) {

@@ -92,7 +92,7 @@ impl DdlOptions {
 pub fn write(storage: &dyn Storage, output: &Location, o: &DdlOptions) -> Result<Location> {
     let o = o.validated()?;
     let info = crate::table::read_table_info(storage, output)?;
-    let dir = output.join("_flowlake/ddl");
+    let dir = output.join(crate::table::paths::DDL);
     for (rel, text) in ddl_files(&info, &o)? {
         storage.put(&dir.join(&rel), text.as_bytes())?;
     }

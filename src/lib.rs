@@ -10,7 +10,7 @@
 //! - [`format`] (header → fields), [`parse`] (lines → Arrow arrays and
 //!   rejects), [`source`] (inputs → decompressed streams), [`sink`] (Parquet
 //!   writers per partition), [`report`], [`generate`] (sample data);
-//! - [`manifest`] (the table's log of commits), [`table`] (what a table holds, and
+//! - [`table`] (what a table holds, its log of commits [`table::log`], and
 //!   [`table::Transaction`], the one commit protocol every change uses);
 //! - [`convert`] (the conversion run in stages: plan, header scan, parallel
 //!   bounded-memory read and write, the report and the commit), [`compact`], [`verify`];
@@ -40,7 +40,6 @@ pub mod error;
 pub mod format;
 pub mod generate;
 pub mod gzip;
-pub mod manifest;
 pub mod parse;
 pub mod partition;
 #[cfg(feature = "query")]

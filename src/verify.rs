@@ -15,9 +15,10 @@ use serde::Serialize;
 
 use crate::convert::{ConvertOptions, NoProgress, convert};
 use crate::error::{Error, Result};
-use crate::manifest::{self, Manifest};
 use crate::report::RunReport;
 use crate::storage::{self, Location, Storage, StorageOptions};
+use crate::table::log::{self, Manifest};
+use crate::table::paths;
 
 /// What to verify.
 #[derive(Clone, Debug)]
@@ -87,7 +88,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
     let present: BTreeMap<String, u64> = listed
         .iter()
         .filter(|o| o.location.key_path().ends_with(".parquet"))
-        .filter_map(|o| Some((manifest::relative(root, &o.location)?, o.size)))
+        .filter_map(|o| Some((paths::relative(root, &o.location)?, o.size)))
         .collect();
     if !m.knows_every_file() {
         rep.notes.push(
@@ -127,7 +128,7 @@ fn check_leftovers(
     storage: &dyn Storage,
     root: &Location,
     m: &Manifest,
-    live: &BTreeMap<String, Option<manifest::FileStats>>,
+    live: &BTreeMap<String, Option<log::FileStats>>,
     present: &BTreeMap<String, u64>,
     rep: &mut VerifyReport,
 ) -> Result<Leftovers> {
@@ -141,7 +142,7 @@ fn check_leftovers(
         ));
     }
     let links: Vec<String> =
-        storage.links(root)?.iter().map(|l| manifest::relative(root, l).unwrap_or_else(|| l.to_string())).collect();
+        storage.links(root)?.iter().map(|l| paths::relative(root, l).unwrap_or_else(|| l.to_string())).collect();
     for l in &links {
         rep.problems.push(problem(
             "link",
@@ -161,15 +162,15 @@ fn check_leftovers(
             ),
         ));
     }
-    let stale = manifest::stale_staging(storage, root, m, crate::report::now_unix() as i64)?;
+    let stale = log::stale_staging(storage, root, m, crate::report::now_unix() as i64)?;
     for d in &stale {
         rep.problems.push(problem(
             "leftover",
-            &manifest::relative(root, d).unwrap_or_else(|| d.to_string()),
+            &paths::relative(root, d).unwrap_or_else(|| d.to_string()),
             &format!(
                 "staged files of a run that never committed and started over {} hours ago (killed): \
                  `flowlake verify --repair` removes them",
-                manifest::STALE_STAGING_SECS / 3600
+                log::STALE_STAGING_SECS / 3600
             ),
         ));
     }
@@ -186,7 +187,7 @@ fn problem(kind: &'static str, path: &str, detail: &str) -> Problem {
 fn check_logged_files(
     st: &dyn crate::storage::Storage,
     root: &Location,
-    live: &BTreeMap<String, Option<manifest::FileStats>>,
+    live: &BTreeMap<String, Option<log::FileStats>>,
     present: &BTreeMap<String, u64>,
     knows: bool,
     rep: &mut VerifyReport,
@@ -241,10 +242,10 @@ fn repair(
     let st = storage::storage_for(&opts.root, &opts.storage)?;
     let root = &opts.root;
     if unpublished {
-        manifest::roll_forward(st.as_ref(), root, m)?;
+        log::roll_forward(st.as_ref(), root, m)?;
     }
     for d in stale {
-        manifest::remove_staging(st.as_ref(), d)?;
+        log::remove_staging(st.as_ref(), d)?;
     }
     // A stray is removed only if the log, read again now, still does not name it.
     let now_live = Manifest::load(st.as_ref(), root)?.live_files();

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use crate::ddl::{self, DdlOptions};
 use crate::error::Result;
-use crate::manifest::{self, FileStats, RunManifest};
 use crate::report::{DamagedFile, PartitionStats, RunReport, RunStatus};
 use crate::sink::WrittenFile;
 use crate::storage::{Location, Storage};
+use crate::table::log::{self, FileStats, RunManifest};
 use crate::table::{Staged, Transaction};
 
 use super::ConvertOptions;
@@ -165,7 +165,7 @@ pub(super) fn commit(
             .jobs
             .iter()
             .zip(job_parts)
-            .map(|(j, (rows, p))| manifest::entry(&j.input, rows, p, records.get(&j.input.key).map(String::as_str)))
+            .map(|(j, (rows, p))| log::entry(&j.input, rows, p, records.get(&j.input.key).map(String::as_str)))
             .collect(),
         file_stats: report.files.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
         replaces: planned.replaces,

@@ -18,13 +18,13 @@ use std::time::Instant;
 use crate::ddl::DdlOptions;
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::manifest;
 use crate::partition::Layout;
 use crate::report::{self, RunReport};
 use crate::sink::ParquetOptions;
 use crate::source::{self, InputFilter, Shard};
 use crate::storage::{self, Location, Storage, StorageOptions};
-use crate::table::Transaction;
+use crate::table::log;
+use crate::table::{Transaction, paths};
 
 mod finish;
 mod plan;
@@ -78,7 +78,7 @@ impl ConvertOptions {
             s3_concurrency: 16,
             shard: None,
             full_refresh: false,
-            checkpoint_every: manifest::checkpoint::DEFAULT_EVERY,
+            checkpoint_every: log::checkpoint::DEFAULT_EVERY,
             read_whole_max: source::WHOLE_FILE_MAX,
             rebuild: Vec::new(),
         }
@@ -165,7 +165,7 @@ impl ConvertOptions {
 
     /// Fold the table's run manifests into one checkpoint after a run once this
     /// many are not covered by one (0: never). Default
-    /// [`manifest::checkpoint::DEFAULT_EVERY`].
+    /// [`log::checkpoint::DEFAULT_EVERY`].
     pub fn with_checkpoint_every(mut self, runs: usize) -> Self {
         self.checkpoint_every = runs;
         self
@@ -250,7 +250,7 @@ impl ConvertOptions {
 /// not after an hour of work.
 fn open_output(opts: &ConvertOptions, run_id: &str) -> Result<(Arc<dyn Storage>, Location)> {
     let out = storage::storage_for(&opts.output, &opts.storage)?;
-    let report_location = opts.output.join(&format!("_flowlake/runs/{run_id}.json"));
+    let report_location = paths::report(&opts.output, run_id);
     if out.is_file(&opts.output)? {
         return Err(Error::Usage(format!(
             "output {} is a file; give a folder (it is created if missing)",

@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, Seen};
 use crate::source::{self, FileSelector, InputFile, InputFilter, Shard};
 use crate::storage::{self, Location, Storage, StorageOptions};
+use crate::table::log::{Manifest, Seen};
 
 use super::ConvertOptions;
 

@@ -13,8 +13,9 @@
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::manifest::{self, Conflict, Manifest, RunManifest, checkpoint};
 use crate::storage::{Location, Storage};
+use crate::table::log::{self, Conflict, Manifest, RunManifest, checkpoint};
+use crate::table::paths;
 
 /// A change to the table at one root, begun and not yet committed or given up. A
 /// transaction dropped without either leaves its staging folder, which the first
@@ -58,11 +59,11 @@ impl Transaction {
     pub fn begin(storage: Arc<dyn Storage>, root: &Location, name: &str, now: i64) -> Result<Transaction> {
         let st = storage.as_ref();
         let log = Manifest::load(st, root)?;
-        manifest::roll_forward(st, root, &log)?;
-        manifest::remove_stale_staging(st, root, &log, now)?;
-        manifest::remove_stale_temporaries(st, root)?;
-        manifest::finish_replacements(st, root, &log)?;
-        Ok(Transaction { storage, root: root.clone(), log, staging_rel: format!("_flowlake/staging/{name}") })
+        log::roll_forward(st, root, &log)?;
+        log::remove_stale_staging(st, root, &log, now)?;
+        log::remove_stale_temporaries(st, root)?;
+        log::finish_replacements(st, root, &log)?;
+        Ok(Transaction { storage, root: root.clone(), log, staging_rel: paths::staging_rel(name) })
     }
 
     /// The table's log as it was when the transaction began.
@@ -77,12 +78,12 @@ impl Transaction {
 
     /// Where the change's rejects file is written until it is published.
     pub fn staged_rejects(&self) -> Location {
-        self.staging().join(manifest::STAGED_REJECTS)
+        self.staging().join(log::STAGED_REJECTS)
     }
 
     /// The path below the table root that a file staged at `staged` takes.
     pub fn target_of(&self, staged: &Location) -> String {
-        manifest::staged_rel(&self.staging(), staged)
+        paths::staged_rel(&self.staging(), staged)
     }
 
     /// Commits `run` with what was `staged`: the transaction fills in the commit's files,
@@ -98,10 +99,10 @@ impl Transaction {
     ) -> Result<std::result::Result<Committed, Conflict>> {
         let st = self.storage.as_ref();
         run.files = staged.files.iter().map(|l| self.target_of(l)).collect();
-        run.rejects = staged.rejects.then(|| format!("_flowlake/rejects/{}.tsv", run.run_id));
+        run.rejects = staged.rejects.then(|| paths::rejects_rel(&run.run_id));
         run.staging = Some(self.staging_rel.clone());
-        run.baseline = manifest::baseline_if_first(st, &self.root, &self.log)?;
-        let sequence = match manifest::commit_in_order(st, &self.root, &self.log, &mut run)? {
+        run.baseline = log::baseline_if_first(st, &self.root, &self.log)?;
+        let sequence = match log::commit_in_order(st, &self.root, &self.log, &mut run)? {
             Ok(sequence) => sequence,
             Err(conflict) => {
                 self.discard(&staged.files, true)?;
@@ -112,13 +113,13 @@ impl Transaction {
         let rejects = run.rejects.as_ref().map(|r| self.root.join(r));
         let mut done = Committed { sequence, rejects, ..Committed::default() };
         let moves: Vec<(Location, String)> = staged.files.iter().cloned().zip(run.files.iter().cloned()).collect();
-        if let Err(e) = manifest::publish(st, &self.root, &run, &moves) {
+        if let Err(e) = log::publish(st, &self.root, &run, &moves) {
             done.after_commit_errors.push(format!(
                 "the files were committed but not all moved into place ({e}); the next run into the table moves them"
             ));
             return Ok(Ok(done));
         }
-        if let Err(e) = manifest::replace(st, &self.root, &self.log, &run) {
+        if let Err(e) = log::replace(st, &self.root, &self.log, &run) {
             done.after_commit_errors.push(format!(
                 "the files this run replaces were not all deleted ({e}); the next run into the table deletes them"
             ));
@@ -157,8 +158,8 @@ impl Transaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::FileStats;
     use crate::storage::LocalStorage;
+    use crate::table::log::FileStats;
 
     fn run(id: &str, files: &[&str], replaces_files: &[&str]) -> RunManifest {
         RunManifest {

@@ -702,7 +702,7 @@ fn a_table_written_by_flowlake_0_1_is_read_and_extended() {
     let (rows, raw) = rows_and_raw(&lake, &sample);
     assert!(rows == raw, "every record exactly once");
     // flowlake 0.1 would not see the log: the file it stops at is there.
-    assert!(lake.join("_flowlake/manifest").join(flowlake::manifest::MARKER).exists());
+    assert!(lake.join("_flowlake/manifest").join(flowlake::table::log::MARKER).exists());
     // The files the table should hold are known, though 0.1's compaction deleted two its manifests name.
     #[cfg(feature = "query")]
     flowlake_code(&["verify", lake.to_str().unwrap()], 0);

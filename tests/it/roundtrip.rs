@@ -184,7 +184,7 @@ fn incremental_runs(checkpoint_every: usize) {
     assert_eq!((a.files_in, a.files_skipped, a.rows_written), (8, 0, first.records));
     assert_eq!(checkpoints(&lake), checkpoint_every.min(1), "a checkpoint after every run, or none");
     let m =
-        flowlake::manifest::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
+        flowlake::table::log::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
     let recorded = m.entries();
     assert_eq!(recorded.len(), 8);
     assert_eq!(recorded.iter().map(|(e, _)| e.rows).sum::<u64>(), first.records, "each input's records are recorded");
@@ -246,7 +246,7 @@ fn incremental_runs(checkpoint_every: usize) {
     );
     let all = walk_all(&lake);
     let m =
-        flowlake::manifest::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
+        flowlake::table::log::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
     assert_eq!(
         m.run_ids(),
         std::slice::from_ref(&d.run_id),
@@ -500,7 +500,7 @@ fn compaction_is_atomic_for_readers_listing_the_folders() {
             from: None,
             to: None,
             min_files: 2,
-            checkpoint_every: flowlake::manifest::checkpoint::DEFAULT_EVERY,
+            checkpoint_every: flowlake::table::log::checkpoint::DEFAULT_EVERY,
         })
         .unwrap();
         assert_eq!(rep.partitions as usize, before.iter().filter(|b| b.len() >= 2).count());

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::source::InputFile;
 use crate::storage::{Location, ObjectMeta, Storage};
+use crate::table::paths::{self, relative};
 
 pub mod checkpoint;
 
@@ -153,12 +154,12 @@ pub struct Manifest {
 
 /// The folder of flowlake 0.1's run manifests of the table at `root`.
 pub fn dir(root: &Location) -> Location {
-    root.join("_flowlake/manifest")
+    root.join(paths::LEGACY_MANIFESTS)
 }
 
 /// The folder of the table's commit log.
 pub fn log_dir(root: &Location) -> Location {
-    root.join("_flowlake/log")
+    root.join(paths::LOG)
 }
 
 /// Where the commit at `sequence` is.
@@ -199,14 +200,6 @@ fn list_dir_or_empty(storage: &dyn Storage, dir: &Location) -> Result<(Vec<Objec
     }
 }
 
-/// The path of `location` below `root` (`/`-separated), if it is below it.
-pub fn relative(root: &Location, location: &Location) -> Option<String> {
-    let (base, key) = (root.key_path(), location.key_path());
-    let base = base.trim_end_matches('/');
-    let rest = key.strip_prefix(base)?;
-    (base.is_empty() || rest.starts_with('/') || rest.is_empty()).then(|| rest.trim_start_matches('/').to_string())
-}
-
 /// What a path read from a commit or checkpoint names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathKind {
@@ -231,13 +224,13 @@ pub fn check_path(rel: &str, kind: PathKind) -> std::result::Result<(), String> 
     let ok = plain
         && match kind {
             PathKind::DataFile => rel.ends_with(".parquet") && segs.iter().all(|s| !s.starts_with(['_', '.'])),
+            // One name below the folder: `_flowlake/staging/<run>`, `_flowlake/rejects/<run>.tsv`.
             PathKind::Staging => {
-                segs.len() == 3 && segs[0] == "_flowlake" && segs[1] == "staging" && !segs[2].starts_with('.')
+                segs.len() == 3 && rel.starts_with(&format!("{}/", paths::STAGING)) && !segs[2].starts_with('.')
             }
             PathKind::Rejects => {
                 segs.len() == 3
-                    && segs[0] == "_flowlake"
-                    && segs[1] == "rejects"
+                    && rel.starts_with(&format!("{}/", paths::REJECTS))
                     && !segs[2].starts_with('.')
                     && segs[2].ends_with(".tsv")
             }
@@ -802,7 +795,7 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
     if manifest.committed_staging().next().is_none() {
         return Ok(0);
     }
-    let listed = list_or_empty(storage, &root.join("_flowlake/staging"))?;
+    let listed = list_or_empty(storage, &root.join(paths::STAGING))?;
     // Staged objects of each committed run, by partition folder (relative to the table root).
     let mut by_run: BTreeMap<usize, BTreeMap<String, Vec<Location>>> = BTreeMap::new();
     let mut moved = 0;
@@ -993,9 +986,9 @@ pub fn remove_stale_staging(storage: &dyn Storage, root: &Location, manifest: &M
 pub fn stale_staging(storage: &dyn Storage, root: &Location, manifest: &Manifest, now: i64) -> Result<Vec<Location>> {
     let committed: HashSet<&str> = manifest.committed_staging().collect();
     let mut out = Vec::new();
-    for d in list_dir_or_empty(storage, &root.join("_flowlake/staging"))?.1 {
+    for d in list_dir_or_empty(storage, &root.join(paths::STAGING))?.1 {
         let name = d.file_name();
-        if committed.contains(format!("_flowlake/staging/{name}").as_str()) {
+        if committed.contains(paths::staging_rel(&name).as_str()) {
             continue;
         }
         match run_started(&name) {
@@ -1026,7 +1019,7 @@ pub const STALE_TEMP_SECS: u64 = 3600;
 /// folders (S3 has none: an unfinished upload is never visible). Staging folders
 /// are left to [`remove_stale_staging`]. Returns the files removed.
 pub fn remove_stale_temporaries(storage: &dyn Storage, root: &Location) -> Result<u64> {
-    storage.remove_stale_temporaries(&root.join("_flowlake"), STALE_TEMP_SECS, &["staging"])
+    storage.remove_stale_temporaries(&root.join(paths::META), STALE_TEMP_SECS, &["staging"])
 }
 
 /// The start time (Unix seconds) in a run id `YYYYMMDDTHHMMSSZ-…`.
@@ -1038,11 +1031,6 @@ pub fn run_started(run: &str) -> Option<i64> {
     }
     let day = crate::partition::days_from_civil(num(0..4)?, num(4..6)? as u32, num(6..8)? as u32);
     Some(day * 86_400 + num(9..11)? * 3600 + num(11..13)? * 60 + num(13..15)?)
-}
-
-/// The path below `staging_root` of a staged file (the same path it takes below the table root).
-pub fn staged_rel(staging_root: &Location, staged: &Location) -> String {
-    relative(staging_root, staged).unwrap_or_else(|| staged.key_path())
 }
 
 /// Moves a committed run's staged files into place: after its commit they are part of

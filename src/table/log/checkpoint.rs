@@ -45,7 +45,7 @@ const FORMAT: u32 = 2;
 
 /// The folder of the checkpoints of the table at `root`.
 pub fn dir(root: &Location) -> Location {
-    root.join("_flowlake/checkpoint")
+    root.join(crate::table::paths::CHECKPOINTS)
 }
 
 /// True for the file name of a checkpoint.
@@ -351,8 +351,8 @@ pub fn fold(storage: &dyn Storage, root: &Location, m: &Manifest) -> Result<Loca
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{self, InputEntry, tests::legacy};
     use crate::storage::LocalStorage;
+    use crate::table::log::{self, InputEntry, tests::legacy};
 
     fn run(id: &str, sequence: u64, inputs: &[(&str, u64, &str)]) -> RunManifest {
         RunManifest {
@@ -405,7 +405,7 @@ mod tests {
         assert_eq!((m.uncovered_runs(), m.last_sequence()), (0, 2));
         let new = [run("r3", 3, &[("/a", 5, "2023-08-03")]), run("r4", 4, &[("/e", 8, "2023-08-03")])];
         for r in &new {
-            assert!(manifest::commit_at(&s, &root, r).unwrap());
+            assert!(log::commit_at(&s, &root, r).unwrap());
         }
         let m = Manifest::load(&s, &root).unwrap();
         assert_eq!(m.uncovered_runs(), 2, "only the commits after the checkpoint are read");
@@ -429,7 +429,7 @@ mod tests {
             legacy(&s, &root2, r);
         }
         for r in &new {
-            manifest::commit_at(&s, &root2, r).unwrap();
+            log::commit_at(&s, &root2, r).unwrap();
         }
         let plain = Manifest::load(&s, &root2).unwrap();
         assert_eq!(records(&plain), records(&m));
@@ -452,21 +452,21 @@ mod tests {
         let s = LocalStorage;
         let put = |rel: &str| s.put(&root.join(rel), b"x").unwrap();
         put("date=x/part-r1.parquet");
-        manifest::commit_at(&s, &root, &run("r1", 1, &[("/a", 1, "2023-08-01")])).unwrap();
+        log::commit_at(&s, &root, &run("r1", 1, &[("/a", 1, "2023-08-01")])).unwrap();
         let cp = fold_if_due(&s, &root, 1).unwrap().expect("due");
         // A run whose replaced files are not deleted yet (a crash) blocks folding.
         let mut r2 = run("r2", 2, &[("/b", 2, "2023-08-01")]);
         r2.replaces_files = vec!["date=x/part-r1.parquet".into()];
         r2.staging = Some("_flowlake/staging/r2".into());
-        manifest::commit_at(&s, &root, &r2).unwrap();
+        log::commit_at(&s, &root, &r2).unwrap();
         put("_flowlake/staging/r2/date=x/part-r2.parquet");
         assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None);
         let m = Manifest::load(&s, &root).unwrap();
-        manifest::finish_replacements(&s, &root, &m).unwrap();
+        log::finish_replacements(&s, &root, &m).unwrap();
         assert!(!dir.path().join("date=x/part-r1.parquet").exists());
         // So does a run with files still staged.
         assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None);
-        manifest::roll_forward(&s, &root, &m).unwrap();
+        log::roll_forward(&s, &root, &m).unwrap();
         assert!(dir.path().join("date=x/part-r2.parquet").exists());
         assert!(fold_if_due(&s, &root, 1).unwrap().is_some(), "settled once the files are moved");
         assert!(!cp.as_local().unwrap().exists());
@@ -479,13 +479,13 @@ mod tests {
         let m = Manifest::load(&s, &root).unwrap();
         let mut r3 = run("r3", 3, &[("/a", 1, "2023-08-01")]);
         r3.replaces = m.run_ids();
-        manifest::commit_at(&s, &root, &r3).unwrap();
+        log::commit_at(&s, &root, &r3).unwrap();
         let after = Manifest::load(&s, &root).unwrap();
         assert_eq!(after.run_ids(), vec!["r3".to_string()]);
         assert_eq!(after.len(), 1);
         assert_eq!(after.live_files().into_keys().collect::<Vec<_>>(), ["date=x/part-r3.parquet"]);
         assert_eq!(fold_if_due(&s, &root, 1).unwrap(), None, "r2's file is still there to delete");
-        manifest::finish_replacements(&s, &root, &after).unwrap();
+        log::finish_replacements(&s, &root, &after).unwrap();
         assert!(!dir.path().join("date=x/part-r2.parquet").exists());
         assert!(fold_if_due(&s, &root, 1).unwrap().is_some());
         let folded = Manifest::load(&s, &root).unwrap();
