@@ -137,6 +137,7 @@ impl S3Args {
             sse: self.sse.clone(),
             sse_kms_key_id: self.sse_kms_key_id.clone(),
             expected_bucket_owner: self.expected_bucket_owner.clone(),
+            ..StorageOptions::default()
         }
     }
 }
@@ -692,9 +693,10 @@ fn ddl_cmd(a: DdlArgs) -> Result<u8> {
     let mut files: Vec<(String, String)> = Vec::new();
     if let Some(raw) = &a.raw {
         let root = Location::parse(raw)?;
-        let storage = flowlake::storage::storage_for(&root, &a.s3.options())?;
+        let s3 = a.s3.options();
+        let storage = flowlake::storage::storage_for(&root, &s3)?;
         let header = a.from_header.as_deref().map(Location::parse).transpose()?;
-        let spec = flowlake::table::read_raw_spec(storage.as_ref(), &root, header.as_ref(), &a.s3.options())?;
+        let spec = flowlake::table::read_raw_spec(storage.as_ref(), &root, header.as_ref(), &s3)?;
         let o = a.names.options(&root, "flow_logs_raw")?;
         let (from, to) = (
             spec.first_day.replace('/', "-"),

@@ -359,7 +359,7 @@ pub fn discover_filtered(
     let unreadable: Vec<(String, String)> = found.broken.iter().map(|(l, why)| (l.to_string(), why.clone())).collect();
     if files.is_empty() && unreadable.is_empty() {
         let roots: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
-        return Err(Error::Failed(format!(
+        return Err(Error::NotFound(format!(
             "no input files found in {}: looked for {} (use --glob to choose other names)",
             roots.join(", "),
             selector.patterns().join(", ")

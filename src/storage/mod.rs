@@ -328,28 +328,72 @@ pub struct StorageOptions {
     pub sse_kms_key_id: Option<String>,
     /// `--expected-bucket-owner`: requests fail unless the bucket belongs to this account.
     pub expected_bucket_owner: Option<String>,
+    /// The S3 clients built for these options (shared by their clones), so that one run
+    /// builds one client per set of settings. Not a setting: options compare without it.
+    pub clients: Clients,
 }
 
-/// The storage that serves a location. S3 clients are built once per set of options.
+/// S3 clients built for a set of [`StorageOptions`], by the settings they were built
+/// with. Each set of options made by a caller has its own (its clones share it); nothing
+/// is global.
+#[derive(Clone, Default)]
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub struct Clients(Arc<std::sync::Mutex<Vec<Built>>>);
+
+/// The settings of [`StorageOptions`] a client is built from.
+type Settings = [Option<String>; 6];
+
+/// A client, and the settings it was built with.
+type Built = (Settings, Arc<dyn Storage>);
+
+impl PartialEq for Clients {
+    fn eq(&self, _: &Clients) -> bool {
+        true
+    }
+}
+
+impl Eq for Clients {}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clients")
+    }
+}
+
+impl StorageOptions {
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    fn settings(&self) -> Settings {
+        [
+            self.endpoint_url.clone(),
+            self.profile.clone(),
+            self.region.clone(),
+            self.sse.clone(),
+            self.sse_kms_key_id.clone(),
+            self.expected_bucket_owner.clone(),
+        ]
+    }
+}
+
+/// The storage that serves a location. S3 clients are built once per set of options
+/// (see [`StorageOptions::clients`]).
 pub fn storage_for(location: &Location, opts: &StorageOptions) -> Result<Arc<dyn Storage>> {
     match location {
         Location::Local(_) => Ok(Arc::new(LocalStorage)),
         #[cfg(feature = "s3")]
         Location::S3 { .. } => {
-            use std::sync::Mutex;
-            static CLIENTS: Mutex<Vec<(StorageOptions, Arc<S3Storage>)>> = Mutex::new(Vec::new());
             if let Some(sse) = &opts.sse
                 && sse != "AES256"
                 && sse != "aws:kms"
             {
                 return Err(Error::Usage(format!("invalid --sse `{sse}`: expected AES256 or aws:kms")));
             }
-            let mut clients = CLIENTS.lock().expect("client cache");
-            if let Some((_, c)) = clients.iter().find(|(o, _)| o == opts) {
+            let settings = opts.settings();
+            let mut clients = opts.clients.0.lock().expect("client cache");
+            if let Some((_, c)) = clients.iter().find(|(s, _)| *s == settings) {
                 return Ok(c.clone());
             }
-            let c = Arc::new(S3Storage::new(opts));
-            clients.push((opts.clone(), c.clone()));
+            let c: Arc<dyn Storage> = Arc::new(S3Storage::new(opts));
+            clients.push((settings, c.clone()));
             Ok(c)
         }
         #[cfg(not(feature = "s3"))]

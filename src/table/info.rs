@@ -171,7 +171,7 @@ pub fn read_raw_spec(
     let line = first_line(header_input.0.as_ref(), &header_input.1)
         .map_err(|p| Error::Failed(format!("{}: {}", header_input.1.location(), p.0)))?
         .ok_or_else(|| {
-            Error::Failed(format!("{} is empty: no header to take the columns from", header_input.1.location()))
+            Error::NotFound(format!("{} is empty: no header to take the columns from", header_input.1.location()))
         })?;
     let format = Format::from_header(&line).map_err(|_| {
         Error::Failed(format!(
@@ -198,7 +198,7 @@ pub fn read_raw_spec(
     days.sort();
     days.dedup();
     if days.is_empty() {
-        return Err(Error::Failed(format!(
+        return Err(Error::NotFound(format!(
             "no files under {root} are in the AWS delivery layout (AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/, \
              or transitgatewayflowlogs)"
         )));
