@@ -8,7 +8,8 @@
 //!   layout), [`storage`] (list/read/atomic write; the only module that knows
 //!   local disk from object storage);
 //! - [`format`] (header → fields), [`parse`] (lines → Arrow arrays and
-//!   rejects), [`source`] (inputs → decompressed streams), [`sink`] (Parquet
+//!   rejects), [`source`] (inputs → decompressed streams), [`input`] (the [`input::Source`]
+//!   seam: one input kind each), [`sink`] (Parquet
 //!   writers per partition), [`report`], [`generate`] (sample data);
 //! - [`table`] (what a table holds, its log of commits [`table::log`], and
 //!   [`table::Transaction`], the one commit protocol every change uses);
@@ -40,6 +41,7 @@ pub mod error;
 pub mod format;
 pub mod generate;
 pub mod gzip;
+pub mod input;
 pub mod parse;
 pub mod partition;
 #[cfg(feature = "query")]

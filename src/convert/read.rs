@@ -214,9 +214,9 @@ impl Run<'_> {
     /// Opens an input: from the prefetcher's bytes when inputs are remote.
     fn open(&self, index: usize, job: &Job) -> std::result::Result<Decoded, source::OpenProblem> {
         match self.prefetch.as_ref().and_then(|p| p.take(index)) {
-            Some(Ok(bytes)) => Decoded::from_bytes(bytes, &job.input),
+            Some(Ok(bytes)) => job.source.open_fetched(bytes, &job.input),
             Some(Err(msg)) => Err(source::OpenProblem(msg)),
-            None => Decoded::open_with(job.storage.as_ref(), &job.input, self.opts.read_whole_max),
+            None => job.source.open(job.storage.as_ref(), &job.input, self.opts.read_whole_max),
         }
     }
 

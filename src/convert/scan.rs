@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
+use crate::input::{Source, TEXT};
 use crate::parse::{ColumnPlan, Reason};
 use crate::partition::{Layout, Origin};
 use crate::reject::RejectKind;
@@ -48,6 +49,8 @@ impl Prep {
 pub(super) struct Job {
     pub input: InputFile,
     pub storage: Arc<dyn Storage>,
+    /// The input's kind, which opens it.
+    pub source: &'static dyn Source,
     pub prep: Prep,
     /// Index into [`Scanned::origins`] (for layouts that name the account and region).
     pub origin: u32,
@@ -110,7 +113,7 @@ pub(super) fn formats_seen(formats: &[(Format, u64)]) -> Vec<FormatSeen> {
 
 /// Reads every input's first line to learn its format.
 fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) -> Prep {
-    match source::first_line(storage, input) {
+    match TEXT.first_line(storage, input) {
         // Its lines are read all the same: those of the damaged member are rejected as
         // such; the others have no trustworthy header to be read with.
         Err(p) if p.0.starts_with(source::DAMAGED_FIRST_LINE) => Prep::Unusable(
@@ -154,7 +157,7 @@ fn scan_all(inputs: Vec<Input>, user_format: Option<&Format>) -> Vec<Job> {
         .into_par_iter()
         .map(|(storage, input)| {
             let prep = scan(storage.as_ref(), &input, user_format);
-            Job { input, storage, prep, origin: 0 }
+            Job { input, storage, source: &TEXT, prep, origin: 0 }
         })
         .collect()
 }
