@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::report::RunReport;
 use crate::storage::{self, Location, Storage, StorageOptions};
 use crate::table::log::{self, Manifest};
-use crate::table::paths;
+use crate::table::{Transaction, paths};
 
 /// What to verify.
 #[derive(Clone, Debug)]
@@ -97,7 +97,9 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
                 .to_string(),
         );
     }
-    let rebuild = check_logged_files(st.as_ref(), root, &live, &present, m.knows_every_file(), &mut rep);
+    // A file still in its committed run's staging folder is not missing: it is unpublished.
+    let staged = m.staged_files(st.as_ref(), root)?;
+    let rebuild = check_logged_files(st.as_ref(), root, &live, (&present, &staged), m.knows_every_file(), &mut rep);
     let left = check_leftovers(st.as_ref(), root, &m, &live, &present, &mut rep)?;
     if !opts.repair || rep.problems.is_empty() {
         return Ok(rep);
@@ -110,20 +112,20 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport> {
             left.links.join(", ")
         )));
     }
-    repair(opts, &m, &mut rep, &left.strays, &left.stale, left.unpublished, rebuild)?;
+    repair(opts, &m, &mut rep, &left.strays, rebuild)?;
     Ok(rep)
 }
 
-/// What lies in the table besides the files its log names: strays, links, files of
-/// committed runs not yet moved into place, staging folders of killed runs.
+/// What lies in the table besides the files its log names that a repair deals with
+/// itself: strays, and links (which stop a repair). Files of committed runs not yet moved
+/// into place and staging folders of killed runs are problems in the report too; a repair
+/// tidies them as every transaction does.
 struct Leftovers {
     strays: Vec<String>,
     links: Vec<String>,
-    unpublished: bool,
-    stale: Vec<Location>,
 }
 
-/// Finds the [`Leftovers`], each a problem in `rep`.
+/// Finds what lies in the table besides its log's files, each a problem in `rep`.
 fn check_leftovers(
     storage: &dyn Storage,
     root: &Location,
@@ -174,7 +176,7 @@ fn check_leftovers(
             ),
         ));
     }
-    Ok(Leftovers { strays, links, unpublished: !unpublished.is_empty(), stale })
+    Ok(Leftovers { strays, links })
 }
 
 fn problem(kind: &'static str, path: &str, detail: &str) -> Problem {
@@ -182,13 +184,13 @@ fn problem(kind: &'static str, path: &str, detail: &str) -> Problem {
 }
 
 /// Checks every file the log names against what is `present` (relative path → size): there
-/// (when the log `knows` every file), of the size its run recorded, holding the rows its
+/// (when the log `knows` every file), or still `staged` by its committed run, of the size its run recorded, holding the rows its
 /// run recorded (from its footer). Returns the partitions to rebuild.
 fn check_logged_files(
     st: &dyn crate::storage::Storage,
     root: &Location,
     live: &BTreeMap<String, Option<log::FileStats>>,
-    present: &BTreeMap<String, u64>,
+    (present, staged): (&BTreeMap<String, u64>, &HashSet<String>),
     knows: bool,
     rep: &mut VerifyReport,
 ) -> BTreeSet<String> {
@@ -197,7 +199,7 @@ fn check_logged_files(
     for (rel, stats) in live {
         let part = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
         let Some(&size) = present.get(rel) else {
-            if knows {
+            if knows && !staged.contains(rel) {
                 rep.problems.push(problem(
                     "missing",
                     rel,
@@ -235,18 +237,12 @@ fn repair(
     m: &Manifest,
     rep: &mut VerifyReport,
     strays: &[String],
-    stale: &[Location],
-    unpublished: bool,
     rebuild: BTreeSet<String>,
 ) -> Result<()> {
     let st = storage::storage_for(&opts.root, &opts.storage)?;
     let root = &opts.root;
-    if unpublished {
-        log::roll_forward(st.as_ref(), root, m)?;
-    }
-    for d in stale {
-        log::remove_staging(st.as_ref(), d)?;
-    }
+    // Unpublished files and leftovers of killed runs: what every transaction tidies first.
+    Transaction::tidy(st.as_ref(), root, crate::report::now_unix() as i64)?;
     // A stray is removed only if the log, read again now, still does not name it.
     let now_live = Manifest::load(st.as_ref(), root)?.live_files();
     for s in strays.iter().filter(|s| !now_live.contains_key(*s)) {

@@ -57,13 +57,22 @@ impl Transaction {
     /// (`name` is unique to the change: its run id, with the shard). `now`: Unix seconds,
     /// to tell killed changes' staging folders from those of changes still going.
     pub fn begin(storage: Arc<dyn Storage>, root: &Location, name: &str, now: i64) -> Result<Transaction> {
-        let st = storage.as_ref();
-        let log = Manifest::load(st, root)?;
-        log::roll_forward(st, root, &log)?;
-        log::remove_stale_staging(st, root, &log, now)?;
-        log::remove_stale_temporaries(st, root)?;
-        log::finish_replacements(st, root, &log)?;
+        let log = Transaction::tidy(storage.as_ref(), root, now)?;
         Ok(Transaction { storage, root: root.clone(), log, staging_rel: paths::staging_rel(name) })
+    }
+
+    /// What every transaction does first, alone (`verify --repair`): finishes what
+    /// interrupted changes committed (staged files moved into place, replaced files
+    /// deleted) and removes what killed ones left (staging folders of changes that never
+    /// committed, older than [`log::STALE_STAGING_SECS`] at `now`, and stale temporaries).
+    /// Returns the log as it was read.
+    pub fn tidy(storage: &dyn Storage, root: &Location, now: i64) -> Result<Manifest> {
+        let log = Manifest::load(storage, root)?;
+        log::roll_forward(storage, root, &log)?;
+        log::remove_stale_staging(storage, root, &log, now)?;
+        log::remove_stale_temporaries(storage, root)?;
+        log::finish_replacements(storage, root, &log)?;
+        Ok(log)
     }
 
     /// The table's log as it was when the transaction began.

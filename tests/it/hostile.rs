@@ -753,6 +753,44 @@ fn verify_finds_missing_stray_and_changed_files_and_repair_mends_them() {
     assert_eq!(json_report(&out)["files_in"], 0);
 }
 
+/// A committed run's file left in its staging folder (a crash before the move) and the
+/// staging folder of a run killed two days ago: verify names both; --repair tidies them as
+/// every transaction does first, and the table holds every record once.
+#[test]
+fn verify_repair_publishes_committed_files_and_removes_leftovers_of_killed_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 3_000, 2, 2);
+    let lake = dir.path().join("lake");
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    let (out, _) = flowlake_code(&["convert", s, "--out", l, "--json"], 0);
+    let run = json_report(&out)["run_id"].as_str().unwrap().to_string();
+    let files = parquet_files(&lake);
+    let moved = &files[0].1;
+    let rel = moved.strip_prefix(&lake).unwrap().to_path_buf();
+    let staged = lake.join("_flowlake/staging").join(&run).join(&rel);
+    fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    fs::rename(moved, &staged).unwrap();
+    let killed = lake.join("_flowlake/staging/20200101T000000Z-0badf00d/date=2023-08-01");
+    fs::create_dir_all(&killed).unwrap();
+    fs::write(killed.join("part-20200101T000000Z-0badf00d-00000.parquet"), b"half").unwrap();
+    let (out, _) = flowlake_code(&["verify", l], 1);
+    assert!(out.contains(&format!("unpublished: _flowlake/staging/{run}")), "{out}");
+    assert!(out.contains("leftover: _flowlake/staging/20200101T000000Z-0badf00d"), "{out}");
+    assert!(!out.contains("missing:"), "a staged file is not missing: {out}");
+    let (out, _) = flowlake_code(&["verify", l, "--repair", "--json"], 0);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["repair_run"].is_null(), "nothing to convert again: {r}");
+    assert!(moved.is_file(), "moved into place");
+    assert!(
+        !lake.join("_flowlake/staging").join(&run).exists() || files_under(&lake.join("_flowlake/staging")).is_empty()
+    );
+    assert!(!killed.exists(), "the killed run's files are gone");
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw, "every record once");
+    flowlake_code(&["verify", l], 0);
+}
+
 /// Case 13: a step after the commit that fails (here the DDL, whose folder is a file)
 /// still prints the report, which says the rows are committed and what failed; exit 1.
 #[test]

@@ -652,6 +652,17 @@ impl Manifest {
         Ok(out)
     }
 
+    /// The files committed runs left staged, by the path each takes below the table root
+    /// (they are in the table, only not yet moved into place).
+    pub fn staged_files(&self, storage: &dyn Storage, root: &Location) -> Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for dir in self.committed_staging() {
+            let staging = root.join(dir);
+            out.extend(list_or_empty(storage, &staging)?.iter().map(|o| paths::staged_rel(&staging, &o.location)));
+        }
+        Ok(out)
+    }
+
     /// Staging folders of committed runs.
     fn committed_staging(&self) -> impl Iterator<Item = &str> {
         self.runs.iter().filter_map(|(_, r)| r.staging.as_deref())
