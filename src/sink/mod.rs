@@ -303,7 +303,8 @@ impl PartitionedSink {
     pub fn finish(self) -> Result<Vec<WrittenFile>> {
         let groups: Vec<(GroupKey, GroupSlot)> = self.groups.lock().expect("sink lock").drain().collect();
         for ((partition, ..), slot) in groups {
-            if let Some(group) = slot.lock().expect("row group lock").take() {
+            let group = slot.lock().expect("row group lock").take();
+            if let Some(group) = group {
                 self.append(&partition, group)?;
             }
         }

@@ -89,6 +89,10 @@ impl Storage for LocalStorage {
         Ok((files, dirs))
     }
 
+    fn is_link(&self, location: &Location) -> Result<bool> {
+        Ok(fs::symlink_metadata(path_of(location)?).is_ok_and(|m| m.file_type().is_symlink()))
+    }
+
     fn is_file(&self, location: &Location) -> Result<bool> {
         Ok(fs::metadata(path_of(location)?).is_ok_and(|m| m.is_file()))
     }
@@ -184,12 +188,21 @@ impl Storage for LocalStorage {
         if let Some(dir) = dst.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir.display(), e))?;
         }
-        match fs::rename(src, dst) {
-            Ok(()) => {}
-            // Moved by another process at the same moment (a run rolling this one's commit
-            // forward while it publishes): the move is done.
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !src.exists() && dst.is_file() => return Ok(()),
-            Err(e) => return Err(Error::io("rename", src.display(), e)),
+        // Another process may move the same file at the same moment (a run rolling this
+        // one's commit forward while it publishes, or a partition folder swapped under it):
+        // the move is done once the target is a file; while the source is back (a swap
+        // moved it), it is moved again.
+        let mut tries = 0;
+        loop {
+            match fs::rename(src, dst) {
+                Ok(()) => break,
+                Err(_) if !src.exists() && dst.is_file() => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 8 => {
+                    tries += 1;
+                    std::thread::yield_now();
+                }
+                Err(e) => return Err(Error::io("rename", src.display(), e)),
+            }
         }
         if let Some(d) = dst.parent().and_then(|d| File::open(d).ok()) {
             let _ = d.sync_all();

@@ -288,6 +288,10 @@ pub trait Storage: Send + Sync {
     fn hard_link(&self, _from: &Location, _to: &Location) -> Result<bool> {
         Ok(false)
     }
+    /// True if `location` is a symbolic link (local disk; object stores have none).
+    fn is_link(&self, _location: &Location) -> Result<bool> {
+        Ok(false)
+    }
     /// True if `location` is an existing file (local disk; on S3 a key may be an object
     /// and a prefix at once, so outputs there are never refused for it).
     fn is_file(&self, _location: &Location) -> Result<bool> {

@@ -75,7 +75,9 @@ impl S3Storage {
         if opts.endpoint_url.is_some() || sdk.endpoint_url().is_some() {
             b = b.force_path_style(true);
         }
-        S3Storage { client: Client::from_conf(b.build()), opts: Arc::new(opts.clone()) }
+        // Without the cache of clients it may be kept in (which would then hold itself).
+        let opts = StorageOptions { clients: Default::default(), ..opts.clone() };
+        S3Storage { client: Client::from_conf(b.build()), opts: Arc::new(opts) }
     }
 }
 
@@ -372,13 +374,10 @@ impl Storage for S3Storage {
             Ok(_) => self.delete(from),
             // The source is gone: moved by an earlier, interrupted run, or by another
             // process at the same moment, if the target is there.
-            Err(e @ Error::Io { .. }) => {
-                if self.list(to)?.iter().any(|o| o.location == *to) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
+            Err(e @ Error::Io { .. }) => match self.list(to) {
+                Ok(l) if l.iter().any(|o| o.location == *to) => Ok(()),
+                _ => Err(e),
+            },
             Err(e) => Err(e),
         }
     }

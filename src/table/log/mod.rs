@@ -847,7 +847,10 @@ pub fn roll_forward(storage: &dyn Storage, root: &Location, manifest: &Manifest)
 /// A run that replaces files (a compaction, a rebuilt partition) on storage that can
 /// swap folders (local disk on Linux) first links the partition's files that stay
 /// into the staged folder, then swaps the two folders in one step: a reader listing
-/// the partition sees the old files or the new ones, never both and never neither.
+/// the partition sees the old files or the new ones, never both and never neither (while
+/// no other run rolls the same commit forward: one that begins during the publish moves
+/// files one by one, so for that moment a reader may see both or neither; the end state
+/// is the same).
 /// The old files, now in the staging folder, are then deleted (a file that arrived
 /// in the partition after the links is moved back). On S3 files move one by one:
 /// there is no atomic step over several objects without a table format. Only the run
@@ -922,6 +925,14 @@ fn swap_in(
     replaced: &HashSet<&str>,
     rel: &dyn Fn(&str) -> String,
 ) -> Result<bool> {
+    // A partition folder that is a symbolic link leads outside the table: its files are
+    // neither linked nor swapped (nor deleted after).
+    if storage.is_link(target)? {
+        return Err(Error::Refused(format!(
+            "{target} is a symbolic link: flowlake does not write through links inside a table; \
+             replace it with what it points to"
+        )));
+    }
     for o in list_dir_or_empty(storage, target)?.0 {
         let name = o.location.file_name();
         // A writer's temporary (hidden) file is not linked: it is moved back after the swap.
@@ -1225,6 +1236,31 @@ pub(crate) mod tests {
             assert_eq!(std::fs::read(part.join("keep.parquet")).unwrap(), b"keep.parquet");
             assert!(names(&staged).is_empty(), "round {i}: {:?}", names(&staged));
         }
+    }
+
+    /// A partition folder replaced by a symbolic link to a folder outside the table: a
+    /// compaction's publish refuses to swap it, and nothing outside is linked or deleted.
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_partition_folder_is_never_swapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lake, outside) = (dir.path().join("lake"), dir.path().join("outside"));
+        let root = Location::Local(lake.clone());
+        let s = LocalStorage;
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("old.parquet"), b"not the table's").unwrap();
+        std::fs::create_dir_all(&lake).unwrap();
+        std::os::unix::fs::symlink(&outside, lake.join("date=2023-08-01")).unwrap();
+        let staged = lake.join("_flowlake/staging/R/date=2023-08-01");
+        std::fs::create_dir_all(&staged).unwrap();
+        std::fs::write(staged.join("new.parquet"), b"new").unwrap();
+        let mut run = commit("R", &[], &["date=2023-08-01/new.parquet"], &["date=2023-08-01/old.parquet"]);
+        (run.staging, run.sequence) = (Some("_flowlake/staging/R".into()), 1);
+        let moves = [(root.join("_flowlake/staging/R/date=2023-08-01/new.parquet"), run.files[0].clone())];
+        let err = publish(&s, &root, &run, &moves).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(names(&outside), ["old.parquet"]);
+        assert_eq!(std::fs::read(outside.join("old.parquet")).unwrap(), b"not the table's");
     }
 
     /// A run killed after its commit, before its files and rejects moved: the next run
