@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::partition::{civil_from_days, delivery_dir, format_day, parse_day};
 use crate::schema::{CATALOG, ColumnId, LogKind};
-use crate::storage::{LocalStorage, Location, Storage};
+use crate::storage::{Counted, LocalStorage, Location, Storage};
 
 /// The VPC CIDR of generated traffic.
 pub const VPC_CIDR: &str = "10.192.0.0/16";
@@ -543,7 +543,7 @@ fn write_file(shape: &Shape<'_>, root: &Location, first_day: i64, fi: u64) -> Re
     let day_dir = delivery_dir(acct, "vpcflowlogs", reg, &format!("{y:04}/{m:02}/{d:02}"));
     let at = root.join(&format!("AWSLogs/{day_dir}{name}"));
     let io = |e: std::io::Error| Error::io("write", &at, e);
-    let out = Counted { inner: LocalStorage.create(&at)?, bytes: 0 };
+    let out = Counted::new(LocalStorage.create(&at)?);
     let mut gz = GzEncoder::new(BufWriter::with_capacity(1 << 16, out), Compression::default());
     let mut sum = GenerateSummary { files: 1, records, ..Default::default() };
     let mut line = Vec::with_capacity(512);
@@ -586,23 +586,6 @@ fn render_record(shape: &Shape<'_>, rec: &Rec<'_>, line: &mut Vec<u8>, sum: &mut
         }
     }
     line.push(b'\n');
-}
-
-/// A writer that counts the bytes written through it.
-struct Counted<W> {
-    inner: W,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Counted<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 #[cfg(test)]

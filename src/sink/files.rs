@@ -4,39 +4,21 @@
 //! are open (least recently used first), and at the end.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::report::WrittenFile;
-use crate::storage::{Location, ObjectWriter, Storage};
+use crate::storage::{Counted, Location, ObjectWriter, Storage};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::ArrowColumnChunk;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-/// Counts bytes on their way to the object.
-struct Counted {
-    inner: Box<dyn ObjectWriter>,
-    bytes: u64,
-}
-
-impl Write for Counted {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// A file being written: row groups are appended whole, so it is locked only for that.
 struct OpenFile {
-    writer: SerializedFileWriter<Counted>,
+    writer: SerializedFileWriter<Counted<Box<dyn ObjectWriter>>>,
     location: Location,
     rows: u64,
     last_used: u64,
@@ -147,10 +129,9 @@ impl Files {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         let location = spec.root.join(&format!("{partition}/part-{}-{n:05}.parquet", spec.prefix));
         let inner = spec.storage.create(&location)?;
-        let (writer, _) =
-            ArrowWriter::try_new(Counted { inner, bytes: 0 }, spec.schema.clone(), Some(spec.props.clone()))
-                .and_then(|w| w.into_serialized_writer())
-                .map_err(|e| Error::Parquet { path: location.to_string(), source: e })?;
+        let (writer, _) = ArrowWriter::try_new(Counted::new(inner), spec.schema.clone(), Some(spec.props.clone()))
+            .and_then(|w| w.into_serialized_writer())
+            .map_err(|e| Error::Parquet { path: location.to_string(), source: e })?;
         Ok(OpenFile { writer, location, rows: 0, last_used: 0 })
     }
 
@@ -260,7 +241,7 @@ mod tests {
         let batch = one_batch(0);
         let schema = batch.schema();
         let props = WriterProperties::builder().build();
-        let (_, encoders) = ArrowWriter::try_new(io::sink(), schema.clone(), Some(props.clone()))
+        let (_, encoders) = ArrowWriter::try_new(std::io::sink(), schema.clone(), Some(props.clone()))
             .and_then(|w| w.into_serialized_writer())
             .unwrap();
         let spec = FileSpec {

@@ -410,6 +410,32 @@ pub fn storage_for(location: &Location, opts: &StorageOptions) -> Result<Arc<dyn
     }
 }
 
+/// A writer that counts the bytes written through it (a file's size as it is written).
+pub struct Counted<W> {
+    /// Where the bytes go.
+    pub inner: W,
+    /// Bytes written so far.
+    pub bytes: u64,
+}
+
+impl<W> Counted<W> {
+    /// Counts what is written to `inner`.
+    pub fn new(inner: W) -> Counted<W> {
+        Counted { inner, bytes: 0 }
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
