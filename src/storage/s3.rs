@@ -53,8 +53,12 @@ impl S3Storage {
     /// config and credentials files, SSO, web identity, instance and container
     /// metadata) and `opts`.
     pub fn new(opts: &StorageOptions) -> S3Storage {
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5));
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        let https =
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .http_client(https);
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }

@@ -30,8 +30,12 @@ pub(crate) struct S3 {
 
 impl S3 {
     pub(crate) fn new() -> S3 {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        let http =
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(http)
             .endpoint_url(endpoint("FLOWLAKE_S3_ENDPOINT"))
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("flowlake-test", "flowlake-test", None, None, "test"))
@@ -49,7 +53,7 @@ impl S3 {
     }
 
     /// Uploads every file under `dir` to `bucket` with its relative path as key.
-    fn upload_dir(&self, dir: &Path, bucket: &str) -> usize {
+    pub(crate) fn upload_dir(&self, dir: &Path, bucket: &str) -> usize {
         let files: Vec<_> = files_under(dir)
             .into_iter()
             .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
