@@ -78,6 +78,43 @@ df = df.with_columns(pl.from_epoch("start", time_unit="s").dt.strftime("%Y-%m-%d
 df.write_parquet(sys.argv[2], compression="zstd", compression_level=3, partition_by="date")
 '''
 
+# The sample as AWS's native Parquet deliveries: each text file's records in 5-minute
+# files (by `start`), AWS's schema and names, under AWS's Hive-compatible hourly prefixes.
+TO_PARQUET = r'''
+import glob, os, sys, pyarrow as pa, pyarrow.csv as csv, pyarrow.compute as pc, pyarrow.parquet as pq
+cols = {COLS}
+names = [c for c, _ in cols]
+types = {c: getattr(pa, t)() for c, t in cols}
+src, out = sys.argv[1], sys.argv[2]
+n = 0
+for f in sorted(glob.glob(src + "/**/*.log.gz", recursive=True)):
+    t = csv.read_csv(f, read_options=csv.ReadOptions(column_names=names, skip_rows=1),
+                     parse_options=csv.ParseOptions(delimiter=" "),
+                     convert_options=csv.ConvertOptions(null_values=["-"], strings_can_be_null=True, column_types=types))
+    window = pc.divide(t["start"], 300)
+    for w in pc.unique(window).to_pylist():
+        part = t.filter(pc.equal(window, w))
+        y, mo, d, h, mi = pa.scalar(w * 300 * 1000, pa.timestamp("ms", tz="UTC")).as_py().strftime("%Y %m %d %H %M").split()
+        folder = (f"{out}/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/"
+                  f"year={y}/month={mo}/day={d}/hour={h}")
+        os.makedirs(folder, exist_ok=True)
+        name = f"123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_{y}{mo}{d}T{h}{mi}Z_{n:08x}.log.parquet"
+        pq.write_table(part, f"{folder}/{name}", compression="gzip")
+        n += 1
+print(n)
+'''
+
+DUCKDB_PARQUET = r'''
+import sys, duckdb
+con = duckdb.connect()
+con.execute(f"SET threads={int(sys.argv[3])}")
+con.execute(f"""
+COPY (SELECT *, strftime(to_timestamp("start"), '%Y-%m-%d') AS "date"
+      FROM read_parquet('{sys.argv[1]}/**/*.log.parquet', hive_partitioning=false))
+TO '{sys.argv[2]}' (FORMAT PARQUET, PARTITION_BY ("date"), COMPRESSION zstd, COMPRESSION_LEVEL 3)
+""")
+'''
+
 COUNT = r'''
 import sys, pyarrow.dataset as ds
 print(ds.dataset(sys.argv[1], format="parquet").count_rows())
@@ -104,6 +141,34 @@ def dir_bytes(path):
     return total
 
 
+def parquet_deliveries(args, py, scripts, out):
+    """The sample as AWS's Parquet deliveries (written once, with pyarrow), converted into
+    the date layout by flowlake and by DuckDB (`read_parquet` ... `PARTITION_BY`)."""
+    src = os.path.join(args.work, f"parquet-deliveries-{args.records}")
+    if not os.path.exists(os.path.join(src, "_done")):
+        shutil.rmtree(src, ignore_errors=True)
+        subprocess.run([py, scripts["to_parquet"], args.sample, src], check=True, capture_output=True)
+        open(os.path.join(src, "_done"), "w").close()
+    files = glob.glob(src + "/**/*.log.parquet", recursive=True)
+    res = {"files": len(files), "bytes_in": sum(os.path.getsize(f) for f in files)}
+    for name, cmd in {
+        "flowlake": lambda o: [args.flowlake, "convert", src, "--out", o, "--threads", str(args.threads), "--quiet"],
+        "duckdb": lambda o: [py, scripts["duckdb_parquet"], src, o, str(args.threads)],
+    }.items():
+        walls, rss = [], 0
+        for _ in range(args.rounds):
+            o = out(f"parquet-{name}")
+            w, r = run(cmd(o))
+            walls.append(w)
+            rss = max(rss, r)
+        rows = int(subprocess.run([py, scripts["count"], o], capture_output=True, text=True, check=True).stdout)
+        if rows != args.records:
+            sys.exit(f"{name} wrote {rows} rows from the Parquet deliveries, expected {args.records}")
+        res[name] = {"wall": statistics.median(walls), "walls": walls, "rss": rss, "bytes": dir_bytes(o)}
+        print(f"{name} (Parquet deliveries): {statistics.median(walls):.2f} s", file=sys.stderr)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flowlake", required=True)
@@ -119,7 +184,8 @@ def main():
     py = sys.executable
     cols = repr(COLUMNS)
     scripts = {}
-    for name, src in [("pyarrow", PYARROW), ("duckdb", DUCKDB), ("polars", POLARS), ("count", COUNT)]:
+    for name, src in [("pyarrow", PYARROW), ("duckdb", DUCKDB), ("polars", POLARS), ("count", COUNT),
+                      ("to_parquet", TO_PARQUET), ("duckdb_parquet", DUCKDB_PARQUET)]:
         path = os.path.join(args.work, f"peer_{name}.py")
         with open(path, "w") as f:
             f.write(src.replace("{COLS}", cols))
@@ -161,7 +227,7 @@ def main():
             sys.exit(f"{name} wrote {rows} rows, expected {args.records}")
         print(f"{name}: {statistics.median(walls):.2f} s", file=sys.stderr)
 
-    extra = {}
+    extra = {"parquet_deliveries": parquet_deliveries(args, py, scripts, out)}
     if args.big_sample:
         o = out("flowlake-4x")
         _, rss4 = run([args.flowlake, "convert", args.big_sample, "--out", o, "--threads", str(args.threads), "--quiet"])
@@ -213,6 +279,17 @@ def main():
     if "single_file" in extra:
         s = extra["single_file"]
         checks.append((f"single gzip file uses both cores ({s['cores_used']:.2f} cores, {s['wall']:.2f} s)", s["cores_used"] >= 1.5))
+    pd = extra["parquet_deliveries"]
+    print(f"AWS Parquet deliveries ({pd['files']} files, {pd['bytes_in'] / 1e6:.0f} MB) into the date layout:\n")
+    print("| tool | wall (s) | peak RSS (MiB) | output (MB) | vs flowlake |")
+    print("|---|---:|---:|---:|---:|")
+    for name in ("flowlake", "duckdb"):
+        r = pd[name]
+        print(f"| {name} | {r['wall']:.2f} | {r['rss'] / mib:.0f} | {r['bytes'] / 1e6:.1f} | "
+              f"{r['wall'] / pd['flowlake']['wall']:.2f}x |")
+    print()
+    checks.append((f"Parquet deliveries: flowlake {pd['flowlake']['wall']:.2f} s <= 0.5 x duckdb "
+                   f"{pd['duckdb']['wall']:.2f} s", pd["flowlake"]["wall"] <= 0.5 * pd["duckdb"]["wall"]))
     # The performance issue: DuckDB over flowlake's Parquet vs over the raw text, and how much
     # of the files the point lookup reads. The query issue: flowlake's own commands vs the raw text.
     queries = extra["queries"]

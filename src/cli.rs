@@ -17,6 +17,7 @@ use flowlake::convert::{self as conversion, ConvertOptions, Progress};
 use flowlake::ddl::{DdlOptions, Dialect, QueryTarget};
 use flowlake::format::Format;
 use flowlake::generate::GenerateOptions;
+use flowlake::input::InputKind;
 use flowlake::partition::parse_day;
 use flowlake::report::{RunReport, RunStatus};
 use flowlake::schema::{CATALOG, LogKind};
@@ -98,13 +99,24 @@ struct InputArgs {
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
     /// File-name pattern to select when walking folders; repeat for several.
-    /// Default: *.log.gz, *.log, *.gz, *.txt.
+    /// Default: *.log.gz, *.log, *.gz, *.txt, *.log.parquet.
     #[arg(long = "glob", value_name = "PATTERN")]
     globs: Vec<String>,
     /// Format of headerless files: AWS's format string ('${version} ${account-id} …')
     /// or a space-separated list of field names. Files with a header line always use their header.
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
+    /// What the inputs are: auto (each input's kind found from its content), text (as AWS
+    /// delivers flow logs to S3), parquet (AWS's Parquet deliveries), cloudwatch-export (CloudWatch Logs export tasks),
+    /// cloudwatch-subscription (subscription payloads Firehose wrote to S3), firehose (flow
+    /// logs published to Amazon Data Firehose).
+    #[arg(long, value_name = "KIND", default_value = InputKind::Auto.name(), value_parser = input_kinds())]
+    input_kind: String,
+}
+
+/// The names `--input-kind` takes.
+fn input_kinds() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(InputKind::ALL.map(InputKind::name))
 }
 
 impl InputArgs {
@@ -113,6 +125,9 @@ impl InputArgs {
     }
     fn format(&self) -> Result<Option<Format>> {
         self.format.as_deref().map(Format::from_spec).transpose()
+    }
+    fn kind(&self) -> InputKind {
+        InputKind::from_name(&self.input_kind).expect("clap checks the kind's name")
     }
 }
 

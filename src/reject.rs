@@ -41,6 +41,8 @@ pub enum RejectKind {
     DamagedGzip,
     /// The line was cut off where the input is damaged.
     Truncated,
+    /// A line of a CloudWatch Logs export that does not start with the event's timestamp.
+    NoTimestamp,
 }
 
 impl RejectKind {
@@ -64,6 +66,7 @@ impl RejectKind {
             RejectKind::BadHeader => "bad_header",
             RejectKind::DamagedGzip => "damaged_gzip",
             RejectKind::Truncated => "truncated",
+            RejectKind::NoTimestamp => "no_timestamp",
         }
     }
 }

@@ -123,6 +123,13 @@ pub struct RunReport {
     pub attempts: u32,
     /// Input files skipped because the table's manifest records them as converted, unchanged.
     pub files_skipped: u64,
+    /// Inputs read, by kind (`text`, `cloudwatch-export`, `cloudwatch-subscription`, `firehose`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub input_kinds: BTreeMap<String, u64>,
+    /// Parts of inputs that hold no records by design and were skipped (CloudWatch Logs
+    /// `CONTROL_MESSAGE` envelopes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub objects_skipped: u64,
     /// Input files read.
     pub files_in: u64,
     /// Bytes of input as stored (compressed).
@@ -190,6 +197,10 @@ pub struct RunReport {
     /// run mends by itself (for example a manifest checkpoint that could not be written).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Distinct unknown values a report lists per field; the rest are counted under [`OTHER_VALUES`].

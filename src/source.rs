@@ -11,7 +11,7 @@ use crate::partition::{Origin, PathTime, origin_from_path, time_from_path};
 use crate::storage::{Location, ObjectMeta, Storage};
 
 /// File-name patterns selected when walking a folder, unless `--glob` is given.
-pub const DEFAULT_GLOBS: &[&str] = &["*.log.gz", "*.log", "*.gz", "*.txt"];
+pub const DEFAULT_GLOBS: &[&str] = &["*.log.gz", "*.log", "*.gz", "*.txt", "*.log.parquet"];
 
 /// One input file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -448,9 +448,17 @@ enum Inner {
         truncated: Option<String>,
         /// The stored bytes were gzip.
         gzip: bool,
+        /// The lines were built from records an input kind unwrapped (JSON events), not
+        /// read from the stored bytes as they are.
+        built: bool,
     },
     /// Decompressed by a thread of its own, overlapping with parsing (large files).
     Threaded(Threaded),
+    /// Lines an input kind renders from its records as they are read (Parquet rows).
+    Rendered {
+        lines: Box<dyn Read + Send>,
+        stored: u64,
+    },
 }
 
 /// Files up to this size are read whole and decompressed in one call; larger
@@ -467,6 +475,9 @@ pub const WHOLE_FILE_MAX: u64 = 64 * 1024 * 1024;
 /// ([`Decoded::damage_known_upfront`]); streamed ones learn of it as they go.
 pub struct Decoded {
     inner: Inner,
+    /// Parts of the input that hold no records by design (CloudWatch Logs control
+    /// messages), skipped and counted.
+    skipped: u64,
 }
 
 /// Why an input could not be opened for reading.
@@ -484,13 +495,19 @@ impl Decoded {
 
     /// [`Decoded::open`], reading inputs of up to `whole_max` stored bytes whole.
     pub fn open_with(storage: &dyn Storage, input: &InputFile, whole_max: u64) -> Result<Decoded, OpenProblem> {
-        let mut raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
         if input.meta.size <= whole_max {
-            let mut bytes = Vec::with_capacity(input.meta.size as usize);
-            raw.read_to_end(&mut bytes).map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
-            return Decoded::from_bytes(bytes, input);
+            return Decoded::from_bytes(Decoded::read_stored(storage, input)?, input);
         }
+        let raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
         Decoded::from_raw_streaming(raw, input, true)
+    }
+
+    /// Reads all of an input's stored bytes (for kinds that need the whole input at once).
+    pub fn read_stored(storage: &dyn Storage, input: &InputFile) -> Result<Vec<u8>, OpenProblem> {
+        let mut raw = storage.open(input.location()).map_err(|e| OpenProblem(e.to_string()))?;
+        let mut bytes = Vec::with_capacity(input.meta.size.min(1 << 30) as usize);
+        raw.read_to_end(&mut bytes).map_err(|e| OpenProblem(format!("cannot read: {e}")))?;
+        Ok(bytes)
     }
 
     /// Decodes an input whose stored bytes are all in memory. A gzip file whose
@@ -500,7 +517,8 @@ impl Decoded {
     pub fn from_bytes(bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
         let stored = bytes.len() as u64;
         let memory = |data, bad, truncated, gzip| Decoded {
-            inner: Inner::Memory { data: io::Cursor::new(data), stored, bad, truncated, gzip },
+            inner: Inner::Memory { data: io::Cursor::new(data), stored, bad, truncated, gzip, built: false },
+            skipped: 0,
         };
         if bytes.starts_with(&GZIP_MAGIC) {
             if let Some(out) = gunzip_in_memory(&bytes) {
@@ -542,7 +560,39 @@ impl Decoded {
         } else {
             Inner::Gzip(MemberReader::new(buf))
         };
-        Ok(Decoded { inner })
+        Ok(Decoded { inner, skipped: 0 })
+    }
+
+    /// Lines an input kind built from the records it unwrapped from `stored` bytes (one
+    /// line per record); `damage`, why the records end early if they do (returned as an
+    /// error after the last line); `skipped`, parts that hold no records by design.
+    pub fn from_records(lines: Vec<u8>, stored: u64, gzip: bool, damage: Option<String>, skipped: u64) -> Decoded {
+        let data = io::Cursor::new(lines);
+        Decoded {
+            inner: Inner::Memory { data, stored, bad: Vec::new(), truncated: damage, gzip, built: true },
+            skipped,
+        }
+    }
+
+    /// Lines an input kind renders from the records of `stored` bytes as they are read; a
+    /// read error ends them (the records before it count).
+    pub fn from_reader(lines: Box<dyn Read + Send>, stored: u64) -> Decoded {
+        Decoded { inner: Inner::Rendered { lines, stored }, skipped: 0 }
+    }
+
+    /// Parts of the input skipped by design (see [`Decoded::from_records`]).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// What failed when reading ends in an error: the records an input kind unwrapped, the
+    /// gzip stream, or the read.
+    pub fn what_failed(&self) -> &'static str {
+        match &self.inner {
+            Inner::Memory { built: true, .. } | Inner::Rendered { .. } => "records unreadable",
+            _ if self.is_gzip() => "gzip stream damaged",
+            _ => "read failed",
+        }
     }
 
     /// True when the input is gzip.
@@ -552,13 +602,13 @@ impl Decoded {
 
     /// True when [`Decoded::bad_members`] is complete before the first byte is read.
     pub fn damage_known_upfront(&self) -> bool {
-        matches!(self.inner, Inner::Plain(_) | Inner::Memory { .. })
+        matches!(self.inner, Inner::Plain(_) | Inner::Memory { .. } | Inner::Rendered { .. })
     }
 
     /// The damaged gzip members found so far (all of them once the input is read to its end).
     pub fn bad_members(&self) -> Vec<BadMember> {
         match &self.inner {
-            Inner::Plain(_) => Vec::new(),
+            Inner::Plain(_) | Inner::Rendered { .. } => Vec::new(),
             Inner::Gzip(d) => d.bad_members().to_vec(),
             Inner::Memory { bad, .. } => bad.clone(),
             Inner::Threaded(t) => t.bad.lock().expect("bad members lock").clone(),
@@ -571,7 +621,7 @@ impl Decoded {
         match &self.inner {
             Inner::Plain(r) => r.get_ref().count - r.buffer().len() as u64,
             Inner::Gzip(d) => d.stored_offset(),
-            Inner::Memory { stored, .. } => *stored,
+            Inner::Memory { stored, .. } | Inner::Rendered { stored, .. } => *stored,
             Inner::Threaded(t) => t.offset.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
@@ -590,6 +640,7 @@ impl Read for Decoded {
                 n => Ok(n),
             },
             Inner::Threaded(t) => t.read(buf),
+            Inner::Rendered { lines, .. } => lines.read(buf),
         }
     }
 }
@@ -757,6 +808,28 @@ const HEADER_PROBE: u64 = 256 * 1024;
 /// How [`first_line`]'s problem starts when the input has lines but the first is in
 /// damaged data: its other lines can still be read (and those of the damaged member rejected).
 pub const DAMAGED_FIRST_LINE: &str = "the first line is in damaged data: ";
+
+/// The first decompressed bytes of an input, at most `max`, as far as they can be read
+/// (for telling its kind when its first line cannot be read: a JSON object on one long line,
+/// cut off).
+pub fn head(storage: &dyn Storage, input: &InputFile, max: usize) -> Vec<u8> {
+    let Ok(stored) = storage.read_range(input.location(), 0, input.meta.size.min(HEADER_PROBE)) else {
+        return Vec::new();
+    };
+    let Ok(mut decoded) = Decoded::from_raw_streaming(Box::new(io::Cursor::new(stored)), input, false) else {
+        return Vec::new();
+    };
+    let mut out = vec![0u8; max];
+    let mut n = 0;
+    while n < max {
+        match decoded.read(&mut out[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    out.truncate(n);
+    out
+}
 
 /// Reads an input's first line (its header, in delivered files), at most
 /// [`crate::parse::MAX_LINE`] bytes. `Ok(None)` for an empty file.
@@ -1018,6 +1091,9 @@ mod tests {
         assert_eq!(err, format!("input {missing} does not exist"));
         let err = discover(&LocalStorage, &[Location::Local(dir.path().into())], &sel).unwrap_err().to_string();
         assert!(err.starts_with("no input files found in "), "{err}");
-        assert!(err.ends_with("looked for *.log.gz, *.log, *.gz, *.txt (use --glob to choose other names)"), "{err}");
+        assert!(
+            err.ends_with("looked for *.log.gz, *.log, *.gz, *.txt, *.log.parquet (use --glob to choose other names)"),
+            "{err}"
+        );
     }
 }

@@ -139,6 +139,7 @@ pub(super) fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_full_refresh(a.full_refresh)
         .with_checkpoint_every(a.checkpoint_every)
         .with_format(a.input.format()?)
+        .with_input_kind(a.input.kind())
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)
         .with_layout(a.partition.parse()?)

@@ -13,6 +13,9 @@ pub(super) struct SchemaArgs {
     /// Format of headerless files (as for `convert`).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
+    /// What the inputs are (as for `convert`).
+    #[arg(long, value_name = "KIND", default_value = InputKind::Auto.name(), value_parser = input_kinds())]
+    input_kind: String,
     #[command(flatten)]
     s3: S3Args,
     /// List every field flowlake knows (no input needed).
@@ -50,8 +53,10 @@ pub(super) fn schema(a: SchemaArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let input = InputArgs { inputs: a.inputs, globs: a.globs, format: a.format };
-    let r = conversion::inspect(&input.locations()?, &input.globs, input.format()?.as_ref(), &a.s3.options())?;
+    let input = InputArgs { inputs: a.inputs, globs: a.globs, format: a.format, input_kind: a.input_kind };
+    let format = input.format()?;
+    let reading = conversion::Reading { format: format.as_ref(), kind: input.kind() };
+    let r = conversion::inspect(&input.locations()?, &input.globs, reading, &a.s3.options())?;
     if a.json {
         print_json(&r)?;
         return Ok(0);
@@ -60,6 +65,8 @@ pub(super) fn schema(a: SchemaArgs) -> Result<u8> {
     for f in &r.formats {
         outln!("  v{} ({} files): {}", f.version, f.files, f.fields)?;
     }
+    let kinds: Vec<String> = r.input_kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    outln!("  input kinds: {}", kinds.join(", "))?;
     if r.files_empty > 0 {
         outln!("  {} empty files", r.files_empty)?;
     }
@@ -68,6 +75,9 @@ pub(super) fn schema(a: SchemaArgs) -> Result<u8> {
     }
     for (f, why) in &r.files_damaged {
         outln!("  unreadable: {f}: {why}")?;
+    }
+    for note in &r.notes {
+        outln!("  note: {note}")?;
     }
     if !r.unknown_fields.is_empty() {
         outln!("  fields this version does not know (kept as string columns): {}", r.unknown_fields.join(", "))?;

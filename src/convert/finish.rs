@@ -79,6 +79,8 @@ pub(super) fn report_of(
         attempts: facts.attempts,
         files_listed: facts.files_listed,
         files_skipped: planned.files_skipped,
+        input_kinds: scan::kinds_read(jobs),
+        objects_skipped: tally.objects_skipped,
         files_in: jobs.len() as u64,
         bytes_in: jobs.iter().map(|j| j.input.meta.size).sum(),
         files_empty: tally.files_empty,
@@ -105,7 +107,7 @@ pub(super) fn report_of(
         warnings: Vec::new(),
         commit: None,
         after_commit_errors: Vec::new(),
-        notes: facts.notes,
+        notes: facts.notes.into_iter().chain(scan::assumed_formats(jobs)).collect(),
     };
     (report, staged)
 }

@@ -4,7 +4,8 @@
 //!
 //! - [`plan`](self::plan): find the inputs (each once), keep a shard's share, and decide
 //!   from the table's log what is new, unchanged or changed (partitions to rebuild);
-//! - [`scan`](self::scan): read each input's header into a format, and plan the table's columns;
+//! - [`scan`](self::scan): find each input's kind, read its header (or first record) into a
+//!   format, and plan the table's columns;
 //! - [`run`](self::run): one attempt, a pool of workers that each take the next input,
 //!   [`read`](self::read) it into per-partition batches and rejects, and hand full
 //!   batches over to be [`write`](self::write)n into Parquet files by the sink;
@@ -18,6 +19,7 @@ use std::time::Instant;
 use crate::ddl::DdlOptions;
 use crate::error::{Error, Result};
 use crate::format::Format;
+use crate::input::InputKind;
 use crate::partition::Layout;
 use crate::report::{self, RunReport};
 use crate::sink::ParquetOptions;
@@ -33,7 +35,7 @@ mod run;
 mod scan;
 mod write;
 
-pub use scan::{ColumnInfo, SchemaReport, inspect};
+pub use scan::{ColumnInfo, Reading, SchemaReport, inspect};
 
 /// Everything a conversion needs to know. Build with [`ConvertOptions::new`]
 /// and the `with_*` setters.
@@ -42,6 +44,7 @@ pub struct ConvertOptions {
     inputs: Vec<Location>,
     output: Location,
     format: Option<Format>,
+    input_kind: InputKind,
     globs: Vec<String>,
     threads: usize,
     layout: Layout,
@@ -66,6 +69,7 @@ impl ConvertOptions {
             inputs,
             output,
             format: None,
+            input_kind: InputKind::Auto,
             globs: Vec::new(),
             threads: 0,
             layout: Layout::default(),
@@ -88,6 +92,13 @@ impl ConvertOptions {
     /// line always use their header. Default: none (headerless files are rejected).
     pub fn with_format(mut self, format: Option<Format>) -> Self {
         self.format = format;
+        self
+    }
+
+    /// The inputs' kind. Default: [`InputKind::Auto`], each input's kind found from its
+    /// content (text, CloudWatch Logs exports and subscription payloads, Firehose deliveries).
+    pub fn with_input_kind(mut self, kind: InputKind) -> Self {
+        self.input_kind = kind;
         self
     }
 
@@ -295,7 +306,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let mut planned = plan::plan_inputs(opts, tx.log(), inputs)?;
     let inputs = std::mem::take(&mut planned.inputs);
     let fetches = if inputs.iter().any(|(s, _)| s.is_remote()) { inputs.clone() } else { Vec::new() };
-    let scanned = scan::scan_inputs(inputs, opts.format.as_ref(), opts.layout, &pool, opts.s3_concurrency)?;
+    let reading = Reading { format: opts.format.as_ref(), kind: opts.input_kind };
+    let scanned = scan::scan_inputs(inputs, reading, opts.layout, &pool, opts.s3_concurrency)?;
     progress.start(scanned.jobs.len() as u64, scanned.jobs.iter().map(|j| j.input.meta.size).sum());
     let setup = run::Setup {
         opts,

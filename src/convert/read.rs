@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::gzip::BadMember;
+use crate::input::{Fields, UnwrapLine};
 use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser, StreamError};
 use crate::partition::Layout;
 use crate::reject::RejectKind;
@@ -72,6 +73,11 @@ struct FileRead<'r> {
     unusable: Option<Reason>,
     /// The first line is a header (counted as one, not as a record).
     has_header: bool,
+    /// The input's kind has header lines, so one in the middle switches the format.
+    kind_has_headers: bool,
+    /// How the input's kind turns a line into its record (CloudWatch Logs exports strip
+    /// the event's timestamp); a line it cannot is rejected.
+    unwrap: Option<UnwrapLine>,
     /// Damaged gzip members: their lines are rejected, not converted.
     bad: Vec<BadMember>,
     bad_reasons: Vec<Reason>,
@@ -140,6 +146,7 @@ impl Run<'_> {
                 return Ok(());
             }
         };
+        w.tally.objects_skipped += decoded.skipped();
         // Damaged gzip members known before reading (found now, or by an earlier attempt).
         let mut bad = decoded.bad_members();
         for m in self.known_damage.get(&index).into_iter().flatten() {
@@ -152,6 +159,8 @@ impl Run<'_> {
             plan,
             unusable,
             has_header,
+            kind_has_headers: job.source.fields() == Fields::HeaderLine,
+            unwrap: job.source.unwrap_line(),
             bad_reasons: bad.iter().map(damaged_member_reason).collect(),
             bad,
             only: self.rebuild.filter(|r| r.reread.contains(&job.input.key)).map(|r| &r.partitions),
@@ -173,7 +182,7 @@ impl Run<'_> {
     /// damaged members that show at a streamed member's end, so that the next attempt
     /// knows every one of them (its rows are not needed: nothing of this attempt is kept).
     pub(super) fn check_only(&self, index: usize, job: &Job) {
-        if matches!(job.prep, Prep::Damaged(_) | Prep::Empty) {
+        if matches!(job.prep, Prep::Damaged(_) | Prep::Empty(_)) {
             return;
         }
         let Ok(mut decoded) = self.open(index, job) else { return };
@@ -197,8 +206,9 @@ impl Run<'_> {
                 w.tally.damaged.push(damaged(job, msg.clone(), 0, 0));
                 None
             }
-            Prep::Empty => {
+            Prep::Empty(skipped) => {
                 w.tally.files_empty += 1;
+                w.tally.objects_skipped += skipped;
                 None
             }
             Prep::Header(f) => Some((Some(plans[f].clone()), true, None)),
@@ -248,7 +258,8 @@ impl Run<'_> {
             return true;
         }
         // A header in the middle: files concatenated into one (several gzip members).
-        if f.plan.is_some()
+        if f.kind_has_headers
+            && f.plan.is_some()
             && starts_with_field_name(text)
             && let Ok(format) = Format::from_header(text)
         {
@@ -260,6 +271,16 @@ impl Run<'_> {
             let r = f.unusable.as_ref().expect("a file without a plan is unusable");
             self.reject(w, f.job, line_no, r, text);
             return !self.stop.load(Ordering::Relaxed);
+        };
+        let text = match f.unwrap {
+            None => text,
+            Some(unwrap) => match unwrap(text) {
+                Ok(record) => record,
+                Err(r) => {
+                    self.reject(w, f.job, line_no, &r, text);
+                    return !self.stop.load(Ordering::Relaxed);
+                }
+            },
         };
         if let Err(e) = self.record(w, f.job, f.only, plan, line_no, text) {
             f.fatal = Some(e);
@@ -361,7 +382,7 @@ impl Run<'_> {
         match outcome {
             Err(err) => {
                 let offset = decoded.compressed_offset();
-                let what = if decoded.is_gzip() { "gzip stream damaged" } else { "read failed" };
+                let what = decoded.what_failed();
                 if !err.partial.is_empty() {
                     w.tally.rows_in += 1;
                     let r = Reason::new(

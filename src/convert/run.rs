@@ -39,6 +39,8 @@ pub(super) struct Tally {
     pub rows_unchanged: u64,
     pub header_lines: u64,
     pub files_empty: u64,
+    /// Parts of inputs skipped by design (CloudWatch Logs control messages).
+    pub objects_skipped: u64,
     pub rejects_by_reason: BTreeMap<String, u64>,
     pub unknown_values: BTreeMap<String, BTreeMap<String, u64>>,
     pub damaged: Vec<DamagedFile>,
@@ -52,6 +54,7 @@ impl Tally {
         self.rows_unchanged += o.rows_unchanged;
         self.header_lines += o.header_lines;
         self.files_empty += o.files_empty;
+        self.objects_skipped += o.objects_skipped;
         for (k, v) in o.rejects_by_reason {
             *self.rejects_by_reason.entry(k).or_default() += v;
         }

@@ -1,16 +1,17 @@
-//! The header scan: each input's first line read into a [`Format`] (or the user's
-//! `--format`), inputs that cannot be read with one set aside with why, and the table's
-//! columns as the union of the formats, in catalog order. `flowlake schema` is this stage
-//! alone ([`inspect`]).
+//! The header scan: each input's kind found from its content (or the user's
+//! `--input-kind`), its first line read into a [`Format`] (a header; or the user's
+//! `--format`, or AWS's default format, for kinds without headers), inputs that cannot be
+//! read with one set aside with why, and the table's columns as the union of the formats,
+//! in catalog order. `flowlake schema` is this stage alone ([`inspect`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::format::{Format, HeaderProblem};
-use crate::input::{Source, TEXT};
+use crate::input::{self, Fields, InputKind, Source, TEXT};
 use crate::parse::{ColumnPlan, Reason};
 use crate::partition::{Layout, Origin};
 use crate::reject::RejectKind;
@@ -28,8 +29,8 @@ pub(super) enum Prep {
     Header(Format),
     /// No header; the user's `--format` applies.
     Headerless(Format),
-    /// Empty file.
-    Empty,
+    /// No lines; the parts it skipped by design (CloudWatch Logs control messages).
+    Empty(u64),
     /// Every line is rejected for this reason; `header`: the first line is a header
     /// (counted as one, not as a record), usable or not.
     Unusable(Reason, bool),
@@ -52,6 +53,9 @@ pub(super) struct Job {
     /// The input's kind, which opens it.
     pub source: &'static dyn Source,
     pub prep: Prep,
+    /// The input names no fields, no `--format` was given, and its first record has the
+    /// fields of AWS's default format: it is read in that format (the report says so).
+    pub assumed_format: bool,
     /// Index into [`Scanned::origins`] (for layouts that name the account and region).
     pub origin: u32,
 }
@@ -70,17 +74,27 @@ pub(super) struct Scanned {
     pub plans: HashMap<Format, Arc<ColumnPlan>>,
 }
 
+/// How the user asked for inputs to be read: their format (`--format`, for inputs
+/// without a header) and their kind (`--input-kind`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reading<'a> {
+    /// The format of inputs that name no fields.
+    pub format: Option<&'a Format>,
+    /// The inputs' kind; [`InputKind::Auto`]: each input's found from its content.
+    pub kind: InputKind,
+}
+
 /// Reads every input's header on `pool` (on as many threads as fetches when inputs are
 /// remote: reading the headers of objects is waiting, not computing), and plans the table.
 pub(super) fn scan_inputs(
     inputs: Vec<Input>,
-    user_format: Option<&Format>,
+    reading: Reading<'_>,
     layout: Layout,
     pool: &rayon::ThreadPool,
     s3_concurrency: usize,
 ) -> Result<Scanned> {
     let remote = inputs.iter().any(|(s, _)| s.is_remote());
-    let scan = || scan_all(inputs, user_format);
+    let scan = || scan_all(inputs, reading);
     let mut jobs = if remote {
         rayon::ThreadPoolBuilder::new()
             .num_threads(s3_concurrency.max(pool.current_num_threads()))
@@ -111,53 +125,142 @@ pub(super) fn formats_seen(formats: &[(Format, u64)]) -> Vec<FormatSeen> {
     formats.iter().map(|(f, n)| FormatSeen { version: f.version(), fields: f.header_line(), files: *n }).collect()
 }
 
-/// Reads every input's first line to learn its format.
-fn scan(storage: &dyn Storage, input: &InputFile, user_format: Option<&Format>) -> Prep {
-    match TEXT.first_line(storage, input) {
+/// How many inputs of each kind the jobs hold, by kind name.
+pub(super) fn kinds_read(jobs: &[Job]) -> BTreeMap<String, u64> {
+    let mut kinds = BTreeMap::new();
+    for j in jobs {
+        *kinds.entry(j.source.name().to_string()).or_default() += 1;
+    }
+    kinds
+}
+
+/// The report's note on inputs read in AWS's default format because they name no fields
+/// and no `--format` was given; `None` when there are none.
+pub(super) fn assumed_formats(jobs: &[Job]) -> Option<String> {
+    let assumed: Vec<&Job> = jobs.iter().filter(|j| j.assumed_format).collect();
+    let first = assumed.first()?;
+    let kinds: std::collections::BTreeSet<&str> = assumed.iter().map(|j| j.source.name()).collect();
+    Some(format!(
+        "{} input(s) ({}, the first {}) name no fields and no --format was given: read in AWS's default format \
+         (`{}`), as their first record looks like one of it; pass --format if the flow log's format differs",
+        assumed.len(),
+        kinds.into_iter().collect::<Vec<_>>().join(", "),
+        first.input.location(),
+        Format::aws_default().header_line()
+    ))
+}
+
+/// The prep of an input whose first line could not be read.
+fn prep_of_problem(p: source::OpenProblem) -> Prep {
+    match p.0.strip_prefix(source::DAMAGED_FIRST_LINE) {
         // Its lines are read all the same: those of the damaged member are rejected as
         // such; the others have no trustworthy header to be read with.
-        Err(p) if p.0.starts_with(source::DAMAGED_FIRST_LINE) => Prep::Unusable(
-            Reason::new(
-                RejectKind::BadHeader,
-                format!("no usable header line: {}", &p.0[source::DAMAGED_FIRST_LINE.len()..]),
+        Some(rest) => {
+            Prep::Unusable(Reason::new(RejectKind::BadHeader, format!("no usable header line: {rest}")), true)
+        }
+        None => Prep::Damaged(p.0),
+    }
+}
+
+/// The prep of an input of a kind with headers, whose first line is `line`.
+fn prep_of_header(line: &[u8], user_format: Option<&Format>) -> Prep {
+    match Format::from_header(line) {
+        Ok(f) => Prep::Header(f),
+        Err(p @ (HeaderProblem::NotAHeader | HeaderProblem::Empty)) => match user_format {
+            Some(f) => Prep::Headerless(f.clone()),
+            None if p == HeaderProblem::Empty => Prep::Unusable(
+                Reason::new(
+                    RejectKind::NoHeader,
+                    "no header line: the file's first line is empty, where a flow-log file starts with a header \
+                     naming its fields (pass --format for headerless files)",
+                ),
+                false,
             ),
-            true,
-        ),
-        Err(p) => Prep::Damaged(p.0),
-        Ok(None) => Prep::Empty,
-        Ok(Some(line)) => match Format::from_header(&line) {
-            Ok(f) => Prep::Header(f),
-            Err(p @ (HeaderProblem::NotAHeader | HeaderProblem::Empty)) => match user_format {
-                Some(f) => Prep::Headerless(f.clone()),
-                None if p == HeaderProblem::Empty => Prep::Unusable(
-                    Reason::new(
-                        RejectKind::NoHeader,
-                        "no header line: the file's first line is empty, where a flow-log file starts with a header \
-                         naming its fields (pass --format for headerless files)",
-                    ),
-                    false,
+            None => Prep::Unusable(
+                Reason::new(
+                    RejectKind::NoHeader,
+                    "no header line: the file's first line does not name flow-log fields; pass --format for headerless files",
                 ),
-                None => Prep::Unusable(
-                    Reason::new(
-                        RejectKind::NoHeader,
-                        "no header line: the file's first line does not name flow-log fields; pass --format for headerless files",
-                    ),
-                    false,
-                ),
-            },
-            Err(p) => Prep::Unusable(Reason::new(RejectKind::BadHeader, format!("bad header line: {p}")), true),
+                false,
+            ),
         },
+        Err(p) => Prep::Unusable(Reason::new(RejectKind::BadHeader, format!("bad header line: {p}")), true),
+    }
+}
+
+/// The prep of an input of a kind without headers, whose first record is `line`, and
+/// whether AWS's default format is assumed for it.
+fn prep_of_record(source: &dyn Source, line: &[u8], user_format: Option<&Format>) -> (Prep, bool) {
+    if let Some(f) = user_format {
+        return (Prep::Headerless(f.clone()), false);
+    }
+    let tokens: Vec<&[u8]> = line.split(|b| *b == b' ').collect();
+    // The default format's 14 fields, starting as its records do: version 2, an account,
+    // an interface (a custom format of 14 fields rarely starts so).
+    let looks_default =
+        tokens.len() == crate::schema::DEFAULT_FORMAT.len() && tokens[0] == b"2" && tokens[2].starts_with(b"eni-");
+    if looks_default {
+        return (Prep::Headerless(Format::aws_default()), true);
+    }
+    let why = format!(
+        "no format: {} inputs name no fields, and the first record ({} fields) is not in AWS's default format \
+         (14 fields: `2 <account> eni-… …`); pass --format with the flow log's format (its LogFormat, as \
+         `aws ec2 describe-flow-logs` prints it)",
+        source.name(),
+        tokens.len()
+    );
+    (Prep::Unusable(Reason::new(RejectKind::NoHeader, why), false), false)
+}
+
+/// Finds an input's kind (from its content unless `reading` forces one) and reads its
+/// first line into how its lines are read: the source, the prep, whether the default
+/// format is assumed.
+fn scan(storage: &dyn Storage, input: &InputFile, reading: Reading<'_>) -> (&'static dyn Source, Prep, bool) {
+    let (source, raw) = match reading.kind.source() {
+        Some(s) => (s, None),
+        None => match source::first_line(storage, input) {
+            // A JSON object on one line may end before its first line does: its kind reads it whole.
+            Err(p) => match input::detect(&source::head(storage, input, 4096)) {
+                Ok(s) if s.own_first_line() => (s, None),
+                _ => return (&TEXT, prep_of_problem(p), false),
+            },
+            Ok(None) => return (&TEXT, Prep::Empty(0), false),
+            Ok(Some(raw)) => match input::detect(&raw) {
+                Ok(s) => (s, Some(raw)),
+                Err(why) => return (&TEXT, Prep::Damaged(why), false),
+            },
+        },
+    };
+    let first = match source.first_line(storage, input, raw) {
+        Ok(f) => f,
+        Err(p) => return (source, prep_of_problem(p), false),
+    };
+    let Some(line) = first.line else { return (source, Prep::Empty(first.skipped), false) };
+    match source.fields() {
+        Fields::HeaderLine => (source, prep_of_header(&line, reading.format), false),
+        Fields::Schema => match Format::from_header(&line) {
+            Ok(f) => (source, Prep::Headerless(f), false),
+            Err(p) => {
+                let names = String::from_utf8_lossy(&line).replace(' ', ", ");
+                let why = format!("bad columns: the file's columns ({names}) are not flow-log fields as read: {p}");
+                (source, Prep::Unusable(Reason::new(RejectKind::BadHeader, why), false), false)
+            }
+        },
+        Fields::Nowhere => {
+            let (prep, assumed) = prep_of_record(source, &line, reading.format);
+            (source, prep, assumed)
+        }
     }
 }
 
 /// Reads every input's header, in parallel on the current rayon pool.
-fn scan_all(inputs: Vec<Input>, user_format: Option<&Format>) -> Vec<Job> {
+fn scan_all(inputs: Vec<Input>, reading: Reading<'_>) -> Vec<Job> {
     use rayon::prelude::*;
     inputs
         .into_par_iter()
         .map(|(storage, input)| {
-            let prep = scan(storage.as_ref(), &input, user_format);
-            Job { input, storage, source: &TEXT, prep, origin: 0 }
+            let (source, prep, assumed_format) = scan(storage.as_ref(), &input, reading);
+            Job { input, storage, source, prep, assumed_format, origin: 0 }
         })
         .collect()
 }
@@ -286,6 +389,8 @@ pub struct SchemaReport {
     pub files: u64,
     /// Formats found, with how many files have each.
     pub formats: Vec<FormatSeen>,
+    /// Inputs of each kind (`text`, `cloudwatch-export`, …).
+    pub input_kinds: BTreeMap<String, u64>,
     /// Empty files.
     pub files_empty: u64,
     /// Files whose lines would all be rejected (no header and no --format, bad header), with why.
@@ -296,6 +401,9 @@ pub struct SchemaReport {
     pub unknown_fields: Vec<String>,
     /// The columns a conversion of these inputs writes, in order.
     pub columns: Vec<ColumnInfo>,
+    /// What the scan assumed (AWS's default format for inputs that name no fields).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Reads the headers of `inputs` and tells which formats they hold and what
@@ -303,26 +411,28 @@ pub struct SchemaReport {
 pub fn inspect(
     inputs: &[Location],
     globs: &[String],
-    format: Option<&Format>,
+    reading: Reading<'_>,
     storage: &StorageOptions,
 ) -> Result<SchemaReport> {
     let found = discover_all(inputs, globs, storage, &InputFilter::default())?;
-    let mut jobs = scan_all(found.files, format);
+    let mut jobs = scan_all(found.files, reading);
     refuse_colliding_columns(&mut jobs);
     let (formats, table) = formats_and_table(&jobs);
     let mut report = SchemaReport {
         files: jobs.len() as u64,
         formats: formats_seen(&formats),
+        input_kinds: kinds_read(&jobs),
         files_empty: 0,
         files_unusable: Vec::new(),
         files_damaged: Vec::new(),
         unknown_fields: unknown_fields(&formats),
         columns: table.columns().iter().map(ColumnInfo::of).collect(),
+        notes: assumed_formats(&jobs).into_iter().collect(),
     };
     for j in &jobs {
         let name = j.input.location().to_string();
         match &j.prep {
-            Prep::Empty => report.files_empty += 1,
+            Prep::Empty(_) => report.files_empty += 1,
             Prep::Unusable(r, _) => report.files_unusable.push((name, r.text.clone())),
             Prep::Damaged(m) => report.files_damaged.push((name, m.clone())),
             Prep::Header(_) | Prep::Headerless(_) => {}

@@ -10,6 +10,7 @@ mod ddl;
 mod faultproxy;
 mod fixtures;
 mod hostile;
+mod kinds;
 #[cfg(feature = "query")]
 mod query;
 mod races;

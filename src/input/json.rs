@@ -1,0 +1,95 @@
+//! What the JSON kinds share: an object read whole (gzip or plain), its records
+//! unwrapped into lines, one per record, in order.
+
+use std::io::Read;
+
+use super::FirstLine;
+use crate::source::{Decoded, InputFile, OpenProblem};
+
+/// Most decompressed bytes of one JSON object (read whole, as JSON is): 64 times its
+/// stored size (JSON of log events compresses about tenfold), at least 16 MiB, at most 2 GiB,
+/// so that a small gzip bomb cannot take the memory.
+fn max_payload(stored: u64) -> u64 {
+    stored.saturating_mul(64).clamp(16 << 20, 2 << 30)
+}
+
+/// The records a JSON kind unwrapped from an object, one line each, in order.
+pub(super) struct Unwrapped {
+    lines: Vec<u8>,
+    /// Parts that hold no records by design (CloudWatch Logs control messages).
+    pub skipped: u64,
+    /// Why the records end before the object does.
+    pub damage: Option<String>,
+}
+
+impl Unwrapped {
+    pub(super) fn with_capacity(n: usize) -> Unwrapped {
+        Unwrapped { lines: Vec::with_capacity(n.min(64 << 20)), skipped: 0, damage: None }
+    }
+
+    /// Adds a record as a line. A line break inside it becomes NUL, so that the record
+    /// stays one line (and is rejected as a control character).
+    pub(super) fn push(&mut self, record: &str) {
+        let start = self.lines.len();
+        self.lines.extend_from_slice(record.as_bytes());
+        for b in &mut self.lines[start..] {
+            if matches!(*b, b'\n' | b'\r') {
+                *b = 0;
+            }
+        }
+        self.lines.push(b'\n');
+    }
+
+    #[cfg(test)]
+    pub(super) fn lines(&self) -> &[u8] {
+        &self.lines
+    }
+}
+
+/// Decompresses a whole object (gzip or plain) and unwraps its records with `unwrap`.
+/// A damaged gzip member makes the whole object unreadable: JSON cannot be read around it.
+pub(super) fn decode(
+    bytes: Vec<u8>,
+    input: &InputFile,
+    unwrap: fn(&[u8]) -> Unwrapped,
+) -> Result<Decoded, OpenProblem> {
+    let stored = bytes.len() as u64;
+    let mut decoded = Decoded::from_bytes(bytes, input)?;
+    let gzip = decoded.is_gzip();
+    let mut json = Vec::new();
+    let max = max_payload(stored);
+    let cut = (&mut decoded).take(max + 1).read_to_end(&mut json).err();
+    if let Some(m) = decoded.bad_members().first() {
+        return Err(OpenProblem(format!("{}: the JSON cannot be read around damaged data", m.describe())));
+    }
+    if json.len() as u64 > max {
+        return Err(OpenProblem(format!(
+            "the object decompresses to more than {} MiB of JSON, 64 times its stored size: more than flowlake \
+             reads as one object (a gzip bomb, or not flow logs)",
+            max >> 20
+        )));
+    }
+    let body = json.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&json);
+    let mut u = unwrap(body);
+    if let Some(e) = cut {
+        let what = if gzip { "gzip stream damaged" } else { "read failed" };
+        let after = u.damage.map(|d| format!("; {d}")).unwrap_or_default();
+        u.damage = Some(format!("{what} at byte {}: {e}{after}", decoded.compressed_offset()));
+    }
+    Ok(Decoded::from_records(u.lines, stored, gzip, u.damage, u.skipped))
+}
+
+/// The first record of an object opened by [`decode`]. An object whose records end in
+/// damage before the first is damaged; damage after it is reported when the records are read.
+pub(super) fn first_record(mut decoded: Decoded) -> Result<FirstLine, OpenProblem> {
+    let skipped = decoded.skipped();
+    let mut lines = Vec::new();
+    let read = decoded.read_to_end(&mut lines);
+    match lines.split(|b| *b == b'\n').next().filter(|_| !lines.is_empty()) {
+        Some(first) => Ok(FirstLine { line: Some(first.to_vec()), skipped }),
+        None => match read {
+            Err(e) => Err(OpenProblem(format!("records unreadable before the first: {e}"))),
+            Ok(_) => Ok(FirstLine { line: None, skipped }),
+        },
+    }
+}

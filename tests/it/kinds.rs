@@ -1,0 +1,478 @@
+//! Input kinds besides AWS's S3 text: CloudWatch Logs exports and subscription payloads,
+//! and Firehose deliveries. Each is built here in the shape AWS documents (and from the
+//! shared fixtures), and converts to the same rows as the same records given as text.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use flowlake::convert::{ConvertOptions, NoProgress, convert};
+use flowlake::format::Format;
+use flowlake::input::InputKind;
+use flowlake::report::RunReport;
+use flowlake::schema::{CATALOG, FieldType};
+use flowlake::storage::Location;
+
+use crate::common::*;
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+fn opts(input: &Path, lake: &Path) -> ConvertOptions {
+    ConvertOptions::new(vec![Location::Local(input.into())], Location::Local(lake.into()))
+}
+
+fn run(o: &ConvertOptions) -> RunReport {
+    let r = convert(o, &NoProgress).unwrap();
+    assert_eq!(r.rows_in, r.rows_written + r.rows_rejected, "accounting: {r:?}");
+    r
+}
+
+/// The rows of a table over the columns of the text table (sorted).
+fn rows(lake: &Path) -> (Vec<String>, Vec<String>) {
+    let t = read_table(lake);
+    let cols = columns_of(&t);
+    (table_rows(&t, &cols), cols)
+}
+
+/// A generated sample as text files, and its records (header lines left out), file by file.
+fn sample(dir: &Path, records: u64) -> (PathBuf, Vec<Vec<String>>) {
+    let text = dir.join("text");
+    generate_sample(&text, records, 2, 3);
+    let files = log_files(&text);
+    let per_file = files.iter().map(|f| raw_text(f).lines().skip(1).map(str::to_string).collect::<Vec<_>>()).collect();
+    (text, per_file)
+}
+
+/// A CloudWatch Logs export object: each line the event's timestamp, a space, the record.
+fn export_object(records: &[String]) -> Vec<u8> {
+    let mut s = String::new();
+    for (i, r) in records.iter().enumerate() {
+        s.push_str(&format!("2023-08-01T00:{:02}:{:02}.{:03}Z {r}\n", i / 60 % 60, i % 60, i % 1000));
+    }
+    gz(s.as_bytes())
+}
+
+/// A subscription payload as Firehose writes it: a control message, then DATA_MESSAGE
+/// envelopes of up to 40 events each, concatenated.
+fn subscription_object(records: &[String]) -> Vec<u8> {
+    let mut s = String::from(
+        r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1690848000000,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#,
+    );
+    for (n, chunk) in records.chunks(40).enumerate() {
+        let events: Vec<serde_json::Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| serde_json::json!({"id": format!("{n}{i:04}"), "timestamp": 1690848000000u64, "message": m}))
+            .collect();
+        let envelope = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012",
+            "logGroup": "/aws/vpc/flowlogs", "logStream": "eni-0123456789abcdef0",
+            "subscriptionFilters": ["to-firehose"], "logEvents": events});
+        s.push_str(&envelope.to_string());
+    }
+    gz(s.as_bytes())
+}
+
+/// A Firehose delivery: one `{"message": …}` object per record, concatenated without
+/// delimiters (Firehose's default) or one per line.
+fn firehose_object(records: &[String], newline: bool) -> Vec<u8> {
+    let mut s = String::new();
+    for r in records {
+        s.push_str(&serde_json::json!({ "message": r }).to_string());
+        if newline {
+            s.push('\n');
+        }
+    }
+    s.into_bytes()
+}
+
+/// The Python with the independent tools (scripts/test.sh makes it).
+fn python() -> String {
+    std::env::var("FLOWLAKE_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn run_python(args: &[&str]) -> String {
+    let out = std::process::Command::new(python()).args(args).output().expect("run python");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// AWS's Parquet schema: each field's column and physical type.
+fn aws_types() -> String {
+    let m: serde_json::Map<String, serde_json::Value> =
+        CATALOG.iter().map(|f| (f.column.to_string(), f.ty.parquet().into())).collect();
+    serde_json::Value::Object(m).to_string()
+}
+
+/// A Parquet delivery written with arrow-rs in AWS's schema (columns named and typed as
+/// AWS's Parquet deliveries have them, nullable, `-` as null; `\u{1}` in a record is a
+/// space inside a string value).
+fn parquet_object(header: &str, records: &[String]) -> Vec<u8> {
+    let names: Vec<&str> = header.split(' ').collect();
+    let records: Vec<String> = records.to_vec();
+    let rows: Vec<Vec<String>> =
+        records.iter().map(|r| r.split(' ').map(|v| v.replace('\u{1}', " ")).collect()).collect();
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let f = CATALOG.iter().find(|f| f.name == *name).expect("a catalog field");
+        let values = rows.iter().map(|r| (r[i] != "-").then_some(r[i].as_str()));
+        let (ty, a): (DataType, ArrayRef) = match f.ty {
+            FieldType::Int32 => {
+                (DataType::Int32, Arc::new(values.map(|v| v.map(|v| v.parse().unwrap())).collect::<Int32Array>()))
+            }
+            FieldType::Int64 => {
+                (DataType::Int64, Arc::new(values.map(|v| v.map(|v| v.parse().unwrap())).collect::<Int64Array>()))
+            }
+            FieldType::String => (DataType::Utf8, Arc::new(values.collect::<StringArray>())),
+        };
+        fields.push(Field::new(f.column, ty, true));
+        arrays.push(a);
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+    let mut out = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+#[test]
+fn parquet_deliveries_written_by_pyarrow_convert_to_the_rows_of_the_same_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, files) = sample(dir.path(), 3000);
+    let pq = dir.path().join("parquet");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/aws_parquet.py");
+    let written = run_python(&[script, text.to_str().unwrap(), pq.to_str().unwrap(), &aws_types()]);
+    assert_eq!(written.trim(), "3000");
+    let (lake_text, lake_pq) = (dir.path().join("a"), dir.path().join("b"));
+    run(&opts(&text, &lake_text));
+    // Found by the default globs (`*.log.parquet`) and by their content.
+    let r = run(&opts(&pq, &lake_pq));
+    assert_eq!(r.input_kinds, [("parquet".to_string(), files.len() as u64)].into(), "{r:?}");
+    assert_eq!((r.rows_rejected, r.header_lines, r.files_damaged.len()), (0, 0, 0));
+    assert!(r.notes.is_empty(), "Parquet names its fields: {r:?}");
+    assert_eq!(rows(&lake_pq), rows(&lake_text));
+    let again = run(&opts(&pq, &lake_pq));
+    assert_eq!((again.files_skipped, again.rows_in), (files.len() as u64, 0));
+}
+
+#[test]
+fn hostile_parquet_inputs_are_named_and_their_rows_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in/2023/08/01");
+    let good =
+        |port: u32| format!("2 123456789012 eni-1 10.0.0.1 10.0.0.2 {port} 443 6 1 40 1690848000 1690848060 ACCEPT OK");
+    let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    // A row whose value cannot be one field of a record, and one out of its field's range.
+    let records = vec![good(1), good(2).replace("eni-1", "eni\u{1}1"), good(3).replace(" 443 ", " 70000 "), good(4)];
+    write(&input.join("a.log.parquet"), &parquet_object(header, &records));
+    // Cut short, and not Parquet past its magic bytes.
+    let whole = parquet_object(header, &records);
+    write(&input.join("b-cut.log.parquet"), &whole[..whole.len() / 2]);
+    write(
+        &input.join("c-fake.log.parquet"),
+        b"PAR1 this is not a Parquet file
+",
+    );
+    // A column of a type no flow-log field has.
+    let schema = Arc::new(Schema::new(vec![Field::new("ratio", DataType::Float64, true)]));
+    let batch =
+        RecordBatch::try_new(schema, vec![Arc::new(arrow_array::Float64Array::from(vec![0.5])) as ArrayRef]).unwrap();
+    let mut float = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut float, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    write(&input.join("d-float.log.parquet"), &float);
+    let r = run(&opts(&dir.path().join("in"), &dir.path().join("lake")));
+    assert_eq!((r.rows_written, r.rows_rejected), (2, 2), "{r:?}");
+    assert_eq!(
+        r.rejects_by_reason,
+        [("control_character".to_string(), 1), ("invalid_value".to_string(), 1)].into(),
+        "{r:?}"
+    );
+    let rej = rejects(r.rejects_path.as_deref().unwrap());
+    let mut positions: Vec<u64> = rej.iter().map(|r| r.1).collect();
+    positions.sort();
+    assert_eq!(positions, [2, 3], "rows counted from 1: {rej:?}");
+    let damaged =
+        |name: &str| r.files_damaged.iter().find(|d| d.file.ends_with(name)).unwrap_or_else(|| panic!("{r:?}"));
+    assert!(damaged("b-cut.log.parquet").error.contains("Parquet"));
+    assert!(damaged("c-fake.log.parquet").error.contains("not a readable Parquet file"));
+    assert!(damaged("d-float.log.parquet").error.contains("`ratio` is of type Float64"));
+}
+
+#[test]
+fn cloudwatch_exports_convert_to_the_rows_of_the_same_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, files) = sample(dir.path(), 3000);
+    let export = dir.path().join("export");
+    for (i, records) in files.iter().enumerate() {
+        write(&export.join(format!("0f1e2d3c-task/eni-{i:017x}/000000.gz")), &export_object(records));
+    }
+    write(&export.join("0f1e2d3c-task/aws-logs-write-test"), b"Permission Check Successful");
+    let (lake_text, lake_export) = (dir.path().join("a"), dir.path().join("b"));
+    run(&opts(&text, &lake_text));
+    let r = run(&opts(&export, &lake_export));
+    assert_eq!(r.input_kinds, [("cloudwatch-export".to_string(), files.len() as u64)].into());
+    assert_eq!((r.rows_rejected, r.header_lines), (0, 0));
+    assert!(r.notes.iter().any(|n| n.contains("AWS's default format") && n.contains("cloudwatch-export")), "{r:?}");
+    assert_eq!(rows(&lake_export), rows(&lake_text));
+    // Incremental like text: nothing new the second time.
+    let again = run(&opts(&export, &lake_export));
+    assert_eq!((again.files_skipped, again.rows_in), (files.len() as u64, 0));
+}
+
+#[test]
+fn an_export_of_a_custom_format_takes_format_and_rejects_lines_without_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("exportedlogs/2024/12/05/task/eni-1/000000.gz");
+    let lines = "2024-12-05T20:20:00.000Z 2 eni-1235b8ca123456789 172.31.16.139 172.31.16.21\n\
+                 2 eni-1235b8ca123456789 172.31.9.69 172.31.9.12\n\
+                 2024-12-05T20:20:01Z 2 eni-1235b8ca123456789 172.31.9.69 172.31.9.12\n";
+    write(&input, &gz(lines.as_bytes()));
+    let lake = dir.path().join("lake");
+    let format = Format::from_spec("${version} ${interface-id} ${srcaddr} ${dstaddr}").unwrap();
+    let r = run(&opts(&dir.path().join("exportedlogs"), &lake).with_format(Some(format)));
+    assert_eq!((r.rows_written, r.rows_rejected), (2, 1));
+    assert_eq!(r.rejects_by_reason, [("no_timestamp".to_string(), 1)].into());
+    assert!(r.notes.is_empty(), "--format was given: nothing assumed");
+    let rej = rejects(r.rejects_path.as_deref().unwrap());
+    assert_eq!((rej[0].0.as_str(), rej[0].1), (input.to_str().unwrap(), 2));
+    assert!(rej[0].2.starts_with("no timestamp"), "{rej:?}");
+    let (got, cols) = rows(&lake);
+    assert_eq!(cols, ["version", "interface_id", "srcaddr", "dstaddr"]);
+    assert_eq!(got[0], "2 eni-1235b8ca123456789 172.31.16.139 172.31.16.21");
+    // Without --format, records that do not have the default format's 14 fields cannot be read.
+    let r = run(&opts(&dir.path().join("exportedlogs"), &dir.path().join("lake2")));
+    assert_eq!((r.rows_written, r.rows_rejected), (0, 3));
+    assert!(r.files_unusable[0].reason.contains("pass --format"), "{r:?}");
+}
+
+#[test]
+fn subscription_payloads_convert_to_the_rows_of_the_same_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, files) = sample(dir.path(), 3000);
+    let subs = dir.path().join("subs");
+    for (i, records) in files.iter().enumerate() {
+        let name = format!("2023/08/01/00/to-s3-1-2023-08-01-00-{i:02}-00-0b1c2d3e.gz");
+        write(&subs.join(name), &subscription_object(records));
+    }
+    let (lake_text, lake_subs) = (dir.path().join("a"), dir.path().join("b"));
+    run(&opts(&text, &lake_text));
+    let r = run(&opts(&subs, &lake_subs));
+    assert_eq!(r.input_kinds, [("cloudwatch-subscription".to_string(), files.len() as u64)].into());
+    assert_eq!((r.rows_rejected, r.objects_skipped), (0, files.len() as u64));
+    assert_eq!(rows(&lake_subs), rows(&lake_text));
+}
+
+#[test]
+fn firehose_deliveries_convert_to_the_rows_of_the_same_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, files) = sample(dir.path(), 3000);
+    let fh = dir.path().join("firehose");
+    for (i, records) in files.iter().enumerate() {
+        let name = format!("2023/08/01/00/flowlogs-1-2023-08-01-00-{i:02}-00-0b1c2d3e");
+        // Plain and concatenated (Firehose's defaults), gzip, and one record per line.
+        match i % 3 {
+            0 => write(&fh.join(name), &firehose_object(records, false)),
+            1 => write(&fh.join(format!("{name}.gz")), &gz(&firehose_object(records, false))),
+            _ => write(&fh.join(name), &firehose_object(records, true)),
+        }
+    }
+    let (lake_text, lake_fh) = (dir.path().join("a"), dir.path().join("b"));
+    run(&opts(&text, &lake_text));
+    let r = run(&opts(&fh, &lake_fh).with_globs(vec!["*".into()]));
+    assert_eq!(r.input_kinds, [("firehose".to_string(), files.len() as u64)].into());
+    assert_eq!(r.rows_rejected, 0);
+    assert_eq!(rows(&lake_fh), rows(&lake_text));
+}
+
+#[test]
+fn the_shared_subscription_fixtures_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixtures().join("otel-awslogs");
+    let input = dir.path().join("in");
+    write(&input.join("default.json.gz"), &gz(&fs::read(fx.join("valid_vpc_flow_cw.json")).unwrap()));
+    let lake = dir.path().join("lake");
+    let r = run(&opts(&input, &lake));
+    assert_eq!((r.rows_written, r.rows_rejected, r.files_damaged.len()), (2, 0, 0));
+    let (got, cols) = rows(&lake);
+    assert_eq!(cols.len(), 14);
+    assert_eq!(
+        got,
+        [
+            "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
+            "2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK",
+        ]
+    );
+    // The custom-format example (four fields, no start: the date comes from the path), as
+    // plain JSON picked with --glob.
+    let custom = dir.path().join("custom/2024/12/05/x.json");
+    write(&custom, &fs::read(fx.join("valid_vpc_flow_cw_custom.json")).unwrap());
+    let lake = dir.path().join("lake2");
+    let format = Format::from_spec("version interface-id srcaddr dstaddr").unwrap();
+    let o = opts(&dir.path().join("custom"), &lake).with_globs(vec!["*.json".into()]).with_format(Some(format));
+    let r = run(&o);
+    assert_eq!((r.rows_written, r.rows_rejected), (2, 0));
+    assert_eq!(r.partitions.keys().collect::<Vec<_>>(), ["date=2024-12-05"]);
+    assert_eq!(
+        rows(&lake).0,
+        ["2 eni-1235b8ca123456789 172.31.16.139 172.31.16.21", "2 eni-1235b8ca123456789 172.31.9.69 172.31.9.12"]
+    );
+}
+
+/// Hostile payloads: every event ends as a row or a reject, damage is named, nothing panics.
+#[test]
+fn hostile_json_payloads_are_named_never_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let rec =
+        |port: u32| format!("2 123456789012 eni-1 10.0.0.1 10.0.0.2 {port} 443 6 1 40 1690848000 1690848060 ACCEPT OK");
+    let records: Vec<String> = (1..=3).map(rec).collect();
+    // A message with a line break in it: one event, rejected as one.
+    let broken = vec![rec(1), format!("{}\n{}", rec(2), rec(3)), rec(4)];
+    write(&input.join("a-linebreak.gz"), &subscription_object(&broken));
+    // An object cut short: the events of its whole envelopes are kept, the rest is damage.
+    let many: Vec<String> = (10..90).map(rec).collect();
+    let whole = subscription_object(&many);
+    write(&input.join("b-cut.gz"), &whole[..whole.len() - 30]);
+    // JSON of another kind, and an envelope of an unknown message type.
+    write(&input.join("c-other.json.gz"), &gz(br#"{"Records":[{"eventVersion":"1.08"}]}"#));
+    let mut unknown = String::from_utf8(flate2_decode(&subscription_object(&records))).unwrap();
+    unknown.push_str(r#"{"messageType":"NEW_MESSAGE","logEvents":[]}"#);
+    write(&input.join("d-unknown.gz"), &gz(unknown.as_bytes()));
+    let lake = dir.path().join("lake");
+    let r = run(&opts(&input, &lake).with_globs(vec!["*.gz".into()]));
+    let damaged =
+        |name: &str| r.files_damaged.iter().find(|d| d.file.ends_with(name)).unwrap_or_else(|| panic!("{r:?}"));
+    assert_eq!(r.rejects_by_reason, [("control_character".to_string(), 1)].into(), "{r:?}");
+    let rej = rejects(r.rejects_path.as_deref().unwrap());
+    assert_eq!((rej.len(), rej[0].1), (1, 2), "the second event: {rej:?}");
+    let cut = damaged("b-cut.gz");
+    assert!(cut.error.starts_with("records unreadable"), "{cut:?}");
+    assert_eq!(cut.rows_before_damage % 40, 0, "whole envelopes only: {cut:?}");
+    assert!(damaged("c-other.json.gz").error.contains("matches no input kind"));
+    assert!(damaged("d-unknown.gz").error.contains("`NEW_MESSAGE`"));
+    // Rows: the line-break file's two good events, the cut file's whole envelopes, the unknown file's three.
+    assert_eq!(r.rows_written, 2 + cut.rows_before_damage + 3);
+    // Text forced to be read as a subscription payload is damage, named.
+    let text = dir.path().join("text.log");
+    write(&text, format!("version srcaddr\n{}\n", "2 10.0.0.1").as_bytes());
+    let o = opts(&text, &dir.path().join("lake2")).with_input_kind(InputKind::CloudwatchSubscription);
+    let r = run(&o);
+    assert_eq!((r.rows_written, r.files_damaged.len()), (0, 1));
+    assert!(r.files_damaged[0].error.contains("JSON"), "{r:?}");
+}
+
+fn flate2_decode(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out).unwrap();
+    out
+}
+
+/// A folder with the same records, each file in one kind: text as delivered, or
+/// unwrapped into another (every kind in turn); returns it and the text table's sample.
+fn mixed_folder(dir: &Path, records: u64) -> (PathBuf, PathBuf) {
+    let (text, files) = sample(dir, records);
+    let mixed = dir.join("mixed");
+    for (i, (path, records)) in log_files(&text).iter().zip(&files).enumerate() {
+        let to = mixed.join(format!("{i:02}"));
+        let header = raw_text(path).lines().next().unwrap().to_string();
+        match i % 5 {
+            0 => write(&to.join("text.log.gz"), &fs::read(path).unwrap()),
+            1 => write(&to.join("000000.gz"), &export_object(records)),
+            2 => write(&to.join("sub.gz"), &subscription_object(records)),
+            3 => write(&to.join("fh.gz"), &gz(&firehose_object(records, true))),
+            _ => write(&to.join("x.log.parquet"), &parquet_object(&header, records)),
+        }
+    }
+    (text, mixed)
+}
+
+const EVERY_KIND: [&str; 5] = ["cloudwatch-export", "cloudwatch-subscription", "firehose", "parquet", "text"];
+
+#[test]
+fn one_folder_of_every_kind_converts_to_the_union_of_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, mixed) = mixed_folder(dir.path(), 5000);
+    let (lake_text, lake_mixed) = (dir.path().join("a"), dir.path().join("b"));
+    run(&opts(&text, &lake_text));
+    let r = run(&opts(&mixed, &lake_mixed));
+    assert_eq!(r.input_kinds.keys().map(String::as_str).collect::<Vec<_>>(), EVERY_KIND, "{r:?}");
+    assert_eq!((r.rows_rejected, r.files_damaged.len()), (0, 0));
+    let (got, cols) = rows(&lake_mixed);
+    assert_eq!((&got, &cols), (&rows(&lake_text).0, &rows(&lake_text).1));
+    // Independent readers see the same rows.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/read_table.py");
+    let read: serde_json::Value =
+        serde_json::from_str(&run_python(&[script, lake_mixed.to_str().unwrap(), &cols.join(",")])).unwrap();
+    for reader in ["duckdb", "pyarrow"] {
+        let theirs: Vec<String> = serde_json::from_value(read[reader].clone()).unwrap();
+        assert_eq!(theirs, got, "{reader} reads the mixed table");
+    }
+    // The DDL describes every column.
+    let (ddl, _) = flowlake_code(&["ddl", lake_mixed.to_str().unwrap()], 0);
+    for c in &cols {
+        assert!(ddl.contains(&format!("`{c}`")), "{c} in {ddl}");
+    }
+}
+
+#[cfg(feature = "s3")]
+#[test]
+fn one_prefix_of_every_kind_on_s3_converts_to_the_union_of_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, mixed) = mixed_folder(dir.path(), 5000);
+    let s3 = crate::s3::S3::new();
+    let (bucket, outb) = (s3.bucket("kinds-in"), s3.bucket("kinds-out"));
+    s3.upload_dir(&mixed, &bucket);
+    let storage = flowlake::storage::StorageOptions {
+        endpoint_url: Some(crate::s3::endpoint("FLOWLAKE_S3_ENDPOINT")),
+        ..Default::default()
+    };
+    let input = Location::S3 { bucket: bucket.clone(), key: String::new() };
+    let out = Location::S3 { bucket: outb.clone(), key: "lake/".into() };
+    let r = run(&ConvertOptions::new(vec![input.clone()], out.clone()).with_storage(storage.clone()));
+    assert_eq!(r.input_kinds.keys().map(String::as_str).collect::<Vec<_>>(), EVERY_KIND, "{r:?}");
+    assert_eq!((r.rows_rejected, r.files_damaged.len()), (0, 0));
+    // The table downloaded equals the text table's rows.
+    let (lake_text, lake_s3) = (dir.path().join("a"), dir.path().join("b"));
+    run(&opts(&text, &lake_text));
+    s3.download(&outb, "lake/", &lake_s3);
+    assert_eq!(rows(&lake_s3), rows(&lake_text));
+    let again = run(&ConvertOptions::new(vec![input], out).with_storage(storage));
+    assert_eq!((again.files_skipped, again.rows_in), (r.files_in, 0));
+}
+
+#[test]
+fn the_cli_takes_and_reports_input_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in/000000.gz");
+    let record = "2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 443 6 1 40 1690848000 1690848060 ACCEPT OK";
+    write(&input, &gz(format!("2023-08-01T00:00:00.000Z {record}\n").as_bytes()));
+    let lake = dir.path().join("lake");
+    let (_, err) =
+        flowlake_code(&["convert", input.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--input-kind", "csv"], 2);
+    assert!(err.contains("cloudwatch-export") && err.contains("firehose"), "{err}");
+    let (out, _) = flowlake_code(&["convert", input.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--json"], 0);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["input_kinds"], serde_json::json!({"cloudwatch-export": 1}));
+    assert_eq!(report["rows_written"], 1);
+    let (out, _) = flowlake_code(&["schema", input.to_str().unwrap()], 0);
+    assert!(out.contains("input kinds: 1 cloudwatch-export") && out.contains("AWS's default format"), "{out}");
+    // Forced to text, the export line is no header: unusable, with why.
+    let (out, _) = flowlake_code(&["schema", input.to_str().unwrap(), "--input-kind", "text"], 0);
+    assert!(out.contains("unusable") && out.contains("--format"), "{out}");
+}

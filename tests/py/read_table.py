@@ -1,0 +1,35 @@
+"""Reads a converted table with DuckDB and with pyarrow, independently of flowlake.
+
+    read_table.py TABLE_DIR COL,COL,...
+
+Prints JSON {"duckdb": [...], "pyarrow": [...]}: every row of the table's Parquet files
+(folders and files starting with `_` or `.` skipped, as engines skip them) over the
+columns, values joined by spaces, null as `-`, sorted.
+"""
+import json
+import sys
+
+import duckdb
+import pyarrow.dataset as ds
+
+
+def render(rows):
+    return sorted(" ".join("-" if v is None else str(v) for v in r) for r in rows)
+
+
+def main() -> None:
+    table, cols = sys.argv[1], sys.argv[2].split(",")
+    quoted = ", ".join(f'"{c}"' for c in cols)
+    con = duckdb.connect()
+    got_duckdb = con.execute(
+        f"SELECT {quoted} FROM read_parquet(?, hive_partitioning = true, union_by_name = true)",
+        [f"{table}/**/*.parquet"],
+    ).fetchall()
+    data = ds.dataset(table, format="parquet", partitioning="hive", ignore_prefixes=["_", "."])
+    t = data.to_table(columns=cols)
+    got_pyarrow = list(zip(*[t.column(c).to_pylist() for c in cols])) if t.num_rows else []
+    print(json.dumps({"duckdb": render(got_duckdb), "pyarrow": render(got_pyarrow)}))
+
+
+if __name__ == "__main__":
+    main()
