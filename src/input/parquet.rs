@@ -127,39 +127,37 @@ impl Read for Rows {
     }
 }
 
-/// One column of a batch, as the renderer reads it.
+/// One column of a batch, as the renderer reads it: integers widened to 64 bits, strings
+/// as their offsets and bytes.
 enum Column<'a> {
-    Int(Box<dyn Fn(usize) -> i64 + 'a>),
-    Str(Box<dyn Fn(usize) -> &'a str + 'a>),
+    Int(Vec<i64>),
+    Str { offsets: Vec<usize>, bytes: &'a [u8] },
+    View(&'a arrow_array::StringViewArray),
 }
 
 fn column(a: &dyn Array) -> io::Result<Column<'_>> {
     macro_rules! int {
-        ($t:ty) => {{
-            let p = a.as_primitive::<$t>();
-            Column::Int(Box::new(move |i| i64::from(p.value(i))))
-        }};
+        ($t:ty) => {
+            Column::Int(a.as_primitive::<$t>().values().iter().map(|v| i64::from(*v)).collect())
+        };
     }
     Ok(match a.data_type() {
         DataType::Int8 => int!(Int8Type),
         DataType::Int16 => int!(Int16Type),
         DataType::Int32 => int!(Int32Type),
-        DataType::Int64 => int!(Int64Type),
+        DataType::Int64 => Column::Int(a.as_primitive::<Int64Type>().values().to_vec()),
         DataType::UInt8 => int!(UInt8Type),
         DataType::UInt16 => int!(UInt16Type),
         DataType::UInt32 => int!(UInt32Type),
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
-            Column::Str(Box::new(move |i| s.value(i)))
+            Column::Str { offsets: s.value_offsets().iter().map(|o| *o as usize).collect(), bytes: s.value_data() }
         }
         DataType::LargeUtf8 => {
             let s = a.as_string::<i64>();
-            Column::Str(Box::new(move |i| s.value(i)))
+            Column::Str { offsets: s.value_offsets().iter().map(|o| *o as usize).collect(), bytes: s.value_data() }
         }
-        DataType::Utf8View => {
-            let s = a.as_string_view();
-            Column::Str(Box::new(move |i| s.value(i)))
-        }
+        DataType::Utf8View => Column::View(a.as_string_view()),
         other => return Err(io::Error::other(format!("a column of type {other} in the data"))),
     })
 }
@@ -168,18 +166,20 @@ fn column(a: &dyn Array) -> io::Result<Column<'_>> {
 fn render(batch: &RecordBatch, out: &mut Vec<u8>) -> io::Result<()> {
     let arrays = batch.columns();
     let columns: Vec<Column<'_>> = arrays.iter().map(|a| column(a.as_ref())).collect::<io::Result<_>>()?;
+    let nulls: Vec<Option<&arrow_buffer::NullBuffer>> = arrays.iter().map(|a| a.nulls()).collect();
     for row in 0..batch.num_rows() {
-        for (i, (c, a)) in columns.iter().zip(arrays).enumerate() {
+        for (i, (c, n)) in columns.iter().zip(&nulls).enumerate() {
             if i > 0 {
                 out.push(b' ');
             }
-            if a.is_null(row) {
+            if n.is_some_and(|n| n.is_null(row)) {
                 out.push(b'-');
                 continue;
             }
             match c {
-                Column::Int(v) => push_int(out, v(row)),
-                Column::Str(v) => push_field(out, v(row).as_bytes()),
+                Column::Int(v) => push_int(out, v[row]),
+                Column::Str { offsets, bytes } => push_field(out, &bytes[offsets[row]..offsets[row + 1]]),
+                Column::View(v) => push_field(out, v.value(row).as_bytes()),
             }
         }
         out.push(b'\n');
