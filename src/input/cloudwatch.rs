@@ -14,11 +14,11 @@
 
 use serde::Deserialize;
 
-use super::json::{self, Unwrapped};
+use super::json::{JsonKind, Unwrapped};
 use super::{Fields, FirstLine, Source, UnwrapLine};
 use crate::parse::Reason;
 use crate::reject::RejectKind;
-use crate::source::{self, Decoded, InputFile, OpenProblem};
+use crate::source::{InputFile, OpenProblem};
 use crate::storage::Storage;
 
 /// CloudWatch Logs export objects (see the module's documentation).
@@ -27,11 +27,8 @@ pub struct CloudwatchExport;
 /// The CloudWatch Logs export kind.
 pub static CLOUDWATCH_EXPORT: CloudwatchExport = CloudwatchExport;
 
-/// CloudWatch Logs subscription payloads (see the module's documentation).
-pub struct CloudwatchSubscription;
-
-/// The CloudWatch Logs subscription kind.
-pub static CLOUDWATCH_SUBSCRIPTION: CloudwatchSubscription = CloudwatchSubscription;
+/// The CloudWatch Logs subscription kind (see the module's documentation).
+pub static CLOUDWATCH_SUBSCRIPTION: JsonKind = JsonKind::new("cloudwatch-subscription", unwrap_envelopes);
 
 /// The length of the ISO-8601 timestamp `line` starts with (`2023-08-01T00:00:05.000Z`:
 /// date, `T`, time, optional fraction, optional `Z` or `±HH:MM`), if it starts with one.
@@ -98,21 +95,10 @@ impl Source for CloudwatchExport {
         input: &InputFile,
         raw: Option<Vec<u8>>,
     ) -> Result<FirstLine, OpenProblem> {
-        let raw = match raw {
-            Some(line) => Some(line),
-            None => source::first_line(storage, input)?,
-        };
+        let first = super::stored_first_line(storage, input, raw)?;
         // A first line without a timestamp is rejected when the lines are read.
-        let line = raw.map(|l| after_timestamp(&l).map(<[u8]>::to_vec).unwrap_or(l));
+        let line = first.line.map(|l| after_timestamp(&l).map(<[u8]>::to_vec).unwrap_or(l));
         Ok(FirstLine { line, skipped: 0 })
-    }
-
-    fn open(&self, storage: &dyn Storage, input: &InputFile, whole_max: u64) -> Result<Decoded, OpenProblem> {
-        Decoded::open_with(storage, input, whole_max)
-    }
-
-    fn open_fetched(&self, bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
-        Decoded::from_bytes(bytes, input)
     }
 
     fn unwrap_line(&self) -> Option<UnwrapLine> {
@@ -165,37 +151,6 @@ fn unwrap_envelopes(json: &[u8]) -> Unwrapped {
         }
     }
     out
-}
-
-impl Source for CloudwatchSubscription {
-    fn name(&self) -> &'static str {
-        "cloudwatch-subscription"
-    }
-
-    fn own_first_line(&self) -> bool {
-        true
-    }
-
-    fn fields(&self) -> Fields {
-        Fields::Nowhere
-    }
-
-    fn first_line(
-        &self,
-        storage: &dyn Storage,
-        input: &InputFile,
-        _raw: Option<Vec<u8>>,
-    ) -> Result<FirstLine, OpenProblem> {
-        json::first_record(self.open(storage, input, u64::MAX)?)
-    }
-
-    fn open(&self, storage: &dyn Storage, input: &InputFile, _whole_max: u64) -> Result<Decoded, OpenProblem> {
-        json::decode(Decoded::read_stored(storage, input)?, input, unwrap_envelopes)
-    }
-
-    fn open_fetched(&self, bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
-        json::decode(bytes, input, unwrap_envelopes)
-    }
 }
 
 #[cfg(test)]

@@ -11,16 +11,10 @@
 
 use serde::Deserialize;
 
-use super::json::{self, Unwrapped};
-use super::{Fields, FirstLine, Source};
-use crate::source::{Decoded, InputFile, OpenProblem};
-use crate::storage::Storage;
+use super::json::{JsonKind, Unwrapped};
 
-/// Firehose deliveries (see the module's documentation).
-pub struct Firehose;
-
-/// The Firehose kind.
-pub static FIREHOSE: Firehose = Firehose;
+/// The Firehose kind (see the module's documentation).
+pub static FIREHOSE: JsonKind = JsonKind::new("firehose", unwrap_records);
 
 /// Whether `json` (white space trimmed) starts as a Firehose record does: an object whose
 /// first key is `message`.
@@ -56,37 +50,6 @@ fn unwrap_records(json: &[u8]) -> Unwrapped {
         }
     }
     out
-}
-
-impl Source for Firehose {
-    fn name(&self) -> &'static str {
-        "firehose"
-    }
-
-    fn own_first_line(&self) -> bool {
-        true
-    }
-
-    fn fields(&self) -> Fields {
-        Fields::Nowhere
-    }
-
-    fn first_line(
-        &self,
-        storage: &dyn Storage,
-        input: &InputFile,
-        _raw: Option<Vec<u8>>,
-    ) -> Result<FirstLine, OpenProblem> {
-        json::first_record(self.open(storage, input, u64::MAX)?)
-    }
-
-    fn open(&self, storage: &dyn Storage, input: &InputFile, _whole_max: u64) -> Result<Decoded, OpenProblem> {
-        json::decode(Decoded::read_stored(storage, input)?, input, unwrap_records)
-    }
-
-    fn open_fetched(&self, bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
-        json::decode(bytes, input, unwrap_records)
-    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,56 @@
 
 use std::io::Read;
 
-use super::FirstLine;
+use super::{Fields, FirstLine, Source};
 use crate::source::{Decoded, InputFile, OpenProblem};
+use crate::storage::Storage;
+
+/// A kind whose inputs are JSON objects holding records (CloudWatch Logs subscription
+/// payloads, Firehose deliveries): read whole, its records unwrapped by `unwrap`, one
+/// line each; no header (the format comes from `--format`, or is AWS's default).
+pub struct JsonKind {
+    name: &'static str,
+    unwrap: fn(&[u8]) -> Unwrapped,
+}
+
+impl JsonKind {
+    pub(super) const fn new(name: &'static str, unwrap: fn(&[u8]) -> Unwrapped) -> JsonKind {
+        JsonKind { name, unwrap }
+    }
+}
+
+impl Source for JsonKind {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn own_first_line(&self) -> bool {
+        true
+    }
+
+    fn fields(&self) -> Fields {
+        Fields::Nowhere
+    }
+
+    fn first_line(
+        &self,
+        storage: &dyn Storage,
+        input: &InputFile,
+        _raw: Option<Vec<u8>>,
+    ) -> Result<FirstLine, OpenProblem> {
+        // The first record may be anywhere in the first object: read whole (and again by
+        // the read stage; these objects are small).
+        first_record(self.open(storage, input, u64::MAX)?)
+    }
+
+    fn open(&self, storage: &dyn Storage, input: &InputFile, _whole_max: u64) -> Result<Decoded, OpenProblem> {
+        decode(Decoded::read_stored(storage, input)?, input, self.unwrap)
+    }
+
+    fn open_fetched(&self, bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
+        decode(bytes, input, self.unwrap)
+    }
+}
 
 /// Most decompressed bytes of one JSON object (read whole, as JSON is): 64 times its
 /// stored size (JSON of log events compresses about tenfold), at least 16 MiB, at most 2 GiB,
@@ -48,11 +96,7 @@ impl Unwrapped {
 
 /// Decompresses a whole object (gzip or plain) and unwraps its records with `unwrap`.
 /// A damaged gzip member makes the whole object unreadable: JSON cannot be read around it.
-pub(super) fn decode(
-    bytes: Vec<u8>,
-    input: &InputFile,
-    unwrap: fn(&[u8]) -> Unwrapped,
-) -> Result<Decoded, OpenProblem> {
+fn decode(bytes: Vec<u8>, input: &InputFile, unwrap: fn(&[u8]) -> Unwrapped) -> Result<Decoded, OpenProblem> {
     let stored = bytes.len() as u64;
     let mut decoded = Decoded::from_bytes(bytes, input)?;
     let gzip = decoded.is_gzip();
@@ -81,7 +125,7 @@ pub(super) fn decode(
 
 /// The first record of an object opened by [`decode`]. An object whose records end in
 /// damage before the first is damaged; damage after it is reported when the records are read.
-pub(super) fn first_record(mut decoded: Decoded) -> Result<FirstLine, OpenProblem> {
+fn first_record(mut decoded: Decoded) -> Result<FirstLine, OpenProblem> {
     let skipped = decoded.skipped();
     let mut lines = Vec::new();
     let read = decoded.read_to_end(&mut lines);

@@ -23,8 +23,9 @@ mod json;
 mod parquet;
 mod text;
 
-pub use cloudwatch::{CLOUDWATCH_EXPORT, CLOUDWATCH_SUBSCRIPTION, CloudwatchExport, CloudwatchSubscription};
-pub use firehose::{FIREHOSE, Firehose};
+pub use cloudwatch::{CLOUDWATCH_EXPORT, CLOUDWATCH_SUBSCRIPTION, CloudwatchExport};
+pub use firehose::FIREHOSE;
+pub use json::JsonKind;
 pub use parquet::{AwsParquet, PARQUET};
 pub use text::{TEXT, Text};
 
@@ -79,9 +80,15 @@ pub trait Source: Send + Sync {
     ) -> Result<FirstLine, OpenProblem>;
     /// Opens the input for reading: read whole when it has at most `whole_max` stored
     /// bytes (every damaged part then known before the first line), streamed otherwise.
-    fn open(&self, storage: &dyn Storage, input: &InputFile, whole_max: u64) -> Result<Decoded, OpenProblem>;
-    /// Opens an input whose stored bytes were fetched already (read ahead from S3).
-    fn open_fetched(&self, bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem>;
+    /// By default as lines of text (gzip, every member verified, or plain).
+    fn open(&self, storage: &dyn Storage, input: &InputFile, whole_max: u64) -> Result<Decoded, OpenProblem> {
+        Decoded::open_with(storage, input, whole_max)
+    }
+    /// Opens an input whose stored bytes were fetched already (read ahead from S3); by
+    /// default as lines of text.
+    fn open_fetched(&self, bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
+        Decoded::from_bytes(bytes, input)
+    }
     /// Whether the kind finds an input's first record without its first line as text (it
     /// reads the input its own way: JSON whole, Parquet by its footer), so that a first line
     /// that cannot be read as text (a long JSON object cut off) does not decide the input.
@@ -92,6 +99,16 @@ pub trait Source: Send + Sync {
     fn unwrap_line(&self) -> Option<UnwrapLine> {
         None
     }
+}
+
+/// The first line of an input of lines, as stored (decompressed): `raw` when the caller
+/// read it already.
+fn stored_first_line(storage: &dyn Storage, input: &InputFile, raw: Option<Vec<u8>>) -> Result<FirstLine, OpenProblem> {
+    let line = match raw {
+        Some(line) => Some(line),
+        None => crate::source::first_line(storage, input)?,
+    };
+    Ok(FirstLine { line, skipped: 0 })
 }
 
 /// Which kind the inputs are: found from each input's content (`Auto`), or forced.

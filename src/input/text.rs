@@ -2,7 +2,7 @@
 //! record per line, a header line naming the fields first.
 
 use super::{Fields, FirstLine, Source};
-use crate::source::{self, Decoded, InputFile, OpenProblem};
+use crate::source::{InputFile, OpenProblem};
 use crate::storage::Storage;
 
 /// Flow-log text (see the module's documentation).
@@ -26,19 +26,7 @@ impl Source for Text {
         input: &InputFile,
         raw: Option<Vec<u8>>,
     ) -> Result<FirstLine, OpenProblem> {
-        let line = match raw {
-            Some(line) => Some(line),
-            None => source::first_line(storage, input)?,
-        };
-        Ok(FirstLine { line, skipped: 0 })
-    }
-
-    fn open(&self, storage: &dyn Storage, input: &InputFile, whole_max: u64) -> Result<Decoded, OpenProblem> {
-        Decoded::open_with(storage, input, whole_max)
-    }
-
-    fn open_fetched(&self, bytes: Vec<u8>, input: &InputFile) -> Result<Decoded, OpenProblem> {
-        Decoded::from_bytes(bytes, input)
+        super::stored_first_line(storage, input, raw)
     }
 }
 
