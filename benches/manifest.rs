@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use flowlake::storage::{LocalStorage, Location, Storage};
 use flowlake::table::log::checkpoint::{self, Checkpoint, CoveredInput, CoveredRun};
-use flowlake::table::log::{self, InputEntry, Manifest, RunManifest};
+use flowlake::table::log::{self, InputEntry, Manifest, ReadAs, ReadAsTable, RunManifest};
 
 const INPUTS: u64 = 1_000_000;
 const RUNS: u64 = 24 * 365;
@@ -41,6 +41,9 @@ fn table() -> (tempfile::TempDir, Location) {
             replaces: Vec::new(),
         })
         .collect();
+    // Every input recorded as read as text, as flowlake records them.
+    let mut read_as = ReadAsTable::default();
+    let text = read_as.intern(ReadAs { kind: Some("text".into()), format: None });
     let inputs: Vec<CoveredInput> = (0..INPUTS)
         .map(|i| CoveredInput {
             location: key(i),
@@ -53,10 +56,11 @@ fn table() -> (tempfile::TempDir, Location) {
                 1 + (i * 365 / INPUTS) % 31
             )],
             run: (i * RUNS / INPUTS) as u32,
+            read_as: text,
         })
         .collect();
-    let bytes =
-        checkpoint::encode(&Checkpoint { format: 2, runs, legacy: Vec::new(), log_through: RUNS, inputs }).unwrap();
+    let cp = Checkpoint { format: 2, runs, legacy: Vec::new(), log_through: RUNS, inputs, read_as };
+    let bytes = checkpoint::encode(&cp).unwrap();
     eprintln!("checkpoint of {INPUTS} inputs over {RUNS} runs: {} bytes", bytes.len());
     LocalStorage.put(&checkpoint::dir(&root).join(&format!("{RUNS:020}-cp.parquet")), &bytes).unwrap();
     // Commits since the checkpoint: 31 of 12 inputs each (an hour of 12 ENIs).
@@ -68,7 +72,8 @@ fn table() -> (tempfile::TempDir, Location) {
                 version: "x".into(),
                 rows: 20_000,
                 partitions: vec!["date=2024-01-01".into()],
-                was: None,
+                kind: Some("text".into()),
+                ..Default::default()
             })
             .collect();
         let run = RunManifest {

@@ -260,6 +260,8 @@ fn repair(
                 rebuild.iter().cloned().collect::<Vec<_>>().join(", ")
             )));
         }
+        // The inputs are read again as their runs read them (the log records how), into
+        // the table's own layout (a conversion's default).
         let run = convert(
             &ConvertOptions::new(inputs, root.clone())
                 .with_storage(opts.storage.clone())

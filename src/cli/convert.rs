@@ -11,8 +11,10 @@ pub(super) struct ConvertArgs {
     out: String,
     /// Partition layout: date (date=YYYY-MM-DD), hour (date=…/hour=HH), aws (AWS's Hive-compatible
     /// aws-account-id=…/aws-service=…/aws-region=…/year=…/month=…/day=…) or aws-hour (… /hour=HH).
-    #[arg(long, default_value = "date", value_name = "LAYOUT")]
-    partition: String,
+    /// Default: the table's own, or date for a new table; another than the table's is
+    /// refused, except with --full-refresh.
+    #[arg(long, value_name = "LAYOUT")]
+    partition: Option<String>,
     /// Parquet compression: zstd[:LEVEL], snappy, gzip[:LEVEL] or none.
     #[arg(long, default_value_t = Compression::default().to_string(), value_name = "CODEC")]
     compression: String,
@@ -130,7 +132,11 @@ pub(super) fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
     {
         return Err(Error::Usage("--from is after --to".into()));
     }
-    Ok(ConvertOptions::new(a.input.locations()?, out)
+    let mut opts = ConvertOptions::new(a.input.locations()?, out);
+    if let Some(p) = &a.partition {
+        opts = opts.with_layout(p.parse()?);
+    }
+    Ok(opts
         .with_ddl(Some(names))
         .with_storage(a.s3.options())
         .with_filter(filter)
@@ -142,7 +148,6 @@ pub(super) fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_input_kind(a.input.kind())
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)
-        .with_layout(a.partition.parse()?)
         .with_parquet(parquet)
         .with_max_rejects(a.max_rejects))
 }

@@ -167,7 +167,9 @@ pub(super) fn commit(
             .jobs
             .iter()
             .zip(job_parts)
-            .map(|(j, (rows, p))| log::entry(&j.input, rows, p, records.get(&j.input.key).map(String::as_str)))
+            .map(|(j, (rows, p))| {
+                log::entry(&j.input, rows, p, records.get(&j.input.key).map(String::as_str), j.read_as())
+            })
             .collect(),
         file_stats: report.files.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
         replaces: planned.replaces,

@@ -47,7 +47,7 @@ pub struct ConvertOptions {
     input_kind: InputKind,
     globs: Vec<String>,
     threads: usize,
-    layout: Layout,
+    layout: Option<Layout>,
     parquet: ParquetOptions,
     max_rejects: Option<u64>,
     batch_rows: usize,
@@ -72,7 +72,7 @@ impl ConvertOptions {
             input_kind: InputKind::Auto,
             globs: Vec::new(),
             threads: 0,
-            layout: Layout::default(),
+            layout: None,
             parquet: ParquetOptions::default(),
             max_rejects: None,
             batch_rows: 64 * 1024,
@@ -114,10 +114,17 @@ impl ConvertOptions {
         self
     }
 
-    /// Partition layout. Default: [`Layout::Date`].
+    /// Partition layout. Default: the table's (that of the files its log names), or
+    /// [`Layout::Date`] for a new table. A layout other than the table's is refused,
+    /// unless the run is a full refresh (which rewrites the whole table in it).
     pub fn with_layout(mut self, layout: Layout) -> Self {
-        self.layout = layout;
+        self.layout = Some(layout);
         self
+    }
+
+    /// The layout the run writes (once resolved against the table by [`convert`]).
+    fn layout(&self) -> Layout {
+        self.layout.unwrap_or_default()
     }
 
     /// Parquet settings. Default: [`ParquetOptions::default`].
@@ -256,6 +263,23 @@ impl ConvertOptions {
     }
 }
 
+/// The options with the layout the run writes: the one asked for, else the table's (a
+/// new table's: date). A table holds one layout: a run asking for another is refused
+/// before it reads anything (its rows would land in folders the table's readers do not
+/// look in, and a rebuild of a partition would drop them). A full refresh replaces every
+/// file, so it may change the layout.
+fn with_table_layout(opts: &ConvertOptions, table_log: &log::Manifest) -> Result<ConvertOptions> {
+    let table = table_log.layout();
+    match (opts.layout, table) {
+        (Some(asked), Some(table)) if asked != table && !opts.full_refresh => Err(Error::Usage(format!(
+            "the table at {} is partitioned by {table}, and this run asks for {asked}: leave out --partition \
+             (or pass --partition {table}), or pass --full-refresh to rewrite the whole table by {asked}",
+            opts.output
+        ))),
+        (asked, table) => Ok(opts.clone().with_layout(asked.or(table).unwrap_or_default())),
+    }
+}
+
 /// The table's storage and where the run's report goes, checked before any work: the
 /// output is not a file, and is writable (its bucket exists), so that a run fails now,
 /// not after an hour of work.
@@ -303,11 +327,12 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     // interrupted runs committed), its files and rejects staged under a hidden folder,
     // committed in order or not at all, and only then moved into place.
     let tx = Transaction::begin(out.clone(), &opts.output, &name, started as i64)?;
+    let opts = &with_table_layout(opts, tx.log())?;
     let mut planned = plan::plan_inputs(opts, tx.log(), inputs)?;
     let inputs = std::mem::take(&mut planned.inputs);
     let fetches = if inputs.iter().any(|(s, _)| s.is_remote()) { inputs.clone() } else { Vec::new() };
     let reading = Reading { format: opts.format.as_ref(), kind: opts.input_kind };
-    let scanned = scan::scan_inputs(inputs, reading, opts.layout, &pool, opts.s3_concurrency)?;
+    let scanned = scan::scan_inputs(inputs, reading, &planned.as_recorded, opts.layout(), &pool, opts.s3_concurrency)?;
     progress.start(scanned.jobs.len() as u64, scanned.jobs.iter().map(|j| j.input.meta.size).sum());
     let setup = run::Setup {
         opts,

@@ -11,6 +11,7 @@ use crate::storage::{self, Location, Storage, StorageOptions};
 use crate::table::log::{Manifest, Seen};
 
 use super::ConvertOptions;
+use super::scan::AsRecorded;
 
 /// An input with the storage that reads it.
 pub(super) type Input = (Arc<dyn Storage>, InputFile);
@@ -73,6 +74,9 @@ pub(super) struct Planned {
     pub replaces: Vec<String>,
     /// Files this one replaces (the rebuilt partitions' files).
     pub replaces_files: Vec<String>,
+    /// Unchanged inputs read again for a rebuild, by key: how their runs read them (the
+    /// options of this run apply to the inputs it reads for the first time or that changed).
+    pub as_recorded: HashMap<String, AsRecorded>,
 }
 
 /// Decides what to convert: inputs the table records unchanged are skipped; a changed one
@@ -114,7 +118,13 @@ pub(super) fn plan_inputs(opts: &ConvertOptions, manifest: &Manifest, inputs: Ve
             false
         }
     });
-    Ok(Planned { inputs, records, files_skipped, rebuild, replaces, replaces_files })
+    let mut as_recorded = HashMap::new();
+    for key in rebuild.iter().flat_map(|r| &r.reread) {
+        if let Some(read_as) = records.get(key).and_then(|r| manifest.read_as(r)) {
+            as_recorded.insert(key.clone(), AsRecorded::of(&records[key], read_as)?);
+        }
+    }
+    Ok(Planned { inputs, records, files_skipped, rebuild, replaces, replaces_files, as_recorded })
 }
 
 /// The partitions to rebuild (those changed inputs wrote to, and those asked for), the

@@ -319,7 +319,7 @@ impl Run<'_> {
         text: &[u8],
     ) -> Result<()> {
         match w.parser.parse(plan, text) {
-            Ok(parsed) => match self.opts.layout.bucket(parsed.start, job.input.path_time) {
+            Ok(parsed) => match self.opts.layout().bucket(parsed.start, job.input.path_time) {
                 Some(time) => {
                     let key = (time, job.origin);
                     // Recorded even for rows left out below: the log says where all of an input's rows are.
@@ -332,7 +332,7 @@ impl Run<'_> {
                     }
                     self.append(w, plan, key, text)?;
                 }
-                None => self.reject(w, job, line_no, &no_date_reason(self.opts.layout), text),
+                None => self.reject(w, job, line_no, &no_date_reason(self.opts.layout()), text),
             },
             Err(r) => self.reject(w, job, line_no, &r, text),
         }

@@ -264,7 +264,7 @@ impl<'a> Run<'a> {
 
     /// The folder of a partition, e.g. `date=2023-08-01`.
     pub(super) fn partition_path(&self, (time, origin): Bucket) -> String {
-        self.opts.layout.path(time, self.scanned.origins.get(origin as usize))
+        self.opts.layout().path(time, self.scanned.origins.get(origin as usize))
     }
 
     /// After the workers: the files written and the rejects, checked to account for every

@@ -19,6 +19,7 @@ use crate::report::FormatSeen;
 use crate::schema::TableColumns;
 use crate::source::{self, InputFile, InputFilter};
 use crate::storage::{Location, Storage, StorageOptions};
+use crate::table::log::ReadAs;
 
 use super::plan::{Input, discover_all};
 
@@ -60,6 +61,54 @@ pub(super) struct Job {
     pub origin: u32,
 }
 
+impl Job {
+    /// How the run read this input, for its record: its kind, and the fields its records
+    /// were read with where the input does not name them (a rebuild reads it so again).
+    pub fn read_as(&self) -> ReadAs {
+        let named_by_input = matches!(self.source.fields(), Fields::Schema);
+        let format = match &self.prep {
+            Prep::Headerless(f) if !named_by_input => Some(f.header_line()),
+            _ => None,
+        };
+        ReadAs { kind: Some(self.source.name().to_string()), format }
+    }
+}
+
+/// How a rebuild reads an input the table records unchanged: as the run that converted
+/// it did, whatever the options of the rebuilding run.
+#[derive(Clone, Debug)]
+pub(super) struct AsRecorded {
+    kind: InputKind,
+    format: Option<Format>,
+}
+
+impl AsRecorded {
+    /// From the table's record of `input` (shown as `name`).
+    pub(super) fn of(name: &str, r: &ReadAs) -> Result<AsRecorded> {
+        let kind = r.kind.as_deref().unwrap_or("text");
+        let kind = InputKind::from_name(kind).filter(|k| *k != InputKind::Auto).ok_or_else(|| {
+            Error::Refused(format!(
+                "{name} was converted by a newer flowlake, which read it as input kind `{kind}`; this flowlake \
+                 does not know that kind, so it cannot read it again to rebuild its partitions: upgrade flowlake"
+            ))
+        })?;
+        let format = match &r.format {
+            None => None,
+            Some(line) => Some(Format::from_header(line.as_bytes()).map_err(|p| {
+                Error::Damaged(format!(
+                    "the table's log records that {name} was read with the fields `{line}`, which are not a \
+                     flow-log format ({p}); the log was edited or damaged: restore it from a backup"
+                ))
+            })?),
+        };
+        Ok(AsRecorded { kind, format })
+    }
+
+    fn reading(&self) -> Reading<'_> {
+        Reading { format: self.format.as_ref(), kind: self.kind }
+    }
+}
+
 /// What the header scan found, for the run.
 pub(super) struct Scanned {
     /// One job per input, in path order.
@@ -86,15 +135,17 @@ pub struct Reading<'a> {
 
 /// Reads every input's header on `pool` (on as many threads as fetches when inputs are
 /// remote: reading the headers of objects is waiting, not computing), and plans the table.
+/// Inputs in `recorded` (by key) are read as recorded, the others as `reading` says.
 pub(super) fn scan_inputs(
     inputs: Vec<Input>,
     reading: Reading<'_>,
+    recorded: &HashMap<String, AsRecorded>,
     layout: Layout,
     pool: &rayon::ThreadPool,
     s3_concurrency: usize,
 ) -> Result<Scanned> {
     let remote = inputs.iter().any(|(s, _)| s.is_remote());
-    let scan = || scan_all(inputs, reading);
+    let scan = || scan_all(inputs, reading, recorded);
     let mut jobs = if remote {
         rayon::ThreadPoolBuilder::new()
             .num_threads(s3_concurrency.max(pool.current_num_threads()))
@@ -254,11 +305,12 @@ fn scan(storage: &dyn Storage, input: &InputFile, reading: Reading<'_>) -> (&'st
 }
 
 /// Reads every input's header, in parallel on the current rayon pool.
-fn scan_all(inputs: Vec<Input>, reading: Reading<'_>) -> Vec<Job> {
+fn scan_all(inputs: Vec<Input>, reading: Reading<'_>, recorded: &HashMap<String, AsRecorded>) -> Vec<Job> {
     use rayon::prelude::*;
     inputs
         .into_par_iter()
         .map(|(storage, input)| {
+            let reading = recorded.get(&input.key).map_or(reading, AsRecorded::reading);
             let (source, prep, assumed_format) = scan(storage.as_ref(), &input, reading);
             Job { input, storage, source, prep, assumed_format, origin: 0 }
         })
@@ -415,7 +467,7 @@ pub fn inspect(
     storage: &StorageOptions,
 ) -> Result<SchemaReport> {
     let found = discover_all(inputs, globs, storage, &InputFilter::default())?;
-    let mut jobs = scan_all(found.files, reading);
+    let mut jobs = scan_all(found.files, reading, &HashMap::new());
     refuse_colliding_columns(&mut jobs);
     let (formats, table) = formats_and_table(&jobs);
     let mut report = SchemaReport {

@@ -192,4 +192,36 @@ mod tests {
         let not_json = unwrap_envelopes(b"version srcaddr\n2 10.0.0.1\n");
         assert!(not_json.lines().is_empty() && not_json.damage.unwrap().contains("after event 0"));
     }
+
+    /// The payloads around a damaged gzip member are read; the member's are lost and named.
+    #[test]
+    fn payloads_around_a_damaged_member_are_read() {
+        use crate::gzip::{BadMember, Damage};
+        let env = |m: &str| format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"message":"{m}"}}]}}"#);
+        let (one, two, three) = (env("2 a"), env("2 b"), env("2 c"));
+        let json = format!("{one}{two}{three}");
+        let bad = |number: u64, range: std::ops::Range<usize>| BadMember {
+            number,
+            stored: 0..1,
+            decompressed: range.start as u64..range.end as u64,
+            damage: Damage::Checksum,
+        };
+        let middle = bad(2, one.len()..one.len() + two.len());
+        let u = super::super::json::unwrap_around(json.as_bytes(), &[middle], unwrap_envelopes);
+        assert_eq!(u.lines(), b"2 a\n2 c\n");
+        let d = u.damage.unwrap();
+        assert!(
+            d.contains("gzip member 2") && d.contains("failed its CRC check") && d.contains("records are lost"),
+            "{d}"
+        );
+        // A damaged member that ends inside a payload: what follows it up to the next
+        // payload cannot be read either, and is named after the member.
+        let ragged = bad(2, one.len()..one.len() + two.len() + 5);
+        let u = super::super::json::unwrap_around(json.as_bytes(), &[ragged], unwrap_envelopes);
+        assert_eq!(u.lines(), b"2 a\n");
+        assert!(u.damage.unwrap().contains("after gzip member 2: the JSON is damaged after event 0"));
+        // No damage: the whole object, as one stretch.
+        let u = super::super::json::unwrap_around(json.as_bytes(), &[], unwrap_envelopes);
+        assert_eq!((u.lines(), u.damage.as_deref()), (&b"2 a\n2 b\n2 c\n"[..], None));
+    }
 }

@@ -4,6 +4,7 @@
 use std::io::Read;
 
 use super::{Fields, FirstLine, Source};
+use crate::gzip::BadMember;
 use crate::source::{Decoded, InputFile, OpenProblem};
 use crate::storage::Storage;
 
@@ -95,7 +96,10 @@ impl Unwrapped {
 }
 
 /// Decompresses a whole object (gzip or plain) and unwraps its records with `unwrap`.
-/// A damaged gzip member makes the whole object unreadable: JSON cannot be read around it.
+/// The JSON of a damaged gzip member cannot be read (nor told into records), so its
+/// records are lost, and named as damage; the members around it are read on their own
+/// (CloudWatch Logs compresses each subscription payload by itself, and Firehose
+/// concatenates them, so one damaged member loses one payload).
 fn decode(bytes: Vec<u8>, input: &InputFile, unwrap: fn(&[u8]) -> Unwrapped) -> Result<Decoded, OpenProblem> {
     let stored = bytes.len() as u64;
     let mut decoded = Decoded::from_bytes(bytes, input)?;
@@ -103,9 +107,6 @@ fn decode(bytes: Vec<u8>, input: &InputFile, unwrap: fn(&[u8]) -> Unwrapped) -> 
     let mut json = Vec::new();
     let max = max_payload(stored);
     let cut = (&mut decoded).take(max + 1).read_to_end(&mut json).err();
-    if let Some(m) = decoded.bad_members().first() {
-        return Err(OpenProblem(format!("{}: the JSON cannot be read around damaged data", m.describe())));
-    }
     if json.len() as u64 > max {
         return Err(OpenProblem(format!(
             "the object decompresses to more than {} MiB of JSON, 64 times its stored size: more than flowlake \
@@ -113,14 +114,47 @@ fn decode(bytes: Vec<u8>, input: &InputFile, unwrap: fn(&[u8]) -> Unwrapped) -> 
             max >> 20
         )));
     }
-    let body = json.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&json);
-    let mut u = unwrap(body);
+    let mut u = unwrap_around(&json, &decoded.bad_members(), unwrap);
     if let Some(e) = cut {
         let what = if gzip { "gzip stream damaged" } else { "read failed" };
         let after = u.damage.map(|d| format!("; {d}")).unwrap_or_default();
         u.damage = Some(format!("{what} at byte {}: {e}{after}", decoded.compressed_offset()));
     }
     Ok(Decoded::from_records(u.lines, stored, gzip, u.damage, u.skipped))
+}
+
+/// The records of `json` unwrapped by `unwrap`, leaving out the bytes of damaged gzip
+/// members (`bad`, in order): each stretch between them is unwrapped on its own, and each
+/// damaged member (and any damage within a stretch) is named in the damage.
+pub(super) fn unwrap_around(json: &[u8], bad: &[BadMember], unwrap: fn(&[u8]) -> Unwrapped) -> Unwrapped {
+    let mut all = Unwrapped::with_capacity(json.len() / 2);
+    let mut damage = Vec::new();
+    let mut from = 0usize;
+    let mut after: Option<&BadMember> = None;
+    let stretches = bad.iter().map(Some).chain([None]);
+    for next in stretches {
+        let to = next.map_or(json.len(), |m| (m.decompressed.start as usize).clamp(from, json.len()));
+        let stretch = &json[from..to];
+        let stretch = if from == 0 { stretch.strip_prefix(b"\xef\xbb\xbf").unwrap_or(stretch) } else { stretch };
+        if !stretch.iter().all(u8::is_ascii_whitespace) {
+            let u = unwrap(stretch);
+            all.lines.extend_from_slice(&u.lines);
+            all.skipped += u.skipped;
+            if let Some(d) = u.damage {
+                damage.push(match after {
+                    Some(m) => format!("after gzip member {}: {d}", m.number),
+                    None => d,
+                });
+            }
+        }
+        if let Some(m) = next {
+            damage.push(format!("{}: the JSON in it cannot be read, so its records are lost", m.describe()));
+            from = (m.decompressed.end as usize).clamp(to, json.len());
+            after = Some(m);
+        }
+    }
+    all.damage = (!damage.is_empty()).then(|| damage.join("; "));
+    all
 }
 
 /// The first record of an object opened by [`decode`]. An object whose records end in

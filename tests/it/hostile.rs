@@ -753,6 +753,48 @@ fn verify_finds_missing_stray_and_changed_files_and_repair_mends_them() {
     assert_eq!(json_report(&out)["files_in"], 0);
 }
 
+/// A table keeps one layout: `verify --repair` of an hourly table rebuilds the missing
+/// hour in hours (a rebuild in days would write no row of that hour and still replace
+/// its files); a later run without --partition writes in the table's layout; a run that
+/// asks for another is refused before it reads anything, unless it is a full refresh,
+/// which rewrites the whole table in it.
+#[test]
+fn a_table_keeps_its_layout_through_repairs_and_later_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("s");
+    generate_sample(&sample, 3_000, 1, 6);
+    let lake = dir.path().join("lake");
+    let (s, l) = (sample.to_str().unwrap(), lake.to_str().unwrap());
+    flowlake_code(&["convert", s, "--out", l, "--partition", "hour", "-q"], 0);
+    let hourly = |lake: &Path| parquet_files(lake).iter().all(|(p, _)| p.contains("/hour="));
+    assert!(hourly(&lake));
+    let files = parquet_files(&lake);
+    fs::remove_file(&files[files.len() / 2].1).unwrap();
+    let (_, err) = flowlake_code(&["verify", l, "--repair"], 0);
+    assert!(err.contains("1 problems, 1 mended"), "{err}");
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw, "after the repair every record is there exactly once");
+    assert!(hourly(&lake));
+    flowlake_code(&["verify", l], 0);
+    // A run asking for days: refused, nothing read or written.
+    let more = dir.path().join("s/more");
+    generate_sample(&more, 500, 1, 1);
+    let (_, err) = flowlake_code(&["convert", s, "--out", l, "--partition", "date", "-q"], 2);
+    assert!(err.contains("is partitioned by hour, and this run asks for date: leave out --partition"), "{err}");
+    let (now, _) = rows_and_raw(&lake, &sample);
+    assert!(now.len() == rows.len(), "the refused run changed nothing");
+    // Without --partition: the table's hours.
+    flowlake_code(&["convert", s, "--out", l, "-q"], 0);
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw && hourly(&lake), "the new inputs' rows in hours, once");
+    // A full refresh may change it: the whole table, by day.
+    flowlake_code(&["convert", s, "--out", l, "--full-refresh", "--partition", "date", "-q"], 0);
+    let files = parquet_files(&lake);
+    assert!(files.iter().all(|(p, _)| !p.contains("/hour=")), "{files:?}");
+    let (rows, raw) = rows_and_raw(&lake, &sample);
+    assert!(rows == raw, "every record once, in days");
+}
+
 /// A committed run's file left in its staging folder (a crash before the move) and the
 /// staging folder of a run killed two days ago: verify names both; --repair tidies them as
 /// every transaction does first, and the table holds every record once.

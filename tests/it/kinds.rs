@@ -476,3 +476,133 @@ fn the_cli_takes_and_reports_input_kinds() {
     let (out, _) = flowlake_code(&["schema", input.to_str().unwrap(), "--input-kind", "text"], 0);
     assert!(out.contains("unusable") && out.contains("--format"), "{out}");
 }
+
+/// A repair (and any rebuild) reads an unchanged input again as its run read it, whatever
+/// the rebuilding run is told: headerless text and a CloudWatch Logs export of a custom
+/// format (given by --format once), a subscription payload read in AWS's default format
+/// (assumed), and an export whose kind was forced. Without the record, a repair would read
+/// them without --format and reject every line, and the partition's rows would be gone.
+#[test]
+fn a_repair_reads_inputs_again_as_their_runs_read_them() {
+    use flowlake::verify::{VerifyOptions, verify};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let custom = "2 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 1690848000";
+    write(&input.join("headerless/a.log"), format!("{custom}\n").as_bytes());
+    write(
+        &input.join("export/task/eni-1/000000.gz"),
+        &gz(format!("2023-08-01T00:00:01.000Z {}\n", custom.replace(".139", ".140")).as_bytes()),
+    );
+    let lake = dir.path().join("lake");
+    let format = Format::from_spec("${version} ${interface-id} ${srcaddr} ${dstaddr} ${start}").unwrap();
+    let r = run(&opts(&input, &lake).with_format(Some(format)));
+    assert_eq!((r.rows_written, r.rows_rejected), (2, 0), "{r:?}");
+    // A second run adds AWS-default-format subscription payloads to the same day, with no --format.
+    let (_, files) = sample(dir.path(), 200);
+    let on_the_day = |l: &String| l.split(' ').nth(10).is_some_and(|s| ("1690848000".."1690934400").contains(&s));
+    let day: Vec<String> = files.concat().into_iter().filter(on_the_day).collect();
+    assert!(!day.is_empty());
+    write(&dir.path().join("sub/a.gz"), &subscription_object(&day));
+    let r = run(&opts(&dir.path().join("sub"), &lake));
+    assert_eq!((r.rows_written, r.rows_rejected), (day.len() as u64, 0), "{r:?}");
+    // Over every column (the two runs' files have different ones).
+    let cols: Vec<String> = Format::aws_default().fields().iter().map(|f| f.column_name()).collect();
+    let all_rows = || table_rows(&read_table(&lake), &cols);
+    let before = all_rows();
+    assert_eq!(before.len(), day.len() + 2);
+    // A file of the day goes missing; the repair rebuilds the day from all three inputs.
+    let files = parquet_files(&lake);
+    assert!(files.iter().all(|(p, _)| p == "date=2023-08-01"), "{files:?}");
+    fs::remove_file(&files[0].1).unwrap();
+    let v = verify(&VerifyOptions { root: Location::Local(lake.clone()), storage: Default::default(), repair: true })
+        .unwrap();
+    let run = v.repair_run.expect("a rebuild");
+    assert_eq!((run.rows_rejected, v.repaired), (0, 1), "{run:?}");
+    assert_eq!(all_rows(), before, "every record once, read as before");
+    // The log records how each input was read.
+    let log =
+        flowlake::table::log::Manifest::load(&flowlake::storage::LocalStorage, &Location::Local(lake.clone())).unwrap();
+    let read_as = |p: &Path| {
+        let key = Location::Local(fs::canonicalize(p).unwrap()).identity();
+        log.read_as(&key).cloned().unwrap()
+    };
+    let fields = Some("version interface-id srcaddr dstaddr start".to_string());
+    let a = read_as(&input.join("headerless/a.log"));
+    assert_eq!((a.kind.as_deref(), &a.format), (Some("text"), &fields));
+    let e = read_as(&input.join("export/task/eni-1/000000.gz"));
+    assert_eq!((e.kind.as_deref(), &e.format), (Some("cloudwatch-export"), &fields));
+    let s = read_as(&dir.path().join("sub/a.gz"));
+    assert_eq!(
+        (s.kind.as_deref(), s.format),
+        (Some("cloudwatch-subscription"), Some(Format::aws_default().header_line()))
+    );
+}
+
+/// An input whose kind was forced (an export read as text, its timestamps a field of a
+/// custom format) is read so again by a rebuild that a changed neighbour causes, though
+/// the rebuilding run forces nothing: read by content it would be an export without
+/// --format, and its line rejected.
+#[test]
+fn a_rebuild_keeps_a_forced_input_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, other) = (dir.path().join("in"), dir.path().join("other"));
+    write(&input.join("forced.log"), b"2023-08-01T00:00:01.000Z 2 eni-1 10.0.0.1 10.0.0.9 1690848000\n");
+    let lake = dir.path().join("lake");
+    // No flow-log field holds the timestamp: a name the catalog does not know keeps it, as a string.
+    let format = Format::from_header(b"event-time version interface-id srcaddr dstaddr start").unwrap();
+    let r = run(&opts(&input, &lake).with_format(Some(format)).with_input_kind(InputKind::Text));
+    assert_eq!((r.rows_written, r.rows_rejected), (1, 0), "{r:?}");
+    // A headered text file of the same day arrives, then changes: the day is rebuilt.
+    let header = "version interface-id srcaddr dstaddr start\n";
+    write(&other.join("b.log"), format!("{header}2 eni-2 10.0.0.2 10.0.0.9 1690848000\n").as_bytes());
+    let both = || {
+        ConvertOptions::new(
+            vec![Location::Local(input.clone()), Location::Local(other.clone())],
+            Location::Local(lake.clone()),
+        )
+    };
+    assert_eq!((run(&both()).rows_written, run(&both()).rows_in), (1, 0));
+    write(&other.join("b.log"), format!("{header}2 eni-2 10.0.0.44 10.0.0.9 1690848000\n").as_bytes());
+    let r = run(&both());
+    assert_eq!((r.rows_written, r.rows_rejected), (2, 0), "the forced input read again as text: {r:?}");
+    let (got, _) = rows(&lake);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().any(|r| r.contains("10.0.0.1 ")) && got.iter().any(|r| r.contains("10.0.0.44 ")), "{got:?}");
+}
+
+/// Subscription payloads as CloudWatch Logs sends them through Firehose: each payload
+/// gzip-compressed by itself, the members concatenated. A damaged member loses its own
+/// payload, named in the report; the payloads around it are converted.
+#[test]
+fn a_damaged_member_of_a_subscription_object_loses_only_its_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, files) = sample(dir.path(), 300);
+    let records = files.concat();
+    let chunks: Vec<&[String]> = records.chunks(100).collect();
+    assert_eq!(chunks.len(), 3);
+    let members: Vec<Vec<u8>> = chunks.iter().map(|c| subscription_object(c)).collect();
+    let mut object = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let mut m = m.clone();
+        if i == 1 {
+            let crc = m.len() - 8; // the trailer: CRC-32, then the length
+            m[crc] ^= 0xff;
+        }
+        object.extend_from_slice(&m);
+    }
+    let input = dir.path().join("sub/a.gz");
+    write(&input, &object);
+    let r = run(&opts(&dir.path().join("sub"), &dir.path().join("lake")));
+    // Each member holds a control message and its payloads.
+    let lost = chunks[1].len() as u64;
+    assert_eq!((r.rows_written, r.rows_rejected), (records.len() as u64 - lost, 0), "{r:?}");
+    assert_eq!(r.files_damaged.len(), 1, "{r:?}");
+    let d = &r.files_damaged[0];
+    assert!(d.error.contains("gzip member 2") && d.error.contains("records are lost"), "{d:?}");
+    // The table's rows are those of the first and third payloads' records as headered text.
+    let text: String = chunks[0].iter().chain(chunks[2]).map(|r| format!("{r}\n")).collect();
+    let header = Format::aws_default().header_line();
+    write(&dir.path().join("kept/a.log"), format!("{header}\n{text}").as_bytes());
+    run(&opts(&dir.path().join("kept"), &dir.path().join("lake-kept")));
+    assert_eq!(rows(&dir.path().join("lake")), rows(&dir.path().join("lake-kept")));
+}

@@ -3,7 +3,8 @@
 //! file plus the few commits written since, not thousands of small JSON files.
 //!
 //! A checkpoint is a Parquet file `_flowlake/checkpoint/<sequence>-<id>.parquet`:
-//! one row per input (location, size, version, rows, partitions, run) and, in its
+//! one row per input (location, size, version, rows, partitions, run, and how it was
+//! read: kind and format, columns that checkpoints before input kinds lack) and, in its
 //! footer metadata, the runs it covers (ids, sequences, the files of theirs still in
 //! the table), every flowlake 0.1 manifest it covers by name, and the last commit of
 //! the log it covers (`log_through`). It is written with one atomic put, so it is
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::HashSet;
 
-use super::{FileStats, Manifest, RunManifest, list_or_empty, log_sequence};
+use super::{FileStats, Manifest, ReadAs, ReadAsTable, RunManifest, list_or_empty, log_sequence};
 use crate::error::{Error, Result};
 use crate::storage::{Location, Storage};
 
@@ -121,6 +122,8 @@ pub struct CoveredInput {
     pub partitions: Vec<String>,
     /// Index into [`Checkpoint::runs`] of the run that converted it.
     pub run: u32,
+    /// Index into [`Checkpoint::read_as`] of how it was read.
+    pub read_as: u32,
 }
 
 /// What a checkpoint holds.
@@ -136,6 +139,8 @@ pub struct Checkpoint {
     pub log_through: u64,
     /// The current record of every input those runs converted.
     pub inputs: Vec<CoveredInput>,
+    /// How they were read, each way once.
+    pub read_as: ReadAsTable,
 }
 
 fn schema() -> Arc<Schema> {
@@ -147,6 +152,10 @@ fn schema() -> Arc<Schema> {
         // Partition folders joined by newlines (a folder name never holds one).
         Field::new("partitions", DataType::Utf8, false),
         Field::new("run", DataType::UInt32, false),
+        // How the input was read (null where nothing was recorded); few distinct values,
+        // so the columns' dictionaries hold them once.
+        Field::new("kind", DataType::Utf8, true),
+        Field::new("format", DataType::Utf8, true),
     ]))
 }
 
@@ -176,6 +185,7 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
         )));
     }
     let mut inputs = Vec::new();
+    let mut read_as = ReadAsTable::default();
     for batch in builder.build().map_err(|e| damaged(loc, e))? {
         let batch = batch.map_err(|e| damaged(loc, e))?;
         let col = |name: &str| batch.column_by_name(name).ok_or_else(|| damaged(loc, format!("no column {name}")));
@@ -192,7 +202,32 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
             .downcast_ref::<UInt32Array>()
             .cloned()
             .ok_or_else(|| damaged(loc, "run".to_string()))?;
+        // Checkpoints written before input kinds lack these columns.
+        let optional = |name: &str| -> Result<Option<StringArray>> {
+            match batch.column_by_name(name) {
+                None => Ok(None),
+                Some(c) => {
+                    c.as_any().downcast_ref::<StringArray>().cloned().map(Some).ok_or_else(|| damaged(loc, name))
+                }
+            }
+        };
+        let (kind, format) = (optional("kind")?, optional("format")?);
+        fn text(a: &Option<StringArray>, i: usize) -> Option<&str> {
+            a.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
+        }
+        // Neighbouring inputs were mostly read alike: only a change of value is looked up.
+        let mut last: Option<(Option<&str>, Option<&str>, u32)> = None;
         for i in 0..batch.num_rows() {
+            let (k, f) = (text(&kind, i), text(&format, i));
+            let read_as = match last {
+                Some((lk, lf, index)) if (lk, lf) == (k, f) => index,
+                _ => {
+                    let owned = ReadAs { kind: k.map(str::to_string), format: f.map(str::to_string) };
+                    let index = read_as.intern(owned);
+                    last = Some((k, f, index));
+                    index
+                }
+            };
             let p = partitions.value(i);
             inputs.push(CoveredInput {
                 location: location.value(i).to_string(),
@@ -201,6 +236,7 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
                 rows: rows.value(i),
                 partitions: if p.is_empty() { Vec::new() } else { p.split('\n').map(str::to_string).collect() },
                 run: run.value(i),
+                read_as,
             });
         }
     }
@@ -210,6 +246,7 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
         legacy: footer.legacy,
         log_through: footer.log_through,
         inputs,
+        read_as,
     })
 }
 
@@ -238,6 +275,8 @@ pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>> {
             Arc::new(UInt64Array::from_iter_values(chunk.iter().map(|i| i.rows))),
             Arc::new(StringArray::from_iter_values(chunk.iter().map(|i| i.partitions.join("\n")))),
             Arc::new(UInt32Array::from_iter_values(chunk.iter().map(|i| i.run))),
+            Arc::new(StringArray::from_iter(chunk.iter().map(|i| cp.read_as.get(i.read_as).kind.as_deref()))),
+            Arc::new(StringArray::from_iter(chunk.iter().map(|i| cp.read_as.get(i.read_as).format.as_deref()))),
         ];
         let batch = RecordBatch::try_new(schema.clone(), columns).expect("checkpoint columns match");
         w.write(&batch).map_err(fail)?;
@@ -291,6 +330,7 @@ impl Manifest {
                 rows: r.rows,
                 partitions: r.partitions.clone(),
                 run: r.run as u32,
+                read_as: r.read_as,
             })
             .collect();
         // Sorted by location: neighbouring keys share long prefixes, which compresses well.
@@ -299,7 +339,8 @@ impl Manifest {
         let mut names = self.legacy_names.clone();
         names.sort();
         names.dedup();
-        Checkpoint { format: FORMAT, runs, legacy: names, log_through: self.max_sequence, inputs }
+        let read_as = self.read_as.clone();
+        Checkpoint { format: FORMAT, runs, legacy: names, log_through: self.max_sequence, inputs, read_as }
     }
 
     /// True when every run is settled: nothing it replaces is left to delete, and
@@ -366,7 +407,7 @@ mod tests {
                     version: format!("v{size}"),
                     rows: size * 10,
                     partitions: vec![format!("date={day}")],
-                    was: None,
+                    ..Default::default()
                 })
                 .collect(),
             files: vec![format!("date=x/part-{id}.parquet")],
@@ -492,6 +533,46 @@ mod tests {
         assert_eq!((folded.run_ids(), folded.len()), (vec!["r3".to_string()], 1));
     }
 
+    /// How each input was read survives a fold; a checkpoint written before input kinds
+    /// (without the kind and format columns) still reads, with nothing recorded.
+    #[test]
+    fn how_inputs_were_read_survives_a_fold_and_older_checkpoints_lack_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        let mut r = run("r1", 1, &[("/a", 1, "2023-08-01"), ("/b", 2, "2023-08-01"), ("/c", 3, "2023-08-01")]);
+        r.inputs[0].kind = Some("text".into());
+        r.inputs[1].kind = Some("cloudwatch-export".into());
+        r.inputs[1].format = Some("version srcaddr start".into());
+        assert!(log::commit_at(&s, &root, &r).unwrap());
+        let before = Manifest::load(&s, &root).unwrap();
+        let cp = fold(&s, &root, &before).unwrap();
+        let after = Manifest::load(&s, &root).unwrap();
+        assert_eq!(after.uncovered_runs(), 0, "the commit is covered: the records come from the checkpoint");
+        let text = ReadAs { kind: Some("text".into()), format: None };
+        let export = ReadAs { kind: Some("cloudwatch-export".into()), format: Some("version srcaddr start".into()) };
+        for m in [&before, &after] {
+            assert_eq!((m.read_as("/a"), m.read_as("/b"), m.read_as("/c")), (Some(&text), Some(&export), None));
+        }
+        // The same checkpoint as flowlake wrote it before input kinds: without the two columns.
+        let bytes = std::fs::read(cp.as_local().unwrap()).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes)).unwrap();
+        let kv = builder.metadata().file_metadata().key_value_metadata().cloned();
+        let batches: Vec<RecordBatch> =
+            builder.build().unwrap().map(|b| b.unwrap().project(&[0, 1, 2, 3, 4, 5]).unwrap()).collect();
+        let mut old = Vec::new();
+        let props = WriterProperties::builder().set_key_value_metadata(kv).build();
+        let mut w = ArrowWriter::try_new(&mut old, batches[0].schema(), Some(props)).unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        std::fs::write(cp.as_local().unwrap(), old).unwrap();
+        let m = Manifest::load(&s, &root).unwrap();
+        assert_eq!((m.len(), m.read_as("/a"), m.read_as("/b")), (3, None, None));
+        assert_eq!(m.partitions_of("/b"), Some(&["date=2023-08-01".to_string()][..]));
+    }
+
     #[test]
     fn a_checkpoint_of_many_inputs_is_small() {
         // 200,000 inputs named like AWS's delivery, over 200 runs.
@@ -507,6 +588,9 @@ mod tests {
                 replaces: Vec::new(),
             })
             .collect();
+        // Every input recorded as read as text, as this flowlake records them.
+        let mut read_as = ReadAsTable::default();
+        let text = read_as.intern(ReadAs { kind: Some("text".into()), format: None });
         let inputs: Vec<CoveredInput> = (0..n)
             .map(|i| {
                 let day = 1 + i % 28;
@@ -522,10 +606,11 @@ mod tests {
                     rows: 20_000,
                     partitions: vec![format!("date=2023-08-{day:02}")],
                     run: (i % 200) as u32,
+                    read_as: text,
                 }
             })
             .collect();
-        let cp = Checkpoint { format: FORMAT, runs, legacy: Vec::new(), log_through: 200, inputs };
+        let cp = Checkpoint { format: FORMAT, runs, legacy: Vec::new(), log_through: 200, inputs, read_as };
         let bytes = encode(&cp).unwrap();
         eprintln!("{} bytes for {n} inputs", bytes.len());
         // ETags are random and incompressible (16 bytes each); the rest compresses well.

@@ -26,6 +26,7 @@ use std::io::Read;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::partition::Layout;
 use crate::source::InputFile;
 use crate::storage::{Location, ObjectMeta, Storage};
 use crate::table::paths::{self, relative};
@@ -33,7 +34,7 @@ use crate::table::paths::{self, relative};
 pub mod checkpoint;
 
 /// One converted input.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputEntry {
     /// How it is known: its canonical location ([`Location::identity`]). flowlake 0.1
     /// recorded the path as the run was given it (perhaps relative).
@@ -53,6 +54,57 @@ pub struct InputEntry {
     /// replaces (a relative path, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub was: Option<String>,
+    /// The input kind its records were read as (`text`, `cloudwatch-export`, …): a rebuild
+    /// reads it so again. Absent in commits of flowlake versions before input kinds, whose
+    /// inputs a rebuild reads with the options of its own run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The fields its records were read with, as a header line, where the input does not
+    /// name them itself (`--format` was given, or AWS's default format was assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// How a run read an input, where the run decided it rather than the input's content:
+/// what a rebuild needs to read the input's records into the same rows again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReadAs {
+    /// The input kind's name; `None` in records of flowlake versions before input kinds.
+    pub kind: Option<String>,
+    /// The fields the records were read with (a header line), where the input names none.
+    pub format: Option<String>,
+}
+
+/// The distinct ways inputs were read, each stored once (a table has a few, and may have
+/// millions of inputs); index 0 is "not recorded".
+#[derive(Clone, Debug)]
+pub struct ReadAsTable {
+    all: Vec<ReadAs>,
+    index: HashMap<ReadAs, u32>,
+}
+
+impl Default for ReadAsTable {
+    fn default() -> ReadAsTable {
+        ReadAsTable { all: vec![ReadAs::default()], index: HashMap::from([(ReadAs::default(), 0)]) }
+    }
+}
+
+impl ReadAsTable {
+    /// The index of `r`, added if new.
+    pub fn intern(&mut self, r: ReadAs) -> u32 {
+        if let Some(i) = self.index.get(&r) {
+            return *i;
+        }
+        let i = self.all.len() as u32;
+        self.all.push(r.clone());
+        self.index.insert(r, i);
+        i
+    }
+
+    /// The way at `i` (index 0, or one out of range: nothing recorded).
+    pub fn get(&self, i: u32) -> &ReadAs {
+        self.all.get(i as usize).unwrap_or(&self.all[0])
+    }
 }
 
 /// Rows and bytes of one written file, as its run recorded them.
@@ -127,6 +179,8 @@ struct Recorded {
     partitions: Vec<String>,
     /// Index into [`Manifest::runs`] of the run that recorded it.
     run: usize,
+    /// Index into [`Manifest::read_as`] of how it was read.
+    read_as: u32,
 }
 
 /// Every input converted into a table so far: the newest checkpoint (if any)
@@ -150,6 +204,8 @@ pub struct Manifest {
     /// The file that keeps flowlake 0.1 away is in the manifest folder.
     has_marker: bool,
     max_sequence: u64,
+    /// How the inputs were read, each way once.
+    read_as: ReadAsTable,
 }
 
 /// The folder of flowlake 0.1's run manifests of the table at `root`.
@@ -387,9 +443,10 @@ impl Manifest {
                 )));
             }
             m.index_legacy(&i.location, cp.format == 1);
+            let read_as = m.read_as.intern(cp.read_as.get(i.read_as).clone());
             m.inputs.insert(
                 i.location,
-                Recorded { size: i.size, version: i.version, rows: i.rows, partitions: i.partitions, run },
+                Recorded { size: i.size, version: i.version, rows: i.rows, partitions: i.partitions, run, read_as },
             );
         }
         m.legacy_names.extend(covered_legacy.iter().cloned());
@@ -476,6 +533,7 @@ impl Manifest {
             };
             if newer {
                 self.index_legacy(&i.location, legacy);
+                let read_as = self.read_as.intern(ReadAs { kind: i.kind.clone(), format: i.format.clone() });
                 self.inputs.insert(
                     i.location.clone(),
                     Recorded {
@@ -484,6 +542,7 @@ impl Manifest {
                         rows: i.rows,
                         partitions: i.partitions.clone(),
                         run: idx,
+                        read_as,
                     },
                 );
             }
@@ -582,6 +641,18 @@ impl Manifest {
         self.inputs.get(location).map(|r| r.partitions.as_slice()).filter(|p| !p.is_empty())
     }
 
+    /// How an input was read when it was converted, where its run recorded it (`None`:
+    /// not converted, or by a flowlake version before input kinds).
+    pub fn read_as(&self, location: &str) -> Option<&ReadAs> {
+        self.inputs.get(location).map(|r| self.read_as.get(r.read_as)).filter(|r| r.kind.is_some())
+    }
+
+    /// The partition layout of the table's files (that of the first file its log names
+    /// whose folder is one; `None` for a table without files).
+    pub fn layout(&self) -> Option<Layout> {
+        self.live_files().keys().find_map(|f| f.rsplit_once('/').and_then(|(d, _)| Layout::detect(d)))
+    }
+
     /// Every recorded input that wrote rows to any of `partitions`.
     pub fn inputs_writing_to(&self, partitions: &std::collections::BTreeSet<String>) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -600,6 +671,7 @@ impl Manifest {
             .inputs
             .iter()
             .map(|(loc, r)| {
+                let read_as = self.read_as.get(r.read_as);
                 let e = InputEntry {
                     location: loc.clone(),
                     size: r.size,
@@ -607,6 +679,8 @@ impl Manifest {
                     rows: r.rows,
                     partitions: r.partitions.clone(),
                     was: None,
+                    kind: read_as.kind.clone(),
+                    format: read_as.format.clone(),
                 };
                 (e, &self.runs[r.run].1)
             })
@@ -1102,8 +1176,14 @@ pub fn commit_at(storage: &dyn Storage, root: &Location, run: &RunManifest) -> R
 }
 
 /// The entry for an input; `record`: the location the table recorded it under before, if
-/// that is not its canonical one.
-pub fn entry(input: &InputFile, rows: u64, partitions: Vec<String>, record: Option<&str>) -> InputEntry {
+/// that is not its canonical one; `read_as`: how it was read.
+pub fn entry(
+    input: &InputFile,
+    rows: u64,
+    partitions: Vec<String>,
+    record: Option<&str>,
+    read_as: ReadAs,
+) -> InputEntry {
     InputEntry {
         location: input.key.clone(),
         size: input.meta.size,
@@ -1111,6 +1191,8 @@ pub fn entry(input: &InputFile, rows: u64, partitions: Vec<String>, record: Opti
         rows,
         partitions,
         was: record.filter(|r| *r != input.key).map(str::to_string),
+        kind: read_as.kind,
+        format: read_as.format,
     }
 }
 
@@ -1145,7 +1227,7 @@ pub(crate) mod tests {
                     version: "v".into(),
                     rows: 1,
                     partitions: vec!["date=2023-08-01".into()],
-                    was: None,
+                    ..Default::default()
                 })
                 .collect(),
             files: files.iter().map(|f| f.to_string()).collect(),
@@ -1419,6 +1501,33 @@ pub(crate) mod tests {
         }
     }
 
+    /// The table's layout is that of the files its log names (none for an empty table);
+    /// files a later run replaced do not count.
+    #[test]
+    fn the_layout_is_that_of_the_files_the_log_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        assert_eq!(Manifest::load(&s, &root).unwrap().layout(), None);
+        let hourly = RunManifest {
+            run_id: "r1".into(),
+            sequence: 1,
+            files: vec!["date=2023-08-01/hour=05/part-r1.parquet".into()],
+            ..RunManifest::default()
+        };
+        assert!(commit_at(&s, &root, &hourly).unwrap());
+        assert_eq!(Manifest::load(&s, &root).unwrap().layout(), Some(Layout::Hour));
+        let daily = RunManifest {
+            run_id: "r2".into(),
+            sequence: 2,
+            files: vec!["date=2023-08-01/part-r2.parquet".into()],
+            replaces: vec!["r1".into()],
+            ..RunManifest::default()
+        };
+        assert!(commit_at(&s, &root, &daily).unwrap());
+        assert_eq!(Manifest::load(&s, &root).unwrap().layout(), Some(Layout::Date));
+    }
+
     /// Inputs flowlake 0.1 recorded by a relative path are recognised wherever the table is
     /// used from: by the path's end, the size and the version.
     #[test]
@@ -1443,7 +1552,7 @@ pub(crate) mod tests {
             version: input.meta.version.clone(),
             rows: 1,
             partitions: vec!["date=2023-08-01".into()],
-            was: None,
+            ..Default::default()
         }];
         legacy(&s, &root, &run);
         let m = Manifest::load(&s, &root).unwrap();
@@ -1462,7 +1571,7 @@ pub(crate) mod tests {
         assert_eq!(m.record_of(&s, &elsewhere).unwrap(), None);
         // Once a commit records it under its canonical location, the old record is gone.
         let mut next = commit("S", &[], &[], &[]);
-        next.inputs = vec![entry(&input, 1, vec!["date=2023-08-01".into()], rec.as_deref())];
+        next.inputs = vec![entry(&input, 1, vec!["date=2023-08-01".into()], rec.as_deref(), ReadAs::default())];
         next.sequence = 1;
         commit_at(&s, &root, &next).unwrap();
         let m = Manifest::load(&s, &root).unwrap();
