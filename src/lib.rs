@@ -6,10 +6,11 @@
 //!
 //! - ground floor: [`schema`] (the field catalog), [`partition`] (the output
 //!   layout), [`storage`] (list/read/atomic write; the only module that knows
-//!   local disk from object storage);
+//!   local disk from object storage), [`ip`] (addresses and CIDR blocks as numbers);
 //! - [`format`] (header → fields), [`parse`] (lines → Arrow arrays and
 //!   rejects), [`source`] (inputs → decompressed streams), [`input`] (the [`input::Source`]
-//!   seam: one input kind each), [`sink`] (Parquet
+//!   seam: one input kind each), [`enrich`] (who is behind an address: lookup tables
+//!   the user gives), [`sink`] (Parquet
 //!   writers per partition), [`report`], [`generate`] (sample data);
 //! - [`table`] (what a table holds, its log of commits [`table::log`], and
 //!   [`table::Transaction`], the one commit protocol every change uses);
@@ -37,11 +38,13 @@
 pub mod compact;
 pub mod convert;
 pub mod ddl;
+pub mod enrich;
 pub mod error;
 pub mod format;
 pub mod generate;
 pub mod gzip;
 pub mod input;
+pub mod ip;
 pub mod parse;
 pub mod partition;
 #[cfg(feature = "query")]

@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use flowlake::ip::{self, Cidr, PrivateRanges};
 use flowlake::partition::parse_day;
-use flowlake::query::ip::{self, Cidr, PrivateRanges};
 use flowlake::query::output::{self, OutputFormat};
 use flowlake::query::{
     Direction, Filter, FindQuery, Lake, Metric, PrivateCidrsQuery, QueryOptions, Question, ResultSink, SourcesQuery,

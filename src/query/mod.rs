@@ -9,7 +9,6 @@
 //! SQL over that table; [`Lake::run`] streams any SQL's answer to a
 //! [`ResultSink`] ([`output`] has table, CSV, JSON and Parquet ones).
 
-pub mod ip;
 mod objstore;
 pub mod output;
 mod questions;

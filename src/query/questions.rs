@@ -5,8 +5,8 @@
 
 use std::net::IpAddr;
 
-use super::ip::{Cidr, PrivateRanges};
 use crate::error::{Error, Result};
+use crate::ip::{Cidr, PrivateRanges};
 use crate::partition::{Layout, SqlDialect, format_day};
 
 /// Which address of a flow a test applies to.

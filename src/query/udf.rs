@@ -19,7 +19,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::ip::{self, Cidr};
+use crate::ip::{self, Cidr};
 
 /// The three address functions, ready to register.
 pub fn all() -> Vec<ScalarUDF> {

@@ -12,8 +12,8 @@ use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
 use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::generate::{self, GenerateOptions};
+use flowlake::ip::Cidr;
 use flowlake::partition::{format_day, parse_day};
-use flowlake::query::ip::Cidr;
 use flowlake::query::{
     Direction, Filter, FindQuery, Lake, Metric, PrivateCidrsQuery, QueryOptions, Question, SourcesQuery, TopGroup,
     TopQuery, ip_target,

@@ -188,57 +188,7 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
     let mut read_as = ReadAsTable::default();
     for batch in builder.build().map_err(|e| damaged(loc, e))? {
         let batch = batch.map_err(|e| damaged(loc, e))?;
-        let col = |name: &str| batch.column_by_name(name).ok_or_else(|| damaged(loc, format!("no column {name}")));
-        let strings = |name: &str| -> Result<StringArray> {
-            col(name)?.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| damaged(loc, name.to_string()))
-        };
-        let u64s = |name: &str| -> Result<UInt64Array> {
-            col(name)?.as_any().downcast_ref::<UInt64Array>().cloned().ok_or_else(|| damaged(loc, name.to_string()))
-        };
-        let (location, version, partitions) = (strings("location")?, strings("version")?, strings("partitions")?);
-        let (size, rows) = (u64s("size")?, u64s("rows")?);
-        let run = col("run")?
-            .as_any()
-            .downcast_ref::<UInt32Array>()
-            .cloned()
-            .ok_or_else(|| damaged(loc, "run".to_string()))?;
-        // Checkpoints written before input kinds lack these columns.
-        let optional = |name: &str| -> Result<Option<StringArray>> {
-            match batch.column_by_name(name) {
-                None => Ok(None),
-                Some(c) => {
-                    c.as_any().downcast_ref::<StringArray>().cloned().map(Some).ok_or_else(|| damaged(loc, name))
-                }
-            }
-        };
-        let (kind, format) = (optional("kind")?, optional("format")?);
-        fn text(a: &Option<StringArray>, i: usize) -> Option<&str> {
-            a.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
-        }
-        // Neighbouring inputs were mostly read alike: only a change of value is looked up.
-        let mut last: Option<(Option<&str>, Option<&str>, u32)> = None;
-        for i in 0..batch.num_rows() {
-            let (k, f) = (text(&kind, i), text(&format, i));
-            let read_as = match last {
-                Some((lk, lf, index)) if (lk, lf) == (k, f) => index,
-                _ => {
-                    let owned = ReadAs { kind: k.map(str::to_string), format: f.map(str::to_string) };
-                    let index = read_as.intern(owned);
-                    last = Some((k, f, index));
-                    index
-                }
-            };
-            let p = partitions.value(i);
-            inputs.push(CoveredInput {
-                location: location.value(i).to_string(),
-                size: size.value(i),
-                version: version.value(i).to_string(),
-                rows: rows.value(i),
-                partitions: if p.is_empty() { Vec::new() } else { p.split('\n').map(str::to_string).collect() },
-                run: run.value(i),
-                read_as,
-            });
-        }
+        read_inputs(&batch, loc, &mut inputs, &mut read_as)?;
     }
     Ok(Checkpoint {
         format: footer.format,
@@ -248,6 +198,62 @@ pub fn read(storage: &dyn Storage, loc: &Location) -> Result<Checkpoint> {
         inputs,
         read_as,
     })
+}
+
+/// The inputs one batch of a checkpoint holds, appended to `inputs` (how each was read
+/// interned in `read_as`).
+fn read_inputs(
+    batch: &RecordBatch,
+    loc: &Location,
+    inputs: &mut Vec<CoveredInput>,
+    read_as: &mut ReadAsTable,
+) -> Result<()> {
+    let col = |name: &str| batch.column_by_name(name).ok_or_else(|| damaged(loc, format!("no column {name}")));
+    let strings = |name: &str| -> Result<StringArray> {
+        col(name)?.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| damaged(loc, name.to_string()))
+    };
+    let u64s = |name: &str| -> Result<UInt64Array> {
+        col(name)?.as_any().downcast_ref::<UInt64Array>().cloned().ok_or_else(|| damaged(loc, name.to_string()))
+    };
+    let (location, version, partitions) = (strings("location")?, strings("version")?, strings("partitions")?);
+    let (size, rows) = (u64s("size")?, u64s("rows")?);
+    let run =
+        col("run")?.as_any().downcast_ref::<UInt32Array>().cloned().ok_or_else(|| damaged(loc, "run".to_string()))?;
+    // Checkpoints written before input kinds lack these columns.
+    let optional = |name: &str| -> Result<Option<StringArray>> {
+        match batch.column_by_name(name) {
+            None => Ok(None),
+            Some(c) => c.as_any().downcast_ref::<StringArray>().cloned().map(Some).ok_or_else(|| damaged(loc, name)),
+        }
+    };
+    let (kind, format) = (optional("kind")?, optional("format")?);
+    fn text(a: &Option<StringArray>, i: usize) -> Option<&str> {
+        a.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
+    }
+    // Neighbouring inputs were mostly read alike: only a change of value is looked up.
+    let mut last: Option<(Option<&str>, Option<&str>, u32)> = None;
+    for i in 0..batch.num_rows() {
+        let (k, f) = (text(&kind, i), text(&format, i));
+        let read_as = match last {
+            Some((lk, lf, index)) if (lk, lf) == (k, f) => index,
+            _ => {
+                let index = read_as.intern(ReadAs { kind: k.map(str::to_string), format: f.map(str::to_string) });
+                last = Some((k, f, index));
+                index
+            }
+        };
+        let p = partitions.value(i);
+        inputs.push(CoveredInput {
+            location: location.value(i).to_string(),
+            size: size.value(i),
+            version: version.value(i).to_string(),
+            rows: rows.value(i),
+            partitions: if p.is_empty() { Vec::new() } else { p.split('\n').map(str::to_string).collect() },
+            run: run.value(i),
+            read_as,
+        });
+    }
+    Ok(())
 }
 
 /// Encodes a checkpoint as Parquet.
