@@ -127,6 +127,10 @@ fn decode(bytes: Vec<u8>, input: &InputFile, unwrap: fn(&[u8]) -> Unwrapped) -> 
 /// members (`bad`, in order): each stretch between them is unwrapped on its own, and each
 /// damaged member (and any damage within a stretch) is named in the damage.
 pub(super) fn unwrap_around(json: &[u8], bad: &[BadMember], unwrap: fn(&[u8]) -> Unwrapped) -> Unwrapped {
+    if bad.is_empty() {
+        // The usual case: one stretch, its lines not copied again.
+        return unwrap(json.strip_prefix(b"\xef\xbb\xbf").unwrap_or(json));
+    }
     let mut all = Unwrapped::with_capacity(json.len() / 2);
     let mut damage = Vec::new();
     let mut from = 0usize;
