@@ -39,6 +39,7 @@ fn table() -> (tempfile::TempDir, Location) {
             files: vec![format!("date=2023-01-01/part-run{r:05}-00000.parquet")],
             file_stats: Vec::new(),
             replaces: Vec::new(),
+            enrichment: Vec::new(),
         })
         .collect();
     // Every input recorded as read as text, as flowlake records them.
@@ -87,7 +88,7 @@ fn table() -> (tempfile::TempDir, Location) {
             replaces: Vec::new(),
             replaces_files: Vec::new(),
             sequence: RUNS + 1 + r,
-            baseline: None,
+            ..RunManifest::default()
         };
         assert!(log::commit_at(&LocalStorage, &root, &run).unwrap());
     }

@@ -169,6 +169,25 @@ def parquet_deliveries(args, py, scripts, out):
     return res
 
 
+def enrichment(args, out):
+    """The conversion with all three lookup tables against the same without, alternating."""
+    base = [args.flowlake, "convert", args.sample, "--threads", str(args.threads), "--quiet"]
+    tables = ["--enrich", f"aws-ip-ranges={args.lookup}/ip-ranges.json",
+              "--enrich", f"interfaces={args.lookup}/network-interfaces.json",
+              "--enrich", f"geoip={args.geo_db}"]
+    plain, enriched, rss = [], [], 0
+    for _ in range(args.rounds):
+        w, _ = run(base + ["--out", out("flowlake-plain")])
+        plain.append(w)
+        o = out("flowlake-enriched")
+        w, r = run(base + ["--out", o] + tables)
+        enriched.append(w)
+        rss = max(rss, r)
+    print(f"enrichment: {statistics.median(enriched):.2f} s against {statistics.median(plain):.2f} s", file=sys.stderr)
+    return {"plain": statistics.median(plain), "enriched": statistics.median(enriched), "plain_walls": plain,
+            "enriched_walls": enriched, "rss": rss, "bytes": dir_bytes(o)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flowlake", required=True)
@@ -180,6 +199,8 @@ def main():
     ap.add_argument("--json", required=True)
     ap.add_argument("--big-sample", help="a 4x larger sample, for the memory check")
     ap.add_argument("--single-file", help="the whole sample as one gzip file")
+    ap.add_argument("--lookup", help="the sample's lookup tables (flowlake generate --lookup-tables)")
+    ap.add_argument("--geo-db", help="a country database in the MaxMind DB format")
     args = ap.parse_args()
     py = sys.executable
     cols = repr(COLUMNS)
@@ -228,6 +249,8 @@ def main():
         print(f"{name}: {statistics.median(walls):.2f} s", file=sys.stderr)
 
     extra = {"parquet_deliveries": parquet_deliveries(args, py, scripts, out)}
+    if args.lookup and args.geo_db:
+        extra["enrichment"] = enrichment(args, out)
     if args.big_sample:
         o = out("flowlake-4x")
         _, rss4 = run([args.flowlake, "convert", args.big_sample, "--out", o, "--threads", str(args.threads), "--quiet"])
@@ -279,6 +302,12 @@ def main():
     if "single_file" in extra:
         s = extra["single_file"]
         checks.append((f"single gzip file uses both cores ({s['cores_used']:.2f} cores, {s['wall']:.2f} s)", s["cores_used"] >= 1.5))
+    if "enrichment" in extra:
+        e = extra["enrichment"]
+        print(f"Enrichment (aws-ip-ranges, interfaces, geoip): {e['enriched']:.2f} s against {e['plain']:.2f} s "
+              f"without ({e['enriched'] / e['plain'] - 1:+.1%}), peak RSS {e['rss'] / mib:.0f} MiB, "
+              f"output {e['bytes'] / 1e6:.1f} MB\n")
+        checks.append((f"enrichment costs {e['enriched'] / e['plain'] - 1:+.1%} <= 15%", e["enriched"] <= 1.15 * e["plain"]))
     pd = extra["parquet_deliveries"]
     print(f"AWS Parquet deliveries ({pd['files']} files, {pd['bytes_in'] / 1e6:.0f} MB) into the date layout:\n")
     print("| tool | wall (s) | peak RSS (MiB) | output (MB) | vs flowlake |")

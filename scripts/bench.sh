@@ -27,10 +27,11 @@ command -v libdeflate-gunzip >/dev/null || { apt-get update -qq && apt-get insta
 
 mkdir -p "$work"
 sample="$work/sample-$records"
-if [ ! -f "$sample/_flowlake-sample.json" ]; then
+if [ ! -f "$sample/_flowlake-sample.json" ] || [ ! -f "$sample/_lookup/ip-ranges.json" ]; then
   rm -rf "$sample"
-  "$bin" generate "$sample" --records "$records" --days 3 --files-per-day 96
+  "$bin" generate "$sample" --records "$records" --days 3 --files-per-day 96 --lookup-tables
 fi
+geo_db=$(scripts/geo-db.sh)
 extra=()
 if [ "${BENCH_SCALE_CHECK:-0}" = 1 ]; then
   big="$work/sample-$((records * 4))"
@@ -43,4 +44,5 @@ if [ "${BENCH_SCALE_CHECK:-0}" = 1 ]; then
   extra=(--big-sample "$big" --single-file "$single")
 fi
 "$venv/bin/python" scripts/bench.py --flowlake "$bin" --sample "$sample" --work "$work" --records "$records" \
-  --threads "$threads" --rounds "$rounds" --json bench-results.json "${extra[@]}"
+  --threads "$threads" --rounds "$rounds" --json bench-results.json --lookup "$sample/_lookup" --geo-db "$geo_db" \
+  "${extra[@]}"

@@ -4,8 +4,9 @@
 # - Builds in a target folder outside the clone by default, so repeated runs
 #   reuse compiled dependencies (set CARGO_TARGET_DIR to choose another).
 # - Makes a Python virtual environment with the independent tools the tests
-#   use (tests/py/requirements.txt: sqlglot, pyspark, moto), once. Spark needs
-#   a Java runtime; it is installed with apt if missing.
+#   use (tests/py/requirements.txt: sqlglot, pyspark, moto, duckdb, pyarrow,
+#   mmdb-writer, maxminddb), once. Spark needs a Java runtime; it is installed
+#   with apt if missing. A real country database (scripts/geo-db.sh), once.
 # - Starts two S3 protocol servers (moto) on free loopback ports, one open and
 #   one that checks credentials, and stops them on exit.
 # - Without arguments, first checks formatting (cargo fmt --check), lints
@@ -29,6 +30,9 @@ if ! command -v java >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq default-jre-headless) >&2
 fi
 export FLOWLAKE_PYTHON="$venv/bin/python"
+# A real country database for the enrichment tests (downloaded once, checked).
+FLOWLAKE_GEO_DB=$(scripts/geo-db.sh)
+export FLOWLAKE_GEO_DB
 export SPARK_LOCAL_IP=127.0.0.1
 
 # S3 servers on loopback. The tests' AWS settings are fixed here so that no

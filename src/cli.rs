@@ -131,6 +131,24 @@ impl InputArgs {
     }
 }
 
+/// Lookup tables whose answers become columns.
+#[derive(Args, Debug, Default)]
+struct EnrichArgs {
+    /// Add columns from a lookup table (repeat for several; FILE may be an s3:// URL):
+    /// aws-ip-ranges=FILE (AWS's ip-ranges.json: service, region and network border group
+    /// of each address), interfaces=FILE|DIR (`aws ec2 describe-network-interfaces`
+    /// output: what owns each address and interface), geoip=FILE.mmdb (a MaxMind DB:
+    /// country, ASN and organisation of public addresses). `flowlake schema` lists the columns.
+    #[arg(long = "enrich", value_name = "KIND=FILE")]
+    enrich: Vec<String>,
+}
+
+impl EnrichArgs {
+    fn specs(&self) -> Result<Vec<flowlake::enrich::EnrichSpec>> {
+        self.enrich.iter().map(|s| s.parse()).collect()
+    }
+}
+
 /// Reaching S3 (and S3-compatible stores). Credentials and region come from the standard
 /// AWS chain: environment, ~/.aws/config and credentials, SSO, web identity, instance metadata.
 #[derive(Args, Debug, Default)]

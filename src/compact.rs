@@ -94,10 +94,7 @@ pub fn compact(opts: &CompactOptions) -> Result<CompactReport> {
         tx.abort(&[], false)?;
         return Ok(rep);
     }
-    let table = TableColumns::from_columns(info.columns.iter().map(|(c, _)| match crate::schema::lookup_loose(c) {
-        Some(i) => crate::schema::ColumnId::Known(i),
-        None => crate::schema::ColumnId::Unknown(c.clone()),
-    }));
+    let table = TableColumns::from_columns(info.columns.iter().map(|(c, _)| crate::schema::column_id(c)));
     let schema = table.arrow_schema();
     let sink = PartitionedSink::new(st.clone(), tx.staging(), schema.clone(), opts.parquet.clone(), &run_id)?;
     let mut rows_before = 0u64;

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::schema::{self, CATALOG, ColumnId};
+use crate::schema::{self, ColumnId};
 
 /// The ordered fields of one record format.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -79,21 +79,14 @@ impl Format {
 
     /// The flow-log version implied by the fields: the highest version among them.
     pub fn version(&self) -> u8 {
-        self.fields
-            .iter()
-            .map(|c| match c {
-                ColumnId::Known(i) => CATALOG[*i].version,
-                ColumnId::Unknown(_) => 0,
-            })
-            .max()
-            .unwrap_or(0)
+        self.fields.iter().map(ColumnId::version).max().unwrap_or(0)
     }
 
     /// Fields of this format that are not in the catalog.
     pub fn unknown_fields(&self) -> impl Iterator<Item = &str> {
         self.fields.iter().filter_map(|c| match c {
             ColumnId::Unknown(n) => Some(n.as_str()),
-            ColumnId::Known(_) => None,
+            ColumnId::Known(_) | ColumnId::Enriched(_) => None,
         })
     }
 

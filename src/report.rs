@@ -69,6 +69,27 @@ pub struct UnusableFile {
     pub reason: String,
 }
 
+/// A lookup table a run's enrichment read (`--enrich`): since the mapping changes over
+/// time and rows keep the answer as of their conversion, each run records which
+/// version of each table it used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EnrichmentUsed {
+    /// `aws-ip-ranges`, `interfaces` or `geoip`.
+    pub table: String,
+    /// The file (one row per file of an `interfaces` folder).
+    pub file: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The SHA-256 of its bytes, in hex.
+    pub sha256: String,
+    /// The version the table states of itself: `syncToken` and `createDate` of
+    /// `ip-ranges.json`, the type and build date of a MaxMind DB (none for interfaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// What it holds: ranges, interfaces or networks.
+    pub entries: u64,
+}
+
 /// Rows and files of one partition.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PartitionStats {
@@ -177,6 +198,9 @@ pub struct RunReport {
     pub unknown_fields: Vec<String>,
     /// The output table's columns, in order.
     pub columns: Vec<String>,
+    /// The lookup tables the enrichment columns came from (`--enrich`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enrichment: Vec<EnrichmentUsed>,
     /// Where this report is stored.
     pub report_path: String,
     /// Where the table's DDL and named queries were written (`OUT/_flowlake/ddl/`).

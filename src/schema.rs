@@ -264,14 +264,190 @@ pub fn sanitize_column(name: &str) -> String {
     s
 }
 
-/// One column of an output table: a catalog field, or a field the catalog
-/// does not know yet (kept as a string so no data is lost).
+/// Which lookup table fills an enrichment column (`--enrich KIND=…`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnrichTable {
+    /// AWS's published `ip-ranges.json`.
+    AwsIpRanges,
+    /// The account's `aws ec2 describe-network-interfaces` output.
+    Interfaces,
+    /// A MaxMind DB (country, ASN).
+    Geoip,
+}
+
+impl EnrichTable {
+    /// The name in `--enrich NAME=…` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EnrichTable::AwsIpRanges => "aws-ip-ranges",
+            EnrichTable::Interfaces => "interfaces",
+            EnrichTable::Geoip => "geoip",
+        }
+    }
+}
+
+/// What of a lookup's answer an enrichment column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EnrichAttr {
+    /// The AWS service of the most specific range (`S3`, `EC2`, `AMAZON`, …).
+    AwsService,
+    /// The AWS region of the range (`us-east-1`, `GLOBAL`).
+    AwsRegion,
+    /// The network border group of the range.
+    AwsBorderGroup,
+    /// What owns the interface: the instance, else the NAT gateway, load balancer,
+    /// Lambda function or endpoint its description names, else its requester.
+    Owner,
+    /// The account that owns the interface.
+    AccountId,
+    /// The interface's VPC.
+    VpcId,
+    /// The interface's subnet.
+    SubnetId,
+    /// The interface's type (`interface`, `nat_gateway`, `lambda`, …).
+    InterfaceType,
+    /// The interface's security groups, comma-separated.
+    SecurityGroups,
+    /// The interface's description.
+    Description,
+    /// The country (ISO 3166-1 alpha-2).
+    Country,
+    /// The autonomous system number.
+    Asn,
+    /// The autonomous system's organisation.
+    AsOrg,
+}
+
+impl EnrichAttr {
+    /// The lookup table that answers it.
+    pub fn table(self) -> EnrichTable {
+        use EnrichAttr::*;
+        match self {
+            AwsService | AwsRegion | AwsBorderGroup => EnrichTable::AwsIpRanges,
+            Owner | AccountId | VpcId | SubnetId | InterfaceType | SecurityGroups | Description => {
+                EnrichTable::Interfaces
+            }
+            Country | Asn | AsOrg => EnrichTable::Geoip,
+        }
+    }
+
+    /// What the column holds, for the docs and `flowlake schema`.
+    pub fn doc(self) -> &'static str {
+        use EnrichAttr::*;
+        match self {
+            AwsService => {
+                "the AWS service of the most specific AWS range holding the address (S3, EC2, CLOUDFRONT, …; AMAZON where no service's range holds it)"
+            }
+            AwsRegion => "the region of that AWS range (us-east-1, GLOBAL, …)",
+            AwsBorderGroup => "the network border group of that AWS range",
+            Owner => {
+                "what owns the interface holding the address: the instance, else the NAT gateway, load balancer, Lambda function or endpoint its description names, else its requester"
+            }
+            AccountId => "the account that owns that interface",
+            VpcId => "the VPC of that interface",
+            SubnetId => "the subnet of that interface",
+            InterfaceType => "the type of that interface (interface, nat_gateway, lambda, vpc_endpoint, …)",
+            SecurityGroups => "the security groups of that interface, comma-separated",
+            Description => "the description of that interface",
+            Country => "the country of the address (ISO 3166-1 alpha-2), from the MaxMind DB",
+            Asn => "the autonomous system number of the address, from the MaxMind DB",
+            AsOrg => "the organisation of that autonomous system, from the MaxMind DB",
+        }
+    }
+
+    /// The stored type.
+    pub fn ty(self) -> FieldType {
+        if self == EnrichAttr::Asn { FieldType::Int64 } else { FieldType::String }
+    }
+}
+
+/// One enrichment column: what a lookup table says of one field of the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnrichedDef {
+    /// The column name (`src_aws_service`).
+    pub column: &'static str,
+    /// The catalog field it is looked up by (`srcaddr`, or `interface-id`).
+    pub field: &'static str,
+    /// What of the answer it holds.
+    pub attr: EnrichAttr,
+}
+
+const fn en(column: &'static str, field: &'static str, attr: EnrichAttr) -> EnrichedDef {
+    EnrichedDef { column, field, attr }
+}
+
+use EnrichAttr as A;
+
+/// The enrichment columns, in table order: they follow AWS's columns, and a table has
+/// those of the lookup tables its runs were given, for the fields it has. AWS ranges
+/// are looked up for all four addresses; interfaces and the MaxMind DB for `srcaddr` and
+/// `dstaddr`; `interface-id` gets what the inventory says of the record's own interface.
+/// (`pkt_…_range_…` and `eni_…`: AWS's catalog has `pkt_src_aws_service` and
+/// `interface_type` already, so no enrichment column can be named like them.)
+pub static ENRICHED: &[EnrichedDef] = &[
+    en("src_aws_service", "srcaddr", A::AwsService),
+    en("src_aws_region", "srcaddr", A::AwsRegion),
+    en("src_aws_border_group", "srcaddr", A::AwsBorderGroup),
+    en("src_owner", "srcaddr", A::Owner),
+    en("src_account_id", "srcaddr", A::AccountId),
+    en("src_vpc_id", "srcaddr", A::VpcId),
+    en("src_subnet_id", "srcaddr", A::SubnetId),
+    en("src_interface_type", "srcaddr", A::InterfaceType),
+    en("src_security_groups", "srcaddr", A::SecurityGroups),
+    en("src_description", "srcaddr", A::Description),
+    en("src_country", "srcaddr", A::Country),
+    en("src_asn", "srcaddr", A::Asn),
+    en("src_as_org", "srcaddr", A::AsOrg),
+    en("dst_aws_service", "dstaddr", A::AwsService),
+    en("dst_aws_region", "dstaddr", A::AwsRegion),
+    en("dst_aws_border_group", "dstaddr", A::AwsBorderGroup),
+    en("dst_owner", "dstaddr", A::Owner),
+    en("dst_account_id", "dstaddr", A::AccountId),
+    en("dst_vpc_id", "dstaddr", A::VpcId),
+    en("dst_subnet_id", "dstaddr", A::SubnetId),
+    en("dst_interface_type", "dstaddr", A::InterfaceType),
+    en("dst_security_groups", "dstaddr", A::SecurityGroups),
+    en("dst_description", "dstaddr", A::Description),
+    en("dst_country", "dstaddr", A::Country),
+    en("dst_asn", "dstaddr", A::Asn),
+    en("dst_as_org", "dstaddr", A::AsOrg),
+    en("pkt_src_range_service", "pkt-srcaddr", A::AwsService),
+    en("pkt_src_range_region", "pkt-srcaddr", A::AwsRegion),
+    en("pkt_src_range_border_group", "pkt-srcaddr", A::AwsBorderGroup),
+    en("pkt_dst_range_service", "pkt-dstaddr", A::AwsService),
+    en("pkt_dst_range_region", "pkt-dstaddr", A::AwsRegion),
+    en("pkt_dst_range_border_group", "pkt-dstaddr", A::AwsBorderGroup),
+    en("eni_owner", "interface-id", A::Owner),
+    en("eni_account_id", "interface-id", A::AccountId),
+    en("eni_vpc_id", "interface-id", A::VpcId),
+    en("eni_subnet_id", "interface-id", A::SubnetId),
+    en("eni_type", "interface-id", A::InterfaceType),
+    en("eni_security_groups", "interface-id", A::SecurityGroups),
+];
+
+/// One column of an output table: a catalog field, a field the catalog does not know
+/// yet (kept as a string so no data is lost), or an enrichment column.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ColumnId {
     /// Index into [`CATALOG`].
     Known(usize),
     /// A header name that is not in the catalog.
     Unknown(String),
+    /// Index into [`ENRICHED`].
+    Enriched(usize),
+}
+
+/// The column a Parquet or SQL column name stands for: a catalog field (by header or
+/// column name), an enrichment column, else a field the catalog does not know.
+pub fn column_id(name: &str) -> ColumnId {
+    match lookup_loose(name) {
+        Some(i) => ColumnId::Known(i),
+        None => match ENRICHED.iter().position(|e| e.column == name) {
+            Some(i) => ColumnId::Enriched(i),
+            None => ColumnId::Unknown(name.to_string()),
+        },
+    }
 }
 
 impl ColumnId {
@@ -280,14 +456,16 @@ impl ColumnId {
         match self {
             ColumnId::Known(i) => CATALOG[*i].column.to_string(),
             ColumnId::Unknown(n) => sanitize_column(n),
+            ColumnId::Enriched(i) => ENRICHED[*i].column.to_string(),
         }
     }
 
-    /// The header name as it appears in files.
+    /// The header name as it appears in files (an enrichment column's is its column name).
     pub fn header_name(&self) -> &str {
         match self {
             ColumnId::Known(i) => CATALOG[*i].name,
             ColumnId::Unknown(n) => n,
+            ColumnId::Enriched(i) => ENRICHED[*i].column,
         }
     }
 
@@ -296,6 +474,7 @@ impl ColumnId {
         match self {
             ColumnId::Known(i) => CATALOG[*i].ty,
             ColumnId::Unknown(_) => FieldType::String,
+            ColumnId::Enriched(i) => ENRICHED[*i].attr.ty(),
         }
     }
 
@@ -303,7 +482,16 @@ impl ColumnId {
     pub fn check(&self) -> Check {
         match self {
             ColumnId::Known(i) => CATALOG[*i].check,
-            ColumnId::Unknown(_) => Check::Any,
+            ColumnId::Unknown(_) | ColumnId::Enriched(_) => Check::Any,
+        }
+    }
+
+    /// The flow-log version that introduced the field (0 for fields this build does not
+    /// know, and for enrichment columns).
+    pub fn version(&self) -> u8 {
+        match self {
+            ColumnId::Known(i) => CATALOG[*i].version,
+            ColumnId::Unknown(_) | ColumnId::Enriched(_) => 0,
         }
     }
 }
@@ -392,14 +580,28 @@ mod tests {
     }
 
     #[test]
+    fn enrichment_columns_are_unique_and_clash_with_no_field() {
+        for (i, e) in ENRICHED.iter().enumerate() {
+            assert!(lookup_loose(e.column).is_none(), "{} is a catalog column", e.column);
+            assert!(ENRICHED[i + 1..].iter().all(|o| o.column != e.column), "{} twice", e.column);
+            assert!(lookup(e.field).is_some(), "{} looks up a field the catalog lacks", e.column);
+            assert_eq!(column_id(e.column), ColumnId::Enriched(i));
+        }
+        assert_eq!(column_id("log_status"), ColumnId::Known(lookup("log-status").unwrap()));
+        assert_eq!(column_id("zz_new"), ColumnId::Unknown("zz_new".into()));
+    }
+
+    #[test]
     fn table_columns_follow_catalog_order() {
         let t = TableColumns::from_columns([
             ColumnId::Unknown("zz-new".into()),
             ColumnId::Known(lookup("start").unwrap()),
+            ColumnId::Enriched(1),
             ColumnId::Known(lookup("version").unwrap()),
+            ColumnId::Enriched(0),
             ColumnId::Known(lookup("start").unwrap()),
         ]);
         let names: Vec<String> = t.columns().iter().map(|c| c.column_name()).collect();
-        assert_eq!(names, ["version", "start", "zz_new"]);
+        assert_eq!(names, ["version", "start", "zz_new", "src_aws_service", "src_aws_region"]);
     }
 }

@@ -98,6 +98,8 @@ pub(super) struct ConvertArgs {
     #[command(flatten)]
     names: DdlNames,
     #[command(flatten)]
+    enrich: EnrichArgs,
+    #[command(flatten)]
     s3: S3Args,
 }
 
@@ -149,7 +151,8 @@ pub(super) fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_globs(a.input.globs.clone())
         .with_threads(a.threads)
         .with_parquet(parquet)
-        .with_max_rejects(a.max_rejects))
+        .with_max_rejects(a.max_rejects)
+        .with_enrich(a.enrich.specs()?))
 }
 
 pub(super) fn convert(a: ConvertArgs) -> Result<u8> {

@@ -27,6 +27,11 @@ pub(super) struct GenerateArgs {
     /// Files per day (AWS delivers one at least every 5 minutes per flow log).
     #[arg(long, default_value_t = 96)]
     files_per_day: u32,
+    /// Also write lookup tables that match the traffic, for `convert --enrich`:
+    /// OUT/_lookup/ip-ranges.json (shaped and sized as AWS's) and
+    /// OUT/_lookup/network-interfaces.json (as `aws ec2 describe-network-interfaces` prints it).
+    #[arg(long)]
+    lookup_tables: bool,
     /// Print what was generated as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -38,6 +43,7 @@ pub(super) fn generate_cmd(a: GenerateArgs) -> Result<u8> {
     o.seed = a.seed;
     o.start_date = a.start_date;
     o.files_per_day = a.files_per_day;
+    o.lookup_tables = a.lookup_tables;
     let s = generate::generate(&o)?;
     if a.json {
         print_json(&s)?;

@@ -9,7 +9,7 @@ use flowlake::partition::parse_day;
 use flowlake::query::output::{self, OutputFormat};
 use flowlake::query::{
     Direction, Filter, FindQuery, Lake, Metric, PrivateCidrsQuery, QueryOptions, Question, ResultSink, SourcesQuery,
-    TopGroup, TopQuery, ip_target,
+    TopGroup, TopQuery, WhoKey, ip_target,
 };
 use flowlake::storage::{LocalStorage, Location, ObjectWriter, Storage};
 use flowlake::{Error, Result};
@@ -160,6 +160,29 @@ pub(super) struct SourcesArgs {
     /// At most this many addresses (largest by bytes first).
     #[arg(long)]
     limit: Option<u64>,
+    /// Group the sources by who is behind them (the table's enrichment columns, from
+    /// `convert --enrich`): the AWS service, the interface's owner, the country or the ASN.
+    #[arg(long, value_enum, value_name = "KEY")]
+    group_by: Option<Who>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Who {
+    Service,
+    Owner,
+    Country,
+    Asn,
+}
+
+impl Who {
+    fn key(self) -> WhoKey {
+        match self {
+            Who::Service => WhoKey::Service,
+            Who::Owner => WhoKey::Owner,
+            Who::Country => WhoKey::Country,
+            Who::Asn => WhoKey::Asn,
+        }
+    }
 }
 
 /// Private address ranges seen (as source or destination), grouped into blocks, with counts.
@@ -195,6 +218,10 @@ pub(super) struct TopArgs {
     /// Rows to show.
     #[arg(long, default_value_t = 20)]
     limit: u64,
+    /// Group the addresses --group names by who is behind them (the table's enrichment
+    /// columns, from `convert --enrich`): the AWS service, the owner, the country or the ASN.
+    #[arg(long, value_enum, value_name = "KEY")]
+    group_by: Option<Who>,
     #[command(flatten)]
     filter: FilterArgs,
 }
@@ -244,7 +271,8 @@ pub(super) fn find_cmd(a: FindArgs) -> Result<u8> {
 
 pub(super) fn sources_cmd(a: SourcesArgs) -> Result<u8> {
     let outside = a.outside.iter().map(|c| c.parse::<Cidr>().map_err(usage)).collect::<Result<Vec<_>>>()?;
-    ask(&a.lake, Question::Sources(SourcesQuery { outside, filter: a.filter.filter()?, limit: a.limit }))
+    let group_by = a.group_by.map(Who::key);
+    ask(&a.lake, Question::Sources(SourcesQuery { outside, filter: a.filter.filter()?, limit: a.limit, group_by }))
 }
 
 pub(super) fn private_cidrs_cmd(a: PrivateCidrsArgs) -> Result<u8> {
@@ -278,6 +306,7 @@ pub(super) fn top_cmd(a: TopArgs) -> Result<u8> {
             },
             limit: a.limit,
             filter: a.filter.filter()?,
+            group_by: a.group_by.map(Who::key),
         }),
     )
 }

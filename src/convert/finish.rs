@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use crate::ddl::{self, DdlOptions};
+use crate::enrich::{Enricher, Tables};
 use crate::error::Result;
 use crate::report::{DamagedFile, PartitionStats, RunReport, RunStatus};
 use crate::sink::WrittenFile;
@@ -18,7 +19,7 @@ use super::run::Attempt;
 use super::scan::{self, Scanned};
 
 /// What the run knew before its attempt, for the report.
-pub(super) struct RunFacts {
+pub(super) struct RunFacts<'a> {
     pub run_id: String,
     /// Unix seconds.
     pub started: f64,
@@ -31,13 +32,27 @@ pub(super) struct RunFacts {
     /// What discovery noticed and mended (inputs named twice).
     pub notes: Vec<String>,
     pub report_location: Location,
+    pub enrichment: Enrichment<'a>,
+}
+
+/// The run's lookup tables, and the columns they added.
+pub(super) struct Enrichment<'a> {
+    pub tables: &'a Tables,
+    pub enricher: Option<&'a Enricher>,
+}
+
+impl Enrichment<'_> {
+    /// The names of the columns the run wrote: the inputs', then the enrichment's.
+    fn columns(&self, inputs: &crate::schema::TableColumns) -> Vec<String> {
+        self.enricher.map_or(inputs, |e| e.table()).columns().iter().map(|c| c.column_name()).collect()
+    }
 }
 
 /// The run's report from its attempt, and what the attempt staged (nothing staged is
 /// kept for a failed attempt: its files are to be removed).
 pub(super) fn report_of(
     opts: &ConvertOptions,
-    facts: RunFacts,
+    facts: RunFacts<'_>,
     planned: &Planned,
     scanned: &Scanned,
     tx: &Transaction,
@@ -48,14 +63,7 @@ pub(super) fn report_of(
     let tally = std::mem::take(&mut attempt.tally);
     let rows_written: u64 = written.iter().map(|f| f.rows).sum();
     let rows_rejected = attempt.rows_rejected;
-    let mut damaged = tally.damaged;
-    damaged.extend(facts.unreadable.into_iter().map(|(file, error)| DamagedFile {
-        file,
-        error,
-        offset: 0,
-        rows_before_damage: 0,
-    }));
-    damaged.sort_by(|a, b| a.file.cmp(&b.file));
+    let damaged = damaged_files(tally.damaged, facts.unreadable);
     let mut unusable = tally.unusable;
     unusable.sort_by(|a, b| a.file.cmp(&b.file));
     let status = match (&attempt.failure, damaged.is_empty()) {
@@ -100,16 +108,43 @@ pub(super) fn report_of(
         partitions: partition_stats(&written),
         formats: scan::formats_seen(&scanned.formats),
         unknown_fields: scan::unknown_fields(&scanned.formats),
-        columns: scanned.table.columns().iter().map(|c| c.column_name()).collect(),
+        columns: facts.enrichment.columns(&scanned.table),
+        enrichment: facts.enrichment.tables.used.clone(),
         report_path: facts.report_location.to_string(),
         ddl_path: None,
         files: written,
         warnings: Vec::new(),
         commit: None,
         after_commit_errors: Vec::new(),
-        notes: facts.notes.into_iter().chain(scan::assumed_formats(jobs)).collect(),
+        notes: facts
+            .notes
+            .into_iter()
+            .chain(scan::assumed_formats(jobs))
+            .chain(no_enrichment(&facts.enrichment))
+            .collect(),
     };
     (report, staged)
+}
+
+/// The damaged inputs, with the entries that could not be taken as inputs, by name.
+fn damaged_files(mut damaged: Vec<DamagedFile>, unreadable: Vec<(String, String)>) -> Vec<DamagedFile> {
+    damaged.extend(unreadable.into_iter().map(|(file, error)| DamagedFile {
+        file,
+        error,
+        offset: 0,
+        rows_before_damage: 0,
+    }));
+    damaged.sort_by(|a, b| a.file.cmp(&b.file));
+    damaged
+}
+
+/// Tables given that add no column (the inputs have none of the fields they look up).
+fn no_enrichment(e: &Enrichment<'_>) -> Option<String> {
+    (e.enricher.is_none() && !e.tables.is_empty()).then(|| {
+        "--enrich added no column: the inputs have none of the fields the tables look up \
+         (srcaddr, dstaddr, pkt-srcaddr, pkt-dstaddr, interface-id)"
+            .to_string()
+    })
 }
 
 /// The staged files, and the written files as the report lists them: at the place each
@@ -174,6 +209,7 @@ pub(super) fn commit(
         file_stats: report.files.iter().map(|f| FileStats { rows: f.rows, bytes: f.bytes }).collect(),
         replaces: planned.replaces,
         replaces_files: planned.replaces_files,
+        enrichment: report.enrichment.clone(),
         // Files, rejects, staging folder, baseline and sequence: the transaction's to fill in.
         ..RunManifest::default()
     };

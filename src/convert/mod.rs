@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::ddl::DdlOptions;
+use crate::enrich::{EnrichSpec, Enricher, Tables};
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::input::InputKind;
@@ -60,6 +61,7 @@ pub struct ConvertOptions {
     checkpoint_every: usize,
     read_whole_max: u64,
     rebuild: Vec<String>,
+    enrich: Vec<EnrichSpec>,
 }
 
 impl ConvertOptions {
@@ -85,6 +87,7 @@ impl ConvertOptions {
             checkpoint_every: log::checkpoint::DEFAULT_EVERY,
             read_whole_max: source::WHOLE_FILE_MAX,
             rebuild: Vec::new(),
+            enrich: Vec::new(),
         }
     }
 
@@ -207,6 +210,13 @@ impl ConvertOptions {
         self
     }
 
+    /// Lookup tables whose answers the run adds as columns (`--enrich`): see
+    /// [`crate::enrich`] and [`crate::schema::ENRICHED`].
+    pub fn with_enrich(mut self, specs: Vec<EnrichSpec>) -> Self {
+        self.enrich = specs;
+        self
+    }
+
     /// Remote objects fetched at once (and read ahead of the workers). Default 16.
     pub fn with_s3_concurrency(mut self, n: usize) -> Self {
         self.s3_concurrency = n.max(1);
@@ -314,6 +324,8 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         .thread_name(|i| format!("flowlake-{i}"))
         .build()
         .map_err(|e| Error::Failed(format!("cannot start {threads} worker threads: {e}")))?;
+    // The lookup tables first: a table that cannot be read stops the run before any work.
+    let tables = Arc::new(Tables::load(&opts.enrich, &opts.storage)?);
     let found = plan::discover_all(&opts.inputs, &opts.globs, &opts.storage, &opts.filter)?;
     let mut inputs = found.files;
     let files_listed = plan::keep_shard(&mut inputs, opts.shard);
@@ -333,6 +345,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let fetches = if inputs.iter().any(|(s, _)| s.is_remote()) { inputs.clone() } else { Vec::new() };
     let reading = Reading { format: opts.format.as_ref(), kind: opts.input_kind };
     let scanned = scan::scan_inputs(inputs, reading, &planned.as_recorded, opts.layout(), &pool, opts.s3_concurrency)?;
+    let enricher = Enricher::new(tables.clone(), &scanned.table);
     progress.start(scanned.jobs.len() as u64, scanned.jobs.iter().map(|j| j.input.meta.size).sum());
     let setup = run::Setup {
         opts,
@@ -345,11 +358,23 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
         fetches: &fetches,
         threads,
         rebuild: planned.rebuild.as_ref(),
+        enricher: enricher.as_ref(),
     };
     let (mut attempt, attempts) = run::attempt_until_known(&setup, &pool)?;
     let (unreadable, notes) = (found.unreadable, found.notes);
-    let facts =
-        finish::RunFacts { run_id, started, t0, threads, attempts, files_listed, unreadable, notes, report_location };
+    let tables = &tables;
+    let facts = finish::RunFacts {
+        run_id,
+        started,
+        t0,
+        threads,
+        attempts,
+        files_listed,
+        unreadable,
+        notes,
+        report_location,
+        enrichment: finish::Enrichment { tables, enricher: enricher.as_ref() },
+    };
     let report_location = facts.report_location.clone();
     let (mut report, staged) = finish::report_of(opts, facts, &planned, &scanned, &tx, &mut attempt);
     let job_parts = std::mem::take(&mut attempt.job_parts);

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 
+use crate::enrich::Enricher;
 use crate::error::{Error, Result};
 use crate::gzip::BadMember;
 use crate::report::{self, DamagedFile, RejectWriter};
@@ -82,6 +83,8 @@ pub(super) struct Setup<'a> {
     pub fetches: &'a [Input],
     pub threads: usize,
     pub rebuild: Option<&'a Rebuild>,
+    /// Adds the enrichment columns to each batch (`--enrich`).
+    pub enricher: Option<&'a Enricher>,
 }
 
 /// What one attempt at the conversion did.
@@ -129,6 +132,7 @@ pub(super) struct Run<'a> {
     /// Rebuilding partitions for changed inputs: inputs read again only for them write only
     /// rows of these partitions (changed and new inputs write all their rows).
     pub rebuild: Option<&'a Rebuild>,
+    pub enricher: Option<&'a Enricher>,
     /// Per job: records read from its input, and the partitions they went to.
     job_partitions: Mutex<Vec<(u64, BTreeSet<Bucket>)>>,
     /// Damaged gzip members of streamed inputs that earlier attempts found, by job.
@@ -162,11 +166,12 @@ pub(super) fn attempt_until_known(setup: &Setup<'_>, pool: &rayon::ThreadPool) -
 /// One attempt at converting every job: parse and write in parallel, then account.
 fn execute(setup: &Setup<'_>, damage: &HashMap<usize, Vec<BadMember>>, pool: &rayon::ThreadPool) -> Result<Outcome> {
     let (opts, threads) = (setup.opts, setup.threads);
+    // Batches are parsed in the inputs' columns; the sink writes them with the enrichment's after them.
     let schema = setup.scanned.table.arrow_schema();
     let sink = PartitionedSink::new(
         setup.storage.clone(),
         setup.staging_root.clone(),
-        schema.clone(),
+        setup.enricher.map_or_else(|| schema.clone(), Enricher::schema),
         opts.parquet.clone(),
         setup.file_prefix,
     )?;
@@ -187,6 +192,7 @@ fn execute(setup: &Setup<'_>, damage: &HashMap<usize, Vec<BadMember>>, pool: &ra
         progress: setup.progress,
         prefetch: (!setup.fetches.is_empty()).then(|| Prefetcher::new(setup.fetches, opts.s3_concurrency * 2)),
         rebuild: setup.rebuild,
+        enricher: setup.enricher,
         job_partitions: Mutex::new(vec![(0, BTreeSet::new()); setup.scanned.jobs.len()]),
         known_damage: damage,
         new_damage: Mutex::new(HashMap::new()),
@@ -259,6 +265,10 @@ impl<'a> Run<'a> {
 
     /// Hands a full batch of a partition to be encoded (see [`Handoff::submit`]).
     pub(super) fn submit(&self, partition: String, batch: RecordBatch) -> Result<()> {
+        let batch = match self.enricher {
+            Some(e) => e.apply(&batch),
+            None => batch,
+        };
         self.handoff.submit(partition, batch, &|p, b| self.sink.write(p, b))
     }
 

@@ -420,10 +420,7 @@ pub struct ColumnInfo {
 
 impl ColumnInfo {
     fn of(id: &crate::schema::ColumnId) -> ColumnInfo {
-        let version = match id {
-            crate::schema::ColumnId::Known(i) => crate::schema::CATALOG[*i].version,
-            crate::schema::ColumnId::Unknown(_) => 0,
-        };
+        let version = id.version();
         ColumnInfo {
             column: id.column_name(),
             field: id.header_name().to_string(),

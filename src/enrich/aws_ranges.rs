@@ -10,6 +10,7 @@
 //! services (`EC2` and `ROUTE53_HEALTHCHECKS`, say), the one other than `EC2` (which
 //! names every instance range) is kept, then the first by name.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -36,8 +37,10 @@ pub struct AwsRanges {
     pub sync_token: String,
     /// The publication date and time, as AWS writes it (`2024-06-01-12-30-05`).
     pub create_date: String,
-    services: PrefixMap<AwsRange>,
-    amazon: PrefixMap<AwsRange>,
+    /// Distinct (service, region, border group) answers.
+    entries: Vec<AwsRange>,
+    services: PrefixMap<u32>,
+    amazon: PrefixMap<u32>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +75,8 @@ impl AwsRanges {
             |what: String| Error::Usage(format!("{name} is not AWS's ip-ranges.json as AWS publishes it: {what}"));
         let file: File = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         let (mut services, mut amazon) = (Vec::new(), Vec::new());
+        let mut entries: Vec<AwsRange> = Vec::new();
+        let mut seen: HashMap<(String, String, String), u32> = HashMap::new();
         for (list, family) in [(&file.v4, "prefixes"), (&file.v6, "ipv6_prefixes")] {
             for (i, e) in list.iter().enumerate() {
                 let entry = || format!("entry {} of {family} (`{}`, {})", i + 1, e.ip_prefix, e.service);
@@ -93,33 +98,48 @@ impl AwsRanges {
                         return Err(bad(format!("{}: its {field} `{}` is not a name", entry(), v.escape_debug())));
                     }
                 }
-                let range = AwsRange {
-                    service: e.service.clone(),
-                    region: e.region.clone(),
-                    network_border_group: e.network_border_group.clone(),
-                };
-                if e.service == "AMAZON" { amazon.push((block, range)) } else { services.push((block, range)) }
+                let key = (e.service.clone(), e.region.clone(), e.network_border_group.clone());
+                let index = *seen.entry(key).or_insert_with(|| {
+                    entries.push(AwsRange {
+                        service: e.service.clone(),
+                        region: e.region.clone(),
+                        network_border_group: e.network_border_group.clone(),
+                    });
+                    entries.len() as u32 - 1
+                });
+                if e.service == "AMAZON" { amazon.push((block, index)) } else { services.push((block, index)) }
             }
         }
         // One block under several services: any but EC2 over EC2, then the first by name.
-        let rank = |r: &AwsRange| (r.service == "EC2", r.service.clone());
-        Ok(AwsRanges {
-            sync_token: file.sync_token,
-            create_date: file.create_date,
-            services: PrefixMap::build(services, |kept, later| {
-                if rank(&later) < rank(kept) {
-                    *kept = later;
-                }
-            }),
-            amazon: PrefixMap::build(amazon, |_, _| {}),
-        })
+        let rank = |i: u32| {
+            let s = &entries[i as usize].service;
+            (s == "EC2", s.clone())
+        };
+        let services = PrefixMap::build(services, |kept, later| {
+            if rank(later) < rank(*kept) {
+                *kept = later;
+            }
+        });
+        let amazon = PrefixMap::build(amazon, |_, _| {});
+        Ok(AwsRanges { sync_token: file.sync_token, create_date: file.create_date, entries, services, amazon })
     }
 
     /// What AWS says of the range `addr` is in: the most specific block of a service,
     /// else `AMAZON`'s; `None` outside AWS's ranges.
     #[inline]
     pub fn lookup(&self, addr: IpAddr) -> Option<&AwsRange> {
-        self.services.get(addr).or_else(|| self.amazon.get(addr))
+        self.lookup_index(addr).map(|i| self.entry(i))
+    }
+
+    /// The answer's index (for [`entry`](AwsRanges::entry)), as [`lookup`](AwsRanges::lookup).
+    #[inline]
+    pub fn lookup_index(&self, addr: IpAddr) -> Option<u32> {
+        self.services.get(addr).or_else(|| self.amazon.get(addr)).copied()
+    }
+
+    /// Answer `i`.
+    pub fn entry(&self, i: u32) -> &AwsRange {
+        &self.entries[i as usize]
     }
 
     /// Distinct blocks, of services and of `AMAZON`.

@@ -261,15 +261,43 @@ impl Interfaces {
 
     /// The interface with this id.
     pub fn by_id(&self, id: &str) -> Option<&Interface> {
-        self.by_id.get(id).map(|i| &self.all[*i as usize])
+        self.index_by_id(id).map(|i| self.entry(i))
+    }
+
+    /// The index (for [`entry`](Interfaces::entry)) of the interface with this id.
+    #[inline]
+    pub fn index_by_id(&self, id: &str) -> Option<u32> {
+        self.by_id.get(id).copied()
     }
 
     /// The interface holding `addr`: within `vpc` (the VPC of the record's own interface)
     /// when given and it holds it there, else the one interface holding it anywhere.
     pub fn by_address(&self, addr: IpAddr, vpc: Option<&str>) -> Option<&Interface> {
-        let in_vpc = vpc.and_then(|v| self.vpcs.get(v)).and_then(|v| self.by_vpc_address.get(&(*v, addr)));
-        let i = in_vpc.copied().or_else(|| self.unique.get(addr).copied().flatten())?;
-        Some(&self.all[i as usize])
+        self.index_by_address(addr, vpc.and_then(|v| self.vpc_index(v))).map(|i| self.entry(i))
+    }
+
+    /// The number the inventory gives a VPC id (for [`index_by_address`](Interfaces::index_by_address)).
+    #[inline]
+    pub fn vpc_index(&self, vpc: &str) -> Option<u32> {
+        self.vpcs.get(vpc).copied()
+    }
+
+    /// The VPC number of interface `i`.
+    #[inline]
+    pub fn vpc_of(&self, i: u32) -> Option<u32> {
+        self.vpc_index(&self.all[i as usize].vpc_id)
+    }
+
+    /// As [`by_address`](Interfaces::by_address), by index, with the VPC as its number.
+    #[inline]
+    pub fn index_by_address(&self, addr: IpAddr, vpc: Option<u32>) -> Option<u32> {
+        let in_vpc = vpc.and_then(|v| self.by_vpc_address.get(&(v, addr)));
+        in_vpc.copied().or_else(|| self.unique.get(addr).copied().flatten())
+    }
+
+    /// Interface `i`.
+    pub fn entry(&self, i: u32) -> &Interface {
+        &self.all[i as usize]
     }
 
     /// Interfaces read.

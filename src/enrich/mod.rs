@@ -1,12 +1,186 @@
-//! Enrichment: who is behind an address, from lookup tables the user gives: AWS's
-//! published IP ranges ([`aws_ranges`]) and the account's own network interfaces
-//! ([`interfaces`]). Each table is read once per run into sorted prefix ranges
-//! ([`prefixes`]) that the worker threads share; a lookup is a binary search.
-//!
-//! (The enrichment issue's first step: the lookups. The columns they fill in a
-//! conversion, the country and network database, and the questions' `--enrich` and
-//! `--group-by` come next.)
+//! Enrichment: who is behind an address, from lookup tables the user gives
+//! (`--enrich KIND=FILE`): AWS's published IP ranges ([`aws_ranges`]), the account's own
+//! network interfaces ([`interfaces`]) and a MaxMind DB of countries and networks
+//! ([`geoip`]). Each table is read once per run ([`Tables::load`]) into sorted prefix
+//! ranges ([`prefixes`]) that the worker threads share; a lookup is a binary search.
+//! [`Enricher`] adds the columns ([`crate::schema::ENRICHED`]) to each batch.
 
 pub mod aws_ranges;
+mod enricher;
+pub mod geoip;
 pub mod interfaces;
 pub mod prefixes;
+
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+pub use enricher::Enricher;
+
+use crate::error::{Error, Result};
+use crate::report::EnrichmentUsed;
+use crate::schema::{ColumnId, ENRICHED, EnrichTable, TableColumns};
+use crate::storage::{Location, StorageOptions, storage_for};
+
+use aws_ranges::AwsRanges;
+use geoip::GeoDb;
+use interfaces::Interfaces;
+
+/// One `--enrich KIND=FILE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrichSpec {
+    /// Which kind of table.
+    pub table: EnrichTable,
+    /// Where it is: a file or an `s3://` URL (for `interfaces`, a folder or prefix of them too).
+    pub location: Location,
+}
+
+impl std::str::FromStr for EnrichSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<EnrichSpec> {
+        let usage = || {
+            Error::Usage(format!(
+                "`--enrich {s}`: expected KIND=FILE, where KIND is aws-ip-ranges, interfaces or geoip \
+                 (for example --enrich aws-ip-ranges=ip-ranges.json)"
+            ))
+        };
+        let (kind, path) = s.split_once('=').ok_or_else(usage)?;
+        let table = [EnrichTable::AwsIpRanges, EnrichTable::Interfaces, EnrichTable::Geoip]
+            .into_iter()
+            .find(|t| t.name() == kind.trim())
+            .ok_or_else(usage)?;
+        if path.trim().is_empty() {
+            return Err(usage());
+        }
+        Ok(EnrichSpec { table, location: Location::parse(path.trim())? })
+    }
+}
+
+/// The lookup tables of a run, loaded.
+#[derive(Debug, Default)]
+pub struct Tables {
+    /// `aws-ip-ranges`.
+    pub aws: Option<AwsRanges>,
+    /// `interfaces` (every file given, as one inventory).
+    pub interfaces: Option<Interfaces>,
+    /// `geoip` databases, asked in the order given.
+    pub geo: Vec<GeoDb>,
+    /// What was read, for the report and the commit.
+    pub used: Vec<EnrichmentUsed>,
+}
+
+/// Reads a whole file or object.
+fn read_all(location: &Location, opts: &StorageOptions) -> Result<Vec<u8>> {
+    let storage = storage_for(location, opts)?;
+    let mut bytes = Vec::new();
+    storage.open(location)?.read_to_end(&mut bytes).map_err(|e| Error::io("read", location, e))?;
+    Ok(bytes)
+}
+
+/// The record of one file read.
+fn used(table: EnrichTable, file: &Location, bytes: &[u8], version: Option<String>, entries: usize) -> EnrichmentUsed {
+    let sha256 = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    EnrichmentUsed {
+        table: table.name().to_string(),
+        file: file.to_string(),
+        bytes: bytes.len() as u64,
+        sha256,
+        version,
+        entries: entries as u64,
+    }
+}
+
+/// The files of an `interfaces` table: the file itself, or every `.json` file under the folder.
+fn interface_files(location: &Location, opts: &StorageOptions) -> Result<Vec<Location>> {
+    let storage = storage_for(location, opts)?;
+    let listed = storage.list(location)?;
+    if let Some(one) = listed.iter().find(|o| o.location == *location) {
+        return Ok(vec![one.location.clone()]);
+    }
+    let mut files: Vec<Location> =
+        listed.into_iter().map(|o| o.location).filter(|l| l.key_path().ends_with(".json")).collect();
+    files.sort_by_key(|l| l.to_string());
+    if files.is_empty() {
+        return Err(Error::Usage(format!(
+            "--enrich interfaces={location}: no .json files there (save `aws ec2 describe-network-interfaces --output json` into one)"
+        )));
+    }
+    Ok(files)
+}
+
+impl Tables {
+    /// Reads every table `specs` names; an `aws-ip-ranges` table given twice is a usage error.
+    pub fn load(specs: &[EnrichSpec], opts: &StorageOptions) -> Result<Tables> {
+        let mut t = Tables::default();
+        let mut inventory = Vec::new();
+        for spec in specs {
+            let loc = &spec.location;
+            match spec.table {
+                EnrichTable::AwsIpRanges => {
+                    if t.aws.is_some() {
+                        return Err(Error::Usage(
+                            "--enrich aws-ip-ranges= is given twice: give one ip-ranges.json".into(),
+                        ));
+                    }
+                    let bytes = read_all(loc, opts)?;
+                    let r = AwsRanges::parse(&bytes, &loc.to_string())?;
+                    let version = format!("syncToken {}, createDate {}", r.sync_token, r.create_date);
+                    t.used.push(used(spec.table, loc, &bytes, Some(version), r.blocks()));
+                    t.aws = Some(r);
+                }
+                EnrichTable::Interfaces => {
+                    for file in interface_files(loc, opts)? {
+                        let bytes = read_all(&file, opts)?;
+                        inventory.push((file.to_string(), bytes));
+                    }
+                }
+                EnrichTable::Geoip => {
+                    let bytes = read_all(loc, opts)?;
+                    let record = |db: &GeoDb| {
+                        let built = crate::report::rfc3339(db.build_epoch as i64);
+                        used(spec.table, loc, &bytes, Some(format!("{}, built {built}", db.database_type)), db.networks)
+                    };
+                    let db = GeoDb::parse(bytes.clone(), &loc.to_string())?;
+                    t.used.push(record(&db));
+                    t.geo.push(db);
+                }
+            }
+        }
+        if !inventory.is_empty() {
+            let inv = Interfaces::parse(&inventory)?;
+            for (name, bytes) in &inventory {
+                let file = Location::parse(name)?;
+                t.used.push(used(EnrichTable::Interfaces, &file, bytes, None, inv.len()));
+            }
+            t.interfaces = Some(inv);
+        }
+        Ok(t)
+    }
+
+    /// True when no table was given.
+    pub fn is_empty(&self) -> bool {
+        self.aws.is_none() && self.interfaces.is_none() && self.geo.is_empty()
+    }
+
+    /// True when a table of this kind was given.
+    pub fn has(&self, table: EnrichTable) -> bool {
+        match table {
+            EnrichTable::AwsIpRanges => self.aws.is_some(),
+            EnrichTable::Interfaces => self.interfaces.is_some(),
+            EnrichTable::Geoip => !self.geo.is_empty(),
+        }
+    }
+
+    /// The enrichment columns a table with `table`'s columns gets from these tables: those
+    /// of each table given, for the fields the table has.
+    pub fn columns_for(&self, table: &TableColumns) -> Vec<ColumnId> {
+        let has_field = |name: &str| {
+            table.columns().iter().any(|c| matches!(c, ColumnId::Known(i) if crate::schema::CATALOG[*i].name == name))
+        };
+        (0..ENRICHED.len())
+            .filter(|&i| self.has(ENRICHED[i].attr.table()) && has_field(ENRICHED[i].field))
+            .map(ColumnId::Enriched)
+            .collect()
+    }
+}

@@ -108,6 +108,42 @@ pub struct PrefixMap<V> {
     values: Vec<V>,
 }
 
+/// Both families' ranges of blocks given once each, with their value ids.
+fn ranges(blocks: impl IntoIterator<Item = (Cidr, u32)>) -> (Ranges<u32>, Ranges<u128>) {
+    let (mut b4, mut b6) = (Vec::new(), Vec::new());
+    for (block, i) in blocks {
+        let len = block.prefix();
+        match block.network() {
+            IpAddr::V4(n) => {
+                let first = u32::from(n);
+                let last = first | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+                b4.push((first, last, len, i));
+            }
+            IpAddr::V6(n) => {
+                let first = u128::from(n);
+                let last = first | u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+                b6.push((first, last, len, i));
+            }
+        }
+    }
+    (Ranges::build(b4), Ranges::build(b6))
+}
+
+impl PrefixMap<u32> {
+    /// A map of blocks to ids (`0..ids`) that the caller knows are each given once (a
+    /// MaxMind DB's tree holds each network once). Neighbouring ranges of one id become
+    /// one, so a million networks of two hundred countries take little room.
+    pub fn from_ids(blocks: impl IntoIterator<Item = (Cidr, u32)>, ids: u32) -> PrefixMap<u32> {
+        let (v4, v6) = ranges(blocks);
+        PrefixMap { v4, v6, values: (0..ids).collect() }
+    }
+
+    /// The ranges left after neighbours of one value merged (both families).
+    pub fn ranges(&self) -> usize {
+        self.v4.starts.len() + self.v6.starts.len()
+    }
+}
+
 impl<V> PrefixMap<V> {
     /// A map of `blocks`. Where a block is given more than once, `merge(kept, later)`
     /// makes its one value of the two.
@@ -123,23 +159,8 @@ impl<V> PrefixMap<V> {
                 }
             }
         }
-        let (mut b4, mut b6) = (Vec::new(), Vec::new());
-        for (block, i) in index {
-            let (len, i) = (block.prefix(), i as u32);
-            match block.network() {
-                IpAddr::V4(n) => {
-                    let first = u32::from(n);
-                    let last = first | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-                    b4.push((first, last, len, i));
-                }
-                IpAddr::V6(n) => {
-                    let first = u128::from(n);
-                    let last = first | u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-                    b6.push((first, last, len, i));
-                }
-            }
-        }
-        PrefixMap { v4: Ranges::build(b4), v6: Ranges::build(b6), values }
+        let (v4, v6) = ranges(index.into_iter().map(|(block, i)| (block, i as u32)));
+        PrefixMap { v4, v6, values }
     }
 
     /// The value of the most specific block holding `addr`, if any holds it.
@@ -166,6 +187,22 @@ impl<V> PrefixMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_of_neighbouring_blocks_merge() {
+        let c = |s: &str| s.parse::<Cidr>().unwrap();
+        let m = PrefixMap::from_ids(
+            [(c("10.0.0.0/25"), 1), (c("10.0.0.128/25"), 1), (c("10.0.1.0/24"), 0), (c("10.0.0.64/26"), 0)],
+            2,
+        );
+        let at = |a: &str| m.get(a.parse().unwrap()).copied();
+        assert_eq!(
+            [at("10.0.0.1"), at("10.0.0.70"), at("10.0.0.200"), at("10.0.1.9"), at("10.0.2.0")],
+            [Some(1), Some(0), Some(1), Some(0), None]
+        );
+        // 10.0.0.0 (1), .64 (0), .128 (1), 1.0 (0), 2.0 (none).
+        assert_eq!(m.ranges(), 5);
+    }
 
     fn map(blocks: &[(&str, &str)]) -> PrefixMap<String> {
         PrefixMap::build(blocks.iter().map(|(c, v)| (c.parse().unwrap(), v.to_string())), |_, _| {})

@@ -26,7 +26,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 
 pub use questions::{
-    Direction, Filter, FindQuery, Metric, PrivateCidrsQuery, Question, SourcesQuery, TopGroup, TopQuery, ip_target,
+    Direction, Filter, FindQuery, Metric, PrivateCidrsQuery, Question, SourcesQuery, TopGroup, TopQuery, WhoKey,
+    ip_target,
 };
 
 use crate::error::{Error, Result};

@@ -51,6 +51,33 @@ pub struct FindQuery {
     pub limit: Option<u64>,
 }
 
+/// Who is behind an address, as the enrichment columns say (`--group-by`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhoKey {
+    /// The AWS service (`…_aws_service`, from `--enrich aws-ip-ranges`).
+    Service,
+    /// What owns the interface (`…_owner`, from `--enrich interfaces`).
+    Owner,
+    /// The country (`…_country`, from `--enrich geoip`).
+    Country,
+    /// The autonomous system (`…_asn`, with `…_as_org`, from `--enrich geoip`).
+    Asn,
+}
+
+impl WhoKey {
+    fn suffix(self) -> &'static str {
+        match self {
+            WhoKey::Service => "aws_service",
+            WhoKey::Owner => "owner",
+            WhoKey::Country => "country",
+            WhoKey::Asn => "asn",
+        }
+    }
+}
+
+/// The enrichment columns the questions print beside an address, those the table has.
+const WHO_COLUMNS: &[&str] = &["aws_service", "aws_region", "owner", "vpc_id", "country", "asn", "as_org"];
+
 /// `sources`: distinct source addresses (optionally outside some blocks), with flows and bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourcesQuery {
@@ -60,6 +87,8 @@ pub struct SourcesQuery {
     pub filter: Filter,
     /// At most this many rows.
     pub limit: Option<u64>,
+    /// Group the sources by who is behind them instead of by address.
+    pub group_by: Option<WhoKey>,
 }
 
 /// `private-cidrs`: the private ranges seen, grouped into blocks, with counts.
@@ -110,6 +139,8 @@ pub struct TopQuery {
     pub limit: u64,
     /// Other filters.
     pub filter: Filter,
+    /// Group the addresses `group` names by who is behind them instead.
+    pub group_by: Option<WhoKey>,
 }
 
 /// One of the built-in questions.
@@ -163,6 +194,11 @@ impl Question {
         let need = |c: &str| -> Result<()> {
             if columns.iter().any(|x| x == c) {
                 Ok(())
+            } else if let Some(e) = crate::schema::ENRICHED.iter().find(|e| e.column == c) {
+                Err(Error::Usage(format!(
+                    "the table has no `{c}` column: convert it with --enrich {}=FILE to add it",
+                    e.attr.table().name()
+                )))
             } else {
                 Err(Error::Failed(format!(
                     "the table has no `{c}` column (its flow-log format did not include the field), so this question cannot be answered"
@@ -171,7 +207,7 @@ impl Question {
         };
         match self {
             Question::Find(q) => q.sql(layout, columns, &need),
-            Question::Sources(q) => q.sql(layout, &need),
+            Question::Sources(q) => q.sql(layout, columns, &need),
             Question::PrivateCidrs(q) => q.sql(layout, &need),
             Question::Top(q) => q.sql(layout, &need),
         }
@@ -187,7 +223,11 @@ impl FindQuery {
         let cols: Vec<String> = if q.columns.iter().any(|c| c == "*") {
             vec!["*".to_string()]
         } else if q.columns.is_empty() {
-            FIND_COLUMNS.iter().filter(|c| columns.iter().any(|x| x == *c)).map(|c| ident(c)).collect()
+            let who = ["src", "dst"]
+                .into_iter()
+                .flat_map(|side| ["owner", "aws_service", "country"].map(|w| format!("{side}_{w}")));
+            let wanted: Vec<String> = FIND_COLUMNS.iter().map(|c| c.to_string()).chain(who).collect();
+            wanted.iter().filter(|c| columns.contains(c)).map(|c| ident(c)).collect()
         } else {
             // Names the user chose: a name the table lacks is a mistake in the command.
             if let Some(c) = q.columns.iter().find(|c| !columns.iter().any(|x| x == *c)) {
@@ -215,10 +255,13 @@ impl FindQuery {
 }
 
 impl SourcesQuery {
-    fn sql(&self, layout: Layout, need: &Need<'_>) -> Result<String> {
+    fn sql(&self, layout: Layout, columns: &[String], need: &Need<'_>) -> Result<String> {
         let q = self;
         for c in ["srcaddr", "bytes", "packets", "start", "end"] {
             need(c)?;
+        }
+        if let Some(k) = q.group_by {
+            need(&format!("src_{}", k.suffix()))?;
         }
         let mut wh = filter_sql(&q.filter, layout, need)?;
         wh.push("\"srcaddr\" IS NOT NULL".to_string());
@@ -230,10 +273,33 @@ impl SourcesQuery {
             wh.extend(q.outside.iter().filter_map(|c| outside_text_range(c, "srcaddr")));
         }
         let limit = q.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let totals = "count(*) AS flows, sum(\"packets\") AS packets, sum(\"bytes\") AS bytes, \
+             to_timestamp(min(\"start\")) AS first_seen, to_timestamp(max(\"end\")) AS last_seen";
+        let (key, who) = match q.group_by {
+            // Grouped by who is behind the sources: how many addresses each has.
+            Some(k) => {
+                let key = ident(&format!("src_{}", k.suffix()));
+                let org = if k == WhoKey::Asn && columns.iter().any(|c| c == "src_as_org") {
+                    ", min(\"src_as_org\") AS src_as_org"
+                } else {
+                    ""
+                };
+                (key, format!("{org}, count(DISTINCT \"srcaddr\") AS addresses"))
+            }
+            // By address, with what the enrichment columns say of it.
+            None => {
+                let who: String = WHO_COLUMNS
+                    .iter()
+                    .map(|w| format!("src_{w}"))
+                    .filter(|c| columns.contains(c))
+                    .map(|c| format!(", min({}) AS {}", ident(&c), ident(&c)))
+                    .collect();
+                (ident("srcaddr"), who)
+            }
+        };
         Ok(format!(
-            "SELECT \"srcaddr\", count(*) AS flows, sum(\"packets\") AS packets, sum(\"bytes\") AS bytes, \
-             to_timestamp(min(\"start\")) AS first_seen, to_timestamp(max(\"end\")) AS last_seen \
-             FROM flows WHERE {} GROUP BY \"srcaddr\" ORDER BY bytes DESC NULLS LAST, flows DESC, \"srcaddr\"{limit}",
+            "SELECT {key}{who}, {totals} FROM flows WHERE {} GROUP BY {key} \
+             ORDER BY bytes DESC NULLS LAST, flows DESC, {key}{limit}",
             wh.join(" AND ")
         ))
     }
@@ -305,7 +371,28 @@ impl TopQuery {
         }
         let mut wh = filter_sql(&q.filter, layout, need)?;
         wh.extend(group.iter().map(|c| format!("{} IS NOT NULL", ident(c))));
-        let g: Vec<String> = group.iter().map(|c| ident(c)).collect();
+        let g: Vec<String> = match q.group_by {
+            None => group.iter().map(|c| ident(c)).collect(),
+            // Who is behind the addresses: an address nobody is known behind groups as null.
+            Some(k) => {
+                let sides: &[&str] = match q.group {
+                    TopGroup::Srcaddr => &["src"],
+                    TopGroup::Dstaddr => &["dst"],
+                    TopGroup::Pair => &["src", "dst"],
+                    TopGroup::Port => {
+                        return Err(Error::Usage(
+                            "--group-by names who is behind an address: use it with --group srcaddr, dstaddr or pair"
+                                .into(),
+                        ));
+                    }
+                };
+                let cols: Vec<String> = sides.iter().map(|s| format!("{s}_{}", k.suffix())).collect();
+                for c in &cols {
+                    need(c)?;
+                }
+                cols.iter().map(|c| ident(c)).collect()
+            }
+        };
         let by = match q.by {
             Metric::Bytes => "bytes",
             Metric::Packets => "packets",
@@ -428,11 +515,16 @@ mod tests {
              AND (\"srcaddr\" >= '10.192.' AND \"srcaddr\" < '10.192/' AND cidr_contains('10.192.0.0/16', \"srcaddr\")) \
              ORDER BY \"start\", \"srcaddr\", \"dstaddr\""
         );
-        let missing =
-            Question::Top(TopQuery { by: Metric::Bytes, group: TopGroup::Port, limit: 5, filter: Filter::default() })
-                .sql(Layout::Date, &cols(&["srcaddr", "bytes", "packets"]))
-                .unwrap_err()
-                .to_string();
+        let missing = Question::Top(TopQuery {
+            by: Metric::Bytes,
+            group: TopGroup::Port,
+            limit: 5,
+            filter: Filter::default(),
+            group_by: None,
+        })
+        .sql(Layout::Date, &cols(&["srcaddr", "bytes", "packets"]))
+        .unwrap_err()
+        .to_string();
         assert!(missing.contains("no `dstport` column"), "{missing}");
     }
 
@@ -443,6 +535,7 @@ mod tests {
                 outside: cidrs.iter().map(|c| c.parse().unwrap()).collect(),
                 filter: Filter::default(),
                 limit: None,
+                group_by: None,
             })
             .sql(Layout::Date, &cols(&["srcaddr", "bytes", "packets", "start", "end", "date"]))
             .unwrap()

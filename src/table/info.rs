@@ -121,11 +121,7 @@ fn footer_columns(storage: &dyn Storage, loc: &Location, size: u64) -> Result<(V
             }
             t => return Err(bad(format!("column `{}` has type {t}, which flow-log tables do not use", f.name()))),
         };
-        let id = match schema::lookup_loose(f.name()) {
-            Some(i) => ColumnId::Known(i),
-            None => ColumnId::Unknown(f.name().clone()),
-        };
-        cols.push((id, ty));
+        cols.push((schema::column_id(f.name()), ty));
     }
     Ok((cols, fm.num_rows() as u64))
 }

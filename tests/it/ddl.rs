@@ -140,18 +140,30 @@ fn converted(dir: &Path, layout: Layout, records: u64) -> (PathBuf, PathBuf, flo
         let mut o = GenerateOptions::new(&sample, records, 2);
         o.files_per_day = 6;
         o.format = generate::format_preset("v3").unwrap();
+        o.lookup_tables = true;
         generate::generate(&o).unwrap();
     }
     let lake = dir.join(format!("lake-{layout}"));
     let mut d = opts(lake.to_str().unwrap());
     d.until_year = 2026;
+    // Enriched, so that the DDL's enrichment columns are checked by every reader too.
+    let lookup = sample.join(generate::LOOKUP_DIR);
+    let enrich: Vec<flowlake::enrich::EnrichSpec> = [
+        format!("aws-ip-ranges={}", lookup.join("ip-ranges.json").display()),
+        format!("interfaces={}", lookup.join("network-interfaces.json").display()),
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
     let r = convert(
         &ConvertOptions::new(vec![Location::Local(sample.clone())], Location::Local(lake.clone()))
             .with_layout(layout)
-            .with_ddl(Some(d)),
+            .with_ddl(Some(d))
+            .with_enrich(enrich),
         &NoProgress,
     )
     .unwrap();
+    assert!(r.columns.iter().any(|c| c == "src_aws_service") && r.columns.iter().any(|c| c == "eni_owner"));
     assert!(r.ddl_path.is_some());
     (sample, lake, r)
 }
@@ -255,6 +267,7 @@ fn spark_runs_the_ddl_and_agrees_with_the_converter() {
             "per_day": "SELECT `date`, count(*) FROM vpc.flow_logs GROUP BY `date` ORDER BY `date`",
             "cidr": format!("@{}", ddl.join("queries/spark/traffic-inside-cidr.sql").display()),
             "raw_count": "SELECT count(*) FROM vpc.flow_logs_raw",
+            "enriched": "SELECT count(src_aws_service), count(dst_owner), count(eni_vpc_id) FROM vpc.flow_logs",
             "raw_per_day": "SELECT date_format(from_unixtime(`start`), 'yyyy-MM-dd') AS d, count(*) FROM vpc.flow_logs_raw GROUP BY d ORDER BY d",
             "raw_cidr": fs::read_to_string(ddl.join("queries/spark/traffic-inside-cidr.sql")).unwrap()
                 .replace("`vpc`.`flow_logs`", "`vpc`.`flow_logs_raw`")
@@ -270,6 +283,13 @@ fn spark_runs_the_ddl_and_agrees_with_the_converter() {
 
     let n = report.rows_written;
     assert_eq!(res["count"][0][0], n);
+    // Spark reads the enrichment columns the DDL declares, as many values as the files hold.
+    let nulls = nulls(&read_table(&lake));
+    let filled = |c: &str| n - nulls.get(c).copied().unwrap_or(0);
+    for (i, c) in ["src_aws_service", "dst_owner", "eni_vpc_id"].iter().enumerate() {
+        assert!(filled(c) > 0, "{c} has values");
+        assert_eq!(res["enriched"][0][i], filled(c), "{c}");
+    }
     assert_eq!(res["raw_count"][0][0], n);
     let per_day: BTreeMap<String, u64> =
         report.partitions.iter().map(|(k, v)| (k.trim_start_matches("date=").to_string(), v.rows)).collect();

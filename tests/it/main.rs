@@ -6,6 +6,7 @@ mod aws_examples;
 mod cli;
 mod crash;
 mod ddl;
+mod enrich;
 #[cfg(feature = "s3")]
 mod faultproxy;
 mod fixtures;

@@ -294,7 +294,7 @@ fn sources_outside_the_vpc() {
     let f = fixture();
     let lake = lake();
     let outside: Vec<Cidr> = vec!["10.192.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()];
-    let q = Question::Sources(SourcesQuery { outside, filter: Filter::default(), limit: None });
+    let q = Question::Sources(SourcesQuery { outside, filter: Filter::default(), limit: None, group_by: None });
     let batches = ask(&lake, &q);
     let got: BTreeMap<String, (String, String)> = rows(&batches, &["srcaddr", "flows", "bytes"])
         .into_iter()
@@ -384,7 +384,13 @@ fn private_cidrs_in_both_directions_with_ipv6() {
 fn top_pairs_and_ports() {
     let f = fixture();
     let lake = lake();
-    let q = Question::Top(TopQuery { by: Metric::Bytes, group: TopGroup::Pair, limit: 10, filter: Filter::default() });
+    let q = Question::Top(TopQuery {
+        by: Metric::Bytes,
+        group: TopGroup::Pair,
+        limit: 10,
+        filter: Filter::default(),
+        group_by: None,
+    });
     let got = rows(&ask(&lake, &q), &["srcaddr", "dstaddr", "flows", "bytes"]);
     let mut acc: BTreeMap<(String, String), (u64, i64)> = BTreeMap::new();
     for r in &f.recs {
@@ -400,7 +406,13 @@ fn top_pairs_and_ports() {
         v.iter().take(10).map(|((s, d), (n, b))| vec![s.clone(), d.clone(), n.to_string(), b.to_string()]).collect();
     assert_eq!(got, want);
 
-    let q = Question::Top(TopQuery { by: Metric::Flows, group: TopGroup::Port, limit: 5, filter: Filter::default() });
+    let q = Question::Top(TopQuery {
+        by: Metric::Flows,
+        group: TopGroup::Port,
+        limit: 5,
+        filter: Filter::default(),
+        group_by: None,
+    });
     let got = rows(&ask(&lake, &q), &["dstport", "protocol", "flows", "packets"]);
     let mut acc: BTreeMap<(i64, i64), (u64, i64)> = BTreeMap::new();
     for r in &f.recs {

@@ -533,3 +533,58 @@ fn verify_and_repair_a_table_on_s3() {
     let cols = columns_of(&t);
     assert!(table_rows(&t, &cols) == raw_rows(&log_files(&src), &cols), "every record exactly once after the repair");
 }
+
+/// `--enrich` tables given as `s3://` URLs (an object, and a prefix of inventory files)
+/// give the same columns as the same tables on disk.
+#[test]
+fn enrichment_tables_on_s3_equal_the_same_tables_on_disk() {
+    let s3 = S3::new();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let mut o = GenerateOptions::new(&src, 6_000, 1);
+    o.files_per_day = 4;
+    o.lookup_tables = true;
+    generate::generate(&o).unwrap();
+    let lookup = src.join(generate::LOOKUP_DIR);
+    let tables = s3.bucket("tables");
+    s3.upload_dir(&lookup, &tables);
+    // An inventory folder (prefix) of its own, as a user keeps one per account and region.
+    let inv_dir = dir.path().join("inventory");
+    fs::create_dir_all(&inv_dir).unwrap();
+    fs::copy(lookup.join("network-interfaces.json"), inv_dir.join("eni-123456789010-us-east-1.json")).unwrap();
+    let inv = s3.bucket("inventory");
+    s3.upload_dir(&inv_dir, &inv);
+    let ep = endpoint("FLOWLAKE_S3_ENDPOINT");
+    let spec = |s: String| -> flowlake::enrich::EnrichSpec { s.parse().unwrap() };
+    let remote = vec![
+        spec(format!("aws-ip-ranges=s3://{tables}/ip-ranges.json")),
+        // A prefix: every .json object under it.
+        spec(format!("interfaces=s3://{inv}/")),
+    ];
+    let local = vec![
+        spec(format!("aws-ip-ranges={}", lookup.join("ip-ranges.json").display())),
+        spec(format!("interfaces={}", lookup.join("network-interfaces.json").display())),
+    ];
+    let run = |enrich: Vec<flowlake::enrich::EnrichSpec>, out: &str| {
+        let r = convert(
+            &ConvertOptions::new(vec![Location::Local(src.clone())], Location::Local(dir.path().join(out)))
+                .with_storage(s3_opts(&ep))
+                .with_enrich(enrich),
+            &NoProgress,
+        )
+        .unwrap();
+        ok(&r);
+        r
+    };
+    let (a, b) = (run(remote, "from-s3"), run(local, "from-disk"));
+    assert_eq!(a.columns, b.columns);
+    assert!(a.columns.iter().any(|c| c == "src_owner"));
+    let files: Vec<String> = a.enrichment.iter().map(|u| u.file.clone()).collect();
+    assert_eq!(files, [format!("s3://{tables}/ip-ranges.json"), format!("s3://{inv}/eni-123456789010-us-east-1.json")]);
+    for (x, y) in a.enrichment.iter().zip(&b.enrichment) {
+        assert_eq!((x.sha256.as_str(), x.bytes), (y.sha256.as_str(), y.bytes));
+    }
+    let (ta, tb) = (read_table(&dir.path().join("from-s3")), read_table(&dir.path().join("from-disk")));
+    let cols = columns_of(&tb);
+    assert!(table_rows(&ta, &cols) == table_rows(&tb, &cols), "rows enriched from S3 differ");
+}

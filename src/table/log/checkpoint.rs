@@ -74,6 +74,10 @@ pub struct CoveredRun {
     /// Runs it replaced (their files deleted when it was covered).
     #[serde(default)]
     pub replaces: Vec<String>,
+    /// The lookup tables its enrichment columns came from (none in checkpoints written
+    /// before enrichment existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enrichment: Vec<crate::report::EnrichmentUsed>,
 }
 
 impl CoveredRun {
@@ -91,6 +95,7 @@ impl CoveredRun {
             replaces_files: Vec::new(),
             sequence: self.sequence,
             baseline: None,
+            enrichment: self.enrichment,
         }
     }
 }
@@ -318,6 +323,7 @@ impl Manifest {
                     file_stats: if r.file_stats.is_empty() { Vec::new() } else { file_stats },
                     files,
                     replaces: r.replaces.clone(),
+                    enrichment: r.enrichment.clone(),
                 }
             })
             .collect();
@@ -424,6 +430,7 @@ mod tests {
             replaces_files: Vec::new(),
             sequence,
             baseline: None,
+            enrichment: Vec::new(),
         }
     }
 
@@ -592,6 +599,7 @@ mod tests {
                 files: vec![format!("date=2023-08-01/part-run{i}-00000.parquet")],
                 file_stats: Vec::new(),
                 replaces: Vec::new(),
+                enrichment: Vec::new(),
             })
             .collect();
         // Every input recorded as read as text, as this flowlake records them.

@@ -157,6 +157,10 @@ pub struct RunManifest {
     /// from here on the files a table should hold are known from this list and the commits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Vec<String>>,
+    /// The lookup tables the run's enrichment columns came from (none without `--enrich`,
+    /// and in commits written before enrichment existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enrichment: Vec<crate::report::EnrichmentUsed>,
 }
 
 /// Whether an input was converted before.
@@ -1238,6 +1242,7 @@ pub(crate) mod tests {
             replaces_files: replaces_files.iter().map(|f| f.to_string()).collect(),
             sequence: 0,
             baseline: None,
+            enrichment: Vec::new(),
         }
     }
 

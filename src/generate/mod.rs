@@ -25,6 +25,11 @@ use crate::partition::{civil_from_days, delivery_dir, format_day, parse_day};
 use crate::schema::{CATALOG, ColumnId, LogKind};
 use crate::storage::{Counted, LocalStorage, Location, Storage};
 
+pub mod lookup;
+
+/// Where `--lookup-tables` puts the tables, under the sample's folder (`_`: conversion skips it).
+pub const LOOKUP_DIR: &str = "_lookup";
+
 /// The VPC CIDR of generated traffic.
 pub const VPC_CIDR: &str = "10.192.0.0/16";
 
@@ -49,6 +54,9 @@ pub struct GenerateOptions {
     pub account: String,
     /// Region. Default us-east-1.
     pub region: String,
+    /// Also write lookup tables that match the traffic, for `--enrich`, under
+    /// `OUT/_lookup/` ([`lookup`]). Default off.
+    pub lookup_tables: bool,
 }
 
 impl GenerateOptions {
@@ -64,6 +72,7 @@ impl GenerateOptions {
             files_per_day: 96,
             account: "123456789010".into(),
             region: "us-east-1".into(),
+            lookup_tables: false,
         }
     }
 }
@@ -194,6 +203,7 @@ const SERVICES: &[(u32, u8)] = &[
 const AWS_SERVICES: &[&str] = &["AMAZON", "S3", "EC2", "CLOUDFRONT", "DYNAMODB", "ROUTE53"];
 
 /// A network interface in the VPC.
+#[derive(Clone)]
 struct Eni {
     id: String,
     ip: String,
@@ -521,6 +531,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let mut total = GenerateSummary { out: opts.out.display().to_string(), format: shape.header, ..Default::default() };
     for p in parts {
         total.merge(p?);
+    }
+    if opts.lookup_tables {
+        lookup::write_lookup_tables(opts, &root.join(LOOKUP_DIR))?;
     }
     // The summary is kept beside the sample, in a `_`-prefixed file that conversion skips.
     LocalStorage

@@ -1,0 +1,322 @@
+//! The enrichment columns of a batch: each lookup field's values looked up once per row
+//! in the tables it needs, then each column gathered from the answers.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arrow_array::builder::{Int64Builder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::SchemaRef;
+
+use super::Tables;
+use crate::schema::{ColumnId, ENRICHED, EnrichAttr, EnrichTable, TableColumns};
+
+/// What one row's lookup field found in each table.
+#[derive(Clone, Copy, Default)]
+struct Found {
+    aws: Option<u32>,
+    interface: Option<u32>,
+}
+
+/// What every row of a batch found by one lookup field: in AWS's ranges and the
+/// inventory, and in each MaxMind DB.
+struct Answers {
+    found: Vec<Found>,
+    geo: Vec<Vec<Option<u32>>>,
+}
+
+/// One lookup field of the table (`srcaddr`, …, `interface-id`) and the columns it fills.
+struct Field {
+    name: &'static str,
+    /// Its position in the batch.
+    position: usize,
+    needs: [bool; 3],
+}
+
+/// Adds the enrichment columns to batches of one table's columns. Built once per run,
+/// shared by the workers.
+pub struct Enricher {
+    tables: Arc<Tables>,
+    fields: Vec<Field>,
+    /// The enrichment columns, in table order: (index into `ENRICHED`, index into `fields`).
+    columns: Vec<(usize, usize)>,
+    /// The VPC of the record's own interface: `vpc-id`, else `interface-id`'s.
+    vpc_position: Option<usize>,
+    interface_position: Option<usize>,
+    schema: SchemaRef,
+    table: TableColumns,
+}
+
+fn need_index(t: EnrichTable) -> usize {
+    match t {
+        EnrichTable::AwsIpRanges => 0,
+        EnrichTable::Interfaces => 1,
+        EnrichTable::Geoip => 2,
+    }
+}
+
+impl Enricher {
+    /// The enricher for batches of `input`'s columns; `None` when the tables add no column
+    /// to such a table (none given, or it lacks every field they look up).
+    pub fn new(tables: Arc<Tables>, input: &TableColumns) -> Option<Enricher> {
+        let added = tables.columns_for(input);
+        if added.is_empty() {
+            return None;
+        }
+        let position = |name: &str| {
+            let i = crate::schema::lookup(name).expect("a catalog field");
+            input.position(&ColumnId::Known(i))
+        };
+        let mut fields: Vec<Field> = Vec::new();
+        let mut columns = Vec::new();
+        for id in &added {
+            let ColumnId::Enriched(e) = *id else { unreachable!("columns_for gives enrichment columns") };
+            let def = &ENRICHED[e];
+            let f = match fields.iter().position(|f| f.name == def.field) {
+                Some(f) => f,
+                None => {
+                    let at = position(def.field).expect("columns_for checked the field");
+                    fields.push(Field { name: def.field, position: at, needs: [false; 3] });
+                    fields.len() - 1
+                }
+            };
+            fields[f].needs[need_index(def.attr.table())] = true;
+            columns.push((e, f));
+        }
+        let table = TableColumns::from_columns(input.columns().iter().cloned().chain(added));
+        Some(Enricher {
+            tables,
+            fields,
+            columns,
+            vpc_position: position("vpc-id"),
+            interface_position: position("interface-id"),
+            schema: table.arrow_schema(),
+            table,
+        })
+    }
+
+    /// The columns of the batches it makes.
+    pub fn table(&self) -> &TableColumns {
+        &self.table
+    }
+
+    /// The schema of the batches it makes.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// `batch` (of the input's columns) with the enrichment columns after its own.
+    pub fn apply(&self, batch: &RecordBatch) -> RecordBatch {
+        let vpcs = self.vpcs(batch);
+        let answers: Vec<Answers> = self.fields.iter().map(|f| self.look_up(f, batch, vpcs.as_deref())).collect();
+        let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+        for &(e, f) in &self.columns {
+            arrays.push(self.column(ENRICHED[e].attr, &answers[f].found, &answers[f].geo));
+        }
+        RecordBatch::try_new(self.schema.clone(), arrays).expect("enriched columns match the schema")
+    }
+
+    /// Each row's VPC number in the inventory (its `vpc-id`, else its interface's VPC),
+    /// when addresses are looked up in the inventory.
+    fn vpcs(&self, batch: &RecordBatch) -> Option<Vec<Option<u32>>> {
+        let inv = self.tables.interfaces.as_ref()?;
+        if !self.fields.iter().any(|f| f.needs[1] && f.name != "interface-id") {
+            return None;
+        }
+        let vpc = self.vpc_position.map(|p| batch.column(p).as_string::<i32>());
+        let eni = self.interface_position.map(|p| batch.column(p).as_string::<i32>());
+        let of_row = |r: usize| {
+            let by_vpc = vpc.filter(|c| c.is_valid(r)).and_then(|c| inv.vpc_index(c.value(r)));
+            by_vpc.or_else(|| {
+                eni.filter(|c| c.is_valid(r)).and_then(|c| inv.index_by_id(c.value(r))).and_then(|i| inv.vpc_of(i))
+            })
+        };
+        Some((0..batch.num_rows()).map(of_row).collect())
+    }
+
+    /// What each row's value of field `f` finds.
+    fn look_up(&self, f: &Field, batch: &RecordBatch, vpcs: Option<&[Option<u32>]>) -> Answers {
+        let values: &StringArray = batch.column(f.position).as_string::<i32>();
+        let t = &*self.tables;
+        let n = batch.num_rows();
+        if f.name == "interface-id" {
+            let inv = t.interfaces.as_ref().expect("needed only with an inventory");
+            let found = (0..n)
+                .map(|r| Found {
+                    aws: None,
+                    interface: values.is_valid(r).then(|| inv.index_by_id(values.value(r))).flatten(),
+                })
+                .collect();
+            return Answers { found, geo: Vec::new() };
+        }
+        let addrs: Vec<Option<IpAddr>> =
+            (0..n).map(|r| values.is_valid(r).then(|| crate::ip::parse_field(values.value(r))).flatten()).collect();
+        let aws = t.aws.as_ref().filter(|_| f.needs[0]);
+        let inv = t.interfaces.as_ref().filter(|_| f.needs[1]);
+        let found = addrs
+            .iter()
+            .enumerate()
+            .map(|(r, a)| match a {
+                None => Found::default(),
+                Some(a) => Found {
+                    aws: aws.and_then(|x| x.lookup_index(*a)),
+                    interface: inv.and_then(|x| x.index_by_address(*a, vpcs.and_then(|v| v[r]))),
+                },
+            })
+            .collect();
+        let geo = if f.needs[2] {
+            t.geo.iter().map(|db| addrs.iter().map(|a| a.and_then(|a| db.lookup_index(a))).collect()).collect()
+        } else {
+            Vec::new()
+        };
+        Answers { found, geo }
+    }
+
+    /// One enrichment column from what its field's rows found.
+    fn column(&self, attr: EnrichAttr, found: &[Found], geo: &[Vec<Option<u32>>]) -> ArrayRef {
+        let t = &*self.tables;
+        if attr == EnrichAttr::Asn {
+            let mut b = Int64Builder::with_capacity(found.len());
+            for r in 0..found.len() {
+                b.append_option(geo.iter().zip(&t.geo).find_map(|(g, db)| g[r].and_then(|i| db.entry(i).asn)));
+            }
+            return Arc::new(b.finish());
+        }
+        let mut b = StringBuilder::with_capacity(found.len(), found.len() * 8);
+        for (r, x) in found.iter().enumerate() {
+            let v: Option<&str> = match attr.table() {
+                EnrichTable::AwsIpRanges => x.aws.map(|i| {
+                    let e = t.aws.as_ref().expect("found in it").entry(i);
+                    match attr {
+                        EnrichAttr::AwsService => e.service.as_str(),
+                        EnrichAttr::AwsRegion => e.region.as_str(),
+                        _ => e.network_border_group.as_str(),
+                    }
+                }),
+                EnrichTable::Interfaces => x.interface.map(|i| {
+                    let e = t.interfaces.as_ref().expect("found in it").entry(i);
+                    match attr {
+                        EnrichAttr::Owner => e.owner.as_str(),
+                        EnrichAttr::AccountId => e.account_id.as_str(),
+                        EnrichAttr::VpcId => e.vpc_id.as_str(),
+                        EnrichAttr::SubnetId => e.subnet_id.as_str(),
+                        EnrichAttr::InterfaceType => e.interface_type.as_str(),
+                        EnrichAttr::SecurityGroups => e.security_groups.as_str(),
+                        _ => e.description.as_str(),
+                    }
+                }),
+                EnrichTable::Geoip => geo.iter().zip(&t.geo).find_map(|(g, db)| {
+                    let e = db.entry(g[r]?);
+                    if attr == EnrichAttr::Country { e.country.as_deref() } else { e.as_org.as_deref() }
+                }),
+            };
+            // An empty value (an interface without a description) is no value.
+            b.append_option(v.filter(|s| !s.is_empty()));
+        }
+        Arc::new(b.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::aws_ranges::AwsRanges;
+    use crate::enrich::interfaces::Interfaces;
+    use crate::schema::lookup;
+
+    fn tables() -> Tables {
+        let ranges = br#"{"syncToken": "1", "createDate": "2024-06-01-00-00-00",
+            "prefixes": [
+                {"ip_prefix": "52.0.0.0/8", "region": "us-east-1", "service": "AMAZON", "network_border_group": "us-east-1"},
+                {"ip_prefix": "52.216.0.0/15", "region": "us-east-1", "service": "S3", "network_border_group": "us-east-1"}],
+            "ipv6_prefixes": [
+                {"ipv6_prefix": "2600:1f18::/32", "region": "us-east-1", "service": "EC2", "network_border_group": "us-east-1"}]}"#;
+        let inv = serde_json::json!({"NetworkInterfaces": [
+            {"NetworkInterfaceId": "eni-a", "OwnerId": "111122223333", "VpcId": "vpc-a", "SubnetId": "subnet-a",
+             "InterfaceType": "interface", "Description": "",
+             "Attachment": {"InstanceId": "i-a"}, "Groups": [{"GroupId": "sg-1"}],
+             "PrivateIpAddresses": [{"PrivateIpAddress": "10.0.0.5"}]},
+            {"NetworkInterfaceId": "eni-b", "OwnerId": "444455556666", "VpcId": "vpc-b", "SubnetId": "subnet-b",
+             "InterfaceType": "nat_gateway", "Description": "Interface for NAT Gateway nat-0b",
+             "RequesterManaged": true, "PrivateIpAddresses": [{"PrivateIpAddress": "10.0.0.5"}]}]});
+        Tables {
+            aws: Some(AwsRanges::parse(ranges, "ranges.json").unwrap()),
+            interfaces: Some(Interfaces::parse(&[("inv.json".into(), inv.to_string().into_bytes())]).unwrap()),
+            ..Tables::default()
+        }
+    }
+
+    fn table(fields: &[&str]) -> TableColumns {
+        TableColumns::from_columns(fields.iter().map(|f| ColumnId::Known(lookup(f).unwrap())))
+    }
+
+    fn batch(t: &TableColumns, rows: &[[Option<&str>; 4]]) -> RecordBatch {
+        let cols: Vec<ArrayRef> =
+            (0..4).map(|c| Arc::new(rows.iter().map(|r| r[c]).collect::<StringArray>()) as ArrayRef).collect();
+        RecordBatch::try_new(t.arrow_schema(), cols).unwrap()
+    }
+
+    fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+        let c = b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+        c.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn columns_follow_the_tables_given_and_the_fields_the_table_has() {
+        let t = Arc::new(tables());
+        let input = table(&["interface-id", "srcaddr", "dstaddr", "vpc-id"]);
+        let e = Enricher::new(t.clone(), &input).unwrap();
+        let names: Vec<String> = e.table().columns().iter().map(|c| c.column_name()).collect();
+        assert_eq!(&names[..4], ["interface_id", "srcaddr", "dstaddr", "vpc_id"]);
+        assert!(names.contains(&"src_aws_service".to_string()) && names.contains(&"eni_owner".to_string()));
+        assert!(!names.iter().any(|n| n.starts_with("pkt_") || n.ends_with("_country")), "{names:?}");
+        // A table without any lookup field gets nothing.
+        assert!(Enricher::new(t, &table(&["version", "action"])).is_none());
+        assert!(Enricher::new(Arc::new(Tables::default()), &input).is_none());
+    }
+
+    #[test]
+    fn each_row_gets_what_its_addresses_and_interface_are() {
+        let input = table(&["interface-id", "srcaddr", "dstaddr", "vpc-id"]);
+        let e = Enricher::new(Arc::new(tables()), &input).unwrap();
+        let b = batch(
+            &input,
+            &[
+                // The same private address in two VPCs: the record's VPC picks the interface.
+                [Some("eni-a"), Some("10.0.0.5"), Some("52.216.1.1"), Some("vpc-a")],
+                [Some("eni-b"), Some("10.0.0.5"), Some("52.1.1.1"), Some("vpc-b")],
+                // No vpc-id: the VPC of the record's own interface.
+                [Some("eni-b"), Some("10.0.0.5"), Some("2600:1f18::1"), None],
+                // Nobody's address, no interface, a value that is no address.
+                [Some("eni-zz"), Some("192.0.2.1"), Some("-"), None],
+                [None, None, Some("not an address"), None],
+            ],
+        );
+        let out = e.apply(&b);
+        assert_eq!(out.num_rows(), 5);
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(strings(&out, "src_owner"), [s("i-a"), s("nat-0b"), s("nat-0b"), None, None]);
+        assert_eq!(strings(&out, "src_account_id")[..2], [s("111122223333"), s("444455556666")]);
+        assert_eq!(strings(&out, "dst_aws_service"), [s("S3"), s("AMAZON"), s("EC2"), None, None]);
+        assert_eq!(strings(&out, "dst_aws_region")[..3], [s("us-east-1"), s("us-east-1"), s("us-east-1")]);
+        assert_eq!(strings(&out, "src_aws_service"), [None, None, None, None, None]);
+        assert_eq!(strings(&out, "eni_owner"), [s("i-a"), s("nat-0b"), s("nat-0b"), None, None]);
+        assert_eq!(strings(&out, "eni_security_groups"), [s("sg-1"), None, None, None, None]);
+        // An empty description is no value.
+        assert_eq!(strings(&out, "src_description")[0], None);
+        assert_eq!(out.schema(), e.schema());
+    }
+
+    #[test]
+    fn enrich_flags_name_a_kind_and_a_file() {
+        let ok: crate::enrich::EnrichSpec = "aws-ip-ranges=ip-ranges.json".parse().unwrap();
+        assert_eq!(ok.table, EnrichTable::AwsIpRanges);
+        let geo: crate::enrich::EnrichSpec = "geoip=s3://bucket/geo/Country.mmdb".parse().unwrap();
+        assert!(geo.location.is_remote());
+        for bad in ["ip-ranges.json", "asn=x.mmdb", "geoip=", "=x"] {
+            let e = bad.parse::<crate::enrich::EnrichSpec>().unwrap_err().to_string();
+            assert!(e.contains("expected KIND=FILE, where KIND is aws-ip-ranges, interfaces or geoip"), "{e}");
+        }
+    }
+}

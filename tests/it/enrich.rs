@@ -1,0 +1,424 @@
+//! Enrichment (`--enrich`): lookup tables built here in the shapes AWS and MaxMind
+//! document, a conversion that adds their answers as columns, read back by DuckDB and
+//! pyarrow; a real country database checked against MaxMind's own reader; bad tables refused.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn python() -> String {
+    std::env::var("FLOWLAKE_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Runs a Python script of the test tools (`tests/py/…` or inline with `-c`), asserting success.
+fn py(args: &[&str]) -> String {
+    let out = Command::new(python()).args(args).output().expect("run python");
+    assert!(
+        out.status.success(),
+        "python {args:?} failed (run the suite with scripts/test.sh, which installs tests/py/requirements.txt):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name).display().to_string()
+}
+
+/// `ip-ranges.json` as AWS publishes it: every block under `AMAZON`, some again (or a
+/// more specific block) under a service.
+fn ip_ranges() -> Value {
+    let e = |p: &str, region: &str, service: &str, nbg: &str| json!({"ip_prefix": p, "region": region, "service": service, "network_border_group": nbg});
+    let e6 = |p: &str, region: &str, service: &str| json!({"ipv6_prefix": p, "region": region, "service": service, "network_border_group": region});
+    json!({
+        "syncToken": "1717245005",
+        "createDate": "2024-06-01-12-30-05",
+        "prefixes": [
+            e("52.0.0.0/8", "us-east-1", "AMAZON", "us-east-1"),
+            e("52.216.0.0/15", "us-east-1", "AMAZON", "us-east-1"),
+            e("52.216.0.0/15", "us-east-1", "S3", "us-east-1"),
+            e("52.216.8.0/24", "us-east-1", "EC2", "us-east-1"),
+            e("15.230.0.0/24", "us-west-2", "AMAZON", "us-west-2-lax-1"),
+        ],
+        "ipv6_prefixes": [e6("2600:1f18::/32", "us-east-1", "EC2"), e6("2600:1f18::/32", "us-east-1", "AMAZON")]
+    })
+}
+
+/// `aws ec2 describe-network-interfaces` output, in two files (two accounts): the same
+/// private address in two VPCs, secondary, public and IPv6 addresses.
+fn interfaces(dir: &Path) -> PathBuf {
+    let inv = dir.join("inventory");
+    fs::create_dir_all(&inv).unwrap();
+    let a = json!({"NetworkInterfaces": [
+        {"NetworkInterfaceId": "eni-0a1", "OwnerId": "111122223333", "VpcId": "vpc-a", "SubnetId": "subnet-a1",
+         "InterfaceType": "interface", "Description": "web server", "RequesterManaged": false,
+         "Attachment": {"InstanceId": "i-0aaa", "InstanceOwnerId": "111122223333"},
+         "Groups": [{"GroupId": "sg-1", "GroupName": "web"}, {"GroupId": "sg-2", "GroupName": "ssh"}],
+         "PrivateIpAddress": "10.0.0.5",
+         "PrivateIpAddresses": [
+             {"Primary": true, "PrivateIpAddress": "10.0.0.5", "Association": {"PublicIp": "54.1.2.3"}},
+             {"Primary": false, "PrivateIpAddress": "10.0.0.6"}],
+         "Ipv6Addresses": [{"Ipv6Address": "2600:1f18:1234::2b"}]},
+        {"NetworkInterfaceId": "eni-0n1", "OwnerId": "111122223333", "VpcId": "vpc-a", "SubnetId": "subnet-a2",
+         "InterfaceType": "nat_gateway", "Description": "Interface for NAT Gateway nat-0abc123",
+         "RequesterId": "AROAEXAMPLE", "RequesterManaged": true, "Groups": [],
+         "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": "10.0.2.9"}]}
+    ]});
+    let b = json!({"NetworkInterfaces": [
+        {"NetworkInterfaceId": "eni-0b1", "OwnerId": "444455556666", "VpcId": "vpc-b", "SubnetId": "subnet-b1",
+         "InterfaceType": "network_load_balancer", "Description": "ELB net/edge/50dc6c495c0c9188",
+         "RequesterId": "amazon-elb", "RequesterManaged": true,
+         "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": "10.0.0.5"}]}
+    ]});
+    fs::write(inv.join("111122223333.json"), serde_json::to_vec_pretty(&a).unwrap()).unwrap();
+    fs::write(inv.join("444455556666.json"), serde_json::to_vec_pretty(&b).unwrap()).unwrap();
+    // Not JSON output of the command: a folder's other files are not read.
+    fs::write(inv.join("README.txt"), "inventory of 2024-06-01\n").unwrap();
+    inv
+}
+
+/// A MaxMind DB written with `mmdb-writer`, in the record shapes of GeoLite2 (`country.iso_code`,
+/// `autonomous_system_*`) and of ip-location-db (`country_code`): nested networks, IPv4 and
+/// IPv6, an ASN above 65,535, and a private range (which enrichment never asks about).
+fn geo_db(dir: &Path) -> PathBuf {
+    let path = dir.join("geo.mmdb");
+    let code = format!(
+        r#"
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
+w = MMDBWriter(ip_version=6, database_type="Test-Country-ASN", ipv4_compatible=True)
+w.insert_network(IPSet(["81.0.0.0/8"]), {{"country_code": "se"}})
+w.insert_network(IPSet(["81.2.69.0/24"]), {{"country": {{"iso_code": "GB"}}, "autonomous_system_number": 20712, "autonomous_system_organization": "Andrews & Arnold Ltd"}})
+w.insert_network(IPSet(["2a02::/16"]), {{"country": {{"iso_code": "DE"}}}})
+w.insert_network(IPSet(["2a02:1234::/32"]), {{"country": {{"iso_code": "FR"}}, "autonomous_system_number": 4200000001, "autonomous_system_organization": "Example SAS"}})
+w.insert_network(IPSet(["10.0.0.0/8"]), {{"country_code": "ZZ"}})
+w.to_db_file({path:?})
+"#,
+        path = path.display().to_string()
+    );
+    py(&["-c", &code]);
+    path
+}
+
+const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id pkt-srcaddr pkt-dstaddr";
+
+/// Records whose addresses meet every case of the tables above.
+fn records(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    fs::create_dir_all(&input).unwrap();
+    let rec = |eni: &str, src: &str, dst: &str, vpc: &str| {
+        format!("5 111122223333 {eni} {src} {dst} 443 49152 6 10 840 1690848000 1690848060 ACCEPT OK {vpc} {src} {dst}")
+    };
+    let lines = [
+        HEADER.to_string(),
+        // A secondary address to the most specific of three nested AWS blocks.
+        rec("eni-0a1", "10.0.0.6", "52.216.8.9", "vpc-a"),
+        // A public address of an interface; the same private address in two VPCs.
+        rec("eni-0a1", "54.1.2.3", "10.0.0.5", "vpc-a"),
+        rec("eni-0b1", "10.0.0.5", "52.217.0.1", "vpc-b"),
+        // IPv6: an interface's address, AWS's block; the inner of two nested networks.
+        rec("eni-0a1", "2600:1f18:1234::2b", "2a02:1234::1", "vpc-a"),
+        rec("eni-0a1", "2a02:99::1", "2600:1f18::7", "vpc-a"),
+        // A country database's nested IPv4 networks; an AWS block only AMAZON lists.
+        rec("eni-0n1", "81.2.69.160", "10.0.2.9", "vpc-a"),
+        rec("eni-0n1", "81.9.9.9", "15.230.0.4", "vpc-a"),
+        // Nobody's addresses, an interface the inventory lacks, no addresses at all.
+        rec("eni-0zz", "192.0.2.44", "52.1.1.1", "-"),
+        "5 111122223333 eni-0a1 - - - - - - - 1690848000 1690848060 - NODATA vpc-a - -".to_string(),
+    ];
+    fs::write(input.join("flows.log"), lines.join("\n") + "\n").unwrap();
+    input
+}
+
+const COLUMNS: &[&str] = &[
+    "srcaddr",
+    "dstaddr",
+    "src_aws_service",
+    "src_owner",
+    "src_account_id",
+    "src_vpc_id",
+    "src_country",
+    "src_asn",
+    "src_as_org",
+    "dst_aws_service",
+    "dst_aws_region",
+    "dst_aws_border_group",
+    "dst_owner",
+    "dst_interface_type",
+    "dst_country",
+    "dst_asn",
+    "pkt_dst_range_service",
+    "eni_owner",
+    "eni_security_groups",
+];
+
+/// Every row of the table as DuckDB and pyarrow read it, over `cols`.
+fn independent_rows(lake: &Path, cols: &[&str]) -> Vec<String> {
+    let out = py(&[&script("read_table.py"), lake.to_str().unwrap(), &cols.join(",")]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let duck: Vec<String> = serde_json::from_value(v["duckdb"].clone()).unwrap();
+    let arrow: Vec<String> = serde_json::from_value(v["pyarrow"].clone()).unwrap();
+    assert_eq!(duck, arrow, "DuckDB and pyarrow read the table alike");
+    duck
+}
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).split(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn a_conversion_adds_who_is_behind_each_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let ranges = dir.path().join("ip-ranges.json");
+    fs::write(&ranges, serde_json::to_vec_pretty(&ip_ranges()).unwrap()).unwrap();
+    let (inv, geo, input) = (interfaces(dir.path()), geo_db(dir.path()), records(dir.path()));
+    let lake = dir.path().join("lake");
+    let arg = |k: &str, p: &Path| format!("{k}={}", p.display());
+    let (out, _) = flowlake_code(
+        &[
+            "convert",
+            input.to_str().unwrap(),
+            "-o",
+            lake.to_str().unwrap(),
+            "--json",
+            "--enrich",
+            &arg("aws-ip-ranges", &ranges),
+            "--enrich",
+            &arg("interfaces", &inv),
+            "--enrich",
+            &arg("geoip", &geo),
+        ],
+        0,
+    );
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["rows_written"], 9);
+    // The enrichment columns come after AWS's, in the documented order.
+    let cols: Vec<String> = serde_json::from_value(report["columns"].clone()).unwrap();
+    let first = cols.iter().position(|c| c.starts_with("src_")).unwrap();
+    assert_eq!(&cols[..first].last().unwrap()[..], "pkt_dstaddr");
+    assert!(
+        cols[first..]
+            .iter()
+            .all(|c| c.starts_with("src_") || c.starts_with("dst_") || c.starts_with("pkt_") || c.starts_with("eni_"))
+    );
+
+    let s = |v: &str| v.to_string();
+    let mut want = vec![
+        // srcaddr dstaddr | src: aws owner account vpc country asn org | dst: aws region nbg owner type country asn | pkt_dst aws | eni owner groups
+        s("10.0.0.6 52.216.8.9 - i-0aaa 111122223333 vpc-a - - - EC2 us-east-1 us-east-1 - - - - EC2 i-0aaa sg-1,sg-2"),
+        s("54.1.2.3 10.0.0.5 - i-0aaa 111122223333 vpc-a - - - - - - i-0aaa interface - - - i-0aaa sg-1,sg-2"),
+        s(
+            "10.0.0.5 52.217.0.1 - net/edge/50dc6c495c0c9188 444455556666 vpc-b - - - S3 us-east-1 us-east-1 - - - - S3 net/edge/50dc6c495c0c9188 -",
+        ),
+        s(
+            "2600:1f18:1234::2b 2a02:1234::1 EC2 i-0aaa 111122223333 vpc-a - - - - - - - - FR 4200000001 - i-0aaa sg-1,sg-2",
+        ),
+        s("2a02:99::1 2600:1f18::7 - - - - DE - - EC2 us-east-1 us-east-1 - - - - EC2 i-0aaa sg-1,sg-2"),
+        s(
+            "81.2.69.160 10.0.2.9 - - - - GB 20712 Andrews & Arnold Ltd - - - nat-0abc123 nat_gateway - - - nat-0abc123 -",
+        ),
+        s("81.9.9.9 15.230.0.4 - - - - SE - - AMAZON us-west-2 us-west-2-lax-1 - - - - AMAZON nat-0abc123 -"),
+        s("192.0.2.44 52.1.1.1 - - - - - - - AMAZON us-east-1 us-east-1 - - - - AMAZON - -"),
+        s("- - - - - - - - - - - - - - - - - i-0aaa sg-1,sg-2"),
+    ];
+    want.sort();
+    assert_eq!(independent_rows(&lake, COLUMNS), want);
+
+    // The report and the commit record each table: file, size, SHA-256, version.
+    let used = report["enrichment"].as_array().unwrap();
+    let files: Vec<&str> = used.iter().map(|u| u["file"].as_str().unwrap()).collect();
+    let (a, b) = (inv.join("111122223333.json"), inv.join("444455556666.json"));
+    assert_eq!(files, [ranges.to_str().unwrap(), geo.to_str().unwrap(), a.to_str().unwrap(), b.to_str().unwrap()]);
+    for (u, path) in used.iter().zip([&ranges, &geo, &a, &b]) {
+        assert_eq!(u["sha256"], sha256(path), "{}", path.display());
+        assert_eq!(u["bytes"], fs::metadata(path).unwrap().len());
+    }
+    assert_eq!(used[0]["version"], "syncToken 1717245005, createDate 2024-06-01-12-30-05");
+    assert!(used[1]["version"].as_str().unwrap().starts_with("Test-Country-ASN, built 20"), "{}", used[1]);
+    assert_eq!((used[2]["table"].as_str(), used[2]["entries"].as_u64()), (Some("interfaces"), Some(3)));
+    let commit = fs::read_to_string(lake.join("_flowlake/log/00000000000000000001.json")).unwrap();
+    let commit: Value = serde_json::from_str(&commit).unwrap();
+    assert_eq!(&commit["enrichment"], &report["enrichment"]);
+}
+
+#[test]
+fn without_enrich_the_schema_stays_aws_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = records(dir.path());
+    let lake = dir.path().join("lake");
+    let (out, _) = flowlake_code(&["convert", input.to_str().unwrap(), "-o", lake.to_str().unwrap(), "--json"], 0);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let cols: Vec<String> = serde_json::from_value(report["columns"].clone()).unwrap();
+    let aws: Vec<String> = HEADER.split(' ').map(|f| f.replace('-', "_")).collect();
+    assert_eq!(cols, aws);
+    assert!(report.get("enrichment").is_none(), "no tables, no record of them");
+    assert_eq!(columns_of(&read_table(&lake)), aws);
+}
+
+#[test]
+fn bad_tables_are_refused_before_any_work_naming_the_file_and_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = records(dir.path());
+    let lake = dir.path().join("lake");
+    let mut bad = ip_ranges();
+    bad["prefixes"][1]["ip_prefix"] = json!("52.216.0.1/15");
+    let ranges = dir.path().join("bad-ranges.json");
+    fs::write(&ranges, bad.to_string()).unwrap();
+    let not_mmdb = dir.path().join("geo.mmdb");
+    fs::write(&not_mmdb, b"this is not a database").unwrap();
+    let empty = dir.path().join("empty-inventory");
+    fs::create_dir_all(&empty).unwrap();
+    let run = |spec: String| {
+        let (_, err) =
+            flowlake_code(&["convert", input.to_str().unwrap(), "-o", lake.to_str().unwrap(), "--enrich", &spec], 2);
+        err
+    };
+    let e = run(format!("aws-ip-ranges={}", ranges.display()));
+    assert!(
+        e.contains(&format!(
+            "{} is not AWS's ip-ranges.json as AWS publishes it: entry 2 of prefixes (`52.216.0.1/15`, AMAZON)",
+            ranges.display()
+        )),
+        "{e}"
+    );
+    let e = run(format!("geoip={}", not_mmdb.display()));
+    assert!(e.contains(&format!("{} is not a MaxMind DB (.mmdb) flowlake can read", not_mmdb.display())), "{e}");
+    let e = run(format!("interfaces={}", empty.display()));
+    assert!(e.contains("no .json files there"), "{e}");
+    let e = run("countries=x.mmdb".into());
+    assert!(e.contains("expected KIND=FILE, where KIND is aws-ip-ranges, interfaces or geoip"), "{e}");
+    let twice = format!("aws-ip-ranges={}", dir.path().join("ip-ranges.json").display());
+    fs::write(dir.path().join("ip-ranges.json"), ip_ranges().to_string()).unwrap();
+    let (_, e) = flowlake_code(
+        &["convert", input.to_str().unwrap(), "-o", lake.to_str().unwrap(), "--enrich", &twice, "--enrich", &twice],
+        2,
+    );
+    assert!(e.contains("given twice"), "{e}");
+    // Nothing was started: no table, no log.
+    assert!(!lake.join("_flowlake/log").exists());
+}
+
+/// The real CC0 country database of ip-location-db (installed by scripts/test.sh from the
+/// npm registry): flowlake's answers for every public address of a sample equal MaxMind's
+/// own reader's.
+#[test]
+fn a_real_country_database_agrees_with_maxminds_reader() {
+    let db = std::env::var("FLOWLAKE_GEO_DB").expect(
+        "FLOWLAKE_GEO_DB names the real country database (scripts/test.sh downloads it): run the suite with scripts/test.sh",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sample = dir.path().join("sample");
+    generate_sample(&sample, 20_000, 1, 4);
+    let lake = dir.path().join("lake");
+    flowlake_code(
+        &["convert", sample.to_str().unwrap(), "-o", lake.to_str().unwrap(), "--enrich", &format!("geoip={db}")],
+        0,
+    );
+    let rows = independent_rows(&lake, &["srcaddr", "src_country", "dstaddr", "dst_country"]);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for r in &rows {
+        let t: Vec<&str> = r.split(' ').collect();
+        pairs.push((t[0].into(), t[1].into()));
+        pairs.push((t[2].into(), t[3].into()));
+    }
+    pairs.sort();
+    pairs.dedup();
+    let addrs: Vec<&str> = pairs.iter().map(|(a, _)| a.as_str()).filter(|a| *a != "-").collect();
+    let list = dir.path().join("addresses.txt");
+    fs::write(&list, addrs.join("\n")).unwrap();
+    let code = format!(
+        r#"
+import ipaddress, json, maxminddb
+r = maxminddb.open_database({db:?})
+# What flowlake calls private (RFC 1918, RFC 4193) is never looked up.
+private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+out = {{}}
+for a in open({list:?}).read().split():
+    ip = ipaddress.ip_address(a)
+    rec = None if any(ip.version == n.version and ip in n for n in private) else r.get(a)
+    out[a] = rec["country_code"].upper() if rec and rec.get("country_code") else "-"
+print(json.dumps(out))
+"#,
+        list = list.display().to_string()
+    );
+    let theirs: std::collections::BTreeMap<String, String> = serde_json::from_str(&py(&["-c", &code])).unwrap();
+    let mut known = 0;
+    for (a, ours) in pairs.iter().filter(|(a, _)| a != "-") {
+        assert_eq!(ours, &theirs[a], "{a}");
+        known += usize::from(ours != "-");
+    }
+    // The sample's public peers are mostly in the database; its private ones never asked.
+    assert!(known > 1000, "{known} addresses with a country");
+}
+
+/// Converts the records of [`records`] with all three tables.
+fn enriched_lake(dir: &Path) -> PathBuf {
+    let ranges = dir.join("ip-ranges.json");
+    fs::write(&ranges, serde_json::to_vec_pretty(&ip_ranges()).unwrap()).unwrap();
+    let (inv, geo, input) = (interfaces(dir), geo_db(dir), records(dir));
+    let lake = dir.join("lake");
+    let flag = |k: &str, p: &Path| format!("{k}={}", p.display());
+    let (a, b, c) = (flag("aws-ip-ranges", &ranges), flag("interfaces", &inv), flag("geoip", &geo));
+    let args = ["convert", input.to_str().unwrap(), "-o", lake.to_str().unwrap(), "-q"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend(["--enrich", &a, "--enrich", &b, "--enrich", &c]);
+    flowlake_code(&args, 0);
+    lake
+}
+
+/// A question's answer as `key addresses-or-flows` lines, sorted.
+fn answer(args: &[&str], key: &str, count: &str) -> Vec<String> {
+    let (out, _) = flowlake_code(&[args, &["--format", "json", "-q"]].concat(), 0);
+    let mut rows: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let k = match &v[key] {
+                Value::Null => "-".to_string(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{k} {}", v[count])
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn the_questions_group_by_who_is_behind_the_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = enriched_lake(dir.path());
+    let l = lake.to_str().unwrap();
+    let sources = |k: &str, col: &str| answer(&["sources", l, "--group-by", k], col, "addresses");
+    assert_eq!(sources("service", "src_aws_service"), ["- 7", "EC2 1"]);
+    assert_eq!(sources("owner", "src_owner"), ["- 4", "i-0aaa 3", "net/edge/50dc6c495c0c9188 1"]);
+    assert_eq!(sources("country", "src_country"), ["- 5", "DE 1", "GB 1", "SE 1"]);
+    assert_eq!(sources("asn", "src_asn"), ["- 7", "20712 1"]);
+    // Outside the VPCs' 10.0.0.0/8: the owners of the public addresses only.
+    let outside = answer(&["sources", l, "--outside", "10.0.0.0/8", "--group-by", "owner"], "src_owner", "addresses");
+    assert_eq!(outside, ["- 4", "i-0aaa 2"]);
+    let top = answer(&["top", l, "--group", "dstaddr", "--group-by", "owner", "--by", "flows"], "dst_owner", "flows");
+    assert_eq!(top, ["- 6", "i-0aaa 1", "nat-0abc123 1"]);
+    let top =
+        answer(&["top", l, "--group", "dstaddr", "--group-by", "service", "--by", "flows"], "dst_aws_service", "flows");
+    assert_eq!(top, ["- 3", "AMAZON 2", "EC2 2", "S3 1"]);
+    // Without grouping, the sources and the records show what the table knows of each address.
+    let by_addr = answer(&["sources", l], "srcaddr", "src_owner");
+    assert!(by_addr.contains(&"54.1.2.3 \"i-0aaa\"".to_string()), "{by_addr:?}");
+    let (found, _) = flowlake_code(&["find", l, "--ip", "81.2.69.160", "--format", "json", "-q"], 0);
+    let found: Value = serde_json::from_str(found.trim()).unwrap();
+    assert_eq!((found["src_country"].as_str(), found["dst_owner"].as_str()), (Some("GB"), Some("nat-0abc123")));
+    // A key the table was not enriched with, or one that names no address, is a usage error.
+    let plain = dir.path().join("plain");
+    flowlake_code(&["convert", dir.path().join("in").to_str().unwrap(), "-o", plain.to_str().unwrap(), "-q"], 0);
+    let (_, e) = flowlake_code(&["sources", plain.to_str().unwrap(), "--group-by", "asn"], 2);
+    assert!(e.contains("the table has no `src_asn` column: convert it with --enrich geoip=FILE to add it"), "{e}");
+    let (_, e) = flowlake_code(&["top", l, "--group", "port", "--group-by", "asn"], 2);
+    assert!(e.contains("use it with --group srcaddr, dstaddr or pair"), "{e}");
+}
