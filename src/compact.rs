@@ -185,13 +185,15 @@ fn rewrite(
         let columns: Vec<ArrayRef> = schema
             .fields()
             .iter()
-            .map(|f| {
-                batch
-                    .column_by_name(f.name())
-                    .cloned()
-                    .unwrap_or_else(|| new_null_array(f.data_type(), batch.num_rows()))
+            .map(|f| match batch.column_by_name(f.name()) {
+                None => Ok(new_null_array(f.data_type(), batch.num_rows())),
+                Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+                // The same values in another Arrow type (enrichment columns flowlake wrote as
+                // plain strings before it wrote them dictionary-encoded).
+                Some(c) => arrow_cast::cast(c, f.data_type())
+                    .map_err(|e| Error::Damaged(format!("{loc}: column `{}` does not fit the table's: {e}", f.name()))),
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let aligned = RecordBatch::try_new(schema.clone(), columns)
             .map_err(|e| Error::Damaged(format!("{loc} does not fit the table's columns: {e}")))?;
         write(&aligned)?;

@@ -426,6 +426,12 @@ pub static ENRICHED: &[EnrichedDef] = &[
     en("eni_security_groups", "interface-id", A::SecurityGroups),
 ];
 
+/// The Arrow type of an enrichment column of strings: dictionary ids (the answer's index
+/// in its lookup table) over the table's distinct values. Parquet stores it as a string column.
+pub fn enriched_string_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
 /// One column of an output table: a catalog field, a field the catalog does not know
 /// yet (kept as a string so no data is lost), or an enrichment column.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -486,6 +492,15 @@ impl ColumnId {
         }
     }
 
+    /// The Arrow type flowlake reads and writes the column as, stored as `ty`: its type's,
+    /// except that enrichment columns of strings are dictionary-encoded.
+    pub fn arrow_type(&self, ty: FieldType) -> DataType {
+        match (self, ty) {
+            (ColumnId::Enriched(_), FieldType::String) => enriched_string_type(),
+            (_, t) => t.arrow(),
+        }
+    }
+
     /// The flow-log version that introduced the field (0 for fields this build does not
     /// know, and for enrichment columns).
     pub fn version(&self) -> u8 {
@@ -533,9 +548,11 @@ impl TableColumns {
     }
 
     /// The Arrow schema of the Parquet files (every column nullable, as in AWS's files).
+    /// Enrichment columns of strings are dictionary-encoded in Arrow too: their values
+    /// are a lookup table's few distinct answers.
     pub fn arrow_schema(&self) -> SchemaRef {
         let fields: Vec<ArrowField> =
-            self.columns.iter().map(|c| ArrowField::new(c.column_name(), c.ty().arrow(), true)).collect();
+            self.columns.iter().map(|c| ArrowField::new(c.column_name(), c.arrow_type(c.ty()), true)).collect();
         Arc::new(Schema::new(fields))
     }
 }

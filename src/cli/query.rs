@@ -38,6 +38,10 @@ pub(super) struct LakeArgs {
     /// No row count and time on standard error.
     #[arg(long, short = 'q')]
     quiet: bool,
+    // Lookup tables joined at query time, for a table converted without them: the
+    // enrichment columns they add that the table lacks are computed as rows are read.
+    #[command(flatten)]
+    enrich: super::EnrichArgs,
     #[command(flatten)]
     s3: S3Args,
 }
@@ -329,7 +333,14 @@ fn run(l: &LakeArgs, q: Option<Question>, sql: &str) -> Result<u8> {
     }
     let started = std::time::Instant::now();
     let root = Location::parse(&l.lake)?;
-    let opts = QueryOptions { threads: l.threads.unwrap_or(0), storage: l.s3.options() };
+    let specs = l.enrich.specs()?;
+    let storage = l.s3.options();
+    let enrich = if specs.is_empty() {
+        None
+    } else {
+        Some(std::sync::Arc::new(flowlake::enrich::Tables::load(&specs, &storage)?))
+    };
+    let opts = QueryOptions { threads: l.threads.unwrap_or(0), storage, enrich };
     let lake = Lake::open(&root, &opts)?;
     let sql = match &q {
         Some(q) => lake.sql_for(q)?,

@@ -142,6 +142,11 @@ impl AwsRanges {
         &self.entries[i as usize]
     }
 
+    /// Every answer, in index order.
+    pub fn entries(&self) -> &[AwsRange] {
+        &self.entries
+    }
+
     /// Distinct blocks, of services and of `AMAZON`.
     pub fn blocks(&self) -> usize {
         self.services.len() + self.amazon.len()

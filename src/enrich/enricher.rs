@@ -4,9 +4,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use arrow_array::builder::{Int64Builder, StringBuilder};
+use std::collections::HashMap;
+
+use arrow_array::builder::Int64Builder;
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::SchemaRef;
 
 use super::Tables;
@@ -46,6 +49,8 @@ pub struct Enricher {
     interface_position: Option<usize>,
     schema: SchemaRef,
     table: TableColumns,
+    /// Each string attribute's distinct values, which its columns' ids point into.
+    values: HashMap<EnrichAttr, Values>,
 }
 
 fn need_index(t: EnrichTable) -> usize {
@@ -60,7 +65,13 @@ impl Enricher {
     /// The enricher for batches of `input`'s columns; `None` when the tables add no column
     /// to such a table (none given, or it lacks every field they look up).
     pub fn new(tables: Arc<Tables>, input: &TableColumns) -> Option<Enricher> {
-        let added = tables.columns_for(input);
+        Enricher::only(tables, input, |_| true)
+    }
+
+    /// As [`new`](Enricher::new), adding only the columns `keep` takes (the questions'
+    /// `--enrich` computes those the table's files lack).
+    pub fn only(tables: Arc<Tables>, input: &TableColumns, keep: impl Fn(&ColumnId) -> bool) -> Option<Enricher> {
+        let added: Vec<ColumnId> = tables.columns_for(input).into_iter().filter(|c| keep(c)).collect();
         if added.is_empty() {
             return None;
         }
@@ -85,7 +96,14 @@ impl Enricher {
             columns.push((e, f));
         }
         let table = TableColumns::from_columns(input.columns().iter().cloned().chain(added));
+        let values = columns
+            .iter()
+            .map(|&(e, _)| ENRICHED[e].attr)
+            .filter(|a| *a != EnrichAttr::Asn)
+            .map(|a| (a, Values::of(&tables, a)))
+            .collect();
         Some(Enricher {
+            values,
             tables,
             fields,
             columns,
@@ -173,7 +191,8 @@ impl Enricher {
         Answers { found, geo }
     }
 
-    /// One enrichment column from what its field's rows found.
+    /// One enrichment column from what its field's rows found: ids into the attribute's
+    /// distinct values (no string is copied per row).
     fn column(&self, attr: EnrichAttr, found: &[Found], geo: &[Vec<Option<u32>>]) -> ArrayRef {
         let t = &*self.tables;
         if attr == EnrichAttr::Asn {
@@ -183,38 +202,93 @@ impl Enricher {
             }
             return Arc::new(b.finish());
         }
-        let mut b = StringBuilder::with_capacity(found.len(), found.len() * 8);
-        for (r, x) in found.iter().enumerate() {
-            let v: Option<&str> = match attr.table() {
-                EnrichTable::AwsIpRanges => x.aws.map(|i| {
-                    let e = t.aws.as_ref().expect("found in it").entry(i);
-                    match attr {
-                        EnrichAttr::AwsService => e.service.as_str(),
-                        EnrichAttr::AwsRegion => e.region.as_str(),
-                        _ => e.network_border_group.as_str(),
-                    }
-                }),
-                EnrichTable::Interfaces => x.interface.map(|i| {
-                    let e = t.interfaces.as_ref().expect("found in it").entry(i);
-                    match attr {
-                        EnrichAttr::Owner => e.owner.as_str(),
-                        EnrichAttr::AccountId => e.account_id.as_str(),
-                        EnrichAttr::VpcId => e.vpc_id.as_str(),
-                        EnrichAttr::SubnetId => e.subnet_id.as_str(),
-                        EnrichAttr::InterfaceType => e.interface_type.as_str(),
-                        EnrichAttr::SecurityGroups => e.security_groups.as_str(),
-                        _ => e.description.as_str(),
-                    }
-                }),
-                EnrichTable::Geoip => geo.iter().zip(&t.geo).find_map(|(g, db)| {
-                    let e = db.entry(g[r]?);
-                    if attr == EnrichAttr::Country { e.country.as_deref() } else { e.as_org.as_deref() }
-                }),
-            };
-            // An empty value (an interface without a description) is no value.
-            b.append_option(v.filter(|s| !s.is_empty()));
+        let values = &self.values[&attr];
+        let key = |r: usize, x: &Found| -> Option<u32> {
+            match attr.table() {
+                EnrichTable::AwsIpRanges => x.aws,
+                EnrichTable::Interfaces => x.interface,
+                // The first database with a value for it.
+                EnrichTable::Geoip => geo
+                    .iter()
+                    .enumerate()
+                    .find_map(|(d, g)| g[r].map(|i| values.offsets[d] + i).filter(|&k| values.has(k))),
+            }
+        };
+        let keys: Int32Array =
+            found.iter().enumerate().map(|(r, x)| key(r, x).filter(|&k| values.has(k)).map(|k| k as i32)).collect();
+        Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values.array.clone()).expect("keys index the values"))
+    }
+}
+
+/// One string attribute's distinct values: every answer's value in answer order (for a
+/// MaxMind DB, each database's answers after the previous one's); an empty value is none.
+struct Values {
+    array: ArrayRef,
+    /// Where each MaxMind DB's answers start.
+    offsets: Vec<u32>,
+}
+
+impl Values {
+    fn new(values: Vec<Option<&str>>, offsets: Vec<u32>) -> Values {
+        let array: StringArray = values.into_iter().map(|v| v.filter(|s| !s.is_empty())).collect();
+        Values { array: Arc::new(array), offsets }
+    }
+
+    /// True when answer `k` has a value.
+    #[inline]
+    fn has(&self, k: u32) -> bool {
+        self.array.is_valid(k as usize)
+    }
+
+    /// The values of `attr` over the tables' answers.
+    fn of(t: &Tables, attr: EnrichAttr) -> Values {
+        use EnrichAttr as A;
+        match attr.table() {
+            EnrichTable::AwsIpRanges => {
+                let e = t.aws.as_ref().map_or(&[][..], |a| a.entries());
+                Values::new(
+                    e.iter()
+                        .map(|e| match attr {
+                            A::AwsService => Some(e.service.as_str()),
+                            A::AwsRegion => Some(e.region.as_str()),
+                            _ => Some(e.network_border_group.as_str()),
+                        })
+                        .collect(),
+                    Vec::new(),
+                )
+            }
+            EnrichTable::Interfaces => {
+                let e = t.interfaces.as_ref().map_or(&[][..], |i| i.entries());
+                Values::new(
+                    e.iter()
+                        .map(|e| {
+                            Some(match attr {
+                                A::Owner => e.owner.as_str(),
+                                A::AccountId => e.account_id.as_str(),
+                                A::VpcId => e.vpc_id.as_str(),
+                                A::SubnetId => e.subnet_id.as_str(),
+                                A::InterfaceType => e.interface_type.as_str(),
+                                A::SecurityGroups => e.security_groups.as_str(),
+                                _ => e.description.as_str(),
+                            })
+                        })
+                        .collect(),
+                    Vec::new(),
+                )
+            }
+            EnrichTable::Geoip => {
+                let (mut all, mut offsets) = (Vec::new(), Vec::new());
+                for db in &t.geo {
+                    offsets.push(all.len() as u32);
+                    all.extend(
+                        db.entries()
+                            .iter()
+                            .map(|g| if attr == A::Country { g.country.as_deref() } else { g.as_org.as_deref() }),
+                    );
+                }
+                Values::new(all, offsets)
+            }
         }
-        Arc::new(b.finish())
     }
 }
 
@@ -259,7 +333,9 @@ mod tests {
 
     fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
         let c = b.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
-        c.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+        let d = c.as_dictionary::<Int32Type>();
+        let values = d.values().as_string::<i32>();
+        d.keys().iter().map(|k| k.map(|k| values.value(k as usize).to_string())).collect()
     }
 
     #[test]

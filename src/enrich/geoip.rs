@@ -174,6 +174,11 @@ impl GeoDb {
         &self.entries[i as usize]
     }
 
+    /// Every answer, in index order.
+    pub fn entries(&self) -> &[Geo] {
+        &self.entries
+    }
+
     /// What the database says of `addr`.
     pub fn lookup(&self, addr: IpAddr) -> Option<&Geo> {
         self.lookup_index(addr).map(|i| self.entry(i))

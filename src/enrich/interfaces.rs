@@ -300,6 +300,11 @@ impl Interfaces {
         &self.all[i as usize]
     }
 
+    /// Every answer, in index order.
+    pub fn entries(&self) -> &[Interface] {
+        &self.all
+    }
+
     /// Interfaces read.
     pub fn len(&self) -> usize {
         self.all.len()

@@ -9,6 +9,7 @@
 //! SQL over that table; [`Lake::run`] streams any SQL's answer to a
 //! [`ResultSink`] ([`output`] has table, CSV, JSON and Parquet ones).
 
+mod enriched;
 mod objstore;
 pub mod output;
 mod questions;
@@ -17,7 +18,7 @@ pub mod udf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
@@ -54,6 +55,9 @@ pub struct QueryOptions {
     pub threads: usize,
     /// How to reach S3 for `s3://` lakes.
     pub storage: StorageOptions,
+    /// Lookup tables (`--enrich`): `flows` gets the enrichment columns they add that the
+    /// table's files lack, computed as rows are read.
+    pub enrich: Option<Arc<crate::enrich::Tables>>,
 }
 
 /// What a finished query did.
@@ -63,6 +67,37 @@ pub struct QueryStats {
     pub rows: u64,
     /// Wall time from planning to the last row.
     pub elapsed: Duration,
+}
+
+/// With `--enrich`: the table's files, under `flows`' view of them.
+const FILES: &str = "_flowlake_files";
+
+/// `flows` as a view over the files with the enrichment columns `tables` add that the
+/// files lack ([`enriched`]).
+async fn enriched_view(ctx: &SessionContext, tables: &Arc<crate::enrich::Tables>) -> Result<()> {
+    let files = ctx.table(FILES).await.map_err(|e| df_error("flows", e))?;
+    let names: Vec<String> = files.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let mut extra = String::new();
+    for (name, sql, udf) in enriched::columns(tables, &names) {
+        ctx.register_udf(udf);
+        extra.push_str(&format!(", {sql} AS \"{name}\""));
+    }
+    ctx.sql(&format!("CREATE VIEW {TABLE} AS SELECT *{extra} FROM {FILES}")).await.map_err(|e| df_error("flows", e))?;
+    Ok(())
+}
+
+/// The columns of the table's files, as flowlake reads them: the union over every file
+/// (`table::read_table_info`), each in the Arrow type flowlake writes it in, so that files
+/// of one column in two Arrow types (enrichment columns written as plain strings before
+/// they were dictionary-encoded) are read as one column.
+fn file_schema(storage: &dyn crate::storage::Storage, root: &Location) -> Result<SchemaRef> {
+    let info = crate::table::read_table_info(storage, root)?;
+    let fields: Vec<Field> = info
+        .columns
+        .iter()
+        .map(|(name, ty)| Field::new(name, crate::schema::column_id(name).arrow_type(*ty), true))
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
 }
 
 /// A converted output opened for queries: the table `flows` over every partition.
@@ -121,10 +156,15 @@ impl Lake {
         let listing = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(partition_cols);
+        let schema = file_schema(storage.as_ref(), &root)?;
         let columns = rt.block_on(async {
-            ctx.register_listing_table(TABLE, table_url.as_str(), listing, None, None)
+            let files = if opts.enrich.is_some() { FILES } else { TABLE };
+            ctx.register_listing_table(files, table_url.as_str(), listing, Some(schema), None)
                 .await
                 .map_err(|e| df_error(&format!("cannot read the table under {root}"), e))?;
+            if let Some(tables) = &opts.enrich {
+                enriched_view(&ctx, tables).await?;
+            }
             let t = ctx.table(TABLE).await.map_err(|e| df_error("flows", e))?;
             Ok::<_, Error>(t.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>())
         })?;

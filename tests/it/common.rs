@@ -82,6 +82,12 @@ pub fn cell(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
         DataType::Int32 => a.as_primitive::<Int32Type>().value(row).to_string(),
         DataType::Int64 => a.as_primitive::<Int64Type>().value(row).to_string(),
         DataType::Utf8 => a.as_string::<i32>().value(row).to_string(),
+        // Enrichment columns: ids over the lookup table's values.
+        DataType::Dictionary(_, _) => {
+            let d = a.as_dictionary::<arrow_array::types::Int32Type>();
+            let k = d.keys().value(row) as usize;
+            d.values().as_string::<i32>().value(k).to_string()
+        }
         t => panic!("unexpected type {t}"),
     })
 }

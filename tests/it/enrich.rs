@@ -422,3 +422,98 @@ fn the_questions_group_by_who_is_behind_the_addresses() {
     let (_, e) = flowlake_code(&["top", l, "--group", "port", "--group-by", "asn"], 2);
     assert!(e.contains("use it with --group srcaddr, dstaddr or pair"), "{e}");
 }
+
+/// Enrichment columns were first written as plain strings (commit 83ced00), then as
+/// dictionary ids: a table holding both is queried as one table, and compaction
+/// rewrites the older files in the table's type.
+#[test]
+fn a_table_with_enrichment_columns_in_two_arrow_types_reads_and_compacts_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = enriched_lake(dir.path());
+    let l = lake.to_str().unwrap();
+    // A second run's file, rewritten with plain string columns (as 83ced00 wrote them) and committed.
+    let second = dir.path().join("in2");
+    fs::create_dir_all(&second).unwrap();
+    fs::write(second.join("more.log"), fs::read_to_string(dir.path().join("in/flows.log")).unwrap()).unwrap();
+    let ranges = dir.path().join("ip-ranges.json");
+    flowlake_code(
+        &[
+            "convert",
+            second.to_str().unwrap(),
+            "-o",
+            l,
+            "-q",
+            "--enrich",
+            &format!("aws-ip-ranges={}", ranges.display()),
+        ],
+        0,
+    );
+    let code = r#"
+import glob, sys, pyarrow as pa, pyarrow.parquet as pq
+f = max(glob.glob(sys.argv[1] + "/date=*/*.parquet"), key=lambda p: __import__("os").path.getmtime(p))
+t = pq.read_table(f, partitioning=None)
+cols = [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in t.columns]
+pq.write_table(pa.table(cols, names=t.column_names), f, compression="zstd")
+print(t.schema.field("src_aws_service").type)
+"#;
+    assert_eq!(py(&["-c", code, l]).trim(), "dictionary<values=string, indices=int32, ordered=0>");
+    let count = |sql: &str| -> String {
+        let (out, _) = flowlake_code(&["query", l, sql, "--format", "csv", "-q"], 0);
+        out.lines().nth(1).unwrap().to_string()
+    };
+    let sql = "SELECT count(*), count(src_aws_service), count(dst_aws_service), count(src_owner) FROM flows";
+    // 9 rows with every table, 9 with the AWS ranges only.
+    assert_eq!(count(sql), "18,2,10,4");
+    flowlake_code(&["compact", l], 0);
+    assert_eq!(count(sql), "18,2,10,4");
+    let types = py(&[
+        "-c",
+        "import glob, sys, pyarrow.parquet as pq\nprint(sorted({str(pq.read_schema(f).field('dst_aws_service').type) for f in glob.glob(sys.argv[1] + '/date=*/*.parquet')}))",
+        l,
+    ]);
+    assert_eq!(types.trim(), "['dictionary<values=string, indices=int32, ordered=0>']");
+    flowlake_code(&["verify", l], 0);
+}
+
+/// `--enrich` on the questions joins the tables at query time: a table converted
+/// without them answers as the table converted with them.
+#[test]
+fn the_questions_join_the_tables_at_query_time_as_a_conversion_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let enriched = enriched_lake(dir.path());
+    let plain = dir.path().join("plain");
+    flowlake_code(&["convert", dir.path().join("in").to_str().unwrap(), "-o", plain.to_str().unwrap(), "-q"], 0);
+    let flag = |k: &str, f: &str| format!("{k}={}", dir.path().join(f).display());
+    let (a, b, c) =
+        (flag("aws-ip-ranges", "ip-ranges.json"), flag("interfaces", "inventory"), flag("geoip", "geo.mmdb"));
+    let joined = |args: &[&str]| -> Vec<String> {
+        let mut all = args.to_vec();
+        all.extend(["--enrich", &a, "--enrich", &b, "--enrich", &c, "--format", "csv", "-q"]);
+        let (out, _) = flowlake_code(&all, 0);
+        out.lines().map(str::to_string).collect()
+    };
+    let stored = |args: &[&str]| -> Vec<String> {
+        let (out, _) = flowlake_code(&[args, &["--format", "csv", "-q"]].concat(), 0);
+        out.lines().map(str::to_string).collect()
+    };
+    let (p, e) = (plain.to_str().unwrap(), enriched.to_str().unwrap());
+    for q in [
+        vec!["sources", "--group-by", "owner"],
+        vec!["sources", "--outside", "10.0.0.0/8"],
+        vec!["top", "--group", "pair", "--group-by", "service"],
+        vec!["find", "--cidr", "0.0.0.0/0"],
+    ] {
+        let on = |lake: &str| -> Vec<String> {
+            [&q[..1], &[lake], &q[1..]].concat().iter().map(|s| s.to_string()).collect()
+        };
+        let (pa, ea) = (on(p), on(e));
+        let pa: Vec<&str> = pa.iter().map(String::as_str).collect();
+        let ea: Vec<&str> = ea.iter().map(String::as_str).collect();
+        assert_eq!(joined(&pa), stored(&ea), "{q:?}");
+    }
+    let sql = "SELECT count(src_aws_service), count(dst_owner), count(src_country), sum(src_asn), count(eni_owner) FROM flows";
+    assert_eq!(joined(&["query", p, sql]), stored(&["query", e, sql]));
+    // Columns the files have are read from them, not computed again.
+    let (out, _) = flowlake_code(&["query", e, "SELECT count(*) FROM flows", "--enrich", &a, "--show-sql", "-q"], 0);
+    assert!(out.contains('9'), "{out}");
+}
