@@ -147,8 +147,10 @@ impl Run<'_> {
             }
         };
         w.tally.objects_skipped += decoded.skipped();
-        // Damaged gzip members known before reading (found now, or by an earlier attempt).
-        let mut bad = decoded.bad_members();
+        // Damaged gzip members known before reading: found now in an input read whole, or by
+        // an earlier attempt. (A streamed input's inflating thread may have found some by
+        // now, or not: what it found counts only at the end, so that every run does the same.)
+        let mut bad = if decoded.damage_known_upfront() { decoded.bad_members() } else { Vec::new() };
         for m in self.known_damage.get(&index).into_iter().flatten() {
             if !bad.iter().any(|b| b.same_as(m)) {
                 bad.push(m.clone());
@@ -186,11 +188,17 @@ impl Run<'_> {
             return;
         }
         let Ok(mut decoded) = self.open(index, job) else { return };
-        let mut known = decoded.bad_members();
-        known.extend(self.known_damage.get(&index).into_iter().flatten().cloned());
         // A read error ends the input here, as it does when its lines are read.
         let _ = std::io::copy(&mut decoded, &mut std::io::sink());
-        let found = decoded.bad_members();
+        self.remember_damage(index, decoded.bad_members());
+    }
+
+    /// Keeps the damaged members of job `index` that no earlier attempt knew of, for the
+    /// next attempt if this one starts over. Compared with what earlier attempts knew, not
+    /// with what this read knew when it began: a streamed input's inflating thread may have
+    /// found the damage before its first line was read this time, and not the next.
+    fn remember_damage(&self, index: usize, found: Vec<BadMember>) {
+        let known = self.known_damage.get(&index).map_or(&[][..], Vec::as_slice);
         if found.iter().any(|m| !known.iter().any(|b| b.same_as(m))) {
             self.new_damage.lock().expect("damage lock").insert(index, found);
         }
@@ -366,10 +374,11 @@ impl Run<'_> {
         outcome: std::result::Result<u64, StreamError>,
     ) {
         let found = decoded.bad_members();
-        if found.iter().any(|m| !f.bad.iter().any(|b| b.same_as(m))) {
+        let late = found.iter().any(|m| !f.bad.iter().any(|b| b.same_as(m)));
+        self.remember_damage(index, found);
+        if late {
             // A streamed input whose damage showed only at a member's end: rows of that member
             // may be in this attempt's files already. The run starts over knowing it.
-            self.new_damage.lock().expect("damage lock").insert(index, found);
             self.again.store(true, Ordering::SeqCst);
             return;
         }

@@ -120,7 +120,8 @@ pub(super) struct Run<'a> {
     next: AtomicUsize,
     /// Set when the attempt fails: workers stop taking files.
     pub stop: AtomicBool,
-    /// Set when a streamed input showed damage no attempt knew of: the attempt will start
+    /// Set when a streamed input showed damage only at a member's end, after its lines were
+    /// taken as rows (no earlier attempt knew of it): the attempt will start
     /// over, and reads the inputs left only to find the others' ([`Run::check_only`]), so
     /// that the next attempt knows them all.
     pub again: AtomicBool,
@@ -137,7 +138,8 @@ pub(super) struct Run<'a> {
     job_partitions: Mutex<Vec<(u64, BTreeSet<Bucket>)>>,
     /// Damaged gzip members of streamed inputs that earlier attempts found, by job.
     pub known_damage: &'a HashMap<usize, Vec<BadMember>>,
-    /// Damaged members this attempt found in streamed inputs that it did not know of.
+    /// Damaged members this attempt found in streamed inputs that no earlier attempt knew
+    /// of, by job: what the next attempt knows if this one starts over.
     pub new_damage: Mutex<HashMap<usize, Vec<BadMember>>>,
 }
 
@@ -284,11 +286,11 @@ impl<'a> Run<'a> {
             let buckets = self.job_partitions.lock().expect("partitions lock");
             buckets.iter().map(|(rows, b)| (*rows, b.iter().map(|k| self.partition_path(*k)).collect())).collect()
         };
-        let Run { sink, rejects, failure, tally, rejected, new_damage, .. } = self;
+        let Run { sink, rejects, failure, tally, rejected, new_damage, again, .. } = self;
         let new_damage = new_damage.into_inner().expect("damage lock");
         let tally = tally.into_inner().expect("tally lock");
         let mut failure = failure.into_inner().expect("failure lock");
-        if failure.is_none() && !new_damage.is_empty() {
+        if failure.is_none() && again.into_inner() {
             sink.abort()?;
             drop(rejects);
             return Ok(Outcome::Again(new_damage));
