@@ -29,6 +29,25 @@ pub struct VerifyOptions {
     pub storage: StorageOptions,
     /// Mend what can be mended.
     pub repair: bool,
+    /// The lookup tables a repair's rebuilt partitions are enriched with (`--enrich`): a
+    /// table whose runs used some needs them again (see [`ConvertOptions::with_enrich`]).
+    pub enrich: Vec<crate::enrich::EnrichSpec>,
+    /// Rebuild without lookup tables the table's runs used (their columns stay empty in
+    /// the rebuilt rows).
+    pub allow_unenriched: bool,
+}
+
+impl VerifyOptions {
+    /// Checks the table at `root`, reaching S3 by the default chain, without repairing.
+    pub fn new(root: Location) -> VerifyOptions {
+        VerifyOptions {
+            root,
+            storage: StorageOptions::default(),
+            repair: false,
+            enrich: Vec::new(),
+            allow_unenriched: false,
+        }
+    }
 }
 
 /// One thing wrong with the table.
@@ -265,7 +284,9 @@ fn repair(
         let run = convert(
             &ConvertOptions::new(inputs, root.clone())
                 .with_storage(opts.storage.clone())
-                .with_rebuild(rebuild.into_iter().collect()),
+                .with_rebuild(rebuild.into_iter().collect())
+                .with_enrich(opts.enrich.clone())
+                .with_allow_unenriched(opts.allow_unenriched),
             &NoProgress,
         )?;
         if run.commit.is_some() {

@@ -85,6 +85,11 @@ pub(super) struct ConvertArgs {
     /// Not with --shard: a refresh of the whole table is one run.
     #[arg(long, conflicts_with = "shard")]
     full_refresh: bool,
+    /// Convert into a table enriched by earlier runs without giving their lookup tables
+    /// again: this run's rows have those columns empty. Without it, such a run is refused
+    /// (exit 2) and the message names the --enrich flags the table's runs used.
+    #[arg(long)]
+    allow_unenriched: bool,
     /// Fold the table's run manifests (one small JSON per run under OUT/_flowlake/manifest/)
     /// into one checkpoint once this many are not covered by one, so that opening a table
     /// with years of runs reads one file; 0 never folds.
@@ -152,7 +157,8 @@ pub(super) fn convert_options(a: &ConvertArgs) -> Result<ConvertOptions> {
         .with_threads(a.threads)
         .with_parquet(parquet)
         .with_max_rejects(a.max_rejects)
-        .with_enrich(a.enrich.specs()?))
+        .with_enrich(a.enrich.specs()?)
+        .with_allow_unenriched(a.allow_unenriched))
 }
 
 pub(super) fn convert(a: ConvertArgs) -> Result<u8> {

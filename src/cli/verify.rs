@@ -15,6 +15,12 @@ pub(super) struct VerifyArgs {
     /// Print the findings as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// With --repair, rebuild partitions without the lookup tables the table's runs used
+    /// (give them with --enrich; without either, a repair of an enriched table is refused).
+    #[arg(long)]
+    allow_unenriched: bool,
+    #[command(flatten)]
+    enrich: EnrichArgs,
     #[command(flatten)]
     s3: S3Args,
 }
@@ -24,6 +30,8 @@ pub(super) fn verify_cmd(a: VerifyArgs) -> Result<u8> {
         root: Location::parse(&a.table_root)?,
         storage: a.s3.options(),
         repair: a.repair,
+        enrich: a.enrich.specs()?,
+        allow_unenriched: a.allow_unenriched,
     };
     let r = flowlake::verify::verify(&opts)?;
     if a.json {

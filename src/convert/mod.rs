@@ -62,6 +62,7 @@ pub struct ConvertOptions {
     read_whole_max: u64,
     rebuild: Vec<String>,
     enrich: Vec<EnrichSpec>,
+    allow_unenriched: bool,
 }
 
 impl ConvertOptions {
@@ -88,6 +89,7 @@ impl ConvertOptions {
             read_whole_max: source::WHOLE_FILE_MAX,
             rebuild: Vec::new(),
             enrich: Vec::new(),
+            allow_unenriched: false,
         }
     }
 
@@ -217,6 +219,14 @@ impl ConvertOptions {
         self
     }
 
+    /// Converts into a table whose earlier runs used `--enrich` tables this run is not
+    /// given, leaving those columns empty in this run's rows (`--allow-unenriched`).
+    /// Default: such a run is refused, since its rows would quietly lack the answers.
+    pub fn with_allow_unenriched(mut self, allow: bool) -> Self {
+        self.allow_unenriched = allow;
+        self
+    }
+
     /// Remote objects fetched at once (and read ahead of the workers). Default 16.
     pub fn with_s3_concurrency(mut self, n: usize) -> Self {
         self.s3_concurrency = n.max(1);
@@ -290,6 +300,37 @@ fn with_table_layout(opts: &ConvertOptions, table_log: &log::Manifest) -> Result
     }
 }
 
+/// Refuses a run that would leave out lookup tables the table's earlier runs enriched
+/// its rows with: their columns would be empty in this run's rows, with nothing to tell.
+/// (A full refresh rewrites every row with this run's tables, and may drop them.)
+fn check_enrichment(opts: &ConvertOptions, table_log: &log::Manifest) -> Result<()> {
+    if opts.allow_unenriched || opts.full_refresh {
+        return Ok(());
+    }
+    let missing: Vec<String> = table_log
+        .enrichment()
+        .into_iter()
+        .filter(|(table, _)| !opts.enrich.iter().any(|s| s.table.name() == table))
+        .map(|(table, files)| {
+            let more = match files.len() {
+                0 | 1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            format!("--enrich {table}={}{more}", files.first().map_or("FILE", String::as_str))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "the table at {} holds enrichment columns this run is not given the tables for, so its rows \
+         would have them empty: pass {} (the newest run's; a newer copy is fine), or \
+         --allow-unenriched to convert without them",
+        opts.output,
+        missing.join(" and ")
+    )))
+}
+
 /// The table's storage and where the run's report goes, checked before any work: the
 /// output is not a file, and is writable (its bucket exists), so that a run fails now,
 /// not after an hour of work.
@@ -340,6 +381,7 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     // committed in order or not at all, and only then moved into place.
     let tx = Transaction::begin(out.clone(), &opts.output, &name, started as i64)?;
     let opts = &with_table_layout(opts, tx.log())?;
+    check_enrichment(opts, tx.log())?;
     let mut planned = plan::plan_inputs(opts, tx.log(), inputs)?;
     let inputs = std::mem::take(&mut planned.inputs);
     let fetches = if inputs.iter().any(|(s, _)| s.is_remote()) { inputs.clone() } else { Vec::new() };

@@ -445,6 +445,7 @@ fn a_table_with_enrichment_columns_in_two_arrow_types_reads_and_compacts_as_one(
             "-q",
             "--enrich",
             &format!("aws-ip-ranges={}", ranges.display()),
+            "--allow-unenriched",
         ],
         0,
     );
@@ -516,4 +517,54 @@ fn the_questions_join_the_tables_at_query_time_as_a_conversion_would() {
     // Columns the files have are read from them, not computed again.
     let (out, _) = flowlake_code(&["query", e, "SELECT count(*) FROM flows", "--enrich", &a, "--show-sql", "-q"], 0);
     assert!(out.contains('9'), "{out}");
+}
+
+/// A run or a repair that leaves out lookup tables the table's rows were enriched with is
+/// refused, naming the flags; given them again (or told to go without) it goes ahead.
+#[test]
+fn an_enriched_table_refuses_a_run_or_repair_without_its_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = enriched_lake(dir.path());
+    let (l, input) = (lake.to_str().unwrap(), dir.path().join("in"));
+    let before = independent_rows(&lake, COLUMNS);
+    let flag = |k: &str, f: &str| format!("{k}={}", dir.path().join(f).display());
+    let (ranges, inv, geo) =
+        (flag("aws-ip-ranges", "ip-ranges.json"), flag("interfaces", "inventory"), flag("geoip", "geo.mmdb"));
+    assert!(dir.path().join("geo.mmdb").exists(), "the country database geo_db writes");
+    let more = "5 111122223333 eni-0a1 10.0.0.6 52.216.8.9 443 49152 6 1 40 1690848000 1690848060 ACCEPT OK vpc-a 10.0.0.6 52.216.8.9";
+    fs::write(input.join("more.log"), format!("{HEADER}\n{more}\n")).unwrap();
+    let commits = || {
+        fs::read_dir(lake.join("_flowlake/log"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .count()
+    };
+    assert_eq!(commits(), 1);
+
+    // Without the tables, or with only one: refused before any work, naming what is missing.
+    let (_, err) = flowlake_code(&["convert", input.to_str().unwrap(), "-o", l, "-q"], 2);
+    let inv_first = dir.path().join("inventory/111122223333.json");
+    for want in [format!("--enrich {ranges}"), format!("--enrich geoip={}", dir.path().join("geo.mmdb").display())] {
+        assert!(err.contains(&want), "{want} in: {err}");
+    }
+    assert!(err.contains(&format!("--enrich interfaces={} and 1 more", inv_first.display())), "{err}");
+    assert!(err.contains("--allow-unenriched"), "{err}");
+    let (_, err) = flowlake_code(&["convert", input.to_str().unwrap(), "-o", l, "-q", "--enrich", &ranges], 2);
+    assert!(!err.contains("aws-ip-ranges=") && err.contains("geoip=") && err.contains("interfaces="), "{err}");
+    assert_eq!(commits(), 1, "nothing committed");
+
+    // A repair that rebuilds a partition needs them too, and then gives the same rows.
+    let files = parquet_files(&lake);
+    fs::remove_file(&files[0].1).unwrap();
+    let (_, err) = flowlake_code(&["verify", l, "--repair"], 2);
+    assert!(err.contains("geoip=") && err.contains("--allow-unenriched"), "{err}");
+    flowlake_code(&["verify", l, "--repair", "--enrich", &ranges, "--enrich", &inv, "--enrich", &geo], 0);
+    assert_eq!(independent_rows(&lake, COLUMNS), before, "the rebuilt rows enriched as before");
+
+    // Told to go without: the new row has the columns empty; given them, it has the answers.
+    let two = ["convert", input.to_str().unwrap(), "-o", l, "-q"];
+    flowlake_code(&[&two[..], &["--allow-unenriched"]].concat(), 0);
+    let rows = independent_rows(&lake, &["srcaddr", "dstaddr", "packets", "dst_aws_service", "src_owner"]);
+    assert!(rows.contains(&"10.0.0.6 52.216.8.9 1 - -".to_string()), "{rows:?}");
+    assert!(rows.contains(&"10.0.0.6 52.216.8.9 10 EC2 i-0aaa".to_string()), "{rows:?}");
 }

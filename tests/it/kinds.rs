@@ -514,8 +514,7 @@ fn a_repair_reads_inputs_again_as_their_runs_read_them() {
     let files = parquet_files(&lake);
     assert!(files.iter().all(|(p, _)| p == "date=2023-08-01"), "{files:?}");
     fs::remove_file(&files[0].1).unwrap();
-    let v = verify(&VerifyOptions { root: Location::Local(lake.clone()), storage: Default::default(), repair: true })
-        .unwrap();
+    let v = verify(&VerifyOptions { repair: true, ..VerifyOptions::new(Location::Local(lake.clone())) }).unwrap();
     let run = v.repair_run.expect("a rebuild");
     assert_eq!((run.rows_rejected, v.repaired), (0, 1), "{run:?}");
     assert_eq!(all_rows(), before, "every record once, read as before");

@@ -10,6 +10,7 @@ import json
 import sys
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 
@@ -26,6 +27,13 @@ def main() -> None:
         [f"{table}/**/*.parquet"],
     ).fetchall()
     data = ds.dataset(table, format="parquet", partitioning="hive", ignore_prefixes=["_", "."])
+    # Files of a table may hold different columns (a run with more fields, or without
+    # enrichment): read with the union of their schemas, as DuckDB's union_by_name does.
+    schemas = [data.schema] + [ds.dataset(f, format="parquet").schema for f in data.files]
+    data = ds.dataset(
+        table, format="parquet", partitioning="hive", ignore_prefixes=["_", "."],
+        schema=pa.unify_schemas(schemas, promote_options="permissive"),
+    )
     t = data.to_table(columns=cols)
     got_pyarrow = list(zip(*[t.column(c).to_pylist() for c in cols])) if t.num_rows else []
     print(json.dumps({"duckdb": render(got_duckdb), "pyarrow": render(got_pyarrow)}))

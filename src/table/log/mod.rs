@@ -584,6 +584,22 @@ impl Manifest {
         self.runs.iter().map(|(_, r)| r)
     }
 
+    /// The lookup tables (`--enrich` kinds) whose columns the table's rows hold, each with
+    /// the files the newest run that used it read (the commits are read oldest first).
+    pub fn enrichment(&self) -> BTreeMap<String, Vec<String>> {
+        let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for run in self.runs() {
+            let mut this: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for e in &run.enrichment {
+                this.entry(&e.table).or_default().push(e.file.clone());
+            }
+            for (table, files) in this {
+                used.insert(table.to_string(), files);
+            }
+        }
+        used
+    }
+
     /// Under which location the table records `input`, if it does: its canonical
     /// location, or one flowlake 0.1 recorded it under (a relative path, or a path through
     /// a symbolic link), recognised by its path and, for a relative one, its size and
