@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::dict_column::Chunk;
 use crate::error::{Error, Result};
 use crate::report::WrittenFile;
 use crate::storage::{Counted, Location, ObjectWriter, Storage};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::ArrowColumnChunk;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
@@ -85,8 +85,8 @@ impl Files {
     /// file, opening one if needed and closing it once it reaches the target size; a row
     /// group that would take a file past that size starts the next file. `now`: the sink's
     /// tick, for least-recently-used closing.
-    pub(super) fn append(&self, partition: &str, chunks: Vec<ArrowColumnChunk>, rows: usize, now: u64) -> Result<()> {
-        let size: u64 = chunks.iter().map(|c| c.close().metadata.compressed_size() as u64).sum();
+    pub(super) fn append(&self, partition: &str, chunks: Vec<Chunk>, rows: usize, now: u64) -> Result<()> {
+        let size: u64 = chunks.iter().map(Chunk::compressed_size).sum();
         let slot = self.slot(partition);
         let mut guard = slot.file.lock().expect("partition lock");
         // Row groups from several threads can be in progress for one partition.
@@ -106,7 +106,7 @@ impl Files {
         let fail = |e| Error::Parquet { path: file.location.to_string(), source: e };
         let mut row_group = file.writer.next_row_group().map_err(fail)?;
         for chunk in chunks {
-            chunk.append_to_row_group(&mut row_group).map_err(fail)?;
+            chunk.append_to(&mut row_group).map_err(fail)?;
         }
         row_group.close().map_err(fail)?;
         file.rows += rows as u64;
@@ -262,13 +262,13 @@ mod tests {
     }
 
     /// A finished row group of 1,000 rows starting at `start`.
-    fn row_group(encoders: &ArrowRowGroupWriterFactory, start: i64) -> Vec<ArrowColumnChunk> {
+    fn row_group(encoders: &ArrowRowGroupWriterFactory, start: i64) -> Vec<Chunk> {
         let batch = one_batch(start);
         let mut columns = encoders.create_column_writers(0).unwrap();
         for leaf in compute_leaves(batch.schema().field(0), batch.column(0)).unwrap() {
             columns[0].write(&leaf).unwrap();
         }
-        columns.into_iter().map(|c| c.close().unwrap()).collect()
+        columns.into_iter().map(|c| Chunk::Arrow(c.close().unwrap())).collect()
     }
 
     /// Row groups past the target size start a new file; every row is in a committed file.

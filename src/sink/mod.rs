@@ -8,7 +8,9 @@
 //! [`clusters`](self::clusters) (a partition's ranges of the first sort column),
 //! [`budget`](self::budget) (memory of the row groups in progress, writing threads and
 //! their lanes), [`files`](self::files) (the open file per partition: rolling, least
-//! recently used closing, commit and abort); this module keeps the row groups in progress.
+//! recently used closing, commit and abort), [`dict_column`](self::dict_column) (column
+//! chunks we encode ourselves, beside arrow-rs's encoders); this module keeps the row
+//! groups in progress.
 //!
 //! # Lock order
 //!
@@ -25,14 +27,17 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnDescPtr;
 
 use crate::error::{Error, Result};
 use crate::storage::{Location, Storage};
 
 mod budget;
 mod clusters;
+mod dict_column;
 mod files;
 mod options;
 mod order;
@@ -40,6 +45,7 @@ mod order;
 pub use crate::report::WrittenFile;
 use budget::Budget;
 use clusters::Clusters;
+use dict_column::ColumnEncoder;
 use files::{FileSlot, FileSpec, Files};
 pub use options::{Compression, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL, ParquetOptions};
 
@@ -48,7 +54,7 @@ const IDLE_WRITES: u64 = 4;
 
 /// A row group being encoded by one thread for one partition, outside any file's lock.
 struct RowGroup {
-    columns: Vec<ArrowColumnWriter>,
+    columns: Vec<ColumnEncoder>,
     rows: usize,
     last_used: u64,
     /// Memory of the encoders, as last added to the budget.
@@ -70,6 +76,10 @@ pub struct PartitionedSink {
     schema: SchemaRef,
     /// Makes the column encoders of new row groups (the schema and properties every file shares).
     encoders: ArrowRowGroupWriterFactory,
+    props: Arc<WriterProperties>,
+    /// Each field's Parquet column, when every field is one (flat schemas, as flow logs'):
+    /// their string dictionaries are written by [`dict_column`].
+    leaves: Option<Vec<ColumnDescPtr>>,
     opts: ParquetOptions,
     /// Counts writes and appends: how recently a row group or file was used.
     tick: AtomicU64,
@@ -97,11 +107,17 @@ impl PartitionedSink {
         let (_, encoders) = ArrowWriter::try_new(std::io::sink(), schema.clone(), Some(props.clone()))
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| Error::Failed(format!("cannot set up the Parquet writer: {e}")))?;
+        let descr = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(&schema)
+            .map_err(|e| Error::Failed(format!("cannot set up the Parquet writer: {e}")))?;
+        let leaves = (descr.num_columns() == schema.fields().len()).then(|| descr.columns().to_vec());
+        let props = Arc::new(props);
         let files = Files::new(FileSpec {
             storage,
             root: root.clone(),
             schema: schema.clone(),
-            props,
+            props: (*props).clone(),
             prefix: file_prefix.to_string(),
             target_file_size: opts.target_file_size,
             max_open_files: opts.max_open_files,
@@ -110,6 +126,8 @@ impl PartitionedSink {
             root,
             schema,
             encoders,
+            props,
+            leaves,
             clusters: Clusters::new(opts.clusters),
             budget: Budget::new(opts.memory_budget),
             opts,
@@ -185,7 +203,7 @@ impl PartitionedSink {
         while at < batch.num_rows() {
             let mut guard = slot.lock().expect("row group lock");
             if guard.is_none() {
-                let columns = self.encoders.create_column_writers(0).map_err(|e| self.parquet_error(partition, e))?;
+                let columns = self.column_encoders().map_err(|e| self.parquet_error(partition, e))?;
                 *guard = Some(RowGroup { columns, rows: 0, last_used: 0, mem: 0 });
             }
             let group = guard.as_mut().expect("just made");
@@ -206,13 +224,35 @@ impl PartitionedSink {
         Ok(true)
     }
 
+    /// A new row group's encoders: arrow-rs's, or ours for a flat schema's string dictionaries.
+    fn column_encoders(&self) -> parquet::errors::Result<Vec<ColumnEncoder>> {
+        let writers = self.encoders.create_column_writers(0)?;
+        Ok(match &self.leaves {
+            Some(leaves) => writers
+                .into_iter()
+                .zip(self.schema.fields().iter().zip(leaves))
+                .map(|(w, (field, descr))| ColumnEncoder::new(w, field, descr, &self.props))
+                .collect(),
+            None => writers.into_iter().map(ColumnEncoder::Arrow).collect(),
+        })
+    }
+
     /// Encodes rows into a row group's column encoders.
     fn encode(&self, partition: &str, group: &mut RowGroup, rows: &RecordBatch) -> Result<()> {
-        let mut columns = group.columns.iter_mut();
+        let fail = |e| self.parquet_error(partition, e);
+        let mut at = 0;
         for (field, array) in self.schema.fields().iter().zip(rows.columns()) {
-            for leaf in compute_leaves(field, array).map_err(|e| self.parquet_error(partition, e))? {
-                let column = columns.next().expect("one encoder per leaf column");
-                column.write(&leaf).map_err(|e| self.parquet_error(partition, e))?;
+            if let ColumnEncoder::Dict(d) = &mut group.columns[at] {
+                d.write(array).map_err(fail)?;
+                at += 1;
+                continue;
+            }
+            for leaf in compute_leaves(field, array).map_err(fail)? {
+                let ColumnEncoder::Arrow(w) = &mut group.columns[at] else {
+                    unreachable!("a dictionary column is a field of its own")
+                };
+                w.write(&leaf).map_err(fail)?;
+                at += 1;
             }
         }
         group.rows += rows.num_rows();

@@ -1,0 +1,814 @@
+//! Column chunks we write ourselves (issue #18's first room): a string column whose
+//! batches are Arrow dictionaries over one shared array of values, as the enrichment
+//! columns are ([`crate::enrich`]). arrow-rs's writer hashes every row's string into its
+//! dictionary again and compares it for the statistics; here each row costs one array
+//! lookup (its value's id in this chunk's dictionary), and statistics, column index and
+//! dictionary page are computed over the chunk's distinct values.
+//!
+//! The chunk: a PLAIN dictionary page, then format-v1 data pages of RLE definition levels
+//! and RLE/bit-packed ids, each compressed with the column's codec; chunk statistics, a
+//! column index and an offset index. Whatever this path does not do the same way as
+//! arrow-rs (a dictionary past its size limit, values longer than the statistics'
+//! truncation length, bloom filters, statistics other than per page, batches over other
+//! values arrays, an all-null chunk) is handed to arrow-rs's own writer for the column,
+//! rows buffered so far first, so the file is what it would have written.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, StringArray};
+use arrow_schema::{DataType, FieldRef};
+use bytes::Bytes;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
+use parquet::basic::{BoundaryOrder, Compression, Encoding, PageType};
+use parquet::column::page::{CompressedPage, Page, PageWriteSpec, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::{ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::statistics::Statistics;
+use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+/// A row without a value.
+const NULL: u32 = u32::MAX;
+
+/// One column's encoder in a row group: arrow-rs's, or ours for dictionary strings.
+/// (arrow-rs's is large; a row group holds one per column and none is moved per row.)
+#[allow(clippy::large_enum_variant)]
+pub(super) enum ColumnEncoder {
+    Arrow(ArrowColumnWriter),
+    Dict(Box<DictColumn>),
+}
+
+/// A finished column chunk, to append to a row group.
+pub(super) enum Chunk {
+    Arrow(ArrowColumnChunk),
+    Own { data: Bytes, close: ColumnCloseResult },
+}
+
+impl Chunk {
+    /// Its bytes in the file.
+    pub(super) fn compressed_size(&self) -> u64 {
+        match self {
+            Chunk::Arrow(c) => c.close().metadata.compressed_size() as u64,
+            Chunk::Own { close, .. } => close.metadata.compressed_size() as u64,
+        }
+    }
+
+    pub(super) fn append_to<W: std::io::Write + Send>(
+        self,
+        row_group: &mut SerializedRowGroupWriter<'_, W>,
+    ) -> Result<()> {
+        match self {
+            Chunk::Arrow(c) => c.append_to_row_group(row_group),
+            Chunk::Own { data, close } => row_group.append_column(&data, close),
+        }
+    }
+}
+
+impl ColumnEncoder {
+    /// The encoder for `field`'s column (`descr`): ours where [`DictColumn::fits`], else `arrow`.
+    pub(super) fn new(
+        arrow: ArrowColumnWriter,
+        field: &FieldRef,
+        descr: &ColumnDescPtr,
+        props: &Arc<WriterProperties>,
+    ) -> Self {
+        if DictColumn::fits(field, descr, props) {
+            ColumnEncoder::Dict(Box::new(DictColumn::new(arrow, field.clone(), descr.clone(), props.clone())))
+        } else {
+            ColumnEncoder::Arrow(arrow)
+        }
+    }
+
+    pub(super) fn memory_size(&self) -> usize {
+        match self {
+            ColumnEncoder::Arrow(w) => w.memory_size(),
+            ColumnEncoder::Dict(d) => d.memory_size(),
+        }
+    }
+
+    pub(super) fn get_estimated_total_bytes(&self) -> usize {
+        match self {
+            ColumnEncoder::Arrow(w) => w.get_estimated_total_bytes(),
+            ColumnEncoder::Dict(d) => d.estimated_bytes(),
+        }
+    }
+
+    pub(super) fn close(self) -> Result<Chunk> {
+        match self {
+            ColumnEncoder::Arrow(w) => w.close().map(Chunk::Arrow),
+            ColumnEncoder::Dict(d) => d.close(),
+        }
+    }
+}
+
+fn write_arrow(w: &mut ArrowColumnWriter, field: &FieldRef, array: &ArrayRef) -> Result<()> {
+    for leaf in compute_leaves(field, array)? {
+        w.write(&leaf)?;
+    }
+    Ok(())
+}
+
+/// A dictionary-encoded string column chunk in progress (see the module docs).
+pub(super) struct DictColumn {
+    field: FieldRef,
+    descr: ColumnDescPtr,
+    props: Arc<WriterProperties>,
+    /// arrow-rs's writer for this column: idle until the chunk is handed to it.
+    arrow: ArrowColumnWriter,
+    handed_over: bool,
+    /// The values every batch's keys point into (from the first batch).
+    values: Option<ArrayRef>,
+    /// Per value of `values`: its id in this chunk's dictionary, or [`NULL`].
+    local: Vec<u32>,
+    /// The chunk's dictionary: indexes into `values`, in order of first use.
+    dict: Vec<u32>,
+    /// The dictionary's strings, to their ids.
+    distinct: std::collections::HashMap<Vec<u8>, u32>,
+    /// Bytes of the dictionary page (PLAIN: a length and the bytes of each value).
+    dict_bytes: usize,
+    /// Per row: its id in the dictionary, or [`NULL`].
+    rows: Vec<u32>,
+    /// Values longer than this go to arrow-rs (which truncates them in the statistics).
+    longest: usize,
+}
+
+impl DictColumn {
+    /// Whether a column is one this path writes as arrow-rs would: a flat nullable string
+    /// dictionary with the writer's defaults for how it is encoded and indexed.
+    fn fits(field: &FieldRef, descr: &ColumnDescPtr, props: &WriterProperties) -> bool {
+        let col = descr.path();
+        matches!(field.data_type(), DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8)
+            && descr.max_rep_level() == 0
+            && descr.max_def_level() == 1
+            && props.writer_version() == WriterVersion::PARQUET_1_0
+            && props.dictionary_enabled(col)
+            && props.statistics_enabled(col) == EnabledStatistics::Page
+            && props.bloom_filter_properties(col).is_none()
+            && !props.write_page_header_statistics(col)
+            && !props.offset_index_disabled()
+            && props.content_defined_chunking().is_none()
+            && matches!(props.compression(col), Compression::ZSTD(_) | Compression::UNCOMPRESSED)
+    }
+
+    fn new(arrow: ArrowColumnWriter, field: FieldRef, descr: ColumnDescPtr, props: Arc<WriterProperties>) -> Self {
+        let longest = [props.column_index_truncate_length(), props.statistics_truncate_length()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(usize::MAX);
+        DictColumn {
+            field,
+            descr,
+            props,
+            arrow,
+            handed_over: false,
+            values: None,
+            local: Vec::new(),
+            dict: Vec::new(),
+            distinct: std::collections::HashMap::new(),
+            dict_bytes: 0,
+            rows: Vec::new(),
+            longest,
+        }
+    }
+
+    /// Adds the column's rows of a batch.
+    pub(super) fn write(&mut self, array: &ArrayRef) -> Result<()> {
+        if self.handed_over {
+            return write_arrow(&mut self.arrow, &self.field, array);
+        }
+        let dict = array.as_dictionary::<Int32Type>();
+        let values = self.values.get_or_insert_with(|| dict.values().clone());
+        if !Arc::ptr_eq(values, dict.values()) {
+            self.hand_over()?;
+            return write_arrow(&mut self.arrow, &self.field, array);
+        }
+        if self.local.is_empty() {
+            self.local = vec![NULL; values.len()];
+        }
+        let strings = values.as_string::<i32>();
+        self.rows.reserve(dict.len());
+        let keys = dict.keys();
+        for (r, &k) in keys.values().iter().enumerate() {
+            if keys.is_null(r) || strings.is_null(k as usize) {
+                self.rows.push(NULL);
+                continue;
+            }
+            let k = k as usize;
+            let mut id = self.local[k];
+            if id == NULL {
+                let len = strings.value(k).len();
+                if len > self.longest {
+                    // Rows of this batch before it are in `rows`; this one and the rest go after.
+                    self.hand_over()?;
+                    return write_arrow(
+                        &mut self.arrow,
+                        &self.field,
+                        &(Arc::new(dict.slice(r, dict.len() - r)) as ArrayRef),
+                    );
+                }
+                // The values may hold one string at several places: the dictionary holds it once
+                // (pyarrow reads a dictionary with repeats as its distinct values, and the ids
+                // past them as out of bounds).
+                let next = self.dict.len() as u32;
+                id = *self.distinct.entry(strings.value(k).as_bytes().to_vec()).or_insert(next);
+                if id == next {
+                    self.dict.push(k as u32);
+                    self.dict_bytes += 4 + len;
+                }
+                self.local[k] = id;
+            }
+            self.rows.push(id);
+        }
+        if self.dict_bytes > self.props.column_dictionary_page_size_limit(self.descr.path()) {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    /// Gives the rows so far to arrow-rs's writer, which takes the rest of the chunk.
+    fn hand_over(&mut self) -> Result<()> {
+        self.handed_over = true;
+        let Some(values) = self.values.clone() else { return Ok(()) };
+        let keys: Int32Array =
+            self.rows.iter().map(|&id| (id != NULL).then(|| self.dict[id as usize] as i32)).collect();
+        let array: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?);
+        self.rows = Vec::new();
+        self.local = Vec::new();
+        self.dict = Vec::new();
+        self.distinct = std::collections::HashMap::new();
+        write_arrow(&mut self.arrow, &self.field, &array)
+    }
+
+    fn memory_size(&self) -> usize {
+        if self.handed_over {
+            return self.arrow.memory_size();
+        }
+        (self.rows.capacity() + self.local.capacity() + self.dict.capacity()) * 4
+    }
+
+    /// About what the chunk will take in the file (before compression).
+    fn estimated_bytes(&self) -> usize {
+        if self.handed_over {
+            return self.arrow.get_estimated_total_bytes();
+        }
+        self.dict_bytes + self.rows.len() * (bit_width(self.dict.len()) as usize + 1) / 8
+    }
+
+    fn close(mut self) -> Result<Chunk> {
+        if !self.handed_over && self.dict.is_empty() {
+            // No value at all: arrow-rs writes such a chunk (no dictionary) cheaply.
+            self.hand_over()?;
+        }
+        if self.handed_over {
+            return self.arrow.close().map(Chunk::Arrow);
+        }
+        ChunkWriter::new(&self)?.write(&self)
+    }
+}
+
+/// Ids needed for `n` distinct values.
+fn bit_width(n: usize) -> u8 {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()) as u8
+}
+
+/// Writes a [`DictColumn`]'s pages into one buffer, with the chunk's metadata and indexes.
+struct ChunkWriter {
+    /// zstd at the column's level, or none.
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    /// Rank of each dictionary id among the chunk's values in byte order (what Parquet
+    /// orders UTF-8 strings by): page minimum and maximum are the ids of lowest and highest rank.
+    rank: Vec<u32>,
+    /// The ids by rank.
+    order: Vec<u32>,
+    values: StringArray,
+}
+
+impl ChunkWriter {
+    fn new(c: &DictColumn) -> Result<ChunkWriter> {
+        let zstd = match c.props.compression(c.descr.path()) {
+            Compression::ZSTD(level) => Some(
+                zstd::bulk::Compressor::new(level.compression_level())
+                    .map_err(|e| ParquetError::External(Box::new(e)))?,
+            ),
+            _ => None,
+        };
+        let values = c.values.as_ref().expect("a chunk with values").as_string::<i32>().clone();
+        let mut order: Vec<u32> = (0..c.dict.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            values
+                .value(c.dict[a as usize] as usize)
+                .as_bytes()
+                .cmp(values.value(c.dict[b as usize] as usize).as_bytes())
+        });
+        let mut rank = vec![0u32; order.len()];
+        for (r, &id) in order.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        Ok(ChunkWriter { zstd, rank, order, values })
+    }
+
+    fn value<'v>(&'v self, c: &DictColumn, id: u32) -> &'v [u8] {
+        self.values.value(c.dict[id as usize] as usize).as_bytes()
+    }
+
+    fn compress(&mut self, page: Vec<u8>) -> Result<(Bytes, usize)> {
+        let uncompressed = page.len();
+        match self.zstd.as_mut() {
+            None => Ok((Bytes::from(page), uncompressed)),
+            Some(z) => {
+                let packed = z.compress(&page).map_err(|e| ParquetError::External(Box::new(e)))?;
+                Ok((Bytes::from(packed), uncompressed))
+            }
+        }
+    }
+
+    fn write(mut self, c: &DictColumn) -> Result<Chunk> {
+        let mut sink = TrackedWrite::new(Vec::new());
+        let mut pages = SerializedPageWriter::new(&mut sink);
+        // The dictionary page: PLAIN, a 4-byte length before each value.
+        let mut plain = Vec::with_capacity(c.dict_bytes);
+        for id in 0..c.dict.len() as u32 {
+            let v = self.value(c, id);
+            plain.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            plain.extend_from_slice(v);
+        }
+        let (buf, size) = self.compress(plain)?;
+        let page =
+            Page::DictionaryPage { buf, num_values: c.dict.len() as u32, encoding: Encoding::PLAIN, is_sorted: false };
+        let dict_spec = pages.write_page(CompressedPage::new(page, size))?;
+        let mut index = Indexes::new(c);
+        let width = bit_width(c.dict.len());
+        for rows in c.rows.chunks(page_rows(c, width)) {
+            let (buf, size) = self.compress(data_page(rows, width))?;
+            let page = Page::DataPage {
+                buf,
+                num_values: rows.len() as u32,
+                encoding: Encoding::RLE_DICTIONARY,
+                def_level_encoding: Encoding::RLE,
+                rep_level_encoding: Encoding::RLE,
+                statistics: None,
+            };
+            let spec = pages.write_page(CompressedPage::new(page, size))?;
+            index.page(&self, c, rows, &spec);
+        }
+        pages.close()?;
+        let data = Bytes::from(sink.into_inner()?);
+        let close = index.finish(&self, c, &dict_spec, data.len() as u64)?;
+        Ok(Chunk::Own { data, close })
+    }
+}
+
+/// Rows per data page: `--page-rows`, and at most a page size limit of ids.
+fn page_rows(c: &DictColumn, width: u8) -> usize {
+    let by_size = c.props.column_data_page_size_limit(c.descr.path()) * 8 / (usize::from(width) + 1);
+    c.props.data_page_row_count_limit().min(by_size).max(1)
+}
+
+/// A v1 data page: RLE definition levels (4-byte length first), the ids' bit width, the ids.
+fn data_page(rows: &[u32], width: u8) -> Vec<u8> {
+    let mut page = vec![0u8; 4];
+    let defined: Vec<u32> = rows.iter().map(|&id| u32::from(id != NULL)).collect();
+    hybrid(&defined, 1, &mut page);
+    let levels = (page.len() - 4) as u32;
+    page[..4].copy_from_slice(&levels.to_le_bytes());
+    page.push(width);
+    let ids: Vec<u32> = rows.iter().copied().filter(|&id| id != NULL).collect();
+    hybrid(&ids, width, &mut page);
+    page
+}
+
+/// Most groups of 8 values in one bit-packed run (its header then fits in one byte, as
+/// arrow-rs and parquet-mr write them).
+const MAX_GROUPS: usize = 63;
+
+/// Appends `values` (each below 2^`width`) in Parquet's RLE/bit-packing hybrid encoding:
+/// each aligned group of 8 equal values joins a run of repeats, other groups are
+/// bit-packed; the last group, if short, is a run (equal values) or padded.
+fn hybrid(values: &[u32], width: u8, out: &mut Vec<u8>) {
+    let mut packed: Vec<&[u32]> = Vec::new();
+    let mut groups = values.chunks(8).peekable();
+    while let Some(g) = groups.next() {
+        let same = g.iter().all(|&v| v == g[0]);
+        if same && (g.len() == 8 || packed.is_empty()) {
+            flush_packed(&mut packed, width, out);
+            let mut n = g.len();
+            while let Some(next) = groups.next_if(|n| n.len() == 8 && n.iter().all(|&v| v == g[0])) {
+                n += next.len();
+            }
+            // A short last group of the same value joins the run too.
+            if let Some(last) = groups.next_if(|n| n.len() < 8 && n.iter().all(|&v| v == g[0])) {
+                n += last.len();
+            }
+            varint((n as u64) << 1, out);
+            out.extend_from_slice(&g[0].to_le_bytes()[..usize::from(width).div_ceil(8)]);
+        } else {
+            packed.push(g);
+            if packed.len() == MAX_GROUPS {
+                flush_packed(&mut packed, width, out);
+            }
+        }
+    }
+    flush_packed(&mut packed, width, out);
+}
+
+/// Writes groups as one bit-packed run (the last may be short: it is padded with zeros).
+fn flush_packed(groups: &mut Vec<&[u32]>, width: u8, out: &mut Vec<u8>) {
+    if groups.is_empty() {
+        return;
+    }
+    varint(((groups.len() as u64) << 1) | 1, out);
+    let (mut acc, mut bits) = (0u64, 0u32);
+    for g in groups.iter() {
+        for i in 0..8 {
+            acc |= u64::from(g.get(i).copied().unwrap_or(0)) << bits;
+            bits += u32::from(width);
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+    }
+    // 8 values of any width fill whole bytes.
+    debug_assert_eq!(bits, 0);
+    groups.clear();
+}
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The chunk's statistics, column index and offset index, page by page.
+struct Indexes {
+    column: ColumnIndexBuilder,
+    offsets: OffsetIndexBuilder,
+    /// Lowest and highest rank over the chunk, nulls.
+    range: Option<(u32, u32)>,
+    nulls: u64,
+    data_pages: i32,
+    first_data_page: Option<u64>,
+    uncompressed: u64,
+    /// Each page's lowest and highest rank (None for a page of nulls only), for the boundary order.
+    bounds: Vec<Option<(u32, u32)>>,
+}
+
+impl Indexes {
+    fn new(c: &DictColumn) -> Indexes {
+        Indexes {
+            column: ColumnIndexBuilder::new(c.descr.physical_type()),
+            offsets: OffsetIndexBuilder::new(),
+            range: None,
+            nulls: 0,
+            data_pages: 0,
+            first_data_page: None,
+            uncompressed: 0,
+            bounds: Vec::new(),
+        }
+    }
+
+    fn page(&mut self, w: &ChunkWriter, c: &DictColumn, rows: &[u32], spec: &PageWriteSpec) {
+        let mut lo = u32::MAX;
+        let mut hi = 0u32;
+        let mut nulls = 0u64;
+        for &id in rows {
+            if id == NULL {
+                nulls += 1;
+            } else {
+                let r = w.rank[id as usize];
+                lo = lo.min(r);
+                hi = hi.max(r);
+            }
+        }
+        let bounds = (nulls < rows.len() as u64).then_some((lo, hi));
+        let by_rank = |r: u32| w.order[r as usize];
+        match bounds {
+            Some((lo, hi)) => {
+                let (min, max) = (w.value(c, by_rank(lo)).to_vec(), w.value(c, by_rank(hi)).to_vec());
+                self.column.append(false, min, max, nulls as i64);
+                self.range = Some(self.range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+            None => self.column.append(true, Vec::new(), Vec::new(), nulls as i64),
+        }
+        self.bounds.push(bounds);
+        self.nulls += nulls;
+        self.offsets.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+        self.offsets.append_row_count(rows.len() as i64);
+        self.first_data_page.get_or_insert(spec.offset);
+        self.data_pages += 1;
+        self.uncompressed += spec.uncompressed_size as u64;
+    }
+
+    /// Ascending or descending when every page's bounds are (ignoring pages of nulls).
+    fn boundary_order(&self) -> BoundaryOrder {
+        let b: Vec<(u32, u32)> = self.bounds.iter().flatten().copied().collect();
+        if b.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1) {
+            BoundaryOrder::ASCENDING
+        } else if b.windows(2).all(|w| w[0].0 >= w[1].0 && w[0].1 >= w[1].1) {
+            BoundaryOrder::DESCENDING
+        } else {
+            BoundaryOrder::UNORDERED
+        }
+    }
+
+    fn finish(
+        mut self,
+        w: &ChunkWriter,
+        c: &DictColumn,
+        dict: &PageWriteSpec,
+        total: u64,
+    ) -> Result<ColumnCloseResult> {
+        let order = self.boundary_order();
+        self.column.set_boundary_order(order);
+        let (lo, hi) = self.range.expect("a chunk with values has a page with values");
+        let by_rank = |r: u32| w.order[r as usize];
+        let min = parquet::data_type::ByteArray::from(w.value(c, by_rank(lo)).to_vec());
+        let max = parquet::data_type::ByteArray::from(w.value(c, by_rank(hi)).to_vec());
+        let stats = match Statistics::byte_array(Some(min), Some(max), None, Some(self.nulls), false) {
+            Statistics::ByteArray(s) => Statistics::ByteArray(s.with_min_is_exact(true).with_max_is_exact(true)),
+            other => other,
+        };
+        let rows = c.rows.len() as u64;
+        let encoding_stats = vec![
+            PageEncodingStats { page_type: PageType::DICTIONARY_PAGE, encoding: Encoding::PLAIN, count: 1 },
+            PageEncodingStats {
+                page_type: PageType::DATA_PAGE,
+                encoding: Encoding::RLE_DICTIONARY,
+                count: self.data_pages,
+            },
+        ];
+        let metadata = ColumnChunkMetaData::builder(c.descr.clone())
+            .set_compression(c.props.compression(c.descr.path()))
+            .set_encodings(vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY])
+            .set_page_encoding_stats(encoding_stats)
+            .set_total_compressed_size(total as i64)
+            .set_total_uncompressed_size((dict.uncompressed_size as u64 + self.uncompressed) as i64)
+            .set_num_values(rows as i64)
+            .set_dictionary_page_offset(Some(dict.offset as i64))
+            .set_data_page_offset(
+                self.first_data_page.ok_or_else(|| ParquetError::General("no data page".into()))? as i64
+            )
+            .set_statistics(stats)
+            .build()?;
+        Ok(ColumnCloseResult {
+            bytes_written: total,
+            rows_written: rows,
+            metadata,
+            bloom_filter: None,
+            column_index: Some(self.column.build()?),
+            offset_index: Some(self.offsets.build()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::{ParquetOptions, PartitionedSink};
+    use crate::storage::{LocalStorage, Location};
+    use arrow_array::{Int64Array, RecordBatch};
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    use parquet::file::metadata::ParquetMetaData;
+    use parquet::file::page_index::column_index::ColumnIndexMetaData;
+
+    fn schema() -> Arc<Schema> {
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        Arc::new(Schema::new(vec![Field::new("owner", dict, true), Field::new("n", DataType::Int64, true)]))
+    }
+
+    /// Batches of `rows` rows whose `owner` keys come from `key` (None: null) over `values`.
+    fn batches(values: &ArrayRef, batches: usize, rows: usize, key: impl Fn(usize) -> Option<i32>) -> Vec<RecordBatch> {
+        (0..batches)
+            .map(|b| {
+                let keys: Int32Array = (0..rows).map(|r| key(b * rows + r)).collect();
+                let owner = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).unwrap();
+                let n = Int64Array::from_iter_values((0..rows).map(|r| (b * rows + r) as i64));
+                RecordBatch::try_new(schema(), vec![Arc::new(owner), Arc::new(n)]).unwrap()
+            })
+            .collect()
+    }
+
+    /// The file arrow-rs's `ArrowWriter` writes, and the one the sink writes (through this module).
+    fn both(opts: ParquetOptions, input: &[RecordBatch]) -> [(Vec<Option<String>>, ParquetMetaData); 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let props = opts.writer_properties(&schema(), "t");
+        let theirs = dir.path().join("arrow.parquet");
+        let mut w = ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), schema(), Some(props)).unwrap();
+        for b in input {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        let sink =
+            PartitionedSink::new(Arc::new(LocalStorage), Location::Local(dir.path().join("lake")), schema(), opts, "t")
+                .unwrap();
+        for b in input {
+            sink.write("p=1", b).unwrap();
+        }
+        let ours = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
+        [read(&theirs), read(&ours)]
+    }
+
+    /// Every `owner` value in row order (by `n`), and the metadata with the page index.
+    fn read(path: &std::path::Path) -> (Vec<Option<String>>, ParquetMetaData) {
+        let opts = ArrowReaderOptions::new().with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required);
+        let b =
+            ParquetRecordBatchReaderBuilder::try_new_with_options(std::fs::File::open(path).unwrap(), opts).unwrap();
+        let meta = b.metadata().as_ref().clone();
+        let mut rows: Vec<(i64, Option<String>)> = Vec::new();
+        for batch in b.build().unwrap() {
+            let batch = batch.unwrap();
+            let owner = arrow_cast::cast(batch.column(0), &DataType::Utf8).unwrap();
+            let owner = owner.as_string::<i32>();
+            let n = batch.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+            rows.extend(
+                (0..batch.num_rows()).map(|r| (n.value(r), owner.is_valid(r).then(|| owner.value(r).to_string()))),
+            );
+        }
+        rows.sort();
+        (rows.into_iter().map(|(_, v)| v).collect(), meta)
+    }
+
+    /// A chunk's minimum, maximum and nulls.
+    type ChunkStats = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>);
+
+    /// What a reader relies on in each chunk of `owner`: statistics and the page index
+    /// (each page's bounds hold its values, and the chunk's bounds are the pages' extremes).
+    fn check_index(meta: &ParquetMetaData, values: &[Option<String>]) -> Vec<ChunkStats> {
+        let mut at = 0usize;
+        let mut chunks = Vec::new();
+        for (g, rg) in meta.row_groups().iter().enumerate() {
+            let col = rg.column(0);
+            let stats = col.statistics().expect("chunk statistics");
+            chunks.push((
+                stats.min_bytes_opt().map(<[u8]>::to_vec),
+                stats.max_bytes_opt().map(<[u8]>::to_vec),
+                stats.null_count_opt(),
+            ));
+            let index = &meta.column_index().expect("a column index")[g][0];
+            let offsets = &meta.offset_index().expect("an offset index")[g][0];
+            let ColumnIndexMetaData::BYTE_ARRAY(index) = index else { panic!("a byte-array index: {index:?}") };
+            let pages = &offsets.page_locations;
+            let (mins, maxs) = (index.min_values_iter(), index.max_values_iter());
+            for (p, (min, max)) in mins.zip(maxs).enumerate() {
+                let end = pages.get(p + 1).map_or(rg.num_rows() as usize, |n| n.first_row_index as usize);
+                let start = pages[p].first_row_index as usize;
+                for v in values[at + start..at + end].iter().flatten() {
+                    let (min, max) = (min.expect("a page with values has bounds"), max.unwrap());
+                    assert!(min <= v.as_bytes() && v.as_bytes() <= max, "{v} within page {p}'s bounds");
+                }
+            }
+            at += rg.num_rows() as usize;
+        }
+        chunks
+    }
+
+    /// Whether every chunk of `owner` is one this module wrote (arrow-rs's carry level
+    /// histograms; ours do not).
+    fn ours(meta: &ParquetMetaData) -> bool {
+        meta.row_groups().iter().all(|rg| rg.column(0).definition_level_histogram().is_none())
+    }
+
+    fn values(n: usize, f: impl Fn(usize) -> Option<String>) -> ArrayRef {
+        Arc::new(StringArray::from_iter((0..n).map(f)))
+    }
+
+    #[test]
+    fn a_dictionary_column_reads_back_as_arrow_rs_writes_it() {
+        // Nulls, an empty string, non-ASCII text, values of an unsorted dictionary.
+        let v = values(40, |i| match i {
+            0 => None,
+            1 => Some(String::new()),
+            2 => Some("Zürich – ☃".into()),
+            i => Some(format!("i-{:05}", (i * 7919) % 1000)),
+        });
+        let input = batches(&v, 7, 3_001, |r| (r % 5 != 0).then_some(((r / 3) % 40) as i32));
+        let opts = ParquetOptions { row_group_size: 10_000, page_rows: 3_072, ..ParquetOptions::default() };
+        let [(a, am), (b, bm)] = both(opts, &input);
+        assert_eq!(a, b, "every value read back alike");
+        assert_eq!(a.len(), 7 * 3_001);
+        assert!(ours(&bm) && !ours(&am), "the sink's chunks are this module's");
+        assert_eq!(am.num_row_groups(), bm.num_row_groups());
+        assert_eq!(check_index(&am, &a), check_index(&bm, &b), "chunk statistics alike");
+        // Our path wrote it: one dictionary page, RLE_DICTIONARY data pages of --page-rows rows.
+        let col = bm.row_group(0).column(0);
+        assert!(col.dictionary_page_offset().is_some());
+        let pages = &bm.offset_index().unwrap()[0][0].page_locations;
+        assert_eq!(pages.len(), 10_000usize.div_ceil(3_072), "{pages:?}");
+        // Pages as large as arrow-rs's (which ends pages at its batches of 1,024 rows, so
+        // their count may differ): bytes per page within 10%.
+        let per_page = |m: &ParquetMetaData| {
+            let c = m.row_group(0).column(0);
+            let pages = m.offset_index().unwrap()[0][0].page_locations.len() as i64;
+            (c.compressed_size() - (c.data_page_offset() - c.dictionary_page_offset().unwrap())) / pages
+        };
+        assert!(
+            per_page(&bm) <= per_page(&am) * 11 / 10,
+            "{} bytes per page, arrow-rs {}",
+            per_page(&bm),
+            per_page(&am)
+        );
+    }
+
+    /// The values of each dictionary page of `owner`, from the file's pages.
+    fn dictionary_pages(path: &std::path::Path) -> Vec<u32> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let r = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+        (0..r.num_row_groups())
+            .filter_map(|g| {
+                let mut pages = r.get_row_group(g).unwrap().get_column_page_reader(0).unwrap();
+                match pages.get_next_page().unwrap() {
+                    Some(Page::DictionaryPage { num_values, .. }) => Some(num_values),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_string_at_several_places_of_the_values_is_one_dictionary_entry() {
+        // As the enrichment's values are: every answer's value, so one account many times.
+        let v = values(12, |i| Some(format!("acct-{}", i % 3)));
+        let input = batches(&v, 2, 4_000, |r| (r % 9 != 0).then_some((r % 12) as i32));
+        let dir = tempfile::tempdir().unwrap();
+        let sink = PartitionedSink::new(
+            Arc::new(LocalStorage),
+            Location::Local(dir.path().into()),
+            schema(),
+            ParquetOptions::default(),
+            "t",
+        )
+        .unwrap();
+        for b in &input {
+            sink.write("p=1", b).unwrap();
+        }
+        let path = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
+        assert_eq!(dictionary_pages(&path), [3]);
+        let (got, meta) = read(&path);
+        assert!(ours(&meta));
+        let want: Vec<Option<String>> =
+            (0..8_000).map(|r| (r % 9 != 0).then(|| format!("acct-{}", r % 12 % 3))).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn one_row_all_null_and_one_value_chunks() {
+        let v = values(3, |i| Some(format!("v{i}")));
+        for (rows, key) in [
+            (1usize, (|_| Some(2)) as fn(usize) -> Option<i32>),
+            (5_000, |_| None),
+            (5_000, |_| Some(1)),
+            (5_000, |r| (r % 2 == 0).then_some(0)),
+        ] {
+            let input = batches(&v, 1, rows, key);
+            let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
+            assert_eq!(a, b);
+            // An all-null chunk is arrow-rs's; the others are ours.
+            assert_eq!(ours(&bm), a.iter().any(Option::is_some), "{rows} rows");
+            assert_eq!(check_index(&am, &a), check_index(&bm, &b), "{rows} rows");
+        }
+    }
+
+    #[test]
+    fn what_this_path_does_not_do_goes_to_arrow_rs_with_the_rows_so_far() {
+        // A dictionary past its size limit, a value past the statistics' length, batches
+        // over two values arrays: each chunk is arrow-rs's, every value the same.
+        let big = values(60_000, |i| Some(format!("a long enough owner name number {i:08}")));
+        let long = values(4, |i| Some(if i == 3 { "x".repeat(100) } else { format!("v{i}") }));
+        let (other_a, other_b) = (values(2, |i| Some(format!("a{i}"))), values(2, |i| Some(format!("b{i}"))));
+        let mut mixed = batches(&other_a, 2, 1_000, |r| Some((r % 2) as i32));
+        mixed.extend(batches(&other_b, 2, 1_000, |r| Some((r % 2) as i32)));
+        for input in [
+            batches(&big, 3, 20_000, |r| Some(r as i32)),
+            batches(&long, 3, 1_000, |r| Some((r / 700 % 4) as i32)),
+            mixed,
+        ] {
+            let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
+            assert_eq!(a, b);
+            assert_eq!(check_index(&am, &a), check_index(&bm, &b));
+            assert!(!ours(&bm), "handed to arrow-rs");
+        }
+    }
+
+    #[test]
+    fn the_hybrid_encoding_reads_back_with_parquets_decoder() {
+        // Runs of every length around the group of 8, widths 0 to 20, through a real file:
+        // the values of a one-value dictionary (width 0) and of a wide one.
+        for n in [1usize, 2, 300, 1 << 20] {
+            let v = values(n, |i| Some(format!("{i}")));
+            let input = batches(&v, 2, 9_999, |r| Some(((r / (r % 13 + 1)) % n) as i32));
+            let [(a, _), (b, bm)] = both(ParquetOptions::default(), &input);
+            assert_eq!(a, b, "{n} values");
+            assert!(ours(&bm), "{n} values");
+        }
+    }
+}
