@@ -34,6 +34,10 @@ use parquet::schema::types::ColumnDescPtr;
 /// A row without a value.
 const NULL: u32 = u32::MAX;
 
+/// Longest values array whose ids are mapped to the chunk's through an array (longer ones,
+/// through a hash map of the values used: filling the array per chunk would cost more).
+const DENSE_MAX: usize = 1 << 16;
+
 /// One column's encoder in a row group: arrow-rs's, or ours for dictionary strings.
 /// (arrow-rs's is large; a row group holds one per column and none is moved per row.)
 #[allow(clippy::large_enum_variant)]
@@ -126,6 +130,9 @@ pub(super) struct DictColumn {
     local: Vec<u32>,
     /// The chunk's dictionary: indexes into `values`, in order of first use.
     dict: Vec<u32>,
+    /// As `local`, for values arrays longer than [`DENSE_MAX`] (a country database's
+    /// answers): only the values the chunk uses.
+    sparse: std::collections::HashMap<u32, u32>,
     /// The dictionary's strings, to their ids.
     distinct: std::collections::HashMap<Vec<u8>, u32>,
     /// Bytes of the dictionary page (PLAIN: a length and the bytes of each value).
@@ -170,6 +177,7 @@ impl DictColumn {
             local: Vec::new(),
             dict: Vec::new(),
             distinct: std::collections::HashMap::new(),
+            sparse: std::collections::HashMap::new(),
             dict_bytes: 0,
             rows: Vec::new(),
             longest,
@@ -187,7 +195,7 @@ impl DictColumn {
             self.hand_over()?;
             return write_arrow(&mut self.arrow, &self.field, array);
         }
-        if self.local.is_empty() {
+        if self.local.is_empty() && values.len() <= DENSE_MAX {
             self.local = vec![NULL; values.len()];
         }
         let strings = values.as_string::<i32>();
@@ -199,7 +207,11 @@ impl DictColumn {
                 continue;
             }
             let k = k as usize;
-            let mut id = self.local[k];
+            let mut id = match self.local.get(k) {
+                Some(&id) => id,
+                None if self.local.is_empty() => self.sparse.get(&(k as u32)).copied().unwrap_or(NULL),
+                None => unreachable!("keys index the values"),
+            };
             if id == NULL {
                 let len = strings.value(k).len();
                 if len > self.longest {
@@ -220,7 +232,12 @@ impl DictColumn {
                     self.dict.push(k as u32);
                     self.dict_bytes += 4 + len;
                 }
-                self.local[k] = id;
+                match self.local.get_mut(k) {
+                    Some(l) => *l = id,
+                    None => {
+                        self.sparse.insert(k as u32, id);
+                    }
+                }
             }
             self.rows.push(id);
         }
@@ -239,6 +256,7 @@ impl DictColumn {
         let array: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?);
         self.rows = Vec::new();
         self.local = Vec::new();
+        self.sparse = std::collections::HashMap::new();
         self.dict = Vec::new();
         self.distinct = std::collections::HashMap::new();
         write_arrow(&mut self.arrow, &self.field, &array)
