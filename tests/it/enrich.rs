@@ -552,6 +552,9 @@ fn an_enriched_table_refuses_a_run_or_repair_without_its_tables() {
     let (_, err) = flowlake_code(&["convert", input.to_str().unwrap(), "-o", l, "-q", "--enrich", &ranges], 2);
     assert!(!err.contains("aws-ip-ranges=") && err.contains("geoip=") && err.contains("interfaces="), "{err}");
     assert_eq!(commits(), 1, "nothing committed");
+    let staged = lake.join("_flowlake/staging");
+    let left = if staged.exists() { fs::read_dir(&staged).unwrap().count() } else { 0 };
+    assert_eq!(left, 0, "a refused run leaves no staging folder");
 
     // A repair that rebuilds a partition needs them too, and then gives the same rows.
     let files = parquet_files(&lake);
