@@ -303,9 +303,11 @@ fn with_table_layout(opts: &ConvertOptions, table_log: &log::Manifest) -> Result
 /// Refuses a run that would leave out lookup tables the table's earlier runs enriched
 /// its rows with: their columns would be empty in this run's rows, with nothing to tell.
 /// (A full refresh rewrites every row with this run's tables, and may drop them.)
-fn check_enrichment(opts: &ConvertOptions, table_log: &log::Manifest) -> Result<()> {
+/// Returns whether the commit must keep to this as well ([`Transaction::keep_enrichment`]),
+/// against runs that commit enriched rows while this one goes.
+fn check_enrichment(opts: &ConvertOptions, table_log: &log::Manifest) -> Result<bool> {
     if opts.allow_unenriched || opts.full_refresh {
-        return Ok(());
+        return Ok(false);
     }
     let missing: Vec<String> = table_log
         .enrichment()
@@ -320,7 +322,7 @@ fn check_enrichment(opts: &ConvertOptions, table_log: &log::Manifest) -> Result<
         })
         .collect();
     if missing.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     Err(Error::Usage(format!(
         "the table at {} holds enrichment columns this run is not given the tables for, so its rows \
@@ -379,9 +381,11 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     // The run is one transaction on the table: begun from its log (after finishing what
     // interrupted runs committed), its files and rejects staged under a hidden folder,
     // committed in order or not at all, and only then moved into place.
-    let tx = Transaction::begin(out.clone(), &opts.output, &name, started as i64)?;
+    let mut tx = Transaction::begin(out.clone(), &opts.output, &name, started as i64)?;
     let opts = &with_table_layout(opts, tx.log())?;
-    check_enrichment(opts, tx.log())?;
+    if check_enrichment(opts, tx.log())? {
+        tx.keep_enrichment();
+    }
     let mut planned = plan::plan_inputs(opts, tx.log(), inputs)?;
     let inputs = std::mem::take(&mut planned.inputs);
     let fetches = if inputs.iter().any(|(s, _)| s.is_remote()) { inputs.clone() } else { Vec::new() };

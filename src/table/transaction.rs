@@ -26,6 +26,7 @@ pub struct Transaction {
     root: Location,
     log: Manifest,
     staging_rel: String,
+    keep_enrichment: bool,
 }
 
 /// What a transaction staged.
@@ -58,7 +59,21 @@ impl Transaction {
     /// to tell killed changes' staging folders from those of changes still going.
     pub fn begin(storage: Arc<dyn Storage>, root: &Location, name: &str, now: i64) -> Result<Transaction> {
         let log = Transaction::tidy(storage.as_ref(), root, now)?;
-        Ok(Transaction { storage, root: root.clone(), log, staging_rel: paths::staging_rel(name) })
+        Ok(Transaction {
+            storage,
+            root: root.clone(),
+            log,
+            staging_rel: paths::staging_rel(name),
+            keep_enrichment: false,
+        })
+    }
+
+    /// Makes the commit lose to one that beat it and enriched its rows with lookup tables
+    /// (`--enrich` kinds) this change's commit does not name: a run checked against the
+    /// log it began from would otherwise add rows with those columns empty to a table that
+    /// holds them by now.
+    pub fn keep_enrichment(&mut self) {
+        self.keep_enrichment = true;
     }
 
     /// What every transaction does first, alone (`verify --repair`): finishes what
@@ -111,7 +126,7 @@ impl Transaction {
         run.rejects = staged.rejects.then(|| paths::rejects_rel(&run.run_id));
         run.staging = Some(self.staging_rel.clone());
         run.baseline = log::baseline_if_first(st, &self.root, &self.log)?;
-        let sequence = match log::commit_in_order(st, &self.root, &self.log, &mut run)? {
+        let sequence = match log::commit_in_order(st, &self.root, &self.log, &mut run, self.keep_enrichment)? {
             Ok(sequence) => sequence,
             Err(conflict) => {
                 self.discard(&staged.files, true)?;

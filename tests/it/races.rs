@@ -139,6 +139,60 @@ fn a_shard_retried_while_its_first_attempt_runs() {
     }
 }
 
+/// Two shards at once into a new table, one enriched with AWS's ranges and one not (an
+/// operator who forgot the flag on one task): the unenriched one must not commit after the
+/// enriched one, or its rows would sit without the columns in a table that has them. It
+/// either commits first, or loses at the commit (exit 3), or starts after the enriched
+/// commit and is refused (exit 2); never both rows and a later commit.
+#[test]
+fn an_unenriched_shard_never_commits_after_an_enriched_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sample, _, records) = sample(dir.path());
+    let ranges = dir.path().join("ip-ranges.json");
+    let entry = serde_json::json!({"ip_prefix": "10.0.0.0/8", "region": "us-east-1", "service": "AMAZON",
+        "network_border_group": "us-east-1"});
+    let doc = serde_json::json!({"syncToken": "1", "createDate": "2024-06-01-12-30-05", "prefixes": [entry],
+        "ipv6_prefixes": []});
+    std::fs::write(&ranges, doc.to_string()).unwrap();
+    let enrich = format!("aws-ip-ranges={}", ranges.display());
+    let mut refused = 0;
+    for rep in 0..REPEATS / 2 {
+        let lake = dir.path().join(format!("lake-{rep}"));
+        let l = lake.to_str().unwrap();
+        let enriched = start(&sample, l, &["--shard", "0/2", "--enrich", &enrich]);
+        let plain = start(&sample, l, &["--shard", "1/2"]);
+        let (enriched, plain) = (enriched.wait_with_output().unwrap(), plain.wait_with_output().unwrap());
+        let report = |o: &std::process::Output| serde_json::from_slice::<Value>(&o.stdout).ok();
+        let first = report(&enriched).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&enriched.stderr)));
+        assert_eq!((enriched.status.code(), first["status"].as_str()), (Some(0), Some("ok")), "{first}");
+        let second = report(&plain);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&plain.stderr),
+            second.as_ref().map_or(String::new(), |r| r.to_string())
+        );
+        match plain.status.code() {
+            Some(0) => {
+                let second = second.unwrap();
+                assert!(second["commit"].as_u64() < first["commit"].as_u64(), "{first}\n{second}");
+            }
+            Some(2 | 3) => {
+                assert!(said.contains("--enrich aws-ip-ranges") && said.contains("--allow-unenriched"), "{said}");
+                assert!(second.is_none_or(|r| r["rows_written"].as_u64() == Some(0)), "{said}");
+                refused += 1;
+                flowlake_code(
+                    &["convert", sample.to_str().unwrap(), "-o", l, "-q", "--shard", "1/2", "--enrich", &enrich],
+                    0,
+                );
+            }
+            other => panic!("exit {other:?}: {said}"),
+        }
+        let rows: usize = read_table(&lake).iter().map(|(_, b)| b.num_rows()).sum();
+        assert_eq!(rows as u64, records, "every record once");
+    }
+    eprintln!("{refused} of {} unenriched shards refused", REPEATS / 2);
+}
+
 #[cfg(feature = "s3")]
 #[test]
 fn four_runs_over_the_same_inputs_and_three_shards_on_s3() {

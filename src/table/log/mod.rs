@@ -20,7 +20,7 @@
 //! plus the newer commits. Every path read from a commit or checkpoint is checked to lie
 //! inside the table before anything is read, moved or deleted because of it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -775,8 +775,10 @@ impl Manifest {
     }
 
     /// Why `ours` cannot commit after `theirs`, a commit that beat it (see
-    /// [`commit_in_order`]): it converted one of our inputs, or removes a file we remove.
-    pub fn conflict(&self, ours: &RunManifest, theirs: &RunManifest) -> Option<String> {
+    /// [`commit_in_order`]): it converted one of our inputs, or removes a file we remove,
+    /// or (with `keep_enrichment`) it enriched its rows with lookup tables ours lacks, so
+    /// ours would add rows with those columns empty to a table that now holds them.
+    pub fn conflict(&self, ours: &RunManifest, theirs: &RunManifest, keep_enrichment: bool) -> Option<String> {
         let their_inputs: HashSet<&str> =
             theirs.inputs.iter().flat_map(|i| std::iter::once(i.location.as_str()).chain(i.was.as_deref())).collect();
         if let Some(i) = ours.inputs.iter().find(|i| {
@@ -790,6 +792,18 @@ impl Manifest {
         let theirs_removed = self.removed_by(theirs);
         if let Some(f) = self.removed_by(ours).iter().find(|f| theirs_removed.contains(*f)) {
             return Some(format!("replaced {f} as well"));
+        }
+        if keep_enrichment {
+            let ours_used: HashSet<&str> = ours.enrichment.iter().map(|e| e.table.as_str()).collect();
+            let lacking: BTreeSet<&str> =
+                theirs.enrichment.iter().map(|e| e.table.as_str()).filter(|t| !ours_used.contains(t)).collect();
+            if !lacking.is_empty() {
+                let flags: Vec<String> = lacking.iter().map(|t| format!("--enrich {t}")).collect();
+                return Some(format!(
+                    "enriched its rows with {}, which this run was not given (pass it, or --allow-unenriched)",
+                    flags.join(" and ")
+                ));
+            }
         }
         None
     }
@@ -825,11 +839,13 @@ impl std::fmt::Display for Conflict {
 /// read: if it rules this one out ([`Manifest::conflict`]), the conflict is returned and
 /// nothing is written; otherwise the next place is tried. Sets `run.sequence` to the place
 /// taken. The first commit to a table also leaves [`MARKER`] for flowlake 0.1.
+/// `keep_enrichment`: see [`Manifest::conflict`].
 pub fn commit_in_order(
     storage: &dyn Storage,
     root: &Location,
     m: &Manifest,
     run: &mut RunManifest,
+    keep_enrichment: bool,
 ) -> Result<std::result::Result<u64, Conflict>> {
     if !m.has_marker {
         storage.put_if_absent(&dir(root).join(MARKER), MARKER_TEXT.as_bytes())?;
@@ -851,7 +867,7 @@ pub fn commit_in_order(
             return Ok(Ok(seq));
         }
         let theirs = read_run(storage, &at)?;
-        if let Some(why) = m.conflict(run, &theirs) {
+        if let Some(why) = m.conflict(run, &theirs, keep_enrichment) {
             return Ok(Err(Conflict { run_id: theirs.run_id, shard: theirs.shard, sequence: seq, why }));
         }
         seq = next(seq)?;
@@ -1409,7 +1425,7 @@ pub(crate) mod tests {
         assert!(commit_at(&s, &root, &run).unwrap());
         let m = Manifest::load(&s, &root).unwrap();
         let mut next = commit("S", &[], &[], &[]);
-        let err = commit_in_order(&s, &root, &m, &mut next).unwrap_err();
+        let err = commit_in_order(&s, &root, &m, &mut next, false).unwrap_err();
         assert!(matches!(err, Error::Damaged(_)) && err.to_string().contains("the last one there can be"), "{err}");
         std::fs::remove_file(log_entry(&root, u64::MAX).as_local().unwrap()).unwrap();
         run.sequence = 0;
@@ -1446,14 +1462,14 @@ pub(crate) mod tests {
         let s = LocalStorage;
         let base = Manifest::load(&s, &root).unwrap();
         let mut a = commit("A", &["/in/1", "/in/2"], &["date=2023-08-01/part-A.parquet"], &[]);
-        assert_eq!(commit_in_order(&s, &root, &base, &mut a).unwrap(), Ok(1));
+        assert_eq!(commit_in_order(&s, &root, &base, &mut a, false).unwrap(), Ok(1));
         assert!(dir.path().join("_flowlake/manifest").join(MARKER).exists(), "flowlake 0.1 is kept away");
         // B started from the same (empty) table, with other inputs: it commits after A.
         let mut b = commit("B", &["/in/3"], &["date=2023-08-01/part-B.parquet"], &[]);
-        assert_eq!(commit_in_order(&s, &root, &base, &mut b).unwrap(), Ok(2));
+        assert_eq!(commit_in_order(&s, &root, &base, &mut b, false).unwrap(), Ok(2));
         // C also converted /in/2: it finds A in its way.
         let mut c = commit("C", &["/in/4", "/in/2"], &["date=2023-08-01/part-C.parquet"], &[]);
-        let conflict = commit_in_order(&s, &root, &base, &mut c).unwrap().unwrap_err();
+        let conflict = commit_in_order(&s, &root, &base, &mut c, false).unwrap().unwrap_err();
         assert_eq!((conflict.run_id.as_str(), conflict.sequence), ("A", 1));
         assert_eq!(
             conflict.to_string(),
@@ -1464,8 +1480,8 @@ pub(crate) mod tests {
         let now = Manifest::load(&s, &root).unwrap();
         let mut d = commit("D", &[], &["date=2023-08-01/part-D.parquet"], &["date=2023-08-01/part-A.parquet"]);
         let mut e = commit("E", &[], &["date=2023-08-01/part-E.parquet"], &["date=2023-08-01/part-A.parquet"]);
-        assert_eq!(commit_in_order(&s, &root, &now, &mut d).unwrap(), Ok(3));
-        let conflict = commit_in_order(&s, &root, &now, &mut e).unwrap().unwrap_err();
+        assert_eq!(commit_in_order(&s, &root, &now, &mut d, false).unwrap(), Ok(3));
+        let conflict = commit_in_order(&s, &root, &now, &mut e, false).unwrap().unwrap_err();
         assert_eq!(conflict.why, "replaced date=2023-08-01/part-A.parquet as well");
         let m = Manifest::load(&s, &root).unwrap();
         assert_eq!(m.run_ids(), ["A", "B", "D"]);
@@ -1473,6 +1489,39 @@ pub(crate) mod tests {
             m.live_files().into_keys().collect::<Vec<_>>(),
             ["date=2023-08-01/part-B.parquet", "date=2023-08-01/part-D.parquet"]
         );
+    }
+
+    /// Two runs began from the same log, one enriched with a lookup table and one not:
+    /// whichever commits second while lacking a table the first used loses, when it keeps
+    /// enrichment (a checked run); one allowed to go unenriched, or one with the table, goes on.
+    #[test]
+    fn a_run_lacking_a_lookup_table_loses_to_an_enriched_commit_that_beat_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Location::Local(dir.path().to_path_buf());
+        let s = LocalStorage;
+        let base = Manifest::load(&s, &root).unwrap();
+        let used = |table: &str, file: &str| crate::report::EnrichmentUsed {
+            table: table.into(),
+            file: file.into(),
+            ..Default::default()
+        };
+        let mut a = commit("A", &["/in/1"], &["date=2023-08-01/part-A.parquet"], &[]);
+        a.enrichment =
+            vec![used("interfaces", "/t/a.json"), used("interfaces", "/t/b.json"), used("geoip", "/t/c.mmdb")];
+        assert_eq!(commit_in_order(&s, &root, &base, &mut a, true).unwrap(), Ok(1));
+        let mut b = commit("B", &["/in/2"], &["date=2023-08-01/part-B.parquet"], &[]);
+        b.enrichment = vec![used("geoip", "/t/other.mmdb")];
+        let conflict = commit_in_order(&s, &root, &base, &mut b.clone(), true).unwrap().unwrap_err();
+        assert_eq!(
+            conflict.why,
+            "enriched its rows with --enrich interfaces, which this run was not given (pass it, or --allow-unenriched)"
+        );
+        assert_eq!(commit_in_order(&s, &root, &base, &mut b, false).unwrap(), Ok(2), "--allow-unenriched");
+        let mut c = commit("C", &["/in/3"], &["date=2023-08-01/part-C.parquet"], &[]);
+        let why = commit_in_order(&s, &root, &base, &mut c, true).unwrap().unwrap_err().why;
+        assert!(why.contains("--enrich geoip and --enrich interfaces"), "{why}");
+        c.enrichment = a.enrichment.clone();
+        assert_eq!(commit_in_order(&s, &root, &base, &mut c, true).unwrap(), Ok(3));
     }
 
     /// Case 7 of the exactly-once issue: a commit naming a path outside the table is damaged;
