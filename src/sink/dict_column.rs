@@ -7,11 +7,12 @@
 //!
 //! The chunk: a PLAIN dictionary page, then format-v1 data pages of RLE definition levels
 //! and RLE/bit-packed ids, each compressed with the column's codec; chunk statistics, a
-//! column index and an offset index. Whatever this path does not do the same way as
-//! arrow-rs (a dictionary past its size limit, values longer than the statistics'
-//! truncation length, bloom filters, statistics other than per page, batches over other
-//! values arrays, an all-null chunk) is handed to arrow-rs's own writer for the column,
-//! rows buffered so far first, so the file is what it would have written.
+//! column index and an offset index, their bounds truncated as arrow-rs truncates them
+//! (at a character; a cut maximum raised). Whatever this path does not do the same way as
+//! arrow-rs (a dictionary past its size limit, bloom filters, statistics other than per
+//! page, batches over other values arrays, an all-null chunk) is handed to arrow-rs's own
+//! writer for the column, rows buffered so far first, so the file is what it would have
+//! written.
 
 use std::sync::Arc;
 
@@ -139,8 +140,6 @@ pub(super) struct DictColumn {
     dict_bytes: usize,
     /// Per row: its id in the dictionary, or [`NULL`].
     rows: Vec<u32>,
-    /// Values longer than this go to arrow-rs (which truncates them in the statistics).
-    longest: usize,
 }
 
 impl DictColumn {
@@ -162,11 +161,6 @@ impl DictColumn {
     }
 
     fn new(arrow: ArrowColumnWriter, field: FieldRef, descr: ColumnDescPtr, props: Arc<WriterProperties>) -> Self {
-        let longest = [props.column_index_truncate_length(), props.statistics_truncate_length()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(usize::MAX);
         DictColumn {
             field,
             descr,
@@ -180,7 +174,6 @@ impl DictColumn {
             sparse: std::collections::HashMap::new(),
             dict_bytes: 0,
             rows: Vec::new(),
-            longest,
         }
     }
 
@@ -214,15 +207,6 @@ impl DictColumn {
             };
             if id == NULL {
                 let len = strings.value(k).len();
-                if len > self.longest {
-                    // Rows of this batch before it are in `rows`; this one and the rest go after.
-                    self.hand_over()?;
-                    return write_arrow(
-                        &mut self.arrow,
-                        &self.field,
-                        &(Arc::new(dict.slice(r, dict.len() - r)) as ArrayRef),
-                    );
-                }
                 // The values may hold one string at several places: the dictionary holds it once
                 // (pyarrow reads a dictionary with repeats as its distinct values, and the ids
                 // past them as out of bounds).
@@ -510,7 +494,9 @@ impl Indexes {
         let by_rank = |r: u32| w.order[r as usize];
         match bounds {
             Some((lo, hi)) => {
-                let (min, max) = (w.value(c, by_rank(lo)).to_vec(), w.value(c, by_rank(hi)).to_vec());
+                let limit = c.props.column_index_truncate_length();
+                let (min, _) = truncate_min(w.value(c, by_rank(lo)), limit);
+                let (max, _) = truncate_max(w.value(c, by_rank(hi)), limit);
                 self.column.append(false, min, max, nulls as i64);
                 self.range = Some(self.range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
             }
@@ -548,10 +534,14 @@ impl Indexes {
         self.column.set_boundary_order(order);
         let (lo, hi) = self.range.expect("a chunk with values has a page with values");
         let by_rank = |r: u32| w.order[r as usize];
-        let min = parquet::data_type::ByteArray::from(w.value(c, by_rank(lo)).to_vec());
-        let max = parquet::data_type::ByteArray::from(w.value(c, by_rank(hi)).to_vec());
+        let limit = c.props.statistics_truncate_length();
+        let (min, min_cut) = truncate_min(w.value(c, by_rank(lo)), limit);
+        let (max, max_cut) = truncate_max(w.value(c, by_rank(hi)), limit);
+        let (min, max) = (parquet::data_type::ByteArray::from(min), parquet::data_type::ByteArray::from(max));
         let stats = match Statistics::byte_array(Some(min), Some(max), None, Some(self.nulls), false) {
-            Statistics::ByteArray(s) => Statistics::ByteArray(s.with_min_is_exact(true).with_max_is_exact(true)),
+            Statistics::ByteArray(s) => {
+                Statistics::ByteArray(s.with_min_is_exact(!min_cut).with_max_is_exact(!max_cut))
+            }
             other => other,
         };
         let rows = c.rows.len() as u64;
@@ -584,6 +574,45 @@ impl Indexes {
             column_index: Some(self.column.build()?),
             offset_index: Some(self.offsets.build()),
         })
+    }
+}
+
+/// A lower bound of `value` at most `limit` bytes long, cut at a character, and whether
+/// it was cut (arrow-rs's `truncate_min_value`, for UTF-8 text).
+fn truncate_min(value: &[u8], limit: Option<usize>) -> (Vec<u8>, bool) {
+    let text = std::str::from_utf8(value).ok();
+    match (limit, text) {
+        (Some(l), Some(t)) if t.len() > l => match (1..=l).rfind(|&x| t.is_char_boundary(x)) {
+            Some(at) => (value[..at].to_vec(), true),
+            None => (value.to_vec(), false),
+        },
+        _ => (value.to_vec(), false),
+    }
+}
+
+/// An upper bound of `value` at most `limit` bytes long: cut at a character, whose last
+/// character that can be is then raised by one (to one of the same width); and whether it
+/// was cut. When no character can be raised, `value` itself (arrow-rs's
+/// `truncate_max_value`, for UTF-8 text).
+fn truncate_max(value: &[u8], limit: Option<usize>) -> (Vec<u8>, bool) {
+    let raised = |t: &str| {
+        t.char_indices().rev().find_map(|(at, ch)| {
+            let next = char::from_u32(ch as u32 + 1).filter(|n| n.len_utf8() == ch.len_utf8())?;
+            let mut out = t.as_bytes()[..at + ch.len_utf8()].to_vec();
+            next.encode_utf8(&mut out[at..]);
+            Some(out)
+        })
+    };
+    let text = std::str::from_utf8(value).ok();
+    let cut = match (limit, text) {
+        (Some(l), Some(t)) if t.len() > l => {
+            (l.saturating_sub(3)..=l).rfind(|&x| t.is_char_boundary(x)).and_then(|at| raised(&t[..at]))
+        }
+        _ => None,
+    };
+    match cut {
+        Some(c) => (c, true),
+        None => (value.to_vec(), false),
     }
 }
 
@@ -656,8 +685,8 @@ mod tests {
         (rows.into_iter().map(|(_, v)| v).collect(), meta)
     }
 
-    /// A chunk's minimum, maximum and nulls.
-    type ChunkStats = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>);
+    /// A chunk's minimum, maximum, nulls, and whether the bounds are exact (not truncated).
+    type ChunkStats = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>, bool, bool);
 
     /// What a reader relies on in each chunk of `owner`: statistics and the page index
     /// (each page's bounds hold its values, and the chunk's bounds are the pages' extremes).
@@ -671,6 +700,8 @@ mod tests {
                 stats.min_bytes_opt().map(<[u8]>::to_vec),
                 stats.max_bytes_opt().map(<[u8]>::to_vec),
                 stats.null_count_opt(),
+                stats.min_is_exact(),
+                stats.max_is_exact(),
             ));
             let index = &meta.column_index().expect("a column index")[g][0];
             let offsets = &meta.offset_index().expect("an offset index")[g][0];
@@ -683,6 +714,11 @@ mod tests {
                 for v in values[at + start..at + end].iter().flatten() {
                     let (min, max) = (min.expect("a page with values has bounds"), max.unwrap());
                     assert!(min <= v.as_bytes() && v.as_bytes() <= max, "{v} within page {p}'s bounds");
+                    let limit =
+                        ParquetOptions::default().writer_properties(&schema(), "t").column_index_truncate_length();
+                    // (A maximum none of whose last characters can be raised stays whole.)
+                    let whole = |b: &[u8]| values.iter().flatten().any(|v| v.as_bytes() == b);
+                    assert!(limit.is_none_or(|l| min.len() <= l && (max.len() <= l || whole(max))), "bounds cut");
                 }
             }
             at += rg.num_rows() as usize;
@@ -798,22 +834,53 @@ mod tests {
 
     #[test]
     fn what_this_path_does_not_do_goes_to_arrow_rs_with_the_rows_so_far() {
-        // A dictionary past its size limit, a value past the statistics' length, batches
-        // over two values arrays: each chunk is arrow-rs's, every value the same.
+        // A dictionary past its size limit, batches over two values arrays: each chunk is
+        // arrow-rs's, every value the same.
         let big = values(60_000, |i| Some(format!("a long enough owner name number {i:08}")));
-        let long = values(4, |i| Some(if i == 3 { "x".repeat(100) } else { format!("v{i}") }));
         let (other_a, other_b) = (values(2, |i| Some(format!("a{i}"))), values(2, |i| Some(format!("b{i}"))));
         let mut mixed = batches(&other_a, 2, 1_000, |r| Some((r % 2) as i32));
         mixed.extend(batches(&other_b, 2, 1_000, |r| Some((r % 2) as i32)));
-        for input in [
-            batches(&big, 3, 20_000, |r| Some(r as i32)),
-            batches(&long, 3, 1_000, |r| Some((r / 700 % 4) as i32)),
-            mixed,
-        ] {
+        for input in [batches(&big, 3, 20_000, |r| Some(r as i32)), mixed] {
             let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
             assert_eq!(a, b);
             assert_eq!(check_index(&am, &a), check_index(&bm, &b));
             assert!(!ours(&bm), "handed to arrow-rs");
+        }
+    }
+
+    #[test]
+    fn values_past_the_statistics_length_are_truncated_in_them_as_arrow_rs_does() {
+        // Interface descriptions run past 64 bytes: the bounds are cut (at a character) and
+        // the maximum raised, as arrow-rs does; the values themselves are whole. Among them
+        // a maximum whose cut ends in characters that cannot be raised to one of their width.
+        let long = |i: usize| match i {
+            0 => "Interface for NAT Gateway nat-0123456789abcdef0 in subnet subnet-0a1b2c3d (prod)".to_string(),
+            1 => format!("{}{}", "\u{10FFFF}".repeat(15), "\u{FFFF}".repeat(10)),
+            2 => format!("{}é{}", "z".repeat(63), "tail"),
+            3 => "short".into(),
+            _ => format!("{}{}", "Zürich – ☃ ".repeat(8), i),
+        };
+        for n in [4usize, 5, 9] {
+            let v = values(n, |i| Some(long(i)));
+            let input = batches(&v, 3, 1_000, |r| (r % 7 != 0).then_some((r / 300 % n) as i32));
+            let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
+            assert_eq!(a, b, "{n} values");
+            assert!(ours(&bm), "written by this module");
+            assert_eq!(check_index(&am, &a), check_index(&bm, &b), "{n} values: statistics alike");
+        }
+    }
+
+    #[test]
+    fn truncated_bounds_hold_every_value_they_stand_for() {
+        for v in ["abc", "a\u{10FFFF}\u{10FFFF}", "\u{10FFFF}\u{10FFFF}", "é\u{7F}\u{7F}x", "ÿÿÿÿ", ""] {
+            for limit in [None, Some(0), Some(1), Some(2), Some(3), Some(4), Some(64)] {
+                let (min, min_cut) = truncate_min(v.as_bytes(), limit);
+                let (max, max_cut) = truncate_max(v.as_bytes(), limit);
+                assert!(min.as_slice() <= v.as_bytes() && max.as_slice() >= v.as_bytes(), "{v:?} {limit:?}");
+                assert!(std::str::from_utf8(&min).is_ok() && std::str::from_utf8(&max).is_ok());
+                assert_eq!(min_cut, min != v.as_bytes());
+                assert_eq!(max_cut, max != v.as_bytes());
+            }
         }
     }
 
