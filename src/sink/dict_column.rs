@@ -1,18 +1,19 @@
-//! Column chunks we write ourselves (issue #18's first room): a string column whose
-//! batches are Arrow dictionaries over one shared array of values, as the enrichment
-//! columns are ([`crate::enrich`]). arrow-rs's writer hashes every row's string into its
-//! dictionary again and compares it for the statistics; here each row costs one array
-//! lookup (its value's id in this chunk's dictionary), and statistics, column index and
-//! dictionary page are computed over the chunk's distinct values.
+//! Column chunks we write ourselves (issue #18): a string column whose batches are Arrow
+//! dictionaries, as the enrichment columns are ([`crate::enrich`]: keys into one shared
+//! array of a lookup table's answers). arrow-rs's writer hashes every row's string into its
+//! dictionary again, compares it for the statistics and hashes it for the bloom filter;
+//! here each row costs one array lookup (its value's id in this chunk's dictionary: each
+//! value of a batch's values array is mapped once), and dictionary page, statistics,
+//! column index and bloom filter are computed over the chunk's distinct values.
 //!
 //! The chunk: a PLAIN dictionary page, then format-v1 data pages of RLE definition levels
 //! and RLE/bit-packed ids, each compressed with the column's codec; chunk statistics, a
 //! column index and an offset index, their bounds truncated as arrow-rs truncates them
-//! (at a character; a cut maximum raised). Whatever this path does not do the same way as
-//! arrow-rs (a dictionary past its size limit, bloom filters, statistics other than per
-//! page, batches over other values arrays, an all-null chunk) is handed to arrow-rs's own
-//! writer for the column, rows buffered so far first, so the file is what it would have
-//! written.
+//! (at a character; a cut maximum raised); the bloom filter, where the column has one.
+//! Whatever this path does not do the same way as arrow-rs (a dictionary past its size
+//! limit, statistics other than per page, other codecs, plain string batches, an all-null
+//! chunk) is handed to arrow-rs's own writer for the column, rows buffered so far first,
+//! so the file is what it would have written.
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use arrow_schema::{DataType, FieldRef};
 use bytes::Bytes;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
 use parquet::basic::{BoundaryOrder, Compression, Encoding, PageType};
+use parquet::bloom_filter::Sbbf;
 use parquet::column::page::{CompressedPage, Page, PageWriteSpec, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
@@ -125,35 +127,87 @@ pub(super) struct DictColumn {
     /// arrow-rs's writer for this column: idle until the chunk is handed to it.
     arrow: ArrowColumnWriter,
     handed_over: bool,
-    /// The values every batch's keys point into (from the first batch).
+    /// The values array the last batch's keys pointed into, which `local` maps (batches
+    /// that share one, as the enrichment columns' do, map each value once per chunk).
     values: Option<ArrayRef>,
     /// Per value of `values`: its id in this chunk's dictionary, or [`NULL`].
     local: Vec<u32>,
-    /// The chunk's dictionary: indexes into `values`, in order of first use.
-    dict: Vec<u32>,
     /// As `local`, for values arrays longer than [`DENSE_MAX`] (a country database's
     /// answers): only the values the chunk uses.
     sparse: std::collections::HashMap<u32, u32>,
-    /// The dictionary's strings, to their ids.
-    distinct: std::collections::HashMap<Vec<u8>, u32>,
-    /// Bytes of the dictionary page (PLAIN: a length and the bytes of each value).
-    dict_bytes: usize,
+    /// The chunk's dictionary: its distinct values, each once, in order of first use.
+    dict: Dictionary,
     /// Per row: its id in the dictionary, or [`NULL`].
     rows: Vec<u32>,
 }
 
+/// Distinct strings, each with its id (its place in the order they came in).
+#[derive(Default)]
+struct Dictionary {
+    bytes: Vec<u8>,
+    /// Where each value ends in `bytes`.
+    ends: Vec<usize>,
+    ids: std::collections::HashMap<Box<[u8]>, u32>,
+}
+
+impl Dictionary {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn value(&self, id: u32) -> &[u8] {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.bytes[start..self.ends[id]]
+    }
+
+    /// The id of `v`, added if new.
+    fn id(&mut self, v: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(v) {
+            return id;
+        }
+        let id = self.ends.len() as u32;
+        self.bytes.extend_from_slice(v);
+        self.ends.push(self.bytes.len());
+        self.ids.insert(v.into(), id);
+        id
+    }
+
+    /// Bytes of its PLAIN page: a 4-byte length before each value.
+    fn page_bytes(&self) -> usize {
+        self.bytes.len() + 4 * self.ends.len()
+    }
+
+    fn memory_size(&self) -> usize {
+        // Each value is held twice (in `bytes` and as a key of `ids`), with an end and an id.
+        2 * self.bytes.len() + self.ends.len() * 40
+    }
+
+    fn to_array(&self) -> StringArray {
+        StringArray::from_iter_values(
+            (0..self.len() as u32)
+                .map(|id| std::str::from_utf8(self.value(id)).expect("dictionary values come from string arrays")),
+        )
+    }
+}
+
 impl DictColumn {
     /// Whether a column is one this path writes as arrow-rs would: a flat nullable string
-    /// dictionary with the writer's defaults for how it is encoded and indexed.
+    /// column (in the file: its batches may be dictionaries, which this path takes; plain
+    /// string batches it hands over) with the writer's defaults for how it is encoded and
+    /// indexed.
     fn fits(field: &FieldRef, descr: &ColumnDescPtr, props: &WriterProperties) -> bool {
         let col = descr.path();
-        matches!(field.data_type(), DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8)
+        let string = match field.data_type() {
+            DataType::Dictionary(k, v) => **k == DataType::Int32 && **v == DataType::Utf8,
+            t => *t == DataType::Utf8,
+        };
+        string
             && descr.max_rep_level() == 0
             && descr.max_def_level() == 1
             && props.writer_version() == WriterVersion::PARQUET_1_0
             && props.dictionary_enabled(col)
             && props.statistics_enabled(col) == EnabledStatistics::Page
-            && props.bloom_filter_properties(col).is_none()
             && !props.write_page_header_statistics(col)
             && !props.offset_index_disabled()
             && props.content_defined_chunking().is_none()
@@ -169,29 +223,29 @@ impl DictColumn {
             handed_over: false,
             values: None,
             local: Vec::new(),
-            dict: Vec::new(),
-            distinct: std::collections::HashMap::new(),
             sparse: std::collections::HashMap::new(),
-            dict_bytes: 0,
+            dict: Dictionary::default(),
             rows: Vec::new(),
         }
     }
 
     /// Adds the column's rows of a batch.
     pub(super) fn write(&mut self, array: &ArrayRef) -> Result<()> {
-        if self.handed_over {
-            return write_arrow(&mut self.arrow, &self.field, array);
+        let dict = match array.as_dictionary_opt::<Int32Type>() {
+            Some(d) if !self.handed_over => d,
+            _ => {
+                self.hand_over()?;
+                return write_arrow(&mut self.arrow, &self.field, array);
+            }
+        };
+        if !self.values.as_ref().is_some_and(|v| Arc::ptr_eq(v, dict.values())) {
+            // Another values array: its ids are mapped afresh.
+            let values = dict.values();
+            self.local = if values.len() <= DENSE_MAX { vec![NULL; values.len()] } else { Vec::new() };
+            self.sparse.clear();
+            self.values = Some(values.clone());
         }
-        let dict = array.as_dictionary::<Int32Type>();
-        let values = self.values.get_or_insert_with(|| dict.values().clone());
-        if !Arc::ptr_eq(values, dict.values()) {
-            self.hand_over()?;
-            return write_arrow(&mut self.arrow, &self.field, array);
-        }
-        if self.local.is_empty() && values.len() <= DENSE_MAX {
-            self.local = vec![NULL; values.len()];
-        }
-        let strings = values.as_string::<i32>();
+        let strings = dict.values().as_string::<i32>();
         self.rows.reserve(dict.len());
         let keys = dict.keys();
         for (r, &k) in keys.values().iter().enumerate() {
@@ -206,16 +260,11 @@ impl DictColumn {
                 None => unreachable!("keys index the values"),
             };
             if id == NULL {
-                let len = strings.value(k).len();
-                // The values may hold one string at several places: the dictionary holds it once
-                // (pyarrow reads a dictionary with repeats as its distinct values, and the ids
-                // past them as out of bounds).
-                let next = self.dict.len() as u32;
-                id = *self.distinct.entry(strings.value(k).as_bytes().to_vec()).or_insert(next);
-                if id == next {
-                    self.dict.push(k as u32);
-                    self.dict_bytes += 4 + len;
-                }
+                // The values may hold one string at several places, and batches over other
+                // values arrays hold the same strings again: the dictionary holds each once
+                // (pyarrow reads a dictionary with repeats as its distinct values, and the
+                // ids past them as out of bounds).
+                id = self.dict.id(strings.value(k).as_bytes());
                 match self.local.get_mut(k) {
                     Some(l) => *l = id,
                     None => {
@@ -225,7 +274,7 @@ impl DictColumn {
             }
             self.rows.push(id);
         }
-        if self.dict_bytes > self.props.column_dictionary_page_size_limit(self.descr.path()) {
+        if self.dict.page_bytes() > self.props.column_dictionary_page_size_limit(self.descr.path()) {
             self.hand_over()?;
         }
         Ok(())
@@ -233,16 +282,20 @@ impl DictColumn {
 
     /// Gives the rows so far to arrow-rs's writer, which takes the rest of the chunk.
     fn hand_over(&mut self) -> Result<()> {
+        if self.handed_over {
+            return Ok(());
+        }
         self.handed_over = true;
-        let Some(values) = self.values.clone() else { return Ok(()) };
-        let keys: Int32Array =
-            self.rows.iter().map(|&id| (id != NULL).then(|| self.dict[id as usize] as i32)).collect();
-        let array: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?);
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Int32Array = self.rows.iter().map(|&id| (id != NULL).then_some(id as i32)).collect();
+        let array: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(self.dict.to_array()))?);
         self.rows = Vec::new();
         self.local = Vec::new();
         self.sparse = std::collections::HashMap::new();
-        self.dict = Vec::new();
-        self.distinct = std::collections::HashMap::new();
+        self.values = None;
+        self.dict = Dictionary::default();
         write_arrow(&mut self.arrow, &self.field, &array)
     }
 
@@ -250,7 +303,7 @@ impl DictColumn {
         if self.handed_over {
             return self.arrow.memory_size();
         }
-        (self.rows.capacity() + self.local.capacity() + self.dict.capacity()) * 4
+        (self.rows.capacity() + self.local.capacity()) * 4 + self.dict.memory_size()
     }
 
     /// About what the chunk will take in the file (before compression).
@@ -258,11 +311,11 @@ impl DictColumn {
         if self.handed_over {
             return self.arrow.get_estimated_total_bytes();
         }
-        self.dict_bytes + self.rows.len() * (bit_width(self.dict.len()) as usize + 1) / 8
+        self.dict.page_bytes() + self.rows.len() * (bit_width(self.dict.len()) as usize + 1) / 8
     }
 
     fn close(mut self) -> Result<Chunk> {
-        if !self.handed_over && self.dict.is_empty() {
+        if !self.handed_over && self.dict.len() == 0 {
             // No value at all: arrow-rs writes such a chunk (no dictionary) cheaply.
             self.hand_over()?;
         }
@@ -287,7 +340,6 @@ struct ChunkWriter {
     rank: Vec<u32>,
     /// The ids by rank.
     order: Vec<u32>,
-    values: StringArray,
 }
 
 impl ChunkWriter {
@@ -299,23 +351,26 @@ impl ChunkWriter {
             ),
             _ => None,
         };
-        let values = c.values.as_ref().expect("a chunk with values").as_string::<i32>().clone();
-        let mut order: Vec<u32> = (0..c.dict.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            values
-                .value(c.dict[a as usize] as usize)
-                .as_bytes()
-                .cmp(values.value(c.dict[b as usize] as usize).as_bytes())
-        });
+        // Sorted by each value's first 16 bytes as a big-endian integer (which orders as
+        // the bytes do: an address fits whole), then by the whole value where those tie.
+        let prefix = |v: &[u8]| {
+            let mut b = [0u8; 16];
+            let n = v.len().min(16);
+            b[..n].copy_from_slice(&v[..n]);
+            u128::from_be_bytes(b)
+        };
+        let mut keyed: Vec<(u128, u32)> = (0..c.dict.len() as u32).map(|id| (prefix(c.dict.value(id)), id)).collect();
+        keyed.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| c.dict.value(x.1).cmp(c.dict.value(y.1))));
+        let order: Vec<u32> = keyed.into_iter().map(|(_, id)| id).collect();
         let mut rank = vec![0u32; order.len()];
         for (r, &id) in order.iter().enumerate() {
             rank[id as usize] = r as u32;
         }
-        Ok(ChunkWriter { zstd, rank, order, values })
+        Ok(ChunkWriter { zstd, rank, order })
     }
 
-    fn value<'v>(&'v self, c: &DictColumn, id: u32) -> &'v [u8] {
-        self.values.value(c.dict[id as usize] as usize).as_bytes()
+    fn value<'v>(&self, c: &'v DictColumn, id: u32) -> &'v [u8] {
+        c.dict.value(id)
     }
 
     fn compress(&mut self, page: Vec<u8>) -> Result<(Bytes, usize)> {
@@ -333,7 +388,7 @@ impl ChunkWriter {
         let mut sink = TrackedWrite::new(Vec::new());
         let mut pages = SerializedPageWriter::new(&mut sink);
         // The dictionary page: PLAIN, a 4-byte length before each value.
-        let mut plain = Vec::with_capacity(c.dict_bytes);
+        let mut plain = Vec::with_capacity(c.dict.page_bytes());
         for id in 0..c.dict.len() as u32 {
             let v = self.value(c, id);
             plain.extend_from_slice(&(v.len() as u32).to_le_bytes());
@@ -570,11 +625,23 @@ impl Indexes {
             bytes_written: total,
             rows_written: rows,
             metadata,
-            bloom_filter: None,
+            bloom_filter: bloom_filter(c)?,
             column_index: Some(self.column.build()?),
             offset_index: Some(self.offsets.build()),
         })
     }
+}
+
+/// The column's bloom filter, if it has one: the chunk's distinct values, as arrow-rs
+/// inserts every row's (a value inserted again changes nothing), folded down as it does.
+fn bloom_filter(c: &DictColumn) -> Result<Option<Sbbf>> {
+    let Some(p) = c.props.bloom_filter_properties(c.descr.path()) else { return Ok(None) };
+    let mut filter = Sbbf::new_with_ndv_fpp(p.ndv(), p.fpp())?;
+    for id in 0..c.dict.len() as u32 {
+        filter.insert(c.dict.value(id));
+    }
+    filter.fold_to_target_fpp(p.fpp());
+    Ok(Some(filter))
 }
 
 /// A lower bound of `value` at most `limit` bytes long, cut at a character, and whether
@@ -635,11 +702,22 @@ mod tests {
 
     /// Batches of `rows` rows whose `owner` keys come from `key` (None: null) over `values`.
     fn batches(values: &ArrayRef, batches: usize, rows: usize, key: impl Fn(usize) -> Option<i32>) -> Vec<RecordBatch> {
+        batches_from(0, values, batches, rows, key)
+    }
+
+    /// As [`batches`], their `n` (the row's place) counted from `first`.
+    fn batches_from(
+        first: usize,
+        values: &ArrayRef,
+        batches: usize,
+        rows: usize,
+        key: impl Fn(usize) -> Option<i32>,
+    ) -> Vec<RecordBatch> {
         (0..batches)
             .map(|b| {
                 let keys: Int32Array = (0..rows).map(|r| key(b * rows + r)).collect();
                 let owner = DictionaryArray::<Int32Type>::try_new(keys, values.clone()).unwrap();
-                let n = Int64Array::from_iter_values((0..rows).map(|r| (b * rows + r) as i64));
+                let n = Int64Array::from_iter_values((0..rows).map(|r| (first + b * rows + r) as i64));
                 RecordBatch::try_new(schema(), vec![Arc::new(owner), Arc::new(n)]).unwrap()
             })
             .collect()
@@ -834,18 +912,124 @@ mod tests {
 
     #[test]
     fn what_this_path_does_not_do_goes_to_arrow_rs_with_the_rows_so_far() {
-        // A dictionary past its size limit, batches over two values arrays: each chunk is
-        // arrow-rs's, every value the same.
+        // A dictionary past its size limit: the chunk is arrow-rs's, every value the same.
         let big = values(60_000, |i| Some(format!("a long enough owner name number {i:08}")));
-        let (other_a, other_b) = (values(2, |i| Some(format!("a{i}"))), values(2, |i| Some(format!("b{i}"))));
-        let mut mixed = batches(&other_a, 2, 1_000, |r| Some((r % 2) as i32));
-        mixed.extend(batches(&other_b, 2, 1_000, |r| Some((r % 2) as i32)));
-        for input in [batches(&big, 3, 20_000, |r| Some(r as i32)), mixed] {
-            let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
-            assert_eq!(a, b);
-            assert_eq!(check_index(&am, &a), check_index(&bm, &b));
-            assert!(!ours(&bm), "handed to arrow-rs");
+        let input = batches(&big, 3, 20_000, |r| Some(r as i32));
+        let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
+        assert_eq!(a, b);
+        assert_eq!(check_index(&am, &a), check_index(&bm, &b));
+        assert!(!ours(&bm), "handed to arrow-rs");
+    }
+
+    /// Each row group's bloom filter of `owner`, as its bytes.
+    fn bloom_filters(path: &std::path::Path) -> Vec<Vec<u8>> {
+        use parquet::file::properties::ReaderProperties;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::file::serialized_reader::ReadOptionsBuilder;
+        let props = ReaderProperties::builder().set_read_bloom_filter(true).build();
+        let opts = ReadOptionsBuilder::new().with_reader_properties(props).build();
+        let r = SerializedFileReader::new_with_options(std::fs::File::open(path).unwrap(), opts).unwrap();
+        (0..r.num_row_groups())
+            .map(|g| {
+                let mut bytes = Vec::new();
+                let rg = r.get_row_group(g).unwrap();
+                rg.get_column_bloom_filter(0).expect("a bloom filter").write_bitset(&mut bytes).unwrap();
+                bytes
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_over_their_own_values_and_bloom_filters_are_written_as_arrow_rs_writes_them() {
+        // As a parser that builds each batch's dictionary writes them: every batch its own
+        // values array, the same strings in several of them (at other keys), repeats within
+        // one, nulls among the values; a bloom filter on the column. The bloom filter holds
+        // the same bits as arrow-rs's, which inserts every row's value.
+        let input: Vec<RecordBatch> = (0..9)
+            .flat_map(|b| {
+                let v = values(50 + b * 13, |i| match i {
+                    3 => None,
+                    7 => Some("repeated".into()),
+                    i => Some(format!("10.{}.{}.{}", b % 3, (i * 31 + b) % 256, i % 7)),
+                });
+                batches_from(b * 2_500, &v, 1, 2_500, move |r| {
+                    (r % 11 != 0).then_some(((r * 17 + b) % (50 + b * 13)) as i32)
+                })
+            })
+            .collect();
+        let opts = ParquetOptions {
+            bloom_filter: vec!["owner".into()],
+            row_group_size: 8_000,
+            page_rows: 1_000,
+            ..ParquetOptions::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let [(a, am), (b, bm)] = both(opts.clone(), &input);
+        assert_eq!(a, b, "every value read back alike");
+        assert!(ours(&bm), "written by this module");
+        assert_eq!(check_index(&am, &a), check_index(&bm, &b), "statistics alike");
+        for (g, rg) in bm.row_groups().iter().enumerate() {
+            let theirs = am.row_group(g).column(0).dictionary_page_offset().map(|_| ());
+            assert_eq!(rg.column(0).dictionary_page_offset().map(|_| ()), theirs);
         }
+        // The same two files again, to read their bloom filters.
+        let (theirs, ours_path) = (dir.path().join("arrow.parquet"), dir.path().join("lake"));
+        let props = opts.writer_properties(&schema(), "t");
+        let mut w = ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), schema(), Some(props)).unwrap();
+        let sink =
+            PartitionedSink::new(Arc::new(LocalStorage), Location::Local(ours_path), schema(), opts, "t").unwrap();
+        for batch in &input {
+            w.write(batch).unwrap();
+            sink.write("p=1", batch).unwrap();
+        }
+        w.close().unwrap();
+        let ours_file = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
+        let (x, y) = (bloom_filters(&theirs), bloom_filters(&ours_file));
+        assert_eq!(x.len(), 3);
+        assert!(x == y, "bloom filters differ");
+    }
+
+    #[test]
+    fn dictionary_batches_of_a_string_column_are_written_as_strings() {
+        // The parser's batches: dictionaries, for a table whose column is a string; the
+        // file keeps the string type (its Arrow schema too) and reads back as arrow-rs
+        // writes the same strings.
+        let plain = Arc::new(Schema::new(vec![
+            Field::new("owner", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let input: Vec<RecordBatch> = (0..4)
+            .flat_map(|b| {
+                let v = values(30, |i| Some(format!("eni-{:017x}", (i * 7 + b) % 40)));
+                batches_from(b * 3_000, &v, 1, 3_000, move |r| (r % 13 != 0).then_some(((r + b) % 30) as i32))
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ParquetOptions::default();
+        let theirs = dir.path().join("arrow.parquet");
+        let props = opts.writer_properties(&plain, "t");
+        let mut w = ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), plain.clone(), Some(props)).unwrap();
+        let sink = PartitionedSink::new(
+            Arc::new(LocalStorage),
+            Location::Local(dir.path().join("lake")),
+            plain.clone(),
+            opts,
+            "t",
+        )
+        .unwrap();
+        for b in &input {
+            let owner = arrow_cast::cast(b.column(0), &DataType::Utf8).unwrap();
+            w.write(&RecordBatch::try_new(plain.clone(), vec![owner, b.column(1).clone()]).unwrap()).unwrap();
+            sink.write("p=1", b).unwrap();
+        }
+        w.close().unwrap();
+        let ours_file = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
+        let ((a, am), (b, bm)) = (read(&theirs), read(&ours_file));
+        assert_eq!(a, b);
+        assert!(ours(&bm));
+        assert_eq!(check_index(&am, &a), check_index(&bm, &b));
+        let file = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&ours_file).unwrap()).unwrap();
+        assert_eq!(file.schema().field(0).data_type(), &DataType::Utf8, "the file's Arrow type is the table's");
     }
 
     #[test]
