@@ -11,13 +11,16 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, Int32Builder, Int64Builder};
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use arrow_schema::SchemaRef;
+use arrow_array::builder::{Int32Builder, Int64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::format::{Format, trim_line_end};
 use crate::reject::RejectKind;
 use crate::schema::{Check, ColumnId, FieldType, TableColumns};
+
+mod dict;
+use dict::DictBuilder;
 
 /// The longest line accepted; longer lines are rejected (no flow-log record comes near it).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -627,9 +630,27 @@ pub fn parse_int(tok: &[u8]) -> Option<i64> {
 enum ColumnBuilder {
     I32(Int32Builder),
     I64(Int64Builder),
-    /// String columns collect bytes; the whole column is checked as UTF-8 once,
-    /// in `finish`, rather than token by token.
-    Str(BinaryBuilder),
+    /// String columns are built as dictionaries ([`DictBuilder`]); their distinct values
+    /// are checked as UTF-8 once, in `finish`, rather than token by token.
+    Str(DictBuilder),
+}
+
+/// The schema of the batches a [`BatchBuilder`] makes for a table of `schema`: its string
+/// columns as dictionaries (`Int32` ids over `Utf8` values), each field's name and
+/// nullability kept. The Parquet files keep `schema`'s types.
+pub fn batch_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// `-`: no value.
@@ -652,15 +673,17 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    /// Builders for `table`, sized for about `capacity` rows.
+    /// Builders for `table`, whose Arrow schema is `schema`, sized for about `capacity`
+    /// rows; its batches have [`batch_schema`]`(schema)`.
     pub fn new(table: &TableColumns, schema: SchemaRef, capacity: usize) -> BatchBuilder {
+        let schema = batch_schema(&schema);
         let columns = table
             .columns()
             .iter()
             .map(|c| match c.ty() {
                 FieldType::Int32 => ColumnBuilder::I32(Int32Builder::with_capacity(capacity)),
                 FieldType::Int64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
-                FieldType::String => ColumnBuilder::Str(BinaryBuilder::with_capacity(capacity, capacity * 12)),
+                FieldType::String => ColumnBuilder::Str(DictBuilder::with_capacity(capacity)),
             })
             .collect();
         BatchBuilder { schema, columns, rows: 0, bytes: 0 }
@@ -725,12 +748,9 @@ impl BatchBuilder {
                 match c {
                     ColumnBuilder::I32(b) => Arc::new(b.finish()),
                     ColumnBuilder::I64(b) => Arc::new(b.finish()),
-                    ColumnBuilder::Str(b) => {
-                        let (offsets, values, nulls) = b.finish().into_parts();
-                        // Lines are checked as UTF-8 before they are appended, and fields split at
-                        // ASCII spaces, so this one pass over the column cannot fail.
-                        Arc::new(StringArray::try_new(offsets, values, nulls).expect("fields are UTF-8"))
-                    }
+                    // Lines are checked as UTF-8 before they are appended, and fields split at
+                    // ASCII spaces, so the values' check cannot fail.
+                    ColumnBuilder::Str(b) => b.finish(),
                 }
             })
             .collect();
@@ -1223,8 +1243,11 @@ mod tests {
         assert!(bytes.is_null(1));
         let port = batch.column_by_name("dstport").unwrap().as_primitive::<Int32Type>();
         assert_eq!(port.value(0), 22);
-        let status = batch.column_by_name("log_status").unwrap().as_string::<i32>();
-        assert_eq!(status.value(1), "NODATA");
+        let status = batch.column_by_name("log_status").unwrap().as_dictionary::<Int32Type>();
+        let values = status.values().as_string::<i32>();
+        assert_eq!(values.value(status.keys().value(1) as usize), "NODATA");
+        assert_ne!(status.keys().value(0), status.keys().value(1), "OK and NODATA: two values");
+        assert_eq!(values.len(), 2);
         assert!(batch.column_by_name("srcaddr").unwrap().is_null(1));
     }
 

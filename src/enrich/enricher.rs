@@ -1,5 +1,7 @@
-//! The enrichment columns of a batch: each lookup field's values looked up once per row
-//! in the tables it needs, then each column gathered from the answers.
+//! The enrichment columns of a batch: each lookup field's values looked up in the tables
+//! it needs, once per distinct value where the batch's column is a dictionary (as the
+//! parser builds them) and once per row otherwise; then each column gathered from the
+//! answers. Only the inventory's address lookup, which depends on the row's VPC, runs per row.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use arrow_array::builder::Int64Builder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
-use arrow_schema::SchemaRef;
+use arrow_schema::{Schema, SchemaRef};
 
 use super::Tables;
 use crate::schema::{ColumnId, ENRICHED, EnrichAttr, EnrichTable, TableColumns};
@@ -132,7 +134,11 @@ impl Enricher {
         for &(e, f) in &self.columns {
             arrays.push(self.column(ENRICHED[e].attr, &answers[f].found, &answers[f].geo));
         }
-        RecordBatch::try_new(self.schema.clone(), arrays).expect("enriched columns match the schema")
+        // The batch's own columns keep their types (the parser's are dictionaries).
+        let own = batch.schema();
+        let fields = own.fields().iter().chain(&self.schema.fields()[own.fields().len()..]).cloned();
+        let schema = Arc::new(Schema::new_with_metadata(fields.collect::<Vec<_>>(), own.metadata().clone()));
+        RecordBatch::try_new(schema, arrays).expect("enriched columns match the schema")
     }
 
     /// Each row's VPC number in the inventory (its `vpc-id`, else its interface's VPC),
@@ -142,49 +148,51 @@ impl Enricher {
         if !self.fields.iter().any(|f| f.needs[1] && f.name != "interface-id") {
             return None;
         }
-        let vpc = self.vpc_position.map(|p| batch.column(p).as_string::<i32>());
-        let eni = self.interface_position.map(|p| batch.column(p).as_string::<i32>());
+        let vpc = self.vpc_position.map(|p| per_row(batch.column(p), |v| inv.vpc_index(v)));
+        let eni = self.interface_position.map(|p| per_row(batch.column(p), |v| inv.index_by_id(v)));
         let of_row = |r: usize| {
-            let by_vpc = vpc.filter(|c| c.is_valid(r)).and_then(|c| inv.vpc_index(c.value(r)));
-            by_vpc.or_else(|| {
-                eni.filter(|c| c.is_valid(r)).and_then(|c| inv.index_by_id(c.value(r))).and_then(|i| inv.vpc_of(i))
-            })
+            let by_vpc = vpc.as_ref().and_then(|c| c[r]);
+            by_vpc.or_else(|| eni.as_ref().and_then(|c| c[r]).and_then(|i| inv.vpc_of(i)))
         };
         Some((0..batch.num_rows()).map(of_row).collect())
     }
 
     /// What each row's value of field `f` finds.
     fn look_up(&self, f: &Field, batch: &RecordBatch, vpcs: Option<&[Option<u32>]>) -> Answers {
-        let values: &StringArray = batch.column(f.position).as_string::<i32>();
         let t = &*self.tables;
-        let n = batch.num_rows();
+        let (ids, values) = value_ids(batch.column(f.position));
         if f.name == "interface-id" {
             let inv = t.interfaces.as_ref().expect("needed only with an inventory");
-            let found = (0..n)
-                .map(|r| Found {
-                    aws: None,
-                    interface: values.is_valid(r).then(|| inv.index_by_id(values.value(r))).flatten(),
-                })
-                .collect();
-            return Answers { found, geo: Vec::new() };
+            let by_value: Vec<Option<u32>> = each_value(values, |v| inv.index_by_id(v));
+            let found = ids.iter().map(|id| Found { aws: None, interface: id.and_then(|v| by_value[v as usize]) });
+            return Answers { found: found.collect(), geo: Vec::new() };
         }
-        let addrs: Vec<Option<IpAddr>> =
-            (0..n).map(|r| values.is_valid(r).then(|| crate::ip::parse_field(values.value(r))).flatten()).collect();
+        let addrs: Vec<Option<IpAddr>> = each_value(values, crate::ip::parse_field);
         let aws = t.aws.as_ref().filter(|_| f.needs[0]);
+        let by_value: Vec<Option<u32>> = match aws {
+            Some(x) => addrs.iter().map(|a| a.and_then(|a| x.lookup_index(a))).collect(),
+            None => Vec::new(),
+        };
         let inv = t.interfaces.as_ref().filter(|_| f.needs[1]);
-        let found = addrs
+        let found = ids
             .iter()
             .enumerate()
-            .map(|(r, a)| match a {
+            .map(|(r, id)| match id.and_then(|v| addrs[v as usize].map(|a| (v, a))) {
                 None => Found::default(),
-                Some(a) => Found {
-                    aws: aws.and_then(|x| x.lookup_index(*a)),
-                    interface: inv.and_then(|x| x.index_by_address(*a, vpcs.and_then(|v| v[r]))),
+                Some((v, a)) => Found {
+                    aws: aws.and_then(|_| by_value[v as usize]),
+                    interface: inv.and_then(|x| x.index_by_address(a, vpcs.and_then(|vs| vs[r]))),
                 },
             })
             .collect();
         let geo = if f.needs[2] {
-            t.geo.iter().map(|db| addrs.iter().map(|a| a.and_then(|a| db.lookup_index(a))).collect()).collect()
+            t.geo
+                .iter()
+                .map(|db| {
+                    let by_value: Vec<Option<u32>> = addrs.iter().map(|a| a.and_then(|a| db.lookup_index(a))).collect();
+                    ids.iter().map(|id| id.and_then(|v| by_value[v as usize])).collect()
+                })
+                .collect()
         } else {
             Vec::new()
         };
@@ -218,6 +226,35 @@ impl Enricher {
             found.iter().enumerate().map(|(r, x)| key(r, x).filter(|&k| values.has(k)).map(|k| k as i32)).collect();
         Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values.array.clone()).expect("keys index the values"))
     }
+}
+
+/// A string column's values and, per row, the index of its value among them (`None`:
+/// null): a dictionary's values and keys, or a plain column's rows themselves.
+fn value_ids(a: &ArrayRef) -> (Vec<Option<u32>>, &StringArray) {
+    match a.as_dictionary_opt::<Int32Type>() {
+        Some(d) => {
+            let values = d.values().as_string::<i32>();
+            let ids = d.keys().iter().map(|k| k.filter(|&k| values.is_valid(k as usize)).map(|k| k as u32));
+            (ids.collect(), values)
+        }
+        None => {
+            let values = a.as_string::<i32>();
+            ((0..a.len()).map(|r| values.is_valid(r).then_some(r as u32)).collect(), values)
+        }
+    }
+}
+
+/// `f` of each value of `values` (`None` for a null).
+fn each_value<T>(values: &StringArray, f: impl Fn(&str) -> Option<T>) -> Vec<Option<T>> {
+    (0..values.len()).map(|v| values.is_valid(v).then(|| f(values.value(v))).flatten()).collect()
+}
+
+/// `f` of each row's value of a string column, computed once per distinct value when it
+/// is a dictionary.
+fn per_row<T: Copy>(a: &ArrayRef, f: impl Fn(&str) -> Option<T>) -> Vec<Option<T>> {
+    let (ids, values) = value_ids(a);
+    let by_value = each_value(values, f);
+    ids.iter().map(|id| id.and_then(|v| by_value[v as usize])).collect()
 }
 
 /// One string attribute's distinct values: every answer's value in answer order (for a

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_ord::ord::make_comparator;
-use arrow_schema::ArrowError;
+use arrow_schema::{ArrowError, DataType};
 use arrow_select::take::take;
 
 use super::order::NULLS_LAST;
@@ -52,6 +52,11 @@ impl Clusters {
                 None => return whole(),
             },
         };
+        // The bounds are plain values; a dictionary column compares with them as one.
+        let bounds = match bounds.data_type() == column.data_type() {
+            true => bounds.clone(),
+            false => arrow_cast::cast(bounds, column.data_type())?,
+        };
         let cmp = make_comparator(column.as_ref(), bounds.as_ref(), NULLS_LAST)?;
         let mut out = Vec::with_capacity(bounds.len() + 1);
         let mut start = 0;
@@ -91,7 +96,12 @@ fn cut_bounds(n: usize, column: &ArrayRef) -> Result<Option<ArrayRef>, ArrowErro
             at.push(i as u32);
         }
     }
-    Ok(Some(take(column.as_ref(), &UInt32Array::from(at), None)?))
+    let bounds = take(column.as_ref(), &UInt32Array::from(at), None)?;
+    // Of a dictionary, only the values (not the batch's whole dictionary) are kept.
+    match bounds.data_type() {
+        DataType::Dictionary(_, values) => Ok(Some(arrow_cast::cast(&bounds, values)?)),
+        _ => Ok(Some(bounds)),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! The order rows are written in: each batch sorted by the sort columns, ascending,
 //! nulls last, which narrows page statistics for lookups and compresses better.
 
-use arrow_array::{Array, RecordBatch, StringArray, UInt32Array};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, DictionaryArray, RecordBatch, StringArray, UInt32Array};
 use arrow_ord::sort::{SortColumn, lexsort_to_indices};
 use arrow_schema::SortOptions;
 use arrow_select::take::take_record_batch;
@@ -18,10 +20,16 @@ pub(super) fn sorted(batch: &RecordBatch, sort_columns: &[usize]) -> Result<Opti
         return Ok(None);
     }
     let fail = |e: arrow_schema::ArrowError| Error::Failed(format!("cannot sort a batch: {e}"));
-    if let [i] = sort_columns[..]
-        && let Some(text) = batch.column(i).as_any().downcast_ref::<StringArray>()
-    {
-        return Ok(Some(take_record_batch(batch, &text_sort_indices(text)).map_err(fail)?));
+    if let [i] = sort_columns[..] {
+        let column = batch.column(i);
+        if let Some(text) = column.as_any().downcast_ref::<StringArray>() {
+            return Ok(Some(take_record_batch(batch, &text_sort_indices(text)).map_err(fail)?));
+        }
+        if let Some(dict) = column.as_dictionary_opt::<Int32Type>()
+            && let Some(values) = dict.values().as_string_opt::<i32>()
+        {
+            return Ok(Some(take_record_batch(batch, &dict_sort_indices(dict, values)).map_err(fail)?));
+        }
     }
     let keys: Vec<SortColumn> = sort_columns
         .iter()
@@ -61,6 +69,46 @@ fn text_sort_indices(a: &StringArray) -> UInt32Array {
     }
     let nulls = (0..a.len()).filter(|&i| a.is_null(i)).map(|i| i as u32);
     UInt32Array::from_iter_values(v.into_iter().map(|(_, i)| i).chain(nulls))
+}
+
+/// The order that sorts a dictionary column of strings as [`text_sort_indices`] sorts
+/// the same strings (ascending, nulls last, equal values in row order): the distinct
+/// values are ranked once, then the rows are counted out by their value's rank, so no
+/// string is compared per row.
+fn dict_sort_indices(d: &DictionaryArray<Int32Type>, values: &StringArray) -> UInt32Array {
+    // Equal strings at several places of the values share a rank; null values rank last.
+    let mut rank = vec![u32::MAX; values.len()];
+    let mut ranks = 0u32;
+    let mut prev: Option<&str> = None;
+    for &v in text_sort_indices(values).values() {
+        let v = v as usize;
+        if values.is_null(v) {
+            break;
+        }
+        if prev != Some(values.value(v)) {
+            ranks += 1;
+            prev = Some(values.value(v));
+        }
+        rank[v] = ranks - 1;
+    }
+    let keys = d.keys();
+    let of_row: Vec<u32> = (0..keys.len())
+        .map(|r| if keys.is_null(r) { ranks } else { rank[keys.value(r) as usize].min(ranks) })
+        .collect();
+    // A counting sort: stable, so rows of one value stay in row order.
+    let mut start = vec![0u32; ranks as usize + 2];
+    for &k in &of_row {
+        start[k as usize + 1] += 1;
+    }
+    for k in 1..start.len() {
+        start[k] += start[k - 1];
+    }
+    let mut out = vec![0u32; of_row.len()];
+    for (r, &k) in of_row.iter().enumerate() {
+        out[start[k as usize] as usize] = r as u32;
+        start[k as usize] += 1;
+    }
+    UInt32Array::from(out)
 }
 
 #[cfg(test)]
@@ -115,6 +163,41 @@ mod tests {
         seen.sort_unstable();
         assert!(seen.iter().copied().eq(0..a.len() as u32), "a permutation of the rows");
         assert_eq!(text(&ours), text(&theirs));
+    }
+
+    #[test]
+    fn dictionary_sort_orders_like_the_text_sort() {
+        // Values in no order, one string at two places of the values, a null value, null
+        // keys; every row's text in the same order as the plain column's sort gives.
+        let values = StringArray::from(vec![
+            Some("10.0.0.9"),
+            Some("10.0.0.10"),
+            None,
+            Some("2600:1f18::1"),
+            Some("10.0.0.9"),
+            Some(""),
+        ]);
+        let mut x = 11u64;
+        let keys: arrow_array::Int32Array = (0..3000)
+            .map(|_| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let k = (x >> 33) % 7;
+                (k < 6).then_some(k as i32)
+            })
+            .collect();
+        let d = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values.clone())).unwrap();
+        let plain = arrow_cast::cast(&d, &arrow_schema::DataType::Utf8).unwrap();
+        let plain = plain.as_string::<i32>();
+        let text = |idx: &UInt32Array| -> Vec<(Option<String>, u32)> {
+            idx.values()
+                .iter()
+                .map(|&i| (plain.is_valid(i as usize).then(|| plain.value(i as usize).into()), i))
+                .collect()
+        };
+        let ours = text(&dict_sort_indices(&d, &values));
+        let theirs = text(&text_sort_indices(plain));
+        // The same rows in the same order: equal values in row order, nulls last.
+        assert_eq!(ours, theirs);
     }
 
     /// Two sort columns go through lexsort; one text column through the integer keys;

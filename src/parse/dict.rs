@@ -1,0 +1,206 @@
+//! A string column built as a dictionary while lines are parsed (issue #18: "dictionaries
+//! built while parsing"): each distinct value's bytes are kept once per batch, and each
+//! row holds its value's id. Flow-log string fields repeat (a file's account, interfaces,
+//! actions, addresses), so the sort then moves integers, the writer takes the ids as they
+//! are ([`crate::sink`]), and lookups run once per distinct value ([`crate::enrich`]).
+//!
+//! One hash per field and, on a hit, one comparison of its bytes; the table is open
+//! addressing over the ids, its buffers kept from batch to batch.
+
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, StringArray};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer, ScalarBuffer};
+
+/// An empty slot of the table.
+const EMPTY: u32 = 0;
+
+/// The multiplier of FxHash (rustc's hash): words are mixed by a rotate, a xor and a
+/// multiply, and the table takes the top bits, which the multiply mixes best.
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+/// The hash of a field's bytes (its length included, so a value and its zero padding differ).
+fn hash(tok: &[u8]) -> u64 {
+    let mut h = (tok.len() as u64).wrapping_mul(K);
+    let mut words = tok.chunks_exact(8);
+    for w in &mut words {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))).wrapping_mul(K);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    h
+}
+
+/// Builds one string column of a batch as Arrow dictionary ids over its distinct values.
+pub(super) struct DictBuilder {
+    /// Per row: its value's id (0 for a null row).
+    keys: Vec<i32>,
+    valid: BooleanBufferBuilder,
+    nulls: usize,
+    /// The distinct values, end to end, and where each starts (Arrow offsets).
+    bytes: Vec<u8>,
+    offsets: Vec<i32>,
+    /// Per id: its value's hash.
+    hashes: Vec<u64>,
+    /// Open addressing: `EMPTY`, or an id plus one. Its length is a power of two, at
+    /// least twice the number of ids.
+    slots: Vec<u32>,
+    /// 64 minus the bits of a slot's index.
+    shift: u32,
+}
+
+impl DictBuilder {
+    pub(super) fn with_capacity(rows: usize) -> DictBuilder {
+        DictBuilder {
+            keys: Vec::with_capacity(rows),
+            valid: BooleanBufferBuilder::new(rows),
+            nulls: 0,
+            bytes: Vec::new(),
+            offsets: vec![0],
+            hashes: Vec::new(),
+            slots: vec![EMPTY; 256],
+            shift: 64 - 8,
+        }
+    }
+
+    fn value(&self, id: usize) -> &[u8] {
+        &self.bytes[self.offsets[id] as usize..self.offsets[id + 1] as usize]
+    }
+
+    /// Appends a row holding `tok`.
+    #[inline]
+    pub(super) fn append_value(&mut self, tok: &[u8]) {
+        if 2 * (self.hashes.len() + 1) > self.slots.len() {
+            self.grow();
+        }
+        let h = hash(tok);
+        let mask = self.slots.len() - 1;
+        let mut at = (h >> self.shift) as usize;
+        let id = loop {
+            match self.slots[at] {
+                EMPTY => {
+                    let id = self.hashes.len();
+                    self.hashes.push(h);
+                    self.bytes.extend_from_slice(tok);
+                    self.offsets.push(self.bytes.len() as i32);
+                    self.slots[at] = id as u32 + 1;
+                    break id;
+                }
+                s => {
+                    let id = (s - 1) as usize;
+                    if self.hashes[id] == h && self.value(id) == tok {
+                        break id;
+                    }
+                }
+            }
+            at = (at + 1) & mask;
+        };
+        self.keys.push(id as i32);
+        self.valid.append(true);
+    }
+
+    /// Appends a row without a value.
+    pub(super) fn append_null(&mut self) {
+        self.keys.push(0);
+        self.valid.append(false);
+        self.nulls += 1;
+    }
+
+    /// Twice the slots, every id placed again by its hash.
+    fn grow(&mut self) {
+        let len = self.slots.len() * 2;
+        self.shift -= 1;
+        self.slots.clear();
+        self.slots.resize(len, EMPTY);
+        let mask = len - 1;
+        for (id, &h) in self.hashes.iter().enumerate() {
+            let mut at = (h >> self.shift) as usize;
+            while self.slots[at] != EMPTY {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = id as u32 + 1;
+        }
+    }
+
+    /// The rows so far as a dictionary array (the builder starts again empty, its table
+    /// kept). The values are checked as UTF-8 here, each distinct one once.
+    pub(super) fn finish(&mut self) -> ArrayRef {
+        let rows = self.keys.len();
+        let nulls = std::mem::replace(&mut self.valid, BooleanBufferBuilder::new(rows)).finish();
+        let nulls = (self.nulls > 0).then(|| NullBuffer::new(nulls));
+        let keys =
+            Int32Array::new(ScalarBuffer::from(std::mem::replace(&mut self.keys, Vec::with_capacity(rows))), nulls);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(&mut self.offsets, vec![0])));
+        let values = StringArray::try_new(offsets, std::mem::take(&mut self.bytes).into(), None)
+            .expect("lines are checked as UTF-8 before their fields are appended");
+        self.nulls = 0;
+        self.hashes.clear();
+        self.slots.fill(EMPTY);
+        Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("keys index the values"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+
+    fn strings(a: &ArrayRef) -> Vec<Option<String>> {
+        let d = a.as_dictionary::<Int32Type>();
+        let v = d.values().as_string::<i32>();
+        d.keys().iter().map(|k| k.map(|k| v.value(k as usize).to_string())).collect()
+    }
+
+    #[test]
+    fn rows_read_back_as_appended_and_each_value_is_kept_once() {
+        // Many distinct values (the table grows several times), repeats, empty strings, a
+        // value and its prefix, values over 8 and 16 bytes, non-ASCII text, and nulls; two
+        // batches from one builder.
+        let mut b = DictBuilder::with_capacity(16);
+        for batch in 0..2 {
+            let mut want = Vec::new();
+            for i in 0..20_000usize {
+                let v = match i % 7 {
+                    0 => None,
+                    1 => Some(String::new()),
+                    2 => Some("10.0.0.1".to_string()),
+                    3 => Some("10.0.0.10".to_string()),
+                    4 => Some(format!("2600:1f18:4a2:7e00::{:x}", i % 3001)),
+                    5 => Some("Zürich – ☃".to_string()),
+                    _ => Some(format!("10.{}.{}.{}", batch, i % 251, i % 13)),
+                };
+                match &v {
+                    Some(s) => b.append_value(s.as_bytes()),
+                    None => b.append_null(),
+                }
+                want.push(v);
+            }
+            let a = b.finish();
+            assert_eq!(strings(&a), want);
+            let d = a.as_dictionary::<Int32Type>();
+            let values: Vec<&str> = d.values().as_string::<i32>().iter().flatten().collect();
+            let mut distinct = values.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(values.len(), distinct.len(), "each value once");
+            assert_eq!(a.null_count(), want.iter().filter(|v| v.is_none()).count());
+        }
+    }
+
+    #[test]
+    fn a_batch_of_nulls_only_and_an_empty_batch() {
+        let mut b = DictBuilder::with_capacity(4);
+        b.append_null();
+        b.append_null();
+        let a = b.finish();
+        assert_eq!((a.len(), a.null_count()), (2, 2));
+        let a = b.finish();
+        assert_eq!(a.len(), 0);
+    }
+}
