@@ -3,7 +3,7 @@
 comparison on a machine whose speed drifts (BENCHMARKS.md). Wall time from spawn to
 exit, user CPU and peak RSS from wait4, and the Parquet bytes written.
 
-    scripts/ab.py A_BIN B_BIN SAMPLE [--rounds 8] [--threads 2] [--work /var/tmp]
+    scripts/ab.py A_BIN B_BIN SAMPLE [--rounds 8] [--threads 2] [--work /var/tmp] [--convert-args "..."]
 
 Build the two binaries first (for example two release builds of two commits, copied
 aside), and a sample with `flowlake generate` (scripts/bench.sh makes the standard one).
@@ -17,6 +17,7 @@ per question and round: for settings that touch planning, not conversion.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -29,6 +30,7 @@ ap.add_argument("sample")
 ap.add_argument("--rounds", type=int, default=8)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--work", default="/var/tmp")
+ap.add_argument("--convert-args", default="", help="more flags for both conversions (for example --enrich ...)")
 ap.add_argument("--queries", action="store_true", help="SAMPLE is a table: time the questions over it")
 args = ap.parse_args()
 bins = {"A": args.a, "B": args.b}
@@ -78,7 +80,8 @@ for r in range(args.rounds):
         out = os.path.join(args.work, f"ab-out-{k}")
         shutil.rmtree(out, ignore_errors=True)
         t = time.perf_counter()
-        p = subprocess.Popen([bins[k], "convert", args.sample, "--out", out, "-q", "-j", str(args.threads)])
+        cmd = [bins[k], "convert", args.sample, "--out", out, "-q", "-j", str(args.threads)]
+        p = subprocess.Popen(cmd + shlex.split(args.convert_args))
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t
         if status != 0:
