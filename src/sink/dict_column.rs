@@ -9,7 +9,8 @@
 //! The chunk: a PLAIN dictionary page, then format-v1 data pages of RLE definition levels
 //! and RLE/bit-packed ids, each compressed with the column's codec; chunk statistics, a
 //! column index and an offset index, their bounds truncated as arrow-rs truncates them
-//! (at a character; a cut maximum raised); the bloom filter, where the column has one.
+//! (at a character; a cut maximum raised); size statistics (rows null and not, the values'
+//! bytes) per page and chunk; the bloom filter, where the column has one.
 //! Whatever this path does not do the same way as arrow-rs (a dictionary past its size
 //! limit, statistics other than per page, other codecs, plain string batches, an all-null
 //! chunk) is handed to arrow-rs's own writer for the column, rows buffered so far first,
@@ -28,7 +29,9 @@ use parquet::bloom_filter::Sbbf;
 use parquet::column::page::{CompressedPage, Page, PageWriteSpec, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::{ParquetError, Result};
-use parquet::file::metadata::{ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats};
+use parquet::file::metadata::{
+    ColumnChunkMetaData, ColumnIndexBuilder, LevelHistogram, OffsetIndexBuilder, PageEncodingStats,
+};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
@@ -113,10 +116,20 @@ impl ColumnEncoder {
 }
 
 fn write_arrow(w: &mut ArrowColumnWriter, field: &FieldRef, array: &ArrayRef) -> Result<()> {
-    for leaf in compute_leaves(field, array)? {
+    for leaf in compute_leaves(field, &for_arrow_rs(field, array)?)? {
         w.write(&leaf)?;
     }
     Ok(())
+}
+
+/// `array` as arrow-rs's writer should get it for `field`: a dictionary for a plain string
+/// field (the parser's batches) as the strings, since arrow-rs sizes the pages of plain
+/// strings by their bytes but those of dictionaries only by their rows.
+pub(super) fn for_arrow_rs(field: &FieldRef, array: &ArrayRef) -> Result<ArrayRef> {
+    match (field.data_type(), array.data_type()) {
+        (DataType::Utf8, DataType::Dictionary(..)) => Ok(arrow_cast::cast(array, &DataType::Utf8)?),
+        _ => Ok(array.clone()),
+    }
 }
 
 /// A dictionary-encoded string column chunk in progress (see the module docs).
@@ -159,6 +172,11 @@ impl Dictionary {
         let id = id as usize;
         let start = if id == 0 { 0 } else { self.ends[id - 1] };
         &self.bytes[start..self.ends[id]]
+    }
+
+    fn value_len(&self, id: u32) -> usize {
+        let id = id as usize;
+        self.ends[id] - if id == 0 { 0 } else { self.ends[id - 1] }
     }
 
     /// The id of `v`, added if new.
@@ -241,7 +259,11 @@ impl DictColumn {
         if !self.values.as_ref().is_some_and(|v| Arc::ptr_eq(v, dict.values())) {
             // Another values array: its ids are mapped afresh.
             let values = dict.values();
-            self.local = if values.len() <= DENSE_MAX { vec![NULL; values.len()] } else { Vec::new() };
+            // A batch's own values (the parser's) are all used: an array of them is dense.
+            self.local.clear();
+            if values.len() <= DENSE_MAX.max(dict.len()) {
+                self.local.resize(values.len(), NULL);
+            }
             self.sparse.clear();
             self.values = Some(values.clone());
         }
@@ -276,6 +298,11 @@ impl DictColumn {
         }
         if self.dict.page_bytes() > self.props.column_dictionary_page_size_limit(self.descr.path()) {
             self.hand_over()?;
+        } else if dict.values().len() <= dict.len() {
+            // Values no larger than the batch are its own (the parser's): no later batch
+            // shares them, so they are not held (nor counted) past it. Larger ones are a
+            // lookup table's answers, which every batch shares.
+            self.values = None;
         }
         Ok(())
     }
@@ -329,6 +356,12 @@ impl DictColumn {
 /// Ids needed for `n` distinct values.
 fn bit_width(n: usize) -> u8 {
     (usize::BITS - n.saturating_sub(1).leading_zeros()) as u8
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Chunks this module wrote on this thread: how the tests tell its chunks from arrow-rs's.
+    static OWN_CHUNKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Writes a [`DictColumn`]'s pages into one buffer, with the chunk's metadata and indexes.
@@ -416,6 +449,8 @@ impl ChunkWriter {
         pages.close()?;
         let data = Bytes::from(sink.into_inner()?);
         let close = index.finish(&self, c, &dict_spec, data.len() as u64)?;
+        #[cfg(test)]
+        OWN_CHUNKS.with(|n| n.set(n.get() + 1));
         Ok(Chunk::Own { data, close })
     }
 }
@@ -516,6 +551,8 @@ struct Indexes {
     uncompressed: u64,
     /// Each page's lowest and highest rank (None for a page of nulls only), for the boundary order.
     bounds: Vec<Option<(u32, u32)>>,
+    /// The bytes of the chunk's values, unencoded (one per row; size statistics).
+    value_bytes: i64,
 }
 
 impl Indexes {
@@ -529,6 +566,7 @@ impl Indexes {
             first_data_page: None,
             uncompressed: 0,
             bounds: Vec::new(),
+            value_bytes: 0,
         }
     }
 
@@ -536,6 +574,7 @@ impl Indexes {
         let mut lo = u32::MAX;
         let mut hi = 0u32;
         let mut nulls = 0u64;
+        let mut bytes = 0i64;
         for &id in rows {
             if id == NULL {
                 nulls += 1;
@@ -543,6 +582,7 @@ impl Indexes {
                 let r = w.rank[id as usize];
                 lo = lo.min(r);
                 hi = hi.max(r);
+                bytes += c.dict.value_len(id) as i64;
             }
         }
         let bounds = (nulls < rows.len() as u64).then_some((lo, hi));
@@ -559,8 +599,14 @@ impl Indexes {
         }
         self.bounds.push(bounds);
         self.nulls += nulls;
+        // Size statistics, as arrow-rs writes them: how many rows are null and not (the
+        // definition levels), and the bytes of the values.
+        let levels = LevelHistogram::from(vec![nulls as i64, rows.len() as i64 - nulls as i64]);
+        self.column.append_histograms(&None, &Some(levels));
+        self.value_bytes += bytes;
         self.offsets.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
         self.offsets.append_row_count(rows.len() as i64);
+        self.offsets.append_unencoded_byte_array_data_bytes(Some(bytes));
         self.first_data_page.get_or_insert(spec.offset);
         self.data_pages += 1;
         self.uncompressed += spec.uncompressed_size as u64;
@@ -620,6 +666,11 @@ impl Indexes {
                 self.first_data_page.ok_or_else(|| ParquetError::General("no data page".into()))? as i64
             )
             .set_statistics(stats)
+            .set_unencoded_byte_array_data_bytes(Some(self.value_bytes))
+            .set_definition_level_histogram(Some(LevelHistogram::from(vec![
+                self.nulls as i64,
+                rows as i64 - self.nulls as i64,
+            ])))
             .build()?;
         Ok(ColumnCloseResult {
             bytes_written: total,
@@ -725,6 +776,7 @@ mod tests {
 
     /// The file arrow-rs's `ArrowWriter` writes, and the one the sink writes (through this module).
     fn both(opts: ParquetOptions, input: &[RecordBatch]) -> [(Vec<Option<String>>, ParquetMetaData); 2] {
+        count_afresh();
         let dir = tempfile::tempdir().unwrap();
         let props = opts.writer_properties(&schema(), "t");
         let theirs = dir.path().join("arrow.parquet");
@@ -763,8 +815,9 @@ mod tests {
         (rows.into_iter().map(|(_, v)| v).collect(), meta)
     }
 
-    /// A chunk's minimum, maximum, nulls, and whether the bounds are exact (not truncated).
-    type ChunkStats = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>, bool, bool);
+    /// A chunk's minimum, maximum, nulls, whether the bounds are exact (not truncated), and
+    /// its size statistics: the values' unencoded bytes, and the rows per definition level.
+    type ChunkStats = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>, bool, bool, Option<i64>, Option<Vec<i64>>);
 
     /// What a reader relies on in each chunk of `owner`: statistics and the page index
     /// (each page's bounds hold its values, and the chunk's bounds are the pages' extremes).
@@ -780,6 +833,8 @@ mod tests {
                 stats.null_count_opt(),
                 stats.min_is_exact(),
                 stats.max_is_exact(),
+                col.unencoded_byte_array_data_bytes(),
+                col.definition_level_histogram().map(|h| h.values().to_vec()),
             ));
             let index = &meta.column_index().expect("a column index")[g][0];
             let offsets = &meta.offset_index().expect("an offset index")[g][0];
@@ -789,7 +844,15 @@ mod tests {
             for (p, (min, max)) in mins.zip(maxs).enumerate() {
                 let end = pages.get(p + 1).map_or(rg.num_rows() as usize, |n| n.first_row_index as usize);
                 let start = pages[p].first_row_index as usize;
-                for v in values[at + start..at + end].iter().flatten() {
+                // Size statistics per page: rows null and not, the values' bytes.
+                let page = &values[at + start..at + end];
+                let nulls = page.iter().filter(|v| v.is_none()).count() as i64;
+                let levels = index.definition_level_histogram(p).expect("page histograms");
+                assert_eq!(levels, [nulls, page.len() as i64 - nulls], "page {p}'s definition levels");
+                let bytes: usize = page.iter().flatten().map(String::len).sum();
+                let unencoded = offsets.unencoded_byte_array_data_bytes().expect("page sizes");
+                assert_eq!(unencoded[p], bytes as i64, "page {p}'s bytes");
+                for v in page.iter().flatten() {
                     let (min, max) = (min.expect("a page with values has bounds"), max.unwrap());
                     assert!(min <= v.as_bytes() && v.as_bytes() <= max, "{v} within page {p}'s bounds");
                     let limit =
@@ -804,10 +867,15 @@ mod tests {
         chunks
     }
 
-    /// Whether every chunk of `owner` is one this module wrote (arrow-rs's carry level
-    /// histograms; ours do not).
+    /// Whether every chunk of `owner` in `meta` is one this module wrote: as many as it
+    /// wrote on this thread since the last call (the sink encodes on the thread writing).
     fn ours(meta: &ParquetMetaData) -> bool {
-        meta.row_groups().iter().all(|rg| rg.column(0).definition_level_histogram().is_none())
+        OWN_CHUNKS.with(|n| n.replace(0)) == meta.num_row_groups()
+    }
+
+    /// Starts counting the chunks this module writes afresh.
+    fn count_afresh() {
+        OWN_CHUNKS.with(|n| n.set(0));
     }
 
     fn values(n: usize, f: impl Fn(usize) -> Option<String>) -> ArrayRef {
@@ -828,7 +896,7 @@ mod tests {
         let [(a, am), (b, bm)] = both(opts, &input);
         assert_eq!(a, b, "every value read back alike");
         assert_eq!(a.len(), 7 * 3_001);
-        assert!(ours(&bm) && !ours(&am), "the sink's chunks are this module's");
+        assert!(ours(&bm), "the sink's chunks are this module's");
         assert_eq!(am.num_row_groups(), bm.num_row_groups());
         assert_eq!(check_index(&am, &a), check_index(&bm, &b), "chunk statistics alike");
         // Our path wrote it: one dictionary page, RLE_DICTIONARY data pages of --page-rows rows.
@@ -993,7 +1061,8 @@ mod tests {
     fn dictionary_batches_of_a_string_column_are_written_as_strings() {
         // The parser's batches: dictionaries, for a table whose column is a string; the
         // file keeps the string type (its Arrow schema too) and reads back as arrow-rs
-        // writes the same strings.
+        // writes the same strings. Then with a plain batch after them in the same chunk
+        // (as a compaction's would be): the chunk so far is handed over, one dictionary.
         let plain = Arc::new(Schema::new(vec![
             Field::new("owner", DataType::Utf8, true),
             Field::new("n", DataType::Int64, true),
@@ -1004,32 +1073,32 @@ mod tests {
                 batches_from(b * 3_000, &v, 1, 3_000, move |r| (r % 13 != 0).then_some(((r + b) % 30) as i32))
             })
             .collect();
-        let dir = tempfile::tempdir().unwrap();
-        let opts = ParquetOptions::default();
-        let theirs = dir.path().join("arrow.parquet");
-        let props = opts.writer_properties(&plain, "t");
-        let mut w = ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), plain.clone(), Some(props)).unwrap();
-        let sink = PartitionedSink::new(
-            Arc::new(LocalStorage),
-            Location::Local(dir.path().join("lake")),
-            plain.clone(),
-            opts,
-            "t",
-        )
-        .unwrap();
-        for b in &input {
-            let owner = arrow_cast::cast(b.column(0), &DataType::Utf8).unwrap();
-            w.write(&RecordBatch::try_new(plain.clone(), vec![owner, b.column(1).clone()]).unwrap()).unwrap();
-            sink.write("p=1", b).unwrap();
+        for last_plain in [false, true] {
+            count_afresh();
+            let dir = tempfile::tempdir().unwrap();
+            let opts = ParquetOptions::default();
+            let theirs = dir.path().join("arrow.parquet");
+            let props = opts.writer_properties(&plain, "t");
+            let mut w =
+                ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), plain.clone(), Some(props)).unwrap();
+            let lake = Location::Local(dir.path().join("lake"));
+            let sink = PartitionedSink::new(Arc::new(LocalStorage), lake, plain.clone(), opts, "t").unwrap();
+            for (i, b) in input.iter().enumerate() {
+                let owner = arrow_cast::cast(b.column(0), &DataType::Utf8).unwrap();
+                let as_strings = RecordBatch::try_new(plain.clone(), vec![owner, b.column(1).clone()]).unwrap();
+                w.write(&as_strings).unwrap();
+                sink.write("p=1", if last_plain && i == input.len() - 1 { &as_strings } else { b }).unwrap();
+            }
+            w.close().unwrap();
+            let ours_file = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
+            let ((a, am), (b, bm)) = (read(&theirs), read(&ours_file));
+            assert_eq!(a, b);
+            assert_eq!(ours(&bm), !last_plain, "ours, unless a plain batch handed the chunk to arrow-rs");
+            assert_eq!(check_index(&am, &a), check_index(&bm, &b));
+            assert_eq!(dictionary_pages(&theirs), dictionary_pages(&ours_file), "one dictionary, as arrow-rs's");
+            let file = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&ours_file).unwrap()).unwrap();
+            assert_eq!(file.schema().field(0).data_type(), &DataType::Utf8, "the file's Arrow type is the table's");
         }
-        w.close().unwrap();
-        let ours_file = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
-        let ((a, am), (b, bm)) = (read(&theirs), read(&ours_file));
-        assert_eq!(a, b);
-        assert!(ours(&bm));
-        assert_eq!(check_index(&am, &a), check_index(&bm, &b));
-        let file = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&ours_file).unwrap()).unwrap();
-        assert_eq!(file.schema().field(0).data_type(), &DataType::Utf8, "the file's Arrow type is the table's");
     }
 
     #[test]

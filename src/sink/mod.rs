@@ -247,7 +247,8 @@ impl PartitionedSink {
                 at += 1;
                 continue;
             }
-            for leaf in compute_leaves(field, array).map_err(fail)? {
+            let array = dict_column::for_arrow_rs(field, array).map_err(fail)?;
+            for leaf in compute_leaves(field, &array).map_err(fail)? {
                 let ColumnEncoder::Arrow(w) = &mut group.columns[at] else {
                     unreachable!("a dictionary column is a field of its own")
                 };
