@@ -11,8 +11,8 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use arrow_array::builder::{Int32Builder, Int64Builder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{BinaryBuilder, Int32Builder, Int64Builder};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::format::{Format, trim_line_end};
@@ -630,27 +630,38 @@ pub fn parse_int(tok: &[u8]) -> Option<i64> {
 enum ColumnBuilder {
     I32(Int32Builder),
     I64(Int64Builder),
-    /// String columns are built as dictionaries ([`DictBuilder`]); their distinct values
-    /// are checked as UTF-8 once, in `finish`, rather than token by token.
-    Str(DictBuilder),
+    /// String columns whose values repeat within a batch (accounts, interfaces, actions,
+    /// ids) are built as dictionaries ([`DictBuilder`]); their distinct values are checked
+    /// as UTF-8 once, in `finish`, rather than token by token.
+    Dict(DictBuilder),
+    /// Addresses, and fields the catalog does not know: plain strings, bytes collected and
+    /// the column checked as UTF-8 once, in `finish`. (Built as dictionaries in input order,
+    /// addresses cost more than they save: their tables outgrow the cache, while the sink
+    /// sorts by them before arrow-rs's writer interns them.)
+    Text(BinaryBuilder),
 }
 
-/// The schema of the batches a [`BatchBuilder`] makes for a table of `schema`: its string
-/// columns as dictionaries (`Int32` ids over `Utf8` values), each field's name and
-/// nullability kept. The Parquet files keep `schema`'s types.
-pub fn batch_schema(schema: &Schema) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 => f
-                .as_ref()
-                .clone()
-                .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+impl ColumnBuilder {
+    fn new(column: &ColumnId, capacity: usize) -> ColumnBuilder {
+        match column.ty() {
+            FieldType::Int32 => ColumnBuilder::I32(Int32Builder::with_capacity(capacity)),
+            FieldType::Int64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
+            FieldType::String if matches!(column, ColumnId::Known(_)) && column.check() != Check::Address => {
+                ColumnBuilder::Dict(DictBuilder::with_capacity(capacity))
+            }
+            FieldType::String => ColumnBuilder::Text(BinaryBuilder::with_capacity(capacity, capacity * 12)),
+        }
+    }
+
+    /// The Arrow type of the arrays it makes.
+    fn data_type(&self) -> DataType {
+        match self {
+            ColumnBuilder::I32(_) => DataType::Int32,
+            ColumnBuilder::I64(_) => DataType::Int64,
+            ColumnBuilder::Dict(_) => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            ColumnBuilder::Text(_) => DataType::Utf8,
+        }
+    }
 }
 
 /// `-`: no value.
@@ -674,18 +685,17 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     /// Builders for `table`, whose Arrow schema is `schema`, sized for about `capacity`
-    /// rows; its batches have [`batch_schema`]`(schema)`.
+    /// rows. Its batches have `schema`'s names, with some string columns as dictionaries
+    /// (see [`ColumnBuilder`]); the Parquet files keep `schema`'s types.
     pub fn new(table: &TableColumns, schema: SchemaRef, capacity: usize) -> BatchBuilder {
-        let schema = batch_schema(&schema);
-        let columns = table
-            .columns()
+        let columns: Vec<ColumnBuilder> = table.columns().iter().map(|c| ColumnBuilder::new(c, capacity)).collect();
+        let fields: Vec<Field> = schema
+            .fields()
             .iter()
-            .map(|c| match c.ty() {
-                FieldType::Int32 => ColumnBuilder::I32(Int32Builder::with_capacity(capacity)),
-                FieldType::Int64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
-                FieldType::String => ColumnBuilder::Str(DictBuilder::with_capacity(capacity)),
-            })
+            .zip(&columns)
+            .map(|(f, b)| f.as_ref().clone().with_data_type(b.data_type()))
             .collect();
+        let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
         BatchBuilder { schema, columns, rows: 0, bytes: 0 }
     }
 
@@ -718,7 +728,15 @@ impl BatchBuilder {
             match builder {
                 ColumnBuilder::I32(b) => b.append_option(ints.next().copied().flatten().map(|v| v as i32)),
                 ColumnBuilder::I64(b) => b.append_option(ints.next().copied().flatten()),
-                ColumnBuilder::Str(b) => {
+                ColumnBuilder::Dict(b) => {
+                    let tok = &line[parser.bounds[i]..parser.bounds[i + 1] - 1];
+                    if is_dash(tok) {
+                        b.append_null();
+                    } else {
+                        b.append_value(tok);
+                    }
+                }
+                ColumnBuilder::Text(b) => {
                     let tok = &line[parser.bounds[i]..parser.bounds[i + 1] - 1];
                     if is_dash(tok) {
                         b.append_null();
@@ -732,7 +750,8 @@ impl BatchBuilder {
             match &mut self.columns[c] {
                 ColumnBuilder::I32(b) => b.append_null(),
                 ColumnBuilder::I64(b) => b.append_null(),
-                ColumnBuilder::Str(b) => b.append_null(),
+                ColumnBuilder::Dict(b) => b.append_null(),
+                ColumnBuilder::Text(b) => b.append_null(),
             }
         }
         self.rows += 1;
@@ -750,7 +769,11 @@ impl BatchBuilder {
                     ColumnBuilder::I64(b) => Arc::new(b.finish()),
                     // Lines are checked as UTF-8 before they are appended, and fields split at
                     // ASCII spaces, so the values' check cannot fail.
-                    ColumnBuilder::Str(b) => b.finish(),
+                    ColumnBuilder::Dict(b) => b.finish(),
+                    ColumnBuilder::Text(b) => {
+                        let (offsets, values, nulls) = b.finish().into_parts();
+                        Arc::new(StringArray::try_new(offsets, values, nulls).expect("fields are UTF-8"))
+                    }
                 }
             })
             .collect();
