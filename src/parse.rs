@@ -653,6 +653,18 @@ impl ColumnBuilder {
         }
     }
 
+    /// Appends a string field's value (`None`: no value) to a string column's builder.
+    #[inline]
+    fn append_text(&mut self, tok: Option<&[u8]>) {
+        match (self, tok) {
+            (ColumnBuilder::Dict(b), Some(t)) => b.append_value(t),
+            (ColumnBuilder::Dict(b), None) => b.append_null(),
+            (ColumnBuilder::Text(b), Some(t)) => b.append_value(t),
+            (ColumnBuilder::Text(b), None) => b.append_null(),
+            (ColumnBuilder::I32(_) | ColumnBuilder::I64(_), _) => unreachable!("numbers are appended as numbers"),
+        }
+    }
+
     /// The Arrow type of the arrays it makes.
     fn data_type(&self) -> DataType {
         match self {
@@ -728,21 +740,9 @@ impl BatchBuilder {
             match builder {
                 ColumnBuilder::I32(b) => b.append_option(ints.next().copied().flatten().map(|v| v as i32)),
                 ColumnBuilder::I64(b) => b.append_option(ints.next().copied().flatten()),
-                ColumnBuilder::Dict(b) => {
+                text => {
                     let tok = &line[parser.bounds[i]..parser.bounds[i + 1] - 1];
-                    if is_dash(tok) {
-                        b.append_null();
-                    } else {
-                        b.append_value(tok);
-                    }
-                }
-                ColumnBuilder::Text(b) => {
-                    let tok = &line[parser.bounds[i]..parser.bounds[i + 1] - 1];
-                    if is_dash(tok) {
-                        b.append_null();
-                    } else {
-                        b.append_value(tok);
-                    }
+                    text.append_text((!is_dash(tok)).then_some(tok));
                 }
             }
         }
@@ -750,8 +750,7 @@ impl BatchBuilder {
             match &mut self.columns[c] {
                 ColumnBuilder::I32(b) => b.append_null(),
                 ColumnBuilder::I64(b) => b.append_null(),
-                ColumnBuilder::Dict(b) => b.append_null(),
-                ColumnBuilder::Text(b) => b.append_null(),
+                text => text.append_text(None),
             }
         }
         self.rows += 1;

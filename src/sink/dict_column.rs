@@ -402,10 +402,6 @@ impl ChunkWriter {
         Ok(ChunkWriter { zstd, rank, order })
     }
 
-    fn value<'v>(&self, c: &'v DictColumn, id: u32) -> &'v [u8] {
-        c.dict.value(id)
-    }
-
     fn compress(&mut self, page: Vec<u8>) -> Result<(Bytes, usize)> {
         let uncompressed = page.len();
         match self.zstd.as_mut() {
@@ -423,7 +419,7 @@ impl ChunkWriter {
         // The dictionary page: PLAIN, a 4-byte length before each value.
         let mut plain = Vec::with_capacity(c.dict.page_bytes());
         for id in 0..c.dict.len() as u32 {
-            let v = self.value(c, id);
+            let v = c.dict.value(id);
             plain.extend_from_slice(&(v.len() as u32).to_le_bytes());
             plain.extend_from_slice(v);
         }
@@ -590,8 +586,8 @@ impl Indexes {
         match bounds {
             Some((lo, hi)) => {
                 let limit = c.props.column_index_truncate_length();
-                let (min, _) = truncate_min(w.value(c, by_rank(lo)), limit);
-                let (max, _) = truncate_max(w.value(c, by_rank(hi)), limit);
+                let (min, _) = truncate_min(c.dict.value(by_rank(lo)), limit);
+                let (max, _) = truncate_max(c.dict.value(by_rank(hi)), limit);
                 self.column.append(false, min, max, nulls as i64);
                 self.range = Some(self.range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
             }
@@ -636,8 +632,8 @@ impl Indexes {
         let (lo, hi) = self.range.expect("a chunk with values has a page with values");
         let by_rank = |r: u32| w.order[r as usize];
         let limit = c.props.statistics_truncate_length();
-        let (min, min_cut) = truncate_min(w.value(c, by_rank(lo)), limit);
-        let (max, max_cut) = truncate_max(w.value(c, by_rank(hi)), limit);
+        let (min, min_cut) = truncate_min(c.dict.value(by_rank(lo)), limit);
+        let (max, max_cut) = truncate_max(c.dict.value(by_rank(hi)), limit);
         let (min, max) = (parquet::data_type::ByteArray::from(min), parquet::data_type::ByteArray::from(max));
         let stats = match Statistics::byte_array(Some(min), Some(max), None, Some(self.nulls), false) {
             Statistics::ByteArray(s) => {
