@@ -43,22 +43,27 @@ pub(super) fn verify_cmd(a: VerifyArgs) -> Result<u8> {
         for n in &r.notes {
             errln!("flowlake: note: {n}");
         }
-        let rows = if r.rows_expected > 0 { format!(" ({} rows)", r.rows_expected) } else { String::new() };
+        let rows = if r.rows_expected > 0 { format!(" ({})", counted(r.rows_expected, "row")) } else { String::new() };
         errln!(
-            "flowlake: {} files expected{rows}; {} problems{}",
-            r.files_expected,
-            r.problems.len(),
+            "flowlake: {} expected{rows}; {}{}",
+            counted(r.files_expected, "file"),
+            counted(r.problems.len() as u64, "problem"),
             if a.repair { format!(", {} mended", r.repaired) } else { String::new() }
         );
         if let Some(run) = &r.repair_run {
             errln!(
-                "flowlake: the repair run {} rebuilt {} partitions: {} rows",
+                "flowlake: the repair run {} rebuilt {}: {}",
                 run.run_id,
-                run.partitions.len(),
-                run.rows_written
+                counted(run.partitions.len() as u64, "partition"),
+                counted(run.rows_written, "row")
             );
         }
     }
     let unmended = r.problems.len() as u64 - r.repaired;
     Ok(if unmended == 0 && (a.repair || r.problems.is_empty()) { 0 } else { 1 })
+}
+
+/// `n` and a noun, in the plural unless `n` is 1: "1 problem", "3 problems".
+fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

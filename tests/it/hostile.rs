@@ -771,7 +771,7 @@ fn a_table_keeps_its_layout_through_repairs_and_later_runs() {
     let files = parquet_files(&lake);
     fs::remove_file(&files[files.len() / 2].1).unwrap();
     let (_, err) = flowlake_code(&["verify", l, "--repair"], 0);
-    assert!(err.contains("1 problems, 1 mended"), "{err}");
+    assert!(err.contains("1 problem, 1 mended"), "{err}");
     let (rows, raw) = rows_and_raw(&lake, &sample);
     assert!(rows == raw, "after the repair every record is there exactly once");
     assert!(hourly(&lake));

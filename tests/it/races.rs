@@ -193,6 +193,49 @@ fn an_unenriched_shard_never_commits_after_an_enriched_one() {
     eprintln!("{refused} of {} unenriched shards refused", REPEATS / 2);
 }
 
+/// Two shards start on an empty table, asking for different layouts: whichever commits
+/// second is refused (a usage error if it began after the first commit, a conflict if it
+/// raced it), so the table never holds two layouts; the refused shard, run again without
+/// `--partition`, takes the table's.
+#[test]
+fn shards_asking_for_different_layouts_never_mix_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sample, _, records) = sample(dir.path());
+    let mut raced = 0;
+    for rep in 0..REPEATS / 2 {
+        let lake = dir.path().join(format!("lake-{rep}"));
+        let l = lake.to_str().unwrap();
+        let runs = [("0/2", "date"), ("1/2", "hour")];
+        let children: Vec<Child> =
+            runs.iter().map(|(shard, layout)| start(&sample, l, &["--shard", shard, "--partition", layout])).collect();
+        let outs: Vec<std::process::Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let ok: Vec<usize> = (0..2).filter(|i| outs[*i].status.code() == Some(0)).collect();
+        assert_eq!(ok.len(), 1, "exactly one layout wins: {outs:#?}");
+        let loser = 1 - ok[0];
+        let said =
+            format!("{}{}", String::from_utf8_lossy(&outs[loser].stderr), String::from_utf8_lossy(&outs[loser].stdout));
+        match outs[loser].status.code() {
+            Some(3) => {
+                assert!(said.contains("a table holds one layout"), "{said}");
+                raced += 1;
+            }
+            Some(2) => assert!(said.contains("leave out --partition"), "{said}"),
+            other => panic!("exit {other:?}: {said}"),
+        }
+        let hourly = |lake: &Path| -> std::collections::BTreeSet<bool> {
+            parquet_files(lake).iter().map(|(part, _)| part.contains("hour=")).collect()
+        };
+        let layouts = hourly(&lake);
+        assert_eq!(layouts.len(), 1, "one layout in {}: {layouts:?}", lake.display());
+        assert_eq!(layouts.contains(&true), runs[ok[0]].1 == "hour");
+        flowlake_code(&["convert", sample.to_str().unwrap(), "-o", l, "-q", "--shard", runs[loser].0], 0);
+        let rows: usize = read_table(&lake).iter().map(|(_, b)| b.num_rows()).sum();
+        assert_eq!(rows as u64, records, "every record once");
+        assert_eq!(hourly(&lake), layouts, "the rerun keeps the table's layout");
+    }
+    eprintln!("{raced} of {} second layouts lost a race rather than being refused at the start", REPEATS / 2);
+}
+
 #[cfg(feature = "s3")]
 #[test]
 fn four_runs_over_the_same_inputs_and_three_shards_on_s3() {

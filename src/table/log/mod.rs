@@ -776,7 +776,7 @@ impl Manifest {
 
     /// Why `ours` cannot commit after `theirs`, a commit that beat it (see
     /// [`commit_in_order`]): it converted one of our inputs, or removes a file we remove,
-    /// or (with `keep_enrichment`) it enriched its rows with lookup tables ours lacks, so
+    /// or it wrote its files in another partition layout than ours, or (with `keep_enrichment`) it enriched its rows with lookup tables ours lacks, so
     /// ours would add rows with those columns empty to a table that now holds them.
     pub fn conflict(&self, ours: &RunManifest, theirs: &RunManifest, keep_enrichment: bool) -> Option<String> {
         let their_inputs: HashSet<&str> =
@@ -793,6 +793,14 @@ impl Manifest {
         if let Some(f) = self.removed_by(ours).iter().find(|f| theirs_removed.contains(*f)) {
             return Some(format!("replaced {f} as well"));
         }
+        if let (Some(ours_layout), Some(theirs_layout)) = (files_layout(ours), files_layout(theirs))
+            && ours_layout != theirs_layout
+        {
+            return Some(format!(
+                "wrote its rows partitioned by {theirs_layout}, while this run wrote them by {ours_layout} \
+                 (a table holds one layout)"
+            ));
+        }
         if keep_enrichment {
             let ours_used: HashSet<&str> = ours.enrichment.iter().map(|e| e.table.as_str()).collect();
             let lacking: BTreeSet<&str> =
@@ -807,6 +815,12 @@ impl Manifest {
         }
         None
     }
+}
+
+/// The partition layout of the files a commit names (that of the first whose folder is
+/// one; `None` for a commit without files).
+fn files_layout(run: &RunManifest) -> Option<Layout> {
+    run.files.iter().find_map(|f| f.rsplit_once('/').and_then(|(d, _)| Layout::detect(d)))
 }
 
 /// Another run committed first, and something of its commit rules ours out.
