@@ -134,6 +134,9 @@ pub(super) struct Run<'a> {
     /// rows of these partitions (changed and new inputs write all their rows).
     pub rebuild: Option<&'a Rebuild>,
     pub enricher: Option<&'a Enricher>,
+    /// Batches are sorted before the enricher adds its columns (every sort column is one
+    /// of the inputs'), and written as they are.
+    presort: bool,
     /// Per job: records read from its input, and the partitions they went to.
     job_partitions: Mutex<Vec<(u64, BTreeSet<Bucket>)>>,
     /// Damaged gzip members of streamed inputs that earlier attempts found, by job.
@@ -177,6 +180,7 @@ fn execute(setup: &Setup<'_>, damage: &HashMap<usize, Vec<BadMember>>, pool: &ra
         opts.parquet.clone(),
         setup.file_prefix,
     )?;
+    let presort = setup.enricher.is_some() && sink.sorts_within(schema.fields().len());
     let run = Run {
         opts,
         scanned: setup.scanned,
@@ -195,6 +199,7 @@ fn execute(setup: &Setup<'_>, damage: &HashMap<usize, Vec<BadMember>>, pool: &ra
         prefetch: (!setup.fetches.is_empty()).then(|| Prefetcher::new(setup.fetches, opts.s3_concurrency * 2)),
         rebuild: setup.rebuild,
         enricher: setup.enricher,
+        presort,
         job_partitions: Mutex::new(vec![(0, BTreeSet::new()); setup.scanned.jobs.len()]),
         known_damage: damage,
         new_damage: Mutex::new(HashMap::new()),
@@ -236,7 +241,7 @@ impl<'a> Run<'a> {
             self.fail(e);
         }
         self.handoff.producer_done();
-        if let Err(e) = self.handoff.encode_queued(&self.stop, &|p, b| self.sink.write(p, b)) {
+        if let Err(e) = self.handoff.encode_queued(&self.stop, &|p, b| self.encode(p, b)) {
             self.fail(e);
         }
         self.tally.lock().expect("tally lock").add(std::mem::take(&mut w.tally));
@@ -266,12 +271,24 @@ impl<'a> Run<'a> {
     }
 
     /// Hands a full batch of a partition to be encoded (see [`Handoff::submit`]).
+    /// An enriched run sorts a batch before it adds the enrichment columns (when it can:
+    /// see `presort`), so that those are never gathered and the sort column's equal values
+    /// are neighbours, looked up once.
     pub(super) fn submit(&self, partition: String, batch: RecordBatch) -> Result<()> {
         let batch = match self.enricher {
+            Some(e) if self.presort => e.apply(&self.sink.sort(&batch)?),
             Some(e) => e.apply(&batch),
             None => batch,
         };
-        self.handoff.submit(partition, batch, &|p, b| self.sink.write(p, b))
+        self.handoff.submit(partition, batch, &|p, b| self.encode(p, b))
+    }
+
+    /// Writes a batch [`submit`](Self::submit) handed over.
+    fn encode(&self, partition: &str, batch: &RecordBatch) -> Result<()> {
+        match self.presort {
+            true => self.sink.write_sorted(partition, batch),
+            false => self.sink.write(partition, batch),
+        }
     }
 
     /// The folder of a partition, e.g. `date=2023-08-01`.

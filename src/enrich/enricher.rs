@@ -1,7 +1,10 @@
 //! The enrichment columns of a batch: each lookup field's values looked up in the tables
 //! it needs, once per distinct value where the batch's column is a dictionary (as the
-//! parser builds them) and once per row otherwise; then each column gathered from the
-//! answers. Only the inventory's address lookup, which depends on the row's VPC, runs per row.
+//! parser builds them) and once per run of equal neighbours otherwise (a run sorts its
+//! batches before it enriches them, so each address of the sort column is one run); then
+//! each column's ids gathered from the answers, shared by the columns of one lookup that
+//! always have a value. Only the inventory's address lookup, which depends on the row's
+//! VPC, runs per row (where the row before has another value or VPC).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -131,8 +134,20 @@ impl Enricher {
         let vpcs = self.vpcs(batch);
         let answers: Vec<Answers> = self.fields.iter().map(|f| self.look_up(f, batch, vpcs.as_deref())).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+        // Ids one lookup's columns share, by field and table.
+        let mut shared: HashMap<(usize, EnrichTable), Int32Array> = HashMap::new();
         for &(e, f) in &self.columns {
-            arrays.push(self.column(ENRICHED[e].attr, &answers[f].found, &answers[f].geo));
+            let attr = ENRICHED[e].attr;
+            let (found, geo) = (&answers[f].found, &answers[f].geo);
+            let column = match self.values.get(&attr) {
+                Some(values) if values.complete && attr.table() != EnrichTable::Geoip => {
+                    let keys = shared.entry((f, attr.table())).or_insert_with(|| self.keys(attr, found, geo, values));
+                    dictionary(keys.clone(), values)
+                }
+                Some(values) => dictionary(self.keys(attr, found, geo, values), values),
+                None => self.asn(found.len(), geo),
+            };
+            arrays.push(column);
         }
         // The batch's own columns keep their types (the parser's are dictionaries).
         let own = batch.schema();
@@ -160,20 +175,35 @@ impl Enricher {
     /// What each row's value of field `f` finds.
     fn look_up(&self, f: &Field, batch: &RecordBatch, vpcs: Option<&[Option<u32>]>) -> Answers {
         let t = &*self.tables;
-        let (ids, values) = value_ids(batch.column(f.position));
+        let column = Distinct::of(batch.column(f.position));
+        let ids = &column.ids;
         if f.name == "interface-id" {
             let inv = t.interfaces.as_ref().expect("needed only with an inventory");
-            let by_value: Vec<Option<u32>> = each_value(values, |v| inv.index_by_id(v));
+            let by_value: Vec<Option<u32>> = column.each(|v| inv.index_by_id(v));
             let found = ids.iter().map(|id| Found { aws: None, interface: id.and_then(|v| by_value[v as usize]) });
             return Answers { found: found.collect(), geo: Vec::new() };
         }
-        let addrs: Vec<Option<IpAddr>> = each_value(values, crate::ip::parse_field);
+        let addrs: Vec<Option<IpAddr>> = column.each(crate::ip::parse_field);
         let aws = t.aws.as_ref().filter(|_| f.needs[0]);
         let by_value: Vec<Option<u32>> = match aws {
             Some(x) => addrs.iter().map(|a| a.and_then(|a| x.lookup_index(a))).collect(),
             None => Vec::new(),
         };
         let inv = t.interfaces.as_ref().filter(|_| f.needs[1]);
+        // The inventory's answer depends on the row's VPC too: a row with the value and the
+        // VPC of the row before it (a sorted column's runs) takes that row's answer.
+        let mut last: Option<(u32, Option<u32>, Option<u32>)> = None;
+        let mut interface = |v: u32, a: IpAddr, vpc: Option<u32>| -> Option<u32> {
+            let x = inv?;
+            match last {
+                Some((lv, lvpc, answer)) if lv == v && lvpc == vpc => answer,
+                _ => {
+                    let answer = x.index_by_address(a, vpc);
+                    last = Some((v, vpc, answer));
+                    answer
+                }
+            }
+        };
         let found = ids
             .iter()
             .enumerate()
@@ -181,7 +211,7 @@ impl Enricher {
                 None => Found::default(),
                 Some((v, a)) => Found {
                     aws: aws.and_then(|_| by_value[v as usize]),
-                    interface: inv.and_then(|x| x.index_by_address(a, vpcs.and_then(|vs| vs[r]))),
+                    interface: interface(v, a, vpcs.and_then(|vs| vs[r])),
                 },
             })
             .collect();
@@ -199,18 +229,19 @@ impl Enricher {
         Answers { found, geo }
     }
 
-    /// One enrichment column from what its field's rows found: ids into the attribute's
-    /// distinct values (no string is copied per row).
-    fn column(&self, attr: EnrichAttr, found: &[Found], geo: &[Vec<Option<u32>>]) -> ArrayRef {
-        let t = &*self.tables;
-        if attr == EnrichAttr::Asn {
-            let mut b = Int64Builder::with_capacity(found.len());
-            for r in 0..found.len() {
-                b.append_option(geo.iter().zip(&t.geo).find_map(|(g, db)| g[r].and_then(|i| db.entry(i).asn)));
-            }
-            return Arc::new(b.finish());
+    /// The `asn` column from what each row's field found in the MaxMind DBs: the first
+    /// database's with an ASN.
+    fn asn(&self, rows: usize, geo: &[Vec<Option<u32>>]) -> ArrayRef {
+        let mut b = Int64Builder::with_capacity(rows);
+        for r in 0..rows {
+            b.append_option(geo.iter().zip(&self.tables.geo).find_map(|(g, db)| g[r].and_then(|i| db.entry(i).asn)));
         }
-        let values = &self.values[&attr];
+        Arc::new(b.finish())
+    }
+
+    /// The ids of one string column of `attr` from what its field's rows found: each row's
+    /// answer, where it has a value (no string is copied per row).
+    fn keys(&self, attr: EnrichAttr, found: &[Found], geo: &[Vec<Option<u32>>], values: &Values) -> Int32Array {
         let key = |r: usize, x: &Found| -> Option<u32> {
             match attr.table() {
                 EnrichTable::AwsIpRanges => x.aws,
@@ -222,39 +253,68 @@ impl Enricher {
                     .find_map(|(d, g)| g[r].map(|i| values.offsets[d] + i).filter(|&k| values.has(k))),
             }
         };
-        let keys: Int32Array =
-            found.iter().enumerate().map(|(r, x)| key(r, x).filter(|&k| values.has(k)).map(|k| k as i32)).collect();
-        Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values.array.clone()).expect("keys index the values"))
+        if values.complete {
+            return found.iter().enumerate().map(|(r, x)| key(r, x).map(|k| k as i32)).collect();
+        }
+        found.iter().enumerate().map(|(r, x)| key(r, x).filter(|&k| values.has(k)).map(|k| k as i32)).collect()
     }
 }
 
-/// A string column's values and, per row, the index of its value among them (`None`:
-/// null): a dictionary's values and keys, or a plain column's rows themselves.
-fn value_ids(a: &ArrayRef) -> (Vec<Option<u32>>, &StringArray) {
-    match a.as_dictionary_opt::<Int32Type>() {
-        Some(d) => {
+/// A string column of ids into an attribute's values.
+fn dictionary(keys: Int32Array, values: &Values) -> ArrayRef {
+    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values.array.clone()).expect("keys index the values"))
+}
+
+/// A string column's distinct values, as far as they are cheap to find, and per row the
+/// index of its value among them (`None`: null): a dictionary's values and keys; for a
+/// plain column, its runs of equal neighbours (so each value of a sorted column is one).
+struct Distinct<'a> {
+    ids: Vec<Option<u32>>,
+    values: &'a StringArray,
+    /// For a plain column: the row holding each distinct value.
+    rows: Option<Vec<u32>>,
+}
+
+impl<'a> Distinct<'a> {
+    fn of(a: &'a ArrayRef) -> Distinct<'a> {
+        if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
             let values = d.values().as_string::<i32>();
             let ids = d.keys().iter().map(|k| k.filter(|&k| values.is_valid(k as usize)).map(|k| k as u32));
-            (ids.collect(), values)
+            return Distinct { ids: ids.collect(), values, rows: None };
         }
-        None => {
-            let values = a.as_string::<i32>();
-            ((0..a.len()).map(|r| values.is_valid(r).then_some(r as u32)).collect(), values)
+        let values = a.as_string::<i32>();
+        let (mut ids, mut rows) = (Vec::with_capacity(a.len()), Vec::new());
+        let mut last: Option<&str> = None;
+        for r in 0..a.len() {
+            if values.is_null(r) {
+                ids.push(None);
+                continue;
+            }
+            let v = values.value(r);
+            if last != Some(v) {
+                rows.push(r as u32);
+                last = Some(v);
+            }
+            ids.push(Some(rows.len() as u32 - 1));
+        }
+        Distinct { ids, values, rows: Some(rows) }
+    }
+
+    /// `f` of each distinct value (`None` for a null).
+    fn each<T>(&self, f: impl Fn(&str) -> Option<T>) -> Vec<Option<T>> {
+        let one = |v: usize| self.values.is_valid(v).then(|| f(self.values.value(v))).flatten();
+        match &self.rows {
+            Some(rows) => rows.iter().map(|&r| one(r as usize)).collect(),
+            None => (0..self.values.len()).map(one).collect(),
         }
     }
 }
 
-/// `f` of each value of `values` (`None` for a null).
-fn each_value<T>(values: &StringArray, f: impl Fn(&str) -> Option<T>) -> Vec<Option<T>> {
-    (0..values.len()).map(|v| values.is_valid(v).then(|| f(values.value(v))).flatten()).collect()
-}
-
-/// `f` of each row's value of a string column, computed once per distinct value when it
-/// is a dictionary.
+/// `f` of each row's value of a string column, computed once per distinct value.
 fn per_row<T: Copy>(a: &ArrayRef, f: impl Fn(&str) -> Option<T>) -> Vec<Option<T>> {
-    let (ids, values) = value_ids(a);
-    let by_value = each_value(values, f);
-    ids.iter().map(|id| id.and_then(|v| by_value[v as usize])).collect()
+    let column = Distinct::of(a);
+    let by_value = column.each(f);
+    column.ids.iter().map(|id| id.and_then(|v| by_value[v as usize])).collect()
 }
 
 /// One string attribute's distinct values: every answer's value in answer order (for a
@@ -263,12 +323,14 @@ struct Values {
     array: ArrayRef,
     /// Where each MaxMind DB's answers start.
     offsets: Vec<u32>,
+    /// Every answer has a value: its columns' ids are the answers themselves.
+    complete: bool,
 }
 
 impl Values {
     fn new(values: Vec<Option<&str>>, offsets: Vec<u32>) -> Values {
         let array: StringArray = values.into_iter().map(|v| v.filter(|s| !s.is_empty())).collect();
-        Values { array: Arc::new(array), offsets }
+        Values { complete: array.null_count() == 0, array: Arc::new(array), offsets }
     }
 
     /// True when answer `k` has a value.
@@ -419,6 +481,62 @@ mod tests {
         // An empty description is no value.
         assert_eq!(strings(&out, "src_description")[0], None);
         assert_eq!(out.schema(), e.schema());
+    }
+
+    /// Runs of one address (as a sorted column has them) with another VPC midway, the
+    /// same rows as dictionaries, and the rows in another order: every row gets the same.
+    #[test]
+    fn runs_dictionaries_and_row_order_give_each_row_the_same() {
+        let input = table(&["interface-id", "srcaddr", "dstaddr", "vpc-id"]);
+        let e = Enricher::new(Arc::new(tables()), &input).unwrap();
+        let rows: Vec<[Option<&str>; 4]> = vec![
+            [Some("eni-a"), Some("10.0.0.5"), Some("52.216.1.1"), Some("vpc-a")],
+            [Some("eni-a"), Some("10.0.0.5"), Some("52.216.1.1"), Some("vpc-a")],
+            [Some("eni-b"), Some("10.0.0.5"), Some("52.216.1.1"), Some("vpc-b")],
+            [Some("eni-a"), Some("10.0.0.5"), None, Some("vpc-a")],
+            [None, None, Some("52.1.1.1"), None],
+            [Some("eni-b"), Some("10.0.0.5"), Some("52.1.1.1"), None],
+            [Some("eni-a"), Some("52.216.1.1"), Some("10.0.0.5"), Some("vpc-a")],
+        ];
+        let columns = [
+            "src_owner",
+            "src_account_id",
+            "src_description",
+            "dst_aws_service",
+            "dst_aws_region",
+            "eni_owner",
+            "eni_security_groups",
+            "dst_owner",
+        ];
+        let answers = |b: &RecordBatch| -> Vec<Vec<Option<String>>> {
+            let out = e.apply(b);
+            let cols: Vec<Vec<Option<String>>> = columns.iter().map(|c| strings(&out, c)).collect();
+            (0..b.num_rows()).map(|r| cols.iter().map(|c| c[r].clone()).collect()).collect()
+        };
+        let plain = batch(&input, &rows);
+        let want = answers(&plain);
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(want[1][..2], [s("i-a"), s("111122223333")]);
+        assert_eq!(want[2][..2], [s("nat-0b"), s("444455556666")]);
+        assert_eq!(want[3][..3], [s("i-a"), s("111122223333"), None]);
+        assert_eq!(want[2][2], s("Interface for NAT Gateway nat-0b"));
+        assert_eq!(want[6][7], s("i-a"));
+        let dicts: Vec<ArrayRef> = plain
+            .columns()
+            .iter()
+            .map(|c| arrow_cast::cast(c, &crate::schema::enriched_string_type()).unwrap())
+            .collect();
+        let fields: Vec<arrow_schema::Field> = dicts
+            .iter()
+            .zip(input.columns())
+            .map(|(d, c)| arrow_schema::Field::new(c.column_name(), d.data_type().clone(), true))
+            .collect();
+        let dict = RecordBatch::try_new(Arc::new(Schema::new(fields)), dicts).unwrap();
+        assert_eq!(answers(&dict), want);
+        let order = [6usize, 2, 0, 5, 3, 1, 4];
+        let shuffled: Vec<[Option<&str>; 4]> = order.iter().map(|&r| rows[r]).collect();
+        let got = answers(&batch(&input, &shuffled));
+        assert_eq!(got, order.iter().map(|&r| want[r].clone()).collect::<Vec<_>>());
     }
 
     #[test]

@@ -270,11 +270,20 @@ impl DictColumn {
         let strings = dict.values().as_string::<i32>();
         self.rows.reserve(dict.len());
         let keys = dict.keys();
+        // The last row's key and id: a sorted batch's columns come in runs of one key.
+        let mut last: Option<(i32, u32)> = None;
         for (r, &k) in keys.values().iter().enumerate() {
             if keys.is_null(r) || strings.is_null(k as usize) {
                 self.rows.push(NULL);
                 continue;
             }
+            if let Some((lk, id)) = last
+                && lk == k
+            {
+                self.rows.push(id);
+                continue;
+            }
+            let key = k;
             let k = k as usize;
             let mut id = match self.local.get(k) {
                 Some(&id) => id,
@@ -294,6 +303,7 @@ impl DictColumn {
                     }
                 }
             }
+            last = Some((key, id));
             self.rows.push(id);
         }
         if self.dict.page_bytes() > self.props.column_dictionary_page_size_limit(self.descr.path()) {
