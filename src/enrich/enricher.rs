@@ -1,10 +1,10 @@
 //! The enrichment columns of a batch: each lookup field's values looked up in the tables
-//! it needs, once per distinct value where the batch's column is a dictionary (as the
-//! parser builds them) and once per run of equal neighbours otherwise (a run sorts its
-//! batches before it enriches them, so each address of the sort column is one run); then
-//! each column's ids gathered from the answers, shared by the columns of one lookup that
-//! always have a value. Only the inventory's address lookup, which depends on the row's
-//! VPC, runs per row (where the row before has another value or VPC).
+//! it needs, once per distinct value: a dictionary's values (as the parser builds them),
+//! or a plain column's distinct values found by hashing (a run sorts its batches before it
+//! enriches them, so the sort column's equal values are neighbours, found without
+//! hashing). Then each column's ids are gathered from the answers, shared by the columns
+//! of one lookup that always have a value. Only the inventory's address lookup, which
+//! depends on the row's VPC, runs per row (where the row before has another value or VPC).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, Str
 use arrow_schema::{Schema, SchemaRef};
 
 use super::Tables;
+use crate::hash::{Ids, hash};
 use crate::schema::{ColumnId, ENRICHED, EnrichAttr, EnrichTable, TableColumns};
 
 /// What one row's lookup field found in each table.
@@ -265,9 +266,10 @@ fn dictionary(keys: Int32Array, values: &Values) -> ArrayRef {
     Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values.array.clone()).expect("keys index the values"))
 }
 
-/// A string column's distinct values, as far as they are cheap to find, and per row the
-/// index of its value among them (`None`: null): a dictionary's values and keys; for a
-/// plain column, its runs of equal neighbours (so each value of a sorted column is one).
+/// A string column's distinct values and, per row, the index of its value among them
+/// (`None`: null): a dictionary's values and keys, or a plain column's distinct values
+/// found by hashing (a row equal to the one before it takes its id unhashed: a sorted
+/// column's runs).
 struct Distinct<'a> {
     ids: Vec<Option<u32>>,
     values: &'a StringArray,
@@ -283,19 +285,29 @@ impl<'a> Distinct<'a> {
             return Distinct { ids: ids.collect(), values, rows: None };
         }
         let values = a.as_string::<i32>();
-        let (mut ids, mut rows) = (Vec::with_capacity(a.len()), Vec::new());
-        let mut last: Option<&str> = None;
+        let (mut ids, mut rows) = (Vec::with_capacity(a.len()), Vec::<u32>::new());
+        let mut table = Ids::default();
+        let mut last: Option<(&str, u32)> = None;
         for r in 0..a.len() {
             if values.is_null(r) {
                 ids.push(None);
                 continue;
             }
             let v = values.value(r);
-            if last != Some(v) {
-                rows.push(r as u32);
-                last = Some(v);
-            }
-            ids.push(Some(rows.len() as u32 - 1));
+            let id = match last {
+                Some((lv, id)) if lv == v => id,
+                _ => {
+                    let seen = &rows;
+                    let (id, new) =
+                        table.find_or_add(hash(v.as_bytes()), |id| values.value(seen[id as usize] as usize) == v);
+                    if new {
+                        rows.push(r as u32);
+                    }
+                    id
+                }
+            };
+            last = Some((v, id));
+            ids.push(Some(id));
         }
         Distinct { ids, values, rows: Some(rows) }
     }

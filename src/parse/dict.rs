@@ -6,8 +6,8 @@
 //! Addresses are not built this way (see `ColumnBuilder`): measured on the benchmark's
 //! sample, their tables outgrow the cache and the conversion took 18% longer.
 //!
-//! One hash per field and, on a hit, one comparison of its bytes; the table is open
-//! addressing over the ids, its buffers kept from batch to batch.
+//! One hash per field and, on a hit, one comparison of its bytes ([`crate::hash::Ids`]:
+//! open addressing over the ids, its buffers kept from batch to batch).
 
 use std::sync::Arc;
 
@@ -15,28 +15,7 @@ use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, Int32Array, StringArray};
 use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer, ScalarBuffer};
 
-/// An empty slot of the table.
-const EMPTY: u32 = 0;
-
-/// The multiplier of FxHash (rustc's hash): words are mixed by a rotate, a xor and a
-/// multiply, and the table takes the top bits, which the multiply mixes best.
-const K: u64 = 0x517c_c1b7_2722_0a95;
-
-/// The hash of a field's bytes (its length included, so a value and its zero padding differ).
-fn hash(tok: &[u8]) -> u64 {
-    let mut h = (tok.len() as u64).wrapping_mul(K);
-    let mut words = tok.chunks_exact(8);
-    for w in &mut words {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))).wrapping_mul(K);
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
-    }
-    h
-}
+use crate::hash::{Ids, hash};
 
 /// Builds one string column of a batch as Arrow dictionary ids over its distinct values.
 pub(super) struct DictBuilder {
@@ -47,13 +26,8 @@ pub(super) struct DictBuilder {
     /// The distinct values, end to end, and where each starts (Arrow offsets).
     bytes: Vec<u8>,
     offsets: Vec<i32>,
-    /// Per id: its value's hash.
-    hashes: Vec<u64>,
-    /// Open addressing: `EMPTY`, or an id plus one. Its length is a power of two, at
-    /// least twice the number of ids.
-    slots: Vec<u32>,
-    /// 64 minus the bits of a slot's index.
-    shift: u32,
+    /// The distinct values' ids by hash.
+    ids: Ids,
 }
 
 impl DictBuilder {
@@ -64,44 +38,20 @@ impl DictBuilder {
             nulls: 0,
             bytes: Vec::new(),
             offsets: vec![0],
-            hashes: Vec::new(),
-            slots: vec![EMPTY; 256],
-            shift: 64 - 8,
+            ids: Ids::default(),
         }
-    }
-
-    fn value(&self, id: usize) -> &[u8] {
-        &self.bytes[self.offsets[id] as usize..self.offsets[id + 1] as usize]
     }
 
     /// Appends a row holding `tok`.
     #[inline]
     pub(super) fn append_value(&mut self, tok: &[u8]) {
-        if 2 * (self.hashes.len() + 1) > self.slots.len() {
-            self.grow();
+        let (bytes, offsets) = (&self.bytes, &self.offsets);
+        let value = |id: u32| &bytes[offsets[id as usize] as usize..offsets[id as usize + 1] as usize];
+        let (id, new) = self.ids.find_or_add(hash(tok), |id| value(id) == tok);
+        if new {
+            self.bytes.extend_from_slice(tok);
+            self.offsets.push(self.bytes.len() as i32);
         }
-        let h = hash(tok);
-        let mask = self.slots.len() - 1;
-        let mut at = (h >> self.shift) as usize;
-        let id = loop {
-            match self.slots[at] {
-                EMPTY => {
-                    let id = self.hashes.len();
-                    self.hashes.push(h);
-                    self.bytes.extend_from_slice(tok);
-                    self.offsets.push(self.bytes.len() as i32);
-                    self.slots[at] = id as u32 + 1;
-                    break id;
-                }
-                s => {
-                    let id = (s - 1) as usize;
-                    if self.hashes[id] == h && self.value(id) == tok {
-                        break id;
-                    }
-                }
-            }
-            at = (at + 1) & mask;
-        };
         self.keys.push(id as i32);
         self.valid.append(true);
     }
@@ -111,22 +61,6 @@ impl DictBuilder {
         self.keys.push(0);
         self.valid.append(false);
         self.nulls += 1;
-    }
-
-    /// Twice the slots, every id placed again by its hash.
-    fn grow(&mut self) {
-        let len = self.slots.len() * 2;
-        self.shift -= 1;
-        self.slots.clear();
-        self.slots.resize(len, EMPTY);
-        let mask = len - 1;
-        for (id, &h) in self.hashes.iter().enumerate() {
-            let mut at = (h >> self.shift) as usize;
-            while self.slots[at] != EMPTY {
-                at = (at + 1) & mask;
-            }
-            self.slots[at] = id as u32 + 1;
-        }
     }
 
     /// The rows so far as a dictionary array (the builder starts again empty, its table
@@ -141,8 +75,7 @@ impl DictBuilder {
         let values = StringArray::try_new(offsets, std::mem::take(&mut self.bytes).into(), None)
             .expect("lines are checked as UTF-8 before their fields are appended");
         self.nulls = 0;
-        self.hashes.clear();
-        self.slots.fill(EMPTY);
+        self.ids.clear();
         Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("keys index the values"))
     }
 }
