@@ -4,7 +4,7 @@
 # - Builds in a target folder outside the clone by default, so repeated runs
 #   reuse compiled dependencies (set CARGO_TARGET_DIR to choose another).
 # - Makes a Python virtual environment with the independent tools the tests
-#   use (tests/py/requirements.txt: sqlglot, pyspark, moto, duckdb, pyarrow,
+#   use (tests/py/requirements.txt: sqlglot, pyspark, moto, duckdb, pyarrow, polars,
 #   mmdb-writer, maxminddb), once. Spark needs a Java runtime; it is installed
 #   with apt if missing. A real country database (scripts/geo-db.sh), once.
 # - Starts two S3 protocol servers (moto) on free loopback ports, one open and

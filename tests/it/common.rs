@@ -35,6 +35,43 @@ pub fn flowlake_code(args: &[&str], code: i32) -> (String, String) {
     (stdout, stderr)
 }
 
+/// The Python with the test tools (`scripts/test.sh` sets `FLOWLAKE_PYTHON` to its
+/// virtual environment's).
+pub fn python() -> String {
+    std::env::var("FLOWLAKE_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// The path of a script of the test tools (`tests/py/NAME`).
+pub fn py_script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name).display().to_string()
+}
+
+/// Runs the test tools' Python with `args` (a script and its arguments, or `-c CODE …`),
+/// asserting success; its stdout.
+pub fn py(args: &[&str]) -> String {
+    let out = Command::new(python()).args(args).env("SPARK_LOCAL_IP", "127.0.0.1").output().expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python {args:?} failed (run the suite with scripts/test.sh, which installs tests/py/requirements.txt):\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Every row of a table over `cols` as DuckDB, pyarrow and polars read it
+/// (`tests/py/read_table.py`: values joined by spaces, null as `-`, sorted), asserting
+/// that the three agree.
+pub fn independent_rows(lake: &Path, cols: &[&str]) -> Vec<String> {
+    let out = py(&[&py_script("read_table.py"), lake.to_str().unwrap(), &cols.join(",")]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = |reader: &str| -> Vec<String> { serde_json::from_value(v[reader].clone()).unwrap() };
+    let duck = rows("duckdb");
+    assert_eq!(duck, rows("pyarrow"), "DuckDB and pyarrow read the table alike");
+    assert_eq!(duck, rows("polars"), "DuckDB and polars read the table alike");
+    duck
+}
+
 /// Every Parquet file under a table root (skipping `_` and `.` entries), with its partition folder.
 pub fn parquet_files(root: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();

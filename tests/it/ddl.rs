@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use flowlake::convert::{ConvertOptions, NoProgress, convert};
 use flowlake::ddl::{self, DdlOptions, QueryTarget};
@@ -18,24 +17,6 @@ use flowlake::table::{RawSpec, TableInfo};
 use serde_json::Value;
 
 use crate::common::*;
-
-/// The Python with the test tools (set by scripts/test.sh).
-fn python() -> String {
-    std::env::var("FLOWLAKE_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn py(script: &str, args: &[&str]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
-    let out =
-        Command::new(python()).arg(&path).args(args).env("SPARK_LOCAL_IP", "127.0.0.1").output().expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{script} failed (run the suite with scripts/test.sh, which installs tests/py/requirements.txt):\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 fn opts(location: &str) -> DdlOptions {
     DdlOptions {
@@ -186,10 +167,10 @@ fn sqlglot_parses_all_ddl_and_queries() {
         assert_eq!(athena.len(), 7);
         let mut args = vec!["athena"];
         args.extend(athena.iter().map(String::as_str));
-        py("sql_check.py", &args);
+        py(&[&[py_script("sql_check.py").as_str()], &args[..]].concat());
         let mut args = vec!["spark"];
         args.extend(spark.iter().map(String::as_str));
-        py("sql_check.py", &args);
+        py(&[&[py_script("sql_check.py").as_str()], &args[..]].concat());
         // Glue's TableInput has the Parquet SerDe and the partition keys of the layout.
         let glue: Value = serde_json::from_str(&fs::read_to_string(ddl.join("glue-table.json")).unwrap()).unwrap();
         let keys: Vec<&str> = glue["TableInput"]["PartitionKeys"]
@@ -225,7 +206,7 @@ fn sqlglot_parses_all_ddl_and_queries() {
                 args.push(format!("select:{}", e.unwrap().path().display()));
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            py("sql_check.py", &refs);
+            py(&[&[py_script("sql_check.py").as_str()], &refs[..]].concat());
         }
     }
 }
@@ -260,9 +241,22 @@ fn spark_runs_the_ddl_and_agrees_with_the_converter() {
     assert_eq!(raw_rows, report.rows_written);
 
     let ddl = lake.join("_flowlake/ddl");
+    // Every value of every row of AWS's columns, as Spark reads the Parquet files and the raw text.
+    let aws: Vec<String> = report
+        .columns
+        .iter()
+        .filter(|c| flowlake::schema::CATALOG.iter().any(|f| f.column == c.as_str()))
+        .map(|c| format!("`{c}`"))
+        .collect();
+    let aws = aws.join(", ");
+    let except = |a: &str, b: &str| {
+        format!("SELECT count(*) FROM (SELECT {aws} FROM vpc.{a} EXCEPT ALL SELECT {aws} FROM vpc.{b}) AS d")
+    };
     let spec = serde_json::json!({
         "ddl": [ddl.join("spark.sql"), raw_sql],
         "queries": {
+            "parquet_not_raw": except("flow_logs", "flow_logs_raw"),
+            "raw_not_parquet": except("flow_logs_raw", "flow_logs"),
             "count": "SELECT count(*) FROM vpc.flow_logs",
             "per_day": "SELECT `date`, count(*) FROM vpc.flow_logs GROUP BY `date` ORDER BY `date`",
             "cidr": format!("@{}", ddl.join("queries/spark/traffic-inside-cidr.sql").display()),
@@ -278,11 +272,16 @@ fn spark_runs_the_ddl_and_agrees_with_the_converter() {
     fs::write(&spec_path, spec.to_string()).unwrap();
     let work = dir.path().join("spark");
     fs::create_dir_all(&work).unwrap();
-    let out = py("spark_check.py", &[work.to_str().unwrap(), spec_path.to_str().unwrap()]);
+    let out = py(&[&py_script("spark_check.py"), work.to_str().unwrap(), spec_path.to_str().unwrap()]);
     let res: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
 
     let n = report.rows_written;
     assert_eq!(res["count"][0][0], n);
+    assert_eq!(
+        (&res["parquet_not_raw"][0][0], &res["raw_not_parquet"][0][0]),
+        (&serde_json::json!(0), &serde_json::json!(0)),
+        "{res}"
+    );
     // Spark reads the enrichment columns the DDL declares, as many values as the files hold.
     let nulls = nulls(&read_table(&lake));
     let filled = |c: &str| n - nulls.get(c).copied().unwrap_or(0);

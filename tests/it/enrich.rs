@@ -10,25 +10,6 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-fn python() -> String {
-    std::env::var("FLOWLAKE_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// Runs a Python script of the test tools (`tests/py/…` or inline with `-c`), asserting success.
-fn py(args: &[&str]) -> String {
-    let out = Command::new(python()).args(args).output().expect("run python");
-    assert!(
-        out.status.success(),
-        "python {args:?} failed (run the suite with scripts/test.sh, which installs tests/py/requirements.txt):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn script(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name).display().to_string()
-}
-
 /// `ip-ranges.json` as AWS publishes it: every block under `AMAZON`, some again (or a
 /// more specific block) under a service.
 fn ip_ranges() -> Value {
@@ -155,16 +136,6 @@ const COLUMNS: &[&str] = &[
     "eni_owner",
     "eni_security_groups",
 ];
-
-/// Every row of the table as DuckDB and pyarrow read it, over `cols`.
-fn independent_rows(lake: &Path, cols: &[&str]) -> Vec<String> {
-    let out = py(&[&script("read_table.py"), lake.to_str().unwrap(), &cols.join(",")]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let duck: Vec<String> = serde_json::from_value(v["duckdb"].clone()).unwrap();
-    let arrow: Vec<String> = serde_json::from_value(v["pyarrow"].clone()).unwrap();
-    assert_eq!(duck, arrow, "DuckDB and pyarrow read the table alike");
-    duck
-}
 
 fn sha256(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");

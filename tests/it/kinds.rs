@@ -98,17 +98,6 @@ fn firehose_object(records: &[String], newline: bool) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// The Python with the independent tools (scripts/test.sh makes it).
-fn python() -> String {
-    std::env::var("FLOWLAKE_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn run_python(args: &[&str]) -> String {
-    let out = std::process::Command::new(python()).args(args).output().expect("run python");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// AWS's Parquet schema: each field's column and physical type.
 fn aws_types() -> String {
     let m: serde_json::Map<String, serde_json::Value> =
@@ -154,8 +143,7 @@ fn parquet_deliveries_written_by_pyarrow_convert_to_the_rows_of_the_same_text() 
     let dir = tempfile::tempdir().unwrap();
     let (text, files) = sample(dir.path(), 3000);
     let pq = dir.path().join("parquet");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/aws_parquet.py");
-    let written = run_python(&[script, text.to_str().unwrap(), pq.to_str().unwrap(), &aws_types()]);
+    let written = py(&[&py_script("aws_parquet.py"), text.to_str().unwrap(), pq.to_str().unwrap(), &aws_types()]);
     assert_eq!(written.trim(), "3000");
     let (lake_text, lake_pq) = (dir.path().join("a"), dir.path().join("b"));
     run(&opts(&text, &lake_text));
@@ -416,13 +404,8 @@ fn one_folder_of_every_kind_converts_to_the_union_of_their_records() {
     let (got, cols) = rows(&lake_mixed);
     assert_eq!((&got, &cols), (&rows(&lake_text).0, &rows(&lake_text).1));
     // Independent readers see the same rows.
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/read_table.py");
-    let read: serde_json::Value =
-        serde_json::from_str(&run_python(&[script, lake_mixed.to_str().unwrap(), &cols.join(",")])).unwrap();
-    for reader in ["duckdb", "pyarrow"] {
-        let theirs: Vec<String> = serde_json::from_value(read[reader].clone()).unwrap();
-        assert_eq!(theirs, got, "{reader} reads the mixed table");
-    }
+    let cols_ref: Vec<&str> = cols.iter().map(String::as_str).collect();
+    assert_eq!(independent_rows(&lake_mixed, &cols_ref), got, "DuckDB, pyarrow and polars read the mixed table");
     // The DDL describes every column.
     let (ddl, _) = flowlake_code(&["ddl", lake_mixed.to_str().unwrap()], 0);
     for c in &cols {

@@ -1,8 +1,8 @@
-"""Reads a converted table with DuckDB and with pyarrow, independently of flowlake.
+"""Reads a converted table with DuckDB, pyarrow and polars, independently of flowlake.
 
     read_table.py TABLE_DIR COL,COL,...
 
-Prints JSON {"duckdb": [...], "pyarrow": [...]}: every row of the table's Parquet files
+Prints JSON {"duckdb": [...], "pyarrow": [...], "polars": [...]}: every row of the table's Parquet files
 (folders and files starting with `_` or `.` skipped, as engines skip them) over the
 columns, values joined by spaces, null as `-`, sorted.
 """
@@ -10,6 +10,7 @@ import json
 import sys
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -36,7 +37,14 @@ def main() -> None:
     )
     t = data.to_table(columns=cols)
     got_pyarrow = list(zip(*[t.column(c).to_pylist() for c in cols])) if t.num_rows else []
-    print(json.dumps({"duckdb": render(got_duckdb), "pyarrow": render(got_pyarrow)}))
+    # polars, file by file (a column a file lacks is null in its rows, as above).
+    got_polars = []
+    for f in data.files:
+        df = pl.read_parquet(f)
+        n = df.height
+        columns = [df.get_column(c).to_list() if c in df.columns else [None] * n for c in cols]
+        got_polars.extend(zip(*columns))
+    print(json.dumps({"duckdb": render(got_duckdb), "pyarrow": render(got_pyarrow), "polars": render(got_polars)}))
 
 
 if __name__ == "__main__":
