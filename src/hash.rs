@@ -1,6 +1,6 @@
 //! Distinct byte strings of a batch, found by hashing each once: the parser's
-//! dictionaries ([`crate::parse`]) and the enricher's distinct addresses
-//! ([`crate::enrich`]). The strings stay where their owner keeps them; [`Ids`] holds
+//! dictionaries ([`crate::parse`]), the enricher's distinct addresses
+//! ([`crate::enrich`]) and the dictionaries of the column chunks we write ([`crate::sink`]). The strings stay where their owner keeps them; [`Ids`] holds
 //! only their hashes and an open-addressing table of their ids, kept from batch to batch.
 
 /// The multiplier of FxHash (rustc's hash): words are mixed by a rotate, a xor and a
@@ -81,6 +81,11 @@ impl Ids {
             }
             at = (at + 1) & mask;
         }
+    }
+
+    /// Bytes the table holds.
+    pub fn memory_size(&self) -> usize {
+        self.hashes.capacity() * 8 + self.slots.capacity() * 4
     }
 
     /// Forgets every string (the table keeps its size).

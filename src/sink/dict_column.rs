@@ -1,10 +1,12 @@
-//! Column chunks we write ourselves (issue #18): a string column whose batches are Arrow
-//! dictionaries, as the enrichment columns are ([`crate::enrich`]: keys into one shared
-//! array of a lookup table's answers). arrow-rs's writer hashes every row's string into its
-//! dictionary again, compares it for the statistics and hashes it for the bloom filter;
-//! here each row costs one array lookup (its value's id in this chunk's dictionary: each
-//! value of a batch's values array is mapped once), and dictionary page, statistics,
-//! column index and bloom filter are computed over the chunk's distinct values.
+//! Column chunks we write ourselves (issue #18): string columns, whose batches are Arrow
+//! dictionaries (the parser's, and the enrichment's: keys into one shared array of a
+//! lookup table's answers) or plain strings (the addresses). arrow-rs's writer hashes every
+//! row's string into its dictionary, compares it for the statistics and hashes it for the
+//! bloom filter; here a dictionary's row costs one array lookup (its value's id in this
+//! chunk's dictionary: each value of a batch's values array is mapped once), a plain row one
+//! hash into the chunk's dictionary (none when it equals the row before), and dictionary
+//! page, statistics, column index and bloom filter are computed over the chunk's distinct
+//! values.
 //!
 //! The chunk: a PLAIN dictionary page, then format-v1 data pages of RLE definition levels
 //! and RLE/bit-packed ids, each compressed with the column's codec; chunk statistics, a
@@ -12,7 +14,7 @@
 //! (at a character; a cut maximum raised); size statistics (rows null and not, the values'
 //! bytes) per page and chunk; the bloom filter, where the column has one.
 //! Whatever this path does not do the same way as arrow-rs (a dictionary past its size
-//! limit, statistics other than per page, other codecs, plain string batches, an all-null
+//! limit, statistics other than per page, other codecs, other string types, an all-null
 //! chunk) is handed to arrow-rs's own writer for the column, rows buffered so far first,
 //! so the file is what it would have written.
 
@@ -36,6 +38,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
+
+use crate::hash::{Ids, hash};
 
 /// A row without a value.
 const NULL: u32 = u32::MAX;
@@ -160,7 +164,14 @@ struct Dictionary {
     bytes: Vec<u8>,
     /// Where each value ends in `bytes`.
     ends: Vec<usize>,
-    ids: std::collections::HashMap<Box<[u8]>, u32>,
+    ids: Ids,
+}
+
+/// Value `id` of a dictionary's `bytes` and `ends`.
+fn value_at<'a>(bytes: &'a [u8], ends: &[usize], id: u32) -> &'a [u8] {
+    let id = id as usize;
+    let start = if id == 0 { 0 } else { ends[id - 1] };
+    &bytes[start..ends[id]]
 }
 
 impl Dictionary {
@@ -169,9 +180,7 @@ impl Dictionary {
     }
 
     fn value(&self, id: u32) -> &[u8] {
-        let id = id as usize;
-        let start = if id == 0 { 0 } else { self.ends[id - 1] };
-        &self.bytes[start..self.ends[id]]
+        value_at(&self.bytes, &self.ends, id)
     }
 
     fn value_len(&self, id: u32) -> usize {
@@ -180,14 +189,14 @@ impl Dictionary {
     }
 
     /// The id of `v`, added if new.
+    #[inline]
     fn id(&mut self, v: &[u8]) -> u32 {
-        if let Some(&id) = self.ids.get(v) {
-            return id;
+        let (bytes, ends) = (&self.bytes, &self.ends);
+        let (id, new) = self.ids.find_or_add(hash(v), |id| value_at(bytes, ends, id) == v);
+        if new {
+            self.bytes.extend_from_slice(v);
+            self.ends.push(self.bytes.len());
         }
-        let id = self.ends.len() as u32;
-        self.bytes.extend_from_slice(v);
-        self.ends.push(self.bytes.len());
-        self.ids.insert(v.into(), id);
         id
     }
 
@@ -197,8 +206,7 @@ impl Dictionary {
     }
 
     fn memory_size(&self) -> usize {
-        // Each value is held twice (in `bytes` and as a key of `ids`), with an end and an id.
-        2 * self.bytes.len() + self.ends.len() * 40
+        self.bytes.capacity() + self.ends.capacity() * 8 + self.ids.memory_size()
     }
 
     fn to_array(&self) -> StringArray {
@@ -211,9 +219,8 @@ impl Dictionary {
 
 impl DictColumn {
     /// Whether a column is one this path writes as arrow-rs would: a flat nullable string
-    /// column (in the file: its batches may be dictionaries, which this path takes; plain
-    /// string batches it hands over) with the writer's defaults for how it is encoded and
-    /// indexed.
+    /// column (in the file: its batches may be dictionaries or plain strings) with the
+    /// writer's defaults for how it is encoded and indexed.
     fn fits(field: &FieldRef, descr: &ColumnDescPtr, props: &WriterProperties) -> bool {
         let col = descr.path();
         let string = match field.data_type() {
@@ -247,15 +254,56 @@ impl DictColumn {
         }
     }
 
-    /// Adds the column's rows of a batch.
+    /// Adds the column's rows of a batch: ids of a dictionary's values, or a plain string
+    /// column's values (each row's hashed into the chunk's dictionary, as arrow-rs's writer
+    /// would; a row equal to the one before takes its id unhashed: the sort column's runs).
     pub(super) fn write(&mut self, array: &ArrayRef) -> Result<()> {
-        let dict = match array.as_dictionary_opt::<Int32Type>() {
-            Some(d) if !self.handed_over => d,
-            _ => {
-                self.hand_over()?;
-                return write_arrow(&mut self.arrow, &self.field, array);
+        if !self.handed_over {
+            if let Some(dict) = array.as_dictionary_opt::<Int32Type>() {
+                self.write_ids(dict);
+                return self.check_size(dict.values().len() <= dict.len());
             }
-        };
+            if let Some(strings) = array.as_string_opt::<i32>() {
+                self.write_strings(strings);
+                return self.check_size(false);
+            }
+        }
+        self.hand_over()?;
+        write_arrow(&mut self.arrow, &self.field, array)
+    }
+
+    /// After a batch: the chunk is handed over if its dictionary outgrew its page; else,
+    /// with `own_values` (the batch's values were its own, as the parser's are: no later
+    /// batch shares them), they are not held (nor counted) past it. Larger values arrays
+    /// are a lookup table's answers, which every batch shares.
+    fn check_size(&mut self, own_values: bool) -> Result<()> {
+        if self.dict.page_bytes() > self.props.column_dictionary_page_size_limit(self.descr.path()) {
+            self.hand_over()?;
+        } else if own_values {
+            self.values = None;
+        }
+        Ok(())
+    }
+
+    fn write_strings(&mut self, strings: &StringArray) {
+        self.rows.reserve(strings.len());
+        let mut last: Option<(&[u8], u32)> = None;
+        for r in 0..strings.len() {
+            if strings.is_null(r) {
+                self.rows.push(NULL);
+                continue;
+            }
+            let v = strings.value(r).as_bytes();
+            let id = match last {
+                Some((lv, id)) if lv == v => id,
+                _ => self.dict.id(v),
+            };
+            last = Some((v, id));
+            self.rows.push(id);
+        }
+    }
+
+    fn write_ids(&mut self, dict: &DictionaryArray<Int32Type>) {
         if !self.values.as_ref().is_some_and(|v| Arc::ptr_eq(v, dict.values())) {
             // Another values array: its ids are mapped afresh.
             let values = dict.values();
@@ -306,15 +354,6 @@ impl DictColumn {
             last = Some((key, id));
             self.rows.push(id);
         }
-        if self.dict.page_bytes() > self.props.column_dictionary_page_size_limit(self.descr.path()) {
-            self.hand_over()?;
-        } else if dict.values().len() <= dict.len() {
-            // Values no larger than the batch are its own (the parser's): no later batch
-            // shares them, so they are not held (nor counted) past it. Larger ones are a
-            // lookup table's answers, which every batch shares.
-            self.values = None;
-        }
-        Ok(())
     }
 
     /// Gives the rows so far to arrow-rs's writer, which takes the rest of the chunk.
@@ -782,23 +821,29 @@ mod tests {
 
     /// The file arrow-rs's `ArrowWriter` writes, and the one the sink writes (through this module).
     fn both(opts: ParquetOptions, input: &[RecordBatch]) -> [(Vec<Option<String>>, ParquetMetaData); 2] {
-        count_afresh();
         let dir = tempfile::tempdir().unwrap();
-        let props = opts.writer_properties(&schema(), "t");
-        let theirs = dir.path().join("arrow.parquet");
-        let mut w = ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), schema(), Some(props)).unwrap();
+        let [theirs, ours] = both_files(dir.path(), opts, input);
+        [read(&theirs), read(&ours)]
+    }
+
+    /// The files of [`both`], in `dir`: arrow-rs's and the sink's.
+    fn both_files(dir: &std::path::Path, opts: ParquetOptions, input: &[RecordBatch]) -> [std::path::PathBuf; 2] {
+        count_afresh();
+        let schema = input[0].schema();
+        let props = opts.writer_properties(&schema, "t");
+        let theirs = dir.join("arrow.parquet");
+        let mut w = ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), schema.clone(), Some(props)).unwrap();
         for b in input {
             w.write(b).unwrap();
         }
         w.close().unwrap();
         let sink =
-            PartitionedSink::new(Arc::new(LocalStorage), Location::Local(dir.path().join("lake")), schema(), opts, "t")
-                .unwrap();
+            PartitionedSink::new(Arc::new(LocalStorage), Location::Local(dir.join("lake")), schema, opts, "t").unwrap();
         for b in input {
             sink.write("p=1", b).unwrap();
         }
         let ours = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
-        [read(&theirs), read(&ours)]
+        [theirs, ours]
     }
 
     /// Every `owner` value in row order (by `n`), and the metadata with the page index.
@@ -1068,7 +1113,7 @@ mod tests {
         // The parser's batches: dictionaries, for a table whose column is a string; the
         // file keeps the string type (its Arrow schema too) and reads back as arrow-rs
         // writes the same strings. Then with a plain batch after them in the same chunk
-        // (as a compaction's would be): the chunk so far is handed over, one dictionary.
+        // (as a compaction's would be): its values join the chunk's one dictionary.
         let plain = Arc::new(Schema::new(vec![
             Field::new("owner", DataType::Utf8, true),
             Field::new("n", DataType::Int64, true),
@@ -1099,12 +1144,69 @@ mod tests {
             let ours_file = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
             let ((a, am), (b, bm)) = (read(&theirs), read(&ours_file));
             assert_eq!(a, b);
-            assert_eq!(ours(&bm), !last_plain, "ours, unless a plain batch handed the chunk to arrow-rs");
+            assert!(ours(&bm), "ours, a plain batch among the dictionaries too");
             assert_eq!(check_index(&am, &a), check_index(&bm, &b));
             assert_eq!(dictionary_pages(&theirs), dictionary_pages(&ours_file), "one dictionary, as arrow-rs's");
             let file = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&ours_file).unwrap()).unwrap();
             assert_eq!(file.schema().field(0).data_type(), &DataType::Utf8, "the file's Arrow type is the table's");
         }
+    }
+
+    /// Batches of plain strings, as the parser builds the addresses: the same values,
+    /// statistics, page index, dictionary and bloom filter as arrow-rs writes, with the
+    /// rows in runs (a sorted batch) or in no order; IPv4 and IPv6, nulls, empty strings,
+    /// non-ASCII text; and a chunk whose dictionary outgrows its page, handed to arrow-rs.
+    #[test]
+    fn plain_string_batches_are_written_as_arrow_rs_writes_them() {
+        let plain = Arc::new(Schema::new(vec![
+            Field::new("owner", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let address = |i: usize| -> Option<String> {
+            match i % 23 {
+                0 => None,
+                1 => Some(String::new()),
+                2 => Some("Zürich – ☃".into()),
+                3..=9 => Some(format!("2600:1f18:4a2:7e00::{:x}", i % 97)),
+                _ => Some(format!("10.{}.{}.{}", i % 3, i % 251, i % 13)),
+            }
+        };
+        let batch = |first: usize, rows: usize, sorted: bool| {
+            let mut v: Vec<Option<String>> = (first..first + rows).map(|i| address((i * 7919) % 5003)).collect();
+            if sorted {
+                v.sort_by(|a, b| (a.is_none(), a).cmp(&(b.is_none(), b)));
+            }
+            let n = Int64Array::from_iter_values((first..first + rows).map(|i| i as i64));
+            RecordBatch::try_new(plain.clone(), vec![Arc::new(StringArray::from(v)), Arc::new(n)]).unwrap()
+        };
+        let input: Vec<RecordBatch> = (0..8).map(|b| batch(b * 2_500, 2_500, b % 2 == 0)).collect();
+        let opts = ParquetOptions {
+            bloom_filter: vec!["owner".into()],
+            row_group_size: 8_000,
+            page_rows: 1_000,
+            ..ParquetOptions::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let [theirs, ours_file] = both_files(dir.path(), opts, &input);
+        let ((a, am), (b, bm)) = (read(&theirs), read(&ours_file));
+        assert_eq!(a, b, "every value read back alike");
+        assert_eq!(a.len(), 20_000);
+        assert!(ours(&bm), "written by this module");
+        assert_eq!(check_index(&am, &a), check_index(&bm, &b), "statistics alike");
+        assert_eq!(dictionary_pages(&theirs), dictionary_pages(&ours_file), "the same dictionaries");
+        assert!(bloom_filters(&theirs) == bloom_filters(&ours_file), "bloom filters differ");
+        // Distinct values past the dictionary page's limit: arrow-rs's, with every value.
+        let big: Vec<RecordBatch> = (0..3)
+            .map(|b| {
+                let v: StringArray = (0..20_000).map(|i| Some(format!("a long enough value {b} {i:08}"))).collect();
+                let n = Int64Array::from_iter_values((0..20_000).map(|i| (b * 20_000 + i) as i64));
+                RecordBatch::try_new(plain.clone(), vec![Arc::new(v), Arc::new(n)]).unwrap()
+            })
+            .collect();
+        let [(a, am), (b, bm)] = both(ParquetOptions::default(), &big);
+        assert_eq!(a, b);
+        assert_eq!(check_index(&am, &a), check_index(&bm, &b));
+        assert!(!ours(&bm), "handed to arrow-rs");
     }
 
     #[test]
