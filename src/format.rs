@@ -29,9 +29,6 @@ pub enum HeaderProblem {
     /// A header field would be a column named like a partition column (`date`, `hour`, …),
     /// which lives in the folder names: the table would have that column twice.
     PartitionColumn(String),
-    /// A header field would be a column named like an enrichment column (`src_owner`, …):
-    /// an enriched table would have that column twice, with two meanings.
-    EnrichmentColumn(String),
 }
 
 impl fmt::Display for HeaderProblem {
@@ -50,12 +47,6 @@ impl fmt::Display for HeaderProblem {
             HeaderProblem::PartitionColumn(n) => write!(
                 f,
                 "the header's field `{n}` would be a column named like the partition column `{}`, which lives in the folder names",
-                schema::sanitize_column(n)
-            ),
-            HeaderProblem::EnrichmentColumn(n) => write!(
-                f,
-                "the header's field `{n}` would be a column named like the enrichment column `{}` (--enrich), \
-                 which flowlake keeps for the lookup tables' answers",
                 schema::sanitize_column(n)
             ),
         }
@@ -151,9 +142,6 @@ impl Format {
             }
             if is_partition_column(&column) {
                 return Err(HeaderProblem::PartitionColumn(tok.to_string()));
-            }
-            if schema::ENRICHED.iter().any(|e| e.column == column) {
-                return Err(HeaderProblem::EnrichmentColumn(tok.to_string()));
             }
             fields.push(id);
         }
@@ -252,11 +240,6 @@ mod tests {
             let line = format!("version srcaddr {name}");
             let e = Format::from_header(line.as_bytes()).unwrap_err();
             assert_eq!(e, HeaderProblem::PartitionColumn(name.into()), "{name}");
-        }
-        for name in ["src-owner", "dst_country", "eni-vpc-id"] {
-            let line = format!("version srcaddr {name}");
-            let e = Format::from_header(line.as_bytes()).unwrap_err();
-            assert_eq!(e, HeaderProblem::EnrichmentColumn(name.into()), "{name}");
         }
         assert_eq!(
             HeaderProblem::PartitionColumn("date".into()).to_string(),

@@ -7,10 +7,20 @@
 /// multiply, and the table takes the top bits, which the multiply mixes best.
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
-/// The hash of a string's bytes (its length included, so a value and its zero padding differ).
+/// A random start for the hashes of this process's tables, so that values chosen to fall
+/// into one slot (an attacker's IPv6 source addresses, which reach the writer's
+/// dictionaries) cannot be computed ahead; nothing written depends on it.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().build_hasher().finish())
+}
+
+/// The hash of a string's bytes from `seed` (its length included, so a value and its zero
+/// padding differ).
 #[inline]
-pub fn hash(tok: &[u8]) -> u64 {
-    let mut h = (tok.len() as u64).wrapping_mul(K);
+fn hash_from(seed: u64, tok: &[u8]) -> u64 {
+    let mut h = seed ^ (tok.len() as u64).wrapping_mul(K);
     let mut words = tok.chunks_exact(8);
     for w in &mut words {
         h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))).wrapping_mul(K);
@@ -24,11 +34,77 @@ pub fn hash(tok: &[u8]) -> u64 {
     h
 }
 
+/// FxHash as a [`std::hash::Hasher`], for maps looked up per row whose keys come from a
+/// table the operator gave (an inventory's VPCs and addresses): std's SipHash guards
+/// against keys chosen to collide, which only inserted keys could be, and costs several
+/// times more per lookup. The result is rotated so that the low bits, which a hash map
+/// indexes by, depend on every input bit.
+#[derive(Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.mix(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.mix(u64::from(v));
+    }
+
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.mix(u64::from(v));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.mix(u64::from(v));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.mix(v);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.mix(v as u64);
+    }
+}
+
+/// A `HashMap` hashed with [`FxHasher`].
+pub type FxHashMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 /// An empty slot of the table.
 const EMPTY: u32 = 0;
 
 /// Ids of distinct strings, numbered from 0 in the order they were first seen.
 pub struct Ids {
+    /// This process's [`seed`].
+    seed: u64,
     /// Per id: its string's hash.
     hashes: Vec<u64>,
     /// Open addressing: `EMPTY`, or an id plus one. Its length is a power of two, at
@@ -40,22 +116,18 @@ pub struct Ids {
 
 impl Default for Ids {
     fn default() -> Ids {
-        Ids { hashes: Vec::new(), slots: vec![EMPTY; 256], shift: 64 - 8 }
+        Ids { seed: seed(), hashes: Vec::new(), slots: vec![EMPTY; 256], shift: 64 - 8 }
     }
 }
 
 impl Ids {
-    /// Distinct strings so far.
-    pub fn len(&self) -> usize {
-        self.hashes.len()
+    /// The hash of a string, for [`find_or_add`](Ids::find_or_add).
+    #[inline]
+    pub fn hash(&self, tok: &[u8]) -> u64 {
+        hash_from(self.seed, tok)
     }
 
-    /// True before the first string.
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-
-    /// The id of the string hashing to `h` (by [`hash`]) for which `same(id)` holds, and
+    /// The id of the string hashing to `h` (by [`Ids::hash`]) for which `same(id)` holds, and
     /// `false`; else the next id, now the string's, and `true` (the caller keeps the string).
     #[inline]
     pub fn find_or_add(&mut self, h: u64, same: impl Fn(u32) -> bool) -> (u32, bool) {
@@ -125,7 +197,7 @@ mod tests {
         let mut kept: Vec<&str> = Vec::new();
         let mut got = Vec::new();
         for s in &strings {
-            let (id, new) = ids.find_or_add(hash(s.as_bytes()), |id| kept[id as usize] == s);
+            let (id, new) = ids.find_or_add(ids.hash(s.as_bytes()), |id| kept[id as usize] == s);
             if new {
                 assert_eq!(id as usize, kept.len());
                 kept.push(s);
@@ -143,8 +215,26 @@ mod tests {
         assert_eq!(ids.find_or_add(7, |id| id == 0), (0, false));
         assert_eq!(ids.find_or_add(7, |_| false), (1, true));
         ids.clear();
-        assert!(ids.is_empty());
         assert_eq!(ids.find_or_add(7, |_| true), (0, true));
-        assert_ne!(hash(b"a"), hash(b"a\0"));
+        assert_ne!(ids.hash(b"a"), ids.hash(b"a\0"));
+        assert_eq!(ids.hash(b"10.0.0.1"), Ids::default().hash(b"10.0.0.1"), "one seed per process");
+    }
+
+    /// A map of (VPC, address) keys, as the inventory's, finds each key and no other.
+    #[test]
+    fn fx_hash_maps_find_every_key() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let mut m: FxHashMap<(u32, IpAddr), u32> = FxHashMap::default();
+        for i in 0..20_000u32 {
+            let v4 = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+            let v6 = IpAddr::V6(Ipv6Addr::from(0xfd12_0000_0000_0000_0000_0000_0000_0000u128 + u128::from(i)));
+            m.insert((i % 7, v4), i);
+            m.insert((i % 7, v6), i + 1_000_000);
+        }
+        assert_eq!(m.len(), 40_000);
+        for i in (0..20_000u32).step_by(97) {
+            assert_eq!(m.get(&(i % 7, IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))), Some(&i));
+            assert_eq!(m.get(&((i + 1) % 7, IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))), None);
+        }
     }
 }

@@ -43,7 +43,7 @@ pub mod error;
 pub mod format;
 pub mod generate;
 pub mod gzip;
-pub mod hash;
+mod hash;
 pub mod input;
 pub mod ip;
 pub mod parse;

@@ -390,7 +390,9 @@ pub fn convert(opts: &ConvertOptions, progress: &dyn Progress) -> Result<RunRepo
     let inputs = std::mem::take(&mut planned.inputs);
     let fetches = if inputs.iter().any(|(s, _)| s.is_remote()) { inputs.clone() } else { Vec::new() };
     let reading = Reading { format: opts.format.as_ref(), kind: opts.input_kind };
-    let scanned = scan::scan_inputs(inputs, reading, &planned.as_recorded, opts.layout(), &pool, opts.s3_concurrency)?;
+    let reserved = tables.reserved_columns();
+    let scanned =
+        scan::scan_inputs(inputs, reading, &reserved, &planned.as_recorded, opts.layout(), &pool, opts.s3_concurrency)?;
     let enricher = Enricher::new(tables.clone(), &scanned.table);
     progress.start(scanned.jobs.len() as u64, scanned.jobs.iter().map(|j| j.input.meta.size).sum());
     let setup = run::Setup {

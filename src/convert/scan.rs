@@ -139,6 +139,7 @@ pub struct Reading<'a> {
 pub(super) fn scan_inputs(
     inputs: Vec<Input>,
     reading: Reading<'_>,
+    reserved: &[&str],
     recorded: &HashMap<String, AsRecorded>,
     layout: Layout,
     pool: &rayon::ThreadPool,
@@ -156,7 +157,7 @@ pub(super) fn scan_inputs(
         pool.install(scan)
     };
     let origins = assign_origins(&mut jobs, layout);
-    refuse_colliding_columns(&mut jobs);
+    refuse_colliding_columns(&mut jobs, reserved);
     let (formats, table) = formats_and_table(&jobs);
     let plans = formats.iter().map(|(f, _)| (f.clone(), Arc::new(ColumnPlan::new(f, &table)))).collect();
     Ok(Scanned { jobs, origins, formats, table, plans })
@@ -355,12 +356,23 @@ fn assign_origins(jobs: &mut [Job], layout: Layout) -> Vec<Origin> {
 /// Files whose header names a field that becomes the same column as a different field of
 /// an earlier file (`x-y` here, `x_y` there) are refused: a Parquet file cannot hold both,
 /// and readers could not tell them apart. The first file (in path order) keeps the column.
-fn refuse_colliding_columns(jobs: &mut [Job]) {
+/// So are files with a field that becomes one of the `reserved` columns, which the run's
+/// enrichment adds.
+fn refuse_colliding_columns(jobs: &mut [Job], reserved: &[&str]) {
     let mut first: HashMap<String, (crate::schema::ColumnId, String)> = HashMap::new();
     for j in jobs.iter_mut() {
         let Some(f) = j.prep.format() else { continue };
         let mut clash = None;
         for id in f.fields() {
+            if reserved.contains(&id.column_name().as_str()) {
+                clash = Some(format!(
+                    "bad header line: the header's field `{}` would be the column `{}`, which --enrich adds to \
+                     the table; convert this input without --enrich",
+                    id.header_name(),
+                    id.column_name()
+                ));
+                break;
+            }
             match first.get(&id.column_name()) {
                 Some((other, file)) if other != id => {
                     clash = Some(format!(
@@ -465,7 +477,7 @@ pub fn inspect(
 ) -> Result<SchemaReport> {
     let found = discover_all(inputs, globs, storage, &InputFilter::default())?;
     let mut jobs = scan_all(found.files, reading, &HashMap::new());
-    refuse_colliding_columns(&mut jobs);
+    refuse_colliding_columns(&mut jobs, &[]);
     let (formats, table) = formats_and_table(&jobs);
     let mut report = SchemaReport {
         files: jobs.len() as u64,

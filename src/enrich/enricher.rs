@@ -18,7 +18,7 @@ use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, Str
 use arrow_schema::{Schema, SchemaRef};
 
 use super::Tables;
-use crate::hash::{Ids, hash};
+use crate::hash::Ids;
 use crate::schema::{ColumnId, ENRICHED, EnrichAttr, EnrichTable, TableColumns};
 
 /// What one row's lookup field found in each table.
@@ -299,7 +299,7 @@ impl<'a> Distinct<'a> {
                 _ => {
                     let seen = &rows;
                     let (id, new) =
-                        table.find_or_add(hash(v.as_bytes()), |id| values.value(seen[id as usize] as usize) == v);
+                        table.find_or_add(table.hash(v.as_bytes()), |id| values.value(seen[id as usize] as usize) == v);
                     if new {
                         rows.push(r as u32);
                     }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::prefixes::PrefixMap;
 use crate::error::{Error, Result};
+use crate::hash::FxHashMap;
 use crate::ip::Cidr;
 
 /// What the inventory says of one interface.
@@ -46,8 +47,8 @@ pub struct Interfaces {
     all: Vec<Interface>,
     by_id: HashMap<String, u32>,
     /// (VPC, address) → interface, for private addresses.
-    by_vpc_address: HashMap<(u32, IpAddr), u32>,
-    vpcs: HashMap<String, u32>,
+    by_vpc_address: FxHashMap<(u32, IpAddr), u32>,
+    vpcs: FxHashMap<String, u32>,
     /// Address → the one interface that holds it across every VPC (public addresses,
     /// and private ones no other interface holds), and delegated prefixes.
     unique: PrefixMap<Option<u32>>,

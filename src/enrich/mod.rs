@@ -172,6 +172,12 @@ impl Tables {
         }
     }
 
+    /// The names of every enrichment column these tables can add (whatever fields a table
+    /// has): no input field may take one.
+    pub fn reserved_columns(&self) -> Vec<&'static str> {
+        ENRICHED.iter().filter(|e| self.has(e.attr.table())).map(|e| e.column).collect()
+    }
+
     /// The enrichment columns a table with `table`'s columns gets from these tables: those
     /// of each table given, for the fields the table has.
     pub fn columns_for(&self, table: &TableColumns) -> Vec<ColumnId> {

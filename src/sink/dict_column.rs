@@ -39,7 +39,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
-use crate::hash::{Ids, hash};
+use crate::hash::Ids;
 
 /// A row without a value.
 const NULL: u32 = u32::MAX;
@@ -192,7 +192,7 @@ impl Dictionary {
     #[inline]
     fn id(&mut self, v: &[u8]) -> u32 {
         let (bytes, ends) = (&self.bytes, &self.ends);
-        let (id, new) = self.ids.find_or_add(hash(v), |id| value_at(bytes, ends, id) == v);
+        let (id, new) = self.ids.find_or_add(self.ids.hash(v), |id| value_at(bytes, ends, id) == v);
         if new {
             self.bytes.extend_from_slice(v);
             self.ends.push(self.bytes.len());

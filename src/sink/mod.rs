@@ -149,18 +149,18 @@ impl PartitionedSink {
     /// Whether every sort column is among the sink's first `columns` columns: then a batch
     /// of only those can be put in order ([`sort`](Self::sort)) before columns are added to
     /// it, so the added ones are never gathered.
-    pub fn sorts_within(&self, columns: usize) -> bool {
+    pub(crate) fn sorts_within(&self, columns: usize) -> bool {
         self.sort_columns.iter().all(|&c| c < columns)
     }
 
     /// `batch` (of the sink's first columns, every sort column among them) in the order
     /// [`write`](Self::write) writes rows in.
-    pub fn sort(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    pub(crate) fn sort(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         Ok(order::sorted(batch, &self.sort_columns)?.unwrap_or_else(|| batch.clone()))
     }
 
     /// Appends a batch already in the sink's order ([`sort`](Self::sort)) to a partition.
-    pub fn write_sorted(&self, partition: &str, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write_sorted(&self, partition: &str, batch: &RecordBatch) -> Result<()> {
         let file_slot = self.files.slot(partition);
         let lane = self.budget.lane(self.opts.clusters);
         let mut busy = Vec::new();

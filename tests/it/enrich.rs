@@ -217,6 +217,45 @@ fn a_conversion_adds_who_is_behind_each_address() {
     assert_eq!(&commit["enrichment"], &report["enrichment"]);
 }
 
+/// An input field that would be an enrichment column (`src-owner`, a field this build
+/// does not know): a run that enriches refuses its file (its line rejected, the report
+/// naming the field and what to do); a run that does not keeps it as a column of its own.
+#[test]
+fn an_input_field_named_like_an_enrichment_column_is_refused_only_when_enriching() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inv, input) = (interfaces(dir.path()), records(dir.path()));
+    let odd = format!(
+        "{HEADER} src-owner\n5 111122223333 eni-0a1 10.0.0.6 52.216.8.9 443 49152 6 10 840 1690848000 1690848060 \
+         ACCEPT OK vpc-a 10.0.0.6 52.216.8.9 someone\n"
+    );
+    fs::write(input.join("odd.log"), odd).unwrap();
+    let convert = |lake: &str, extra: &[&str]| -> Value {
+        let args = [&["convert", input.to_str().unwrap(), "-o", lake, "--json"][..], extra].concat();
+        serde_json::from_str(&flowlake_code(&args, 0).0).unwrap()
+    };
+    let enrich = format!("interfaces={}", inv.display());
+    let enriched = dir.path().join("enriched");
+    let r = convert(enriched.to_str().unwrap(), &["--enrich", &enrich]);
+    assert_eq!(
+        (r["rows_in"].as_u64(), r["rows_written"].as_u64(), r["rows_rejected"].as_u64()),
+        (Some(10), Some(9), Some(1))
+    );
+    let unusable = r["files_unusable"].as_array().unwrap();
+    assert_eq!(unusable.len(), 1, "{r}");
+    assert!(unusable[0]["file"].as_str().unwrap().ends_with("odd.log"));
+    assert_eq!(
+        unusable[0]["reason"],
+        "bad header line: the header's field `src-owner` would be the column `src_owner`, which --enrich adds to \
+         the table; convert this input without --enrich"
+    );
+    assert_eq!(independent_rows(&enriched, &["srcaddr", "src_owner"]).len(), 9);
+    let plain = dir.path().join("plain");
+    let r = convert(plain.to_str().unwrap(), &[]);
+    assert_eq!((r["rows_written"].as_u64(), r["rows_rejected"].as_u64()), (Some(10), Some(0)));
+    let rows = independent_rows(&plain, &["srcaddr", "src_owner"]);
+    assert_eq!(rows.iter().filter(|r| r.ends_with(" someone")).count(), 1, "{rows:?}");
+}
+
 #[test]
 fn without_enrich_the_schema_stays_aws_own() {
     let dir = tempfile::tempdir().unwrap();

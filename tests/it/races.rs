@@ -233,6 +233,11 @@ fn shards_asking_for_different_layouts_never_mix_them() {
         assert_eq!(rows as u64, records, "every record once");
         assert_eq!(hourly(&lake), layouts, "the rerun keeps the table's layout");
     }
+    assert!(
+        raced > 0,
+        "no second layout raced the first in {} repetitions: the test did not test the race",
+        REPEATS / 2
+    );
     eprintln!("{raced} of {} second layouts lost a race rather than being refused at the start", REPEATS / 2);
 }
 

@@ -37,7 +37,8 @@ def main() -> None:
     )
     t = data.to_table(columns=cols)
     got_pyarrow = list(zip(*[t.column(c).to_pylist() for c in cols])) if t.num_rows else []
-    # polars, file by file (a column a file lacks is null in its rows, as above).
+    # polars, file by file (a column a file lacks is null in its rows, as above; the
+    # partition columns, which live in the folder names, are not read: ask for file columns).
     got_polars = []
     for f in data.files:
         df = pl.read_parquet(f)

@@ -670,7 +670,7 @@ impl Manifest {
     /// The partition layout of the table's files (that of the first file its log names
     /// whose folder is one; `None` for a table without files).
     pub fn layout(&self) -> Option<Layout> {
-        self.live_files().keys().find_map(|f| f.rsplit_once('/').and_then(|(d, _)| Layout::detect(d)))
+        layout_of(self.live_files().keys().map(|f| f.as_str()))
     }
 
     /// Every recorded input that wrote rows to any of `partitions`.
@@ -817,10 +817,15 @@ impl Manifest {
     }
 }
 
-/// The partition layout of the files a commit names (that of the first whose folder is
-/// one; `None` for a commit without files).
+/// The partition layout of files named relative to the table root: that of the first
+/// whose folder is one (`None` without such a file).
+fn layout_of<'a>(files: impl IntoIterator<Item = &'a str>) -> Option<Layout> {
+    files.into_iter().find_map(|f| f.rsplit_once('/').and_then(|(d, _)| Layout::detect(d)))
+}
+
+/// The partition layout of the files a commit names.
 fn files_layout(run: &RunManifest) -> Option<Layout> {
-    run.files.iter().find_map(|f| f.rsplit_once('/').and_then(|(d, _)| Layout::detect(d)))
+    layout_of(run.files.iter().map(String::as_str))
 }
 
 /// Another run committed first, and something of its commit rules ours out.
@@ -1536,6 +1541,43 @@ pub(crate) mod tests {
         assert!(why.contains("--enrich geoip and --enrich interfaces"), "{why}");
         c.enrichment = a.enrichment.clone();
         assert_eq!(commit_in_order(&s, &root, &base, &mut c, true).unwrap(), Ok(3));
+    }
+
+    /// Two runs that began on an empty table with different layouts: the second to commit
+    /// loses, whichever layouts (date, hour, AWS's); one of the same layout, or without
+    /// files, commits after it.
+    #[test]
+    fn a_commit_in_another_layout_loses_to_the_one_that_beat_it() {
+        let aws = "aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2023/month=08/day=01";
+        let layouts = [
+            ("date", "date=2023-08-01".to_string()),
+            ("date and hour", "date=2023-08-01/hour=05".to_string()),
+            ("AWS's", aws.to_string()),
+            ("AWS's by hour", format!("{aws}/hour=05")),
+        ];
+        for (i, (_, first)) in layouts.iter().enumerate() {
+            for (j, (_, second)) in layouts.iter().enumerate() {
+                let dir = tempfile::tempdir().unwrap();
+                let root = Location::Local(dir.path().to_path_buf());
+                let s = LocalStorage;
+                let base = Manifest::load(&s, &root).unwrap();
+                let mut a = commit("A", &["/in/1"], &[&format!("{first}/part-A.parquet")], &[]);
+                assert_eq!(commit_in_order(&s, &root, &base, &mut a, false).unwrap(), Ok(1));
+                let mut b = commit("B", &["/in/2"], &[&format!("{second}/part-B.parquet")], &[]);
+                match commit_in_order(&s, &root, &base, &mut b, false).unwrap() {
+                    Ok(n) => assert_eq!((i, n), (j, 2), "{first} then {second}"),
+                    Err(c) => {
+                        assert_ne!(i, j, "{first} then {second}");
+                        assert!(c.why.ends_with("(a table holds one layout)"), "{}", c.why);
+                    }
+                }
+                let mut empty = commit("C", &["/in/3"], &[], &[]);
+                assert_eq!(
+                    commit_in_order(&s, &root, &base, &mut empty, false).unwrap(),
+                    Ok(if i == j { 3 } else { 2 })
+                );
+            }
+        }
     }
 
     /// Case 7 of the exactly-once issue: a commit naming a path outside the table is damaged;
