@@ -819,6 +819,16 @@ mod tests {
             .collect()
     }
 
+    /// A bloom filter on `owner`, row groups of 8,000 rows, pages of 1,000.
+    fn bloom_and_small_groups() -> ParquetOptions {
+        ParquetOptions {
+            bloom_filter: vec!["owner".into()],
+            row_group_size: 8_000,
+            page_rows: 1_000,
+            ..ParquetOptions::default()
+        }
+    }
+
     /// The file arrow-rs's `ArrowWriter` writes, and the one the sink writes (through this module).
     fn both(opts: ParquetOptions, input: &[RecordBatch]) -> [(Vec<Option<String>>, ParquetMetaData); 2] {
         let dir = tempfile::tempdir().unwrap();
@@ -1076,14 +1086,10 @@ mod tests {
                 })
             })
             .collect();
-        let opts = ParquetOptions {
-            bloom_filter: vec!["owner".into()],
-            row_group_size: 8_000,
-            page_rows: 1_000,
-            ..ParquetOptions::default()
-        };
+        let opts = bloom_and_small_groups();
         let dir = tempfile::tempdir().unwrap();
-        let [(a, am), (b, bm)] = both(opts.clone(), &input);
+        let [theirs, ours_file] = both_files(dir.path(), opts, &input);
+        let ((a, am), (b, bm)) = (read(&theirs), read(&ours_file));
         assert_eq!(a, b, "every value read back alike");
         assert!(ours(&bm), "written by this module");
         assert_eq!(check_index(&am, &a), check_index(&bm, &b), "statistics alike");
@@ -1091,18 +1097,6 @@ mod tests {
             let theirs = am.row_group(g).column(0).dictionary_page_offset().map(|_| ());
             assert_eq!(rg.column(0).dictionary_page_offset().map(|_| ()), theirs);
         }
-        // The same two files again, to read their bloom filters.
-        let (theirs, ours_path) = (dir.path().join("arrow.parquet"), dir.path().join("lake"));
-        let props = opts.writer_properties(&schema(), "t");
-        let mut w = ArrowWriter::try_new(std::fs::File::create(&theirs).unwrap(), schema(), Some(props)).unwrap();
-        let sink =
-            PartitionedSink::new(Arc::new(LocalStorage), Location::Local(ours_path), schema(), opts, "t").unwrap();
-        for batch in &input {
-            w.write(batch).unwrap();
-            sink.write("p=1", batch).unwrap();
-        }
-        w.close().unwrap();
-        let ours_file = sink.finish().unwrap()[0].location.as_local().unwrap().to_path_buf();
         let (x, y) = (bloom_filters(&theirs), bloom_filters(&ours_file));
         assert_eq!(x.len(), 3);
         assert!(x == y, "bloom filters differ");
@@ -1180,12 +1174,7 @@ mod tests {
             RecordBatch::try_new(plain.clone(), vec![Arc::new(StringArray::from(v)), Arc::new(n)]).unwrap()
         };
         let input: Vec<RecordBatch> = (0..8).map(|b| batch(b * 2_500, 2_500, b % 2 == 0)).collect();
-        let opts = ParquetOptions {
-            bloom_filter: vec!["owner".into()],
-            row_group_size: 8_000,
-            page_rows: 1_000,
-            ..ParquetOptions::default()
-        };
+        let opts = bloom_and_small_groups();
         let dir = tempfile::tempdir().unwrap();
         let [theirs, ours_file] = both_files(dir.path(), opts, &input);
         let ((a, am), (b, bm)) = (read(&theirs), read(&ours_file));
