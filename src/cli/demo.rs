@@ -2,6 +2,7 @@
 
 use super::convert::{Bar, exit_code, summary};
 use super::*;
+use crate::cli::out::counted;
 use flowlake::generate;
 
 #[derive(Args, Debug)]
@@ -44,7 +45,7 @@ pub(super) fn demo(a: DemoArgs) -> Result<u8> {
     out::err(format_args!("{}", summary(&r)));
     outln!("\nThe Parquet table is in {}:", lake.display())?;
     for (p, s) in &r.partitions {
-        outln!("  {p}/  {} rows in {} file(s), {}", s.rows, s.files, human_bytes(s.bytes))?;
+        outln!("  {p}/  {} in {}, {}", counted(s.rows, "row"), counted(s.files, "file"), human_bytes(s.bytes))?;
     }
     outln!("\ncolumns: {}", r.columns.join(", "))?;
     outln!(

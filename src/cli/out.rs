@@ -66,3 +66,8 @@ macro_rules! errln {
 }
 
 pub(crate) use {errln, outln};
+
+/// `n` and a noun, in the plural unless `n` is 1: "1 problem", "3 problems".
+pub fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}

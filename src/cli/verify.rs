@@ -1,6 +1,7 @@
 //! `flowlake verify`: check a table against its commits, and mend it with `--repair`.
 
 use super::*;
+use crate::cli::out::counted;
 
 #[derive(Args, Debug)]
 pub(super) struct VerifyArgs {
@@ -61,9 +62,4 @@ pub(super) fn verify_cmd(a: VerifyArgs) -> Result<u8> {
     }
     let unmended = r.problems.len() as u64 - r.repaired;
     Ok(if unmended == 0 && (a.repair || r.problems.is_empty()) { 0 } else { 1 })
-}
-
-/// `n` and a noun, in the plural unless `n` is 1: "1 problem", "3 problems".
-fn counted(n: u64, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
