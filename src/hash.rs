@@ -1,7 +1,11 @@
 //! Distinct byte strings of a batch, found by hashing each once: the parser's
 //! dictionaries ([`crate::parse`]), the enricher's distinct addresses
-//! ([`crate::enrich`]) and the dictionaries of the column chunks we write ([`crate::sink`]). The strings stay where their owner keeps them; [`Ids`] holds
-//! only their hashes and an open-addressing table of their ids, kept from batch to batch.
+//! ([`crate::enrich`]) and the dictionaries of the column chunks we write
+//! ([`crate::sink`]). The strings stay where their owner keeps them; [`Ids`] holds only
+//! their hashes and an open-addressing table of their ids, kept from batch to batch.
+//! The hash is FxHash (rustc's), from a random seed per process.
+
+use arrow_array::{Array, StringArray};
 
 /// The multiplier of FxHash (rustc's hash): words are mixed by a rotate, a xor and a
 /// multiply, and the table takes the top bits, which the multiply mixes best.
@@ -17,21 +21,12 @@ fn seed() -> u64 {
 }
 
 /// The hash of a string's bytes from `seed` (its length included, so a value and its zero
-/// padding differ).
+/// padding differ): the state of an [`FxHasher`], whose top bits the table takes.
 #[inline]
 fn hash_from(seed: u64, tok: &[u8]) -> u64 {
-    let mut h = seed ^ (tok.len() as u64).wrapping_mul(K);
-    let mut words = tok.chunks_exact(8);
-    for w in &mut words {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))).wrapping_mul(K);
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
-    }
-    h
+    let mut h = FxHasher(seed ^ (tok.len() as u64).wrapping_mul(K));
+    std::hash::Hasher::write(&mut h, tok);
+    h.0
 }
 
 /// FxHash as a [`std::hash::Hasher`], for maps looked up per row whose keys come from a
@@ -65,7 +60,7 @@ impl std::hash::Hasher for FxHasher {
         if !rest.is_empty() {
             let mut b = [0u8; 8];
             b[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+            self.mix(u64::from_le_bytes(b));
         }
     }
 
@@ -98,6 +93,27 @@ impl std::hash::Hasher for FxHasher {
 /// A `HashMap` hashed with [`FxHasher`].
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
+/// Each row's id among the distinct values of `strings` (`None` for a null), given to
+/// `row` in row order: `id_of(row, value)`, except for a row equal to the one before it,
+/// which takes that row's id unasked (a sorted column's runs cost no hash).
+#[inline]
+pub fn row_ids(strings: &StringArray, mut id_of: impl FnMut(usize, &[u8]) -> u32, mut row: impl FnMut(Option<u32>)) {
+    let mut last: Option<(&[u8], u32)> = None;
+    for r in 0..strings.len() {
+        if strings.is_null(r) {
+            row(None);
+            continue;
+        }
+        let v = strings.value(r).as_bytes();
+        let id = match last {
+            Some((lv, id)) if lv == v => id,
+            _ => id_of(r, v),
+        };
+        last = Some((v, id));
+        row(Some(id));
+    }
+}
+
 /// An empty slot of the table.
 const EMPTY: u32 = 0;
 
@@ -121,16 +137,16 @@ impl Default for Ids {
 }
 
 impl Ids {
-    /// The hash of a string, for [`find_or_add`](Ids::find_or_add).
+    /// The id of `tok`, the string with its hash for which `same(id)` holds, and `false`;
+    /// else the next id, now `tok`'s, and `true` (the caller keeps the string).
     #[inline]
-    pub fn hash(&self, tok: &[u8]) -> u64 {
-        hash_from(self.seed, tok)
+    pub fn find_or_add(&mut self, tok: &[u8], same: impl Fn(u32) -> bool) -> (u32, bool) {
+        self.find_or_add_hashed(hash_from(self.seed, tok), same)
     }
 
-    /// The id of the string hashing to `h` (by [`Ids::hash`]) for which `same(id)` holds, and
-    /// `false`; else the next id, now the string's, and `true` (the caller keeps the string).
+    /// As [`find_or_add`](Ids::find_or_add), for a string hashing to `h`.
     #[inline]
-    pub fn find_or_add(&mut self, h: u64, same: impl Fn(u32) -> bool) -> (u32, bool) {
+    fn find_or_add_hashed(&mut self, h: u64, same: impl Fn(u32) -> bool) -> (u32, bool) {
         if 2 * (self.hashes.len() + 1) > self.slots.len() {
             self.grow();
         }
@@ -197,7 +213,7 @@ mod tests {
         let mut kept: Vec<&str> = Vec::new();
         let mut got = Vec::new();
         for s in &strings {
-            let (id, new) = ids.find_or_add(ids.hash(s.as_bytes()), |id| kept[id as usize] == s);
+            let (id, new) = ids.find_or_add(s.as_bytes(), |id| kept[id as usize] == s);
             if new {
                 assert_eq!(id as usize, kept.len());
                 kept.push(s);
@@ -211,13 +227,13 @@ mod tests {
         assert!(strings.iter().zip(&got).all(|(s, &id)| kept[id as usize] == s));
         // One hash for two strings: `same` tells them apart.
         let mut ids = Ids::default();
-        assert_eq!(ids.find_or_add(7, |_| false), (0, true));
-        assert_eq!(ids.find_or_add(7, |id| id == 0), (0, false));
-        assert_eq!(ids.find_or_add(7, |_| false), (1, true));
+        assert_eq!(ids.find_or_add_hashed(7, |_| false), (0, true));
+        assert_eq!(ids.find_or_add_hashed(7, |id| id == 0), (0, false));
+        assert_eq!(ids.find_or_add_hashed(7, |_| false), (1, true));
         ids.clear();
-        assert_eq!(ids.find_or_add(7, |_| true), (0, true));
-        assert_ne!(ids.hash(b"a"), ids.hash(b"a\0"));
-        assert_eq!(ids.hash(b"10.0.0.1"), Ids::default().hash(b"10.0.0.1"), "one seed per process");
+        assert_eq!(ids.find_or_add_hashed(7, |_| true), (0, true));
+        assert_ne!(hash_from(ids.seed, b"a"), hash_from(ids.seed, b"a\0"));
+        assert_eq!(ids.seed, Ids::default().seed, "one seed per process");
     }
 
     /// A map of (VPC, address) keys, as the inventory's, finds each key and no other.

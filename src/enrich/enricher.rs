@@ -18,7 +18,7 @@ use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, Str
 use arrow_schema::{Schema, SchemaRef};
 
 use super::Tables;
-use crate::hash::Ids;
+use crate::hash::{Ids, row_ids};
 use crate::schema::{ColumnId, ENRICHED, EnrichAttr, EnrichTable, TableColumns};
 
 /// What one row's lookup field found in each table.
@@ -254,10 +254,11 @@ impl Enricher {
                     .find_map(|(d, g)| g[r].map(|i| values.offsets[d] + i).filter(|&k| values.has(k))),
             }
         };
-        if values.complete {
-            return found.iter().enumerate().map(|(r, x)| key(r, x).map(|k| k as i32)).collect();
-        }
-        found.iter().enumerate().map(|(r, x)| key(r, x).filter(|&k| values.has(k)).map(|k| k as i32)).collect()
+        found
+            .iter()
+            .enumerate()
+            .map(|(r, x)| key(r, x).filter(|&k| values.complete || values.has(k)).map(|k| k as i32))
+            .collect()
     }
 }
 
@@ -287,28 +288,15 @@ impl<'a> Distinct<'a> {
         let values = a.as_string::<i32>();
         let (mut ids, mut rows) = (Vec::with_capacity(a.len()), Vec::<u32>::new());
         let mut table = Ids::default();
-        let mut last: Option<(&str, u32)> = None;
-        for r in 0..a.len() {
-            if values.is_null(r) {
-                ids.push(None);
-                continue;
+        let id_of = |r: usize, v: &[u8]| {
+            let seen = &rows;
+            let (id, new) = table.find_or_add(v, |id| values.value(seen[id as usize] as usize).as_bytes() == v);
+            if new {
+                rows.push(r as u32);
             }
-            let v = values.value(r);
-            let id = match last {
-                Some((lv, id)) if lv == v => id,
-                _ => {
-                    let seen = &rows;
-                    let (id, new) =
-                        table.find_or_add(table.hash(v.as_bytes()), |id| values.value(seen[id as usize] as usize) == v);
-                    if new {
-                        rows.push(r as u32);
-                    }
-                    id
-                }
-            };
-            last = Some((v, id));
-            ids.push(Some(id));
-        }
+            id
+        };
+        row_ids(values, id_of, |id| ids.push(id));
         Distinct { ids, values, rows: Some(rows) }
     }
 

@@ -47,7 +47,7 @@ impl DictBuilder {
     pub(super) fn append_value(&mut self, tok: &[u8]) {
         let (bytes, offsets) = (&self.bytes, &self.offsets);
         let value = |id: u32| &bytes[offsets[id as usize] as usize..offsets[id as usize + 1] as usize];
-        let (id, new) = self.ids.find_or_add(self.ids.hash(tok), |id| value(id) == tok);
+        let (id, new) = self.ids.find_or_add(tok, |id| value(id) == tok);
         if new {
             self.bytes.extend_from_slice(tok);
             self.offsets.push(self.bytes.len() as i32);

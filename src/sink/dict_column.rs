@@ -39,7 +39,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
-use crate::hash::Ids;
+use crate::hash::{Ids, row_ids};
 
 /// A row without a value.
 const NULL: u32 = u32::MAX;
@@ -192,7 +192,7 @@ impl Dictionary {
     #[inline]
     fn id(&mut self, v: &[u8]) -> u32 {
         let (bytes, ends) = (&self.bytes, &self.ends);
-        let (id, new) = self.ids.find_or_add(self.ids.hash(v), |id| value_at(bytes, ends, id) == v);
+        let (id, new) = self.ids.find_or_add(v, |id| value_at(bytes, ends, id) == v);
         if new {
             self.bytes.extend_from_slice(v);
             self.ends.push(self.bytes.len());
@@ -287,20 +287,8 @@ impl DictColumn {
 
     fn write_strings(&mut self, strings: &StringArray) {
         self.rows.reserve(strings.len());
-        let mut last: Option<(&[u8], u32)> = None;
-        for r in 0..strings.len() {
-            if strings.is_null(r) {
-                self.rows.push(NULL);
-                continue;
-            }
-            let v = strings.value(r).as_bytes();
-            let id = match last {
-                Some((lv, id)) if lv == v => id,
-                _ => self.dict.id(v),
-            };
-            last = Some((v, id));
-            self.rows.push(id);
-        }
+        let (dict, rows) = (&mut self.dict, &mut self.rows);
+        row_ids(strings, |_, v| dict.id(v), |id| rows.push(id.unwrap_or(NULL)));
     }
 
     fn write_ids(&mut self, dict: &DictionaryArray<Int32Type>) {
@@ -331,11 +319,10 @@ impl DictColumn {
                 self.rows.push(id);
                 continue;
             }
-            let key = k;
-            let k = k as usize;
-            let mut id = match self.local.get(k) {
+            let at = k as usize;
+            let mut id = match self.local.get(at) {
                 Some(&id) => id,
-                None if self.local.is_empty() => self.sparse.get(&(k as u32)).copied().unwrap_or(NULL),
+                None if self.local.is_empty() => self.sparse.get(&(at as u32)).copied().unwrap_or(NULL),
                 None => unreachable!("keys index the values"),
             };
             if id == NULL {
@@ -343,15 +330,15 @@ impl DictColumn {
                 // values arrays hold the same strings again: the dictionary holds each once
                 // (pyarrow reads a dictionary with repeats as its distinct values, and the
                 // ids past them as out of bounds).
-                id = self.dict.id(strings.value(k).as_bytes());
-                match self.local.get_mut(k) {
+                id = self.dict.id(strings.value(at).as_bytes());
+                match self.local.get_mut(at) {
                     Some(l) => *l = id,
                     None => {
-                        self.sparse.insert(k as u32, id);
+                        self.sparse.insert(at as u32, id);
                     }
                 }
             }
-            last = Some((key, id));
+            last = Some((k, id));
             self.rows.push(id);
         }
     }

@@ -140,10 +140,8 @@ impl PartitionedSink {
 
     /// Appends a batch to a partition, named by its folder (`date=2023-08-01`).
     pub fn write(&self, partition: &str, batch: &RecordBatch) -> Result<()> {
-        match order::sorted(batch, &self.sort_columns)? {
-            Some(sorted) => self.write_sorted(partition, &sorted),
-            None => self.write_sorted(partition, batch),
-        }
+        let sorted = order::sorted(batch, &self.sort_columns)?;
+        self.write_sorted(partition, sorted.as_ref().unwrap_or(batch))
     }
 
     /// Whether every sort column is among the sink's first `columns` columns: then a batch
