@@ -20,7 +20,9 @@ use crate::reject::RejectKind;
 use crate::schema::{Check, ColumnId, FieldType, TableColumns};
 
 mod dict;
+mod typed;
 use dict::DictBuilder;
+pub use typed::TypedRows;
 
 /// The longest line accepted; longer lines are rejected (no flow-log record comes near it).
 pub const MAX_LINE: usize = 64 * 1024;

@@ -454,11 +454,48 @@ enum Inner {
     },
     /// Decompressed by a thread of its own, overlapping with parsing (large files).
     Threaded(Threaded),
-    /// Lines an input kind renders from its records as they are read (Parquet rows).
-    Rendered {
-        lines: Box<dyn Read + Send>,
-        stored: u64,
-    },
+    /// Typed rows an input kind reads a batch at a time (Parquet), rendered as lines when
+    /// read as bytes ([`RowBatches::render`]).
+    Rendered(Rendered),
+}
+
+/// Records an input kind holds as typed rows (AWS's Parquet deliveries), read a batch at a
+/// time. The read stage takes the batches as they are ([`Decoded::row_batches`]) and
+/// renders a row as the line of text it stands for only when that row needs the text
+/// path's checks to decide it; read as bytes, an input of rows is all its rows rendered.
+pub trait RowBatches: Send {
+    /// The next batch of rows; `None` after the last; `Err`: why the rest is unreadable
+    /// (the rows before count).
+    fn next_batch(&mut self) -> Option<io::Result<arrow_array::RecordBatch>>;
+    /// Appends rows `rows` of `batch` to `out`, each as the record line it stands for
+    /// (ending in `\n`).
+    fn render(&self, batch: &arrow_array::RecordBatch, rows: std::ops::Range<usize>, out: &mut Vec<u8>);
+}
+
+/// An input of typed rows, read as lines of text: each batch rendered as it is reached.
+struct Rendered {
+    rows: Box<dyn RowBatches>,
+    line: Vec<u8>,
+    pos: usize,
+    stored: u64,
+}
+
+impl Read for Rendered {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.line.len() {
+            let batch = match self.rows.next_batch() {
+                None => return Ok(0),
+                Some(batch) => batch?,
+            };
+            self.line.clear();
+            self.pos = 0;
+            self.rows.render(&batch, 0..batch.num_rows(), &mut self.line);
+        }
+        let n = out.len().min(self.line.len() - self.pos);
+        out[..n].copy_from_slice(&self.line[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Files up to this size are read whole and decompressed in one call; larger
@@ -574,10 +611,19 @@ impl Decoded {
         }
     }
 
-    /// Lines an input kind renders from the records of `stored` bytes as they are read; a
-    /// read error ends them (the records before it count).
-    pub fn from_reader(lines: Box<dyn Read + Send>, stored: u64) -> Decoded {
-        Decoded { inner: Inner::Rendered { lines, stored }, skipped: 0 }
+    /// The typed rows an input kind reads from `stored` bytes a batch at a time; a read
+    /// error ends them (the rows before it count).
+    pub fn from_rows(rows: Box<dyn RowBatches>, stored: u64) -> Decoded {
+        Decoded { inner: Inner::Rendered(Rendered { rows, line: Vec::new(), pos: 0, stored }), skipped: 0 }
+    }
+
+    /// The input's typed rows, for an input of rows ([`Decoded::from_rows`]) of which
+    /// nothing was read as bytes yet; `None` for an input of lines.
+    pub fn row_batches(&mut self) -> Option<&mut dyn RowBatches> {
+        match &mut self.inner {
+            Inner::Rendered(r) if r.line.is_empty() => Some(r.rows.as_mut()),
+            _ => None,
+        }
     }
 
     /// Parts of the input skipped by design (see [`Decoded::from_records`]).
@@ -589,7 +635,7 @@ impl Decoded {
     /// gzip stream, or the read.
     pub fn what_failed(&self) -> &'static str {
         match &self.inner {
-            Inner::Memory { built: true, .. } | Inner::Rendered { .. } => "records unreadable",
+            Inner::Memory { built: true, .. } | Inner::Rendered(_) => "records unreadable",
             _ if self.is_gzip() => "gzip stream damaged",
             _ => "read failed",
         }
@@ -602,13 +648,13 @@ impl Decoded {
 
     /// True when [`Decoded::bad_members`] is complete before the first byte is read.
     pub fn damage_known_upfront(&self) -> bool {
-        matches!(self.inner, Inner::Plain(_) | Inner::Memory { .. } | Inner::Rendered { .. })
+        matches!(self.inner, Inner::Plain(_) | Inner::Memory { .. } | Inner::Rendered(_))
     }
 
     /// The damaged gzip members found so far (all of them once the input is read to its end).
     pub fn bad_members(&self) -> Vec<BadMember> {
         match &self.inner {
-            Inner::Plain(_) | Inner::Rendered { .. } => Vec::new(),
+            Inner::Plain(_) | Inner::Rendered(_) => Vec::new(),
             Inner::Gzip(d) => d.bad_members().to_vec(),
             Inner::Memory { bad, .. } => bad.clone(),
             Inner::Threaded(t) => t.bad.lock().expect("bad members lock").clone(),
@@ -621,7 +667,7 @@ impl Decoded {
         match &self.inner {
             Inner::Plain(r) => r.get_ref().count - r.buffer().len() as u64,
             Inner::Gzip(d) => d.stored_offset(),
-            Inner::Memory { stored, .. } | Inner::Rendered { stored, .. } => *stored,
+            Inner::Memory { stored, .. } | Inner::Rendered(Rendered { stored, .. }) => *stored,
             Inner::Threaded(t) => t.offset.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
@@ -640,7 +686,7 @@ impl Read for Decoded {
                 n => Ok(n),
             },
             Inner::Threaded(t) => t.read(buf),
-            Inner::Rendered { lines, .. } => lines.read(buf),
+            Inner::Rendered(r) => r.read(buf),
         }
     }
 }

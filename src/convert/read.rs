@@ -9,6 +9,7 @@
 //! or a reject, which the attempt checks at its end.
 
 use std::collections::{BTreeSet, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -16,11 +17,11 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::gzip::BadMember;
 use crate::input::{Fields, UnwrapLine};
-use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser, StreamError};
+use crate::parse::{BatchBuilder, ColumnPlan, Line, LineSplitter, Reason, RecordParser, StreamError, TypedRows};
 use crate::partition::Layout;
 use crate::reject::RejectKind;
 use crate::report::{self, DamagedFile, Reject};
-use crate::source::{self, Decoded};
+use crate::source::{self, Decoded, RowBatches};
 
 use super::run::{Run, Tally};
 use super::scan::{Job, Prep};
@@ -171,7 +172,10 @@ impl Run<'_> {
             fatal: None,
         };
         let mut splitter = std::mem::take(&mut w.splitter);
-        let outcome = splitter.split(&mut decoded, |line_no, at, line| self.line(w, &mut f, line_no, at, line));
+        let outcome = match decoded.row_batches() {
+            Some(rows) if f.plan.is_some() => self.rows(w, &mut f, &mut splitter, rows),
+            _ => splitter.split(&mut decoded, |line_no, at, line| self.line(w, &mut f, line_no, at, line)),
+        };
         w.splitter = splitter;
         if let Some(e) = f.fatal.take() {
             return Err(e);
@@ -295,6 +299,89 @@ impl Run<'_> {
             return false;
         }
         !line_no.is_multiple_of(4096) || !self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Reads an input of typed rows (Parquet) a batch at a time (see
+    /// [`TypedRows`]): each run of clean rows of one partition appended as it is, any other
+    /// row rendered as its line and handled as a line is, numbered by its row (from 1).
+    fn rows(
+        &self,
+        w: &mut Worker,
+        f: &mut FileRead<'_>,
+        splitter: &mut LineSplitter,
+        rows: &mut dyn RowBatches,
+    ) -> std::result::Result<u64, StreamError> {
+        let plan = f.plan.clone().expect("an input of rows is read by its plan");
+        let mut before = 0u64;
+        let mut line = Vec::new();
+        while let Some(batch) = rows.next_batch() {
+            let batch =
+                batch.map_err(|error| StreamError { error, line_no: before + 1, offset: 0, partial: Vec::new() })?;
+            let go_on = match TypedRows::new(&plan, &batch) {
+                Some(typed) => self.typed_rows(w, f, &typed, before, &mut |r, out| rows.render(&batch, r..r + 1, out)),
+                None => {
+                    // Every row as its line.
+                    line.clear();
+                    rows.render(&batch, 0..batch.num_rows(), &mut line);
+                    let mut go_on = true;
+                    let lines = splitter.split(&mut line.as_slice(), |no, at, l| {
+                        go_on = self.line(w, f, before + no, at, l);
+                        go_on
+                    });
+                    lines.expect("lines in memory read without error");
+                    go_on
+                }
+            };
+            before += batch.num_rows() as u64;
+            if !go_on || self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        Ok(before)
+    }
+
+    /// The rows of one batch, the first numbered `before + 1`; `render` appends a row's
+    /// line. False stops reading the input.
+    fn typed_rows(
+        &self,
+        w: &mut Worker,
+        f: &mut FileRead<'_>,
+        typed: &TypedRows<'_>,
+        before: u64,
+        render: &mut dyn FnMut(usize, &mut Vec<u8>),
+    ) -> bool {
+        let layout = self.opts.layout();
+        let bucket = |row: usize| layout.bucket(typed.start(row), f.job.input.path_time);
+        let mut line = Vec::new();
+        let mut row = 0;
+        while row < typed.len() {
+            let Some(time) = bucket(row).filter(|_| typed.is_clean(row)) else {
+                // Rejected there, with its reason (or, should the test have been too strict, read).
+                line.clear();
+                render(row, &mut line);
+                line.pop();
+                if !self.line(w, f, before + row as u64 + 1, 0, Line::Text(&line)) {
+                    return false;
+                }
+                row += 1;
+                continue;
+            };
+            let end = (row + 1..typed.len()).find(|&r| !typed.is_clean(r) || bucket(r) != Some(time));
+            let end = end.unwrap_or(typed.len());
+            w.tally.rows_in += (end - row) as u64;
+            let key = (time, f.job.origin);
+            w.parts.insert(key);
+            if let Some(only) = f.only
+                && !self.keeps(w, only, key)
+            {
+                w.tally.rows_unchanged += (end - row) as u64;
+            } else if let Err(e) = self.append_typed(w, key, typed, row..end) {
+                f.fatal = Some(e);
+                return false;
+            }
+            row = end;
+        }
+        true
     }
 
     /// A header line in the middle of the input: the lines after it are in its format,
@@ -467,8 +554,10 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Appends a parsed record to its partition's batch, handing the batch over when full.
-    fn append(&self, w: &mut Worker, plan: &ColumnPlan, key: Bucket, line: &[u8]) -> Result<()> {
+    /// The worker's batch for partition `key` (a new one, when it has none: the largest
+    /// batch is handed over first if the worker holds too many), stamped as used by the
+    /// current file.
+    fn buffer_of(&self, w: &mut Worker, key: Bucket) -> Result<usize> {
         // Consecutive lines nearly always share a partition: look at the last used buffer first.
         let idx = match w.buffers.iter().rposition(|(k, _, _)| *k == key) {
             Some(i) => i,
@@ -484,12 +573,37 @@ impl Run<'_> {
             }
         };
         w.buffers[idx].2 = w.files_seen;
+        Ok(idx)
+    }
+
+    /// Appends a parsed record to its partition's batch, handing the batch over when full.
+    fn append(&self, w: &mut Worker, plan: &ColumnPlan, key: Bucket, line: &[u8]) -> Result<()> {
+        let idx = self.buffer_of(w, key)?;
         let b = &mut w.buffers[idx].1;
         b.append(plan, &w.parser, line);
         w.tally.rows_appended += 1;
         if b.is_full(self.opts.batch_rows) {
             let batch = b.finish();
             self.submit(self.partition_path(key), batch)?;
+        }
+        Ok(())
+    }
+
+    /// Appends clean typed rows of one partition to its batch, handing it over each time
+    /// it fills.
+    fn append_typed(&self, w: &mut Worker, key: Bucket, typed: &TypedRows<'_>, rows: Range<usize>) -> Result<()> {
+        let mut at = rows.start;
+        while at < rows.end {
+            let idx = self.buffer_of(w, key)?;
+            let b = &mut w.buffers[idx].1;
+            let n = (rows.end - at).min(self.opts.batch_rows.saturating_sub(b.len()).max(1));
+            b.append_typed(typed, at..at + n);
+            w.tally.rows_appended += n as u64;
+            at += n;
+            if b.is_full(self.opts.batch_rows) {
+                let batch = b.finish();
+                self.submit(self.partition_path(key), batch)?;
+            }
         }
         Ok(())
     }

@@ -10,7 +10,8 @@
 //! line break or nothing) is written with a NUL in it, so that its row is rejected as a
 //! control character or an empty value rather than read as other fields.
 
-use std::io::{self, Read};
+use std::io;
+use std::ops::Range;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type};
@@ -20,7 +21,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReader,
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
 use super::{Fields, FirstLine, Source};
-use crate::source::{Decoded, InputFile, OpenProblem};
+use crate::source::{Decoded, InputFile, OpenProblem, RowBatches};
 use crate::storage::Storage;
 
 /// AWS's Parquet deliveries (see the module's documentation).
@@ -100,74 +101,66 @@ fn footer_schema(storage: &dyn Storage, input: &InputFile) -> Result<arrow_schem
     parquet::arrow::parquet_to_arrow_schema(meta.file_metadata().schema_descr(), None).map_err(|e| damaged(&e))
 }
 
-/// A Parquet file's rows as lines of text, rendered a batch at a time as they are read.
+/// A Parquet file's rows, a batch at a time.
 struct Rows {
     reader: ParquetRecordBatchReader,
-    line: Vec<u8>,
-    pos: usize,
 }
 
-impl Read for Rows {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.line.len() {
-            match self.reader.next() {
-                None => return Ok(0),
-                Some(Err(e)) => return Err(io::Error::other(format!("Parquet data unreadable: {e}"))),
-                Some(Ok(batch)) => {
-                    self.line.clear();
-                    self.pos = 0;
-                    render(&batch, &mut self.line)?;
-                }
-            }
-        }
-        let n = out.len().min(self.line.len() - self.pos);
-        out[..n].copy_from_slice(&self.line[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+impl RowBatches for Rows {
+    fn next_batch(&mut self) -> Option<io::Result<RecordBatch>> {
+        Some(self.reader.next()?.map_err(|e| io::Error::other(format!("Parquet data unreadable: {e}"))))
+    }
+
+    fn render(&self, batch: &RecordBatch, rows: Range<usize>, out: &mut Vec<u8>) {
+        render(batch, rows, out);
     }
 }
 
-/// One column of a batch, as the renderer reads it: integers widened to 64 bits, strings
-/// as their offsets and bytes.
+/// One column of a batch, as the renderer reads it: a row's integer widened to 64 bits,
+/// or a row's string as bytes (nothing is copied: a few rows may be rendered alone).
 enum Column<'a> {
-    Int(Vec<i64>),
-    Str { offsets: Vec<usize>, bytes: &'a [u8] },
-    View(&'a arrow_array::StringViewArray),
+    Int(Box<dyn Fn(usize) -> i64 + 'a>),
+    Str(Box<dyn Fn(usize) -> &'a [u8] + 'a>),
 }
 
-fn column(a: &dyn Array) -> io::Result<Column<'_>> {
+fn column(a: &dyn Array) -> Column<'_> {
     macro_rules! int {
-        ($t:ty) => {
-            Column::Int(a.as_primitive::<$t>().values().iter().map(|v| i64::from(*v)).collect())
-        };
+        ($t:ty) => {{
+            let v = a.as_primitive::<$t>().values();
+            Column::Int(Box::new(move |row| i64::from(v[row])))
+        }};
     }
-    Ok(match a.data_type() {
+    match a.data_type() {
         DataType::Int8 => int!(Int8Type),
         DataType::Int16 => int!(Int16Type),
         DataType::Int32 => int!(Int32Type),
-        DataType::Int64 => Column::Int(a.as_primitive::<Int64Type>().values().to_vec()),
+        DataType::Int64 => int!(Int64Type),
         DataType::UInt8 => int!(UInt8Type),
         DataType::UInt16 => int!(UInt16Type),
         DataType::UInt32 => int!(UInt32Type),
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
-            Column::Str { offsets: s.value_offsets().iter().map(|o| *o as usize).collect(), bytes: s.value_data() }
+            Column::Str(Box::new(move |row| s.value(row).as_bytes()))
         }
         DataType::LargeUtf8 => {
             let s = a.as_string::<i64>();
-            Column::Str { offsets: s.value_offsets().iter().map(|o| *o as usize).collect(), bytes: s.value_data() }
+            Column::Str(Box::new(move |row| s.value(row).as_bytes()))
         }
-        DataType::Utf8View => Column::View(a.as_string_view()),
-        other => return Err(io::Error::other(format!("a column of type {other} in the data"))),
-    })
+        DataType::Utf8View => {
+            let s = a.as_string_view();
+            Column::Str(Box::new(move |row| s.value(row).as_bytes()))
+        }
+        // `field_names` accepts no other type.
+        other => unreachable!("a column of type {other} in a file whose footer was checked"),
+    }
 }
 
-/// Appends the rows of `batch` to `out`, one line each.
-fn render(batch: &RecordBatch, out: &mut Vec<u8>) -> io::Result<()> {
+/// Appends rows `rows` of `batch` to `out`, one line each.
+fn render(batch: &RecordBatch, rows: Range<usize>, out: &mut Vec<u8>) {
     let arrays = batch.columns();
-    let columns: Vec<Column<'_>> = arrays.iter().map(|a| column(a.as_ref())).collect::<io::Result<_>>()?;
+    let columns: Vec<Column<'_>> = arrays.iter().map(|a| column(a.as_ref())).collect();
     let nulls: Vec<Option<&arrow_buffer::NullBuffer>> = arrays.iter().map(|a| a.nulls()).collect();
-    for row in 0..batch.num_rows() {
+    for row in rows {
         for (i, (c, n)) in columns.iter().zip(&nulls).enumerate() {
             if i > 0 {
                 out.push(b' ');
@@ -177,14 +170,12 @@ fn render(batch: &RecordBatch, out: &mut Vec<u8>) -> io::Result<()> {
                 continue;
             }
             match c {
-                Column::Int(v) => push_int(out, v[row]),
-                Column::Str { offsets, bytes } => push_field(out, &bytes[offsets[row]..offsets[row + 1]]),
-                Column::View(v) => push_field(out, v.value(row).as_bytes()),
+                Column::Int(v) => push_int(out, v(row)),
+                Column::Str(v) => push_field(out, v(row)),
             }
         }
         out.push(b'\n');
     }
-    Ok(())
 }
 
 /// Appends a string value as one field: a space or line break in it, or no bytes at all,
@@ -239,7 +230,7 @@ fn rows_of(bytes: Vec<u8>, listed: Option<u64>) -> Result<Decoded, OpenProblem> 
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| OpenProblem(format!("not a readable Parquet file: {e}")))?;
-    Ok(Decoded::from_reader(Box::new(Rows { reader, line: Vec::new(), pos: 0 }), stored))
+    Ok(Decoded::from_rows(Box::new(Rows { reader }), stored))
 }
 
 impl Source for AwsParquet {
@@ -276,6 +267,7 @@ impl Source for AwsParquet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Int32Array, Int64Array, StringArray};
@@ -320,5 +312,138 @@ mod tests {
         let bytes = parquet_bytes(&batch);
         let n = bytes.len() as u64;
         assert!(rows_of(bytes, Some(n + 1)).err().unwrap().0.contains("changed while it was read"));
+    }
+
+    /// The test of typed rows against the text path: every row rendered and parsed as a
+    /// line, against clean runs appended as they are and the others parsed as lines.
+    #[test]
+    fn clean_typed_rows_are_the_rows_their_lines_give() {
+        use crate::format::Format;
+        use crate::parse::{BatchBuilder, ColumnPlan, RecordParser, TypedRows};
+        use crate::schema::TableColumns;
+
+        let s = |v: &str| (v != "NULL").then(|| v.to_string());
+        // (srcaddr, action, note, srcport as INT64, start, end); `NULL` is a null.
+        type Row = (&'static str, &'static str, &'static str, Option<i64>, Option<i64>, Option<i64>, bool);
+        let rows: &[Row] = &[
+            ("10.0.0.1", "ACCEPT", "x", Some(443), Some(1_690_848_000), Some(1_690_848_060), true),
+            ("2001:db8::1", "REJECT", "é ü", Some(0), Some(1_690_848_000), Some(1_690_848_000), false),
+            ("2001:db8::1", "REJECT", "élan", Some(65535), Some(1_690_848_000), Some(1_690_848_000), true),
+            ("NULL", "NULL", "NULL", None, None, None, true),
+            ("-", "-", "-", Some(1), Some(1), Some(2), true),
+            ("10.0.0.01", "ACCEPT", "x", Some(1), Some(1), Some(2), false),
+            ("10.0.0.1", "MAYBE", "x", Some(1), Some(1), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "", Some(1), Some(1), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "tab\there", Some(1), Some(1), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "line\nend", Some(1), Some(1), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "x", Some(65536), Some(1), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "x", Some(-1), Some(1), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "x", Some(i64::from(i32::MAX) + 1), Some(1), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "x", Some(1), Some(-5), Some(2), false),
+            ("10.0.0.1", "ACCEPT", "x", Some(1), Some(253_402_300_800), None, false),
+            ("10.0.0.1", "ACCEPT", "x", Some(1), Some(10), Some(9), false),
+            ("10.0.0.1", "ACCEPT", "x", Some(1), None, Some(9), true),
+            ("10.0.0.1", "ACCEPT", "x\u{7f}", Some(1), Some(9), None, true),
+            ("1.2.3.4 5.6.7.8", "ACCEPT", "x", Some(1), Some(9), Some(9), false),
+            ("10.0.0.2", "ACCEPT", "y", Some(80), Some(1_690_848_001), Some(1_690_848_002), true),
+        ];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("srcaddr", DataType::Utf8, true),
+            Field::new("action", DataType::Utf8, true),
+            Field::new("note", DataType::Utf8, true),
+            Field::new("srcport", DataType::Int64, true),
+            Field::new("start", DataType::Int64, true),
+            Field::new("end", DataType::Int32, true),
+        ]));
+        let strings = |f: fn(&Row) -> &'static str| -> ArrayRef {
+            Arc::new(StringArray::from(rows.iter().map(|r| s(f(r))).collect::<Vec<_>>()))
+        };
+        let cols: Vec<ArrayRef> = vec![
+            strings(|r| r.0),
+            strings(|r| r.1),
+            strings(|r| r.2),
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
+            Arc::new(Int32Array::from(rows.iter().map(|r| r.5.map(|v| v as i32)).collect::<Vec<_>>())),
+        ];
+        let batch = RecordBatch::try_new(schema, cols).unwrap();
+        let format = Format::from_header(b"srcaddr action note srcport start end").unwrap();
+        // The table has columns the input lacks (`bytes`): null in its rows.
+        let bytes = crate::schema::ColumnId::Known(crate::schema::lookup("bytes").unwrap());
+        let table = TableColumns::from_columns(format.fields().iter().cloned().chain([bytes]));
+        let plan = ColumnPlan::new(&format, &table);
+        let typed = TypedRows::new(&plan, &batch).expect("the columns have their fields' types");
+
+        let (mut text, mut mixed) =
+            (BatchBuilder::new(&table, table.arrow_schema(), 8), BatchBuilder::new(&table, table.arrow_schema(), 8));
+        let mut parser = RecordParser::new();
+        let mut run = None::<usize>;
+        for row in 0..=rows.len() {
+            let clean = row < rows.len() && typed.is_clean(row);
+            if let Some(first) = run.filter(|_| !clean) {
+                mixed.append_typed(&typed, first..row);
+                run = None;
+            }
+            if row == rows.len() {
+                break;
+            }
+            let mut line = Vec::new();
+            render(&batch, row..row + 1, &mut line);
+            line.pop();
+            let parsed = parser.parse(&plan, &line);
+            assert_eq!(
+                clean,
+                rows[row].6,
+                "row {row}, line {:?}: clean {clean}, parsed {parsed:?}",
+                String::from_utf8_lossy(&line)
+            );
+            if let Ok(p) = parsed {
+                text.append(&plan, &parser, &line);
+                assert_eq!(p.start, typed.start(row), "row {row}");
+            }
+            if clean {
+                run.get_or_insert(row);
+            } else if parsed.is_ok() {
+                mixed.append(&plan, &parser, &line);
+            }
+        }
+        let (text, mixed) = (text.finish(), mixed.finish());
+        assert_eq!(text.num_rows(), rows.iter().filter(|r| r.6).count());
+        assert_eq!(text, mixed);
+    }
+
+    #[test]
+    fn batches_of_other_types_or_long_rows_take_the_text_path() {
+        use crate::format::Format;
+        use crate::parse::{ColumnPlan, TypedRows};
+        use crate::schema::TableColumns;
+
+        let plan_of = |header: &[u8]| {
+            let format = Format::from_header(header).unwrap();
+            ColumnPlan::new(&format, &TableColumns::from_columns(format.fields().iter().cloned()))
+        };
+        let one = |name: &str, a: ArrayRef| {
+            RecordBatch::try_new(Arc::new(Schema::new(vec![Field::new(name, a.data_type().clone(), true)])), vec![a])
+                .unwrap()
+        };
+        // A number field delivered as strings, a string field as numbers.
+        let port = one("srcport", Arc::new(StringArray::from(vec!["443"])));
+        assert!(TypedRows::new(&plan_of(b"srcport"), &port).is_none());
+        let account = one("account_id", Arc::new(Int64Array::from(vec![123_456_789_012])));
+        assert!(TypedRows::new(&plan_of(b"account-id"), &account).is_none());
+        // Columns that are not the format's fields.
+        assert!(
+            TypedRows::new(&plan_of(b"srcport dstport"), &one("srcport", Arc::new(Int32Array::from(vec![1]))))
+                .is_none()
+        );
+        // A row whose line could pass the line limit.
+        let two = |note: String| {
+            let a: ArrayRef = Arc::new(StringArray::from(vec![note]));
+            let b: ArrayRef = Arc::new(StringArray::from(vec!["10.0.0.1"]));
+            RecordBatch::try_from_iter([("note", a), ("srcaddr", b)]).unwrap()
+        };
+        let plan = plan_of(b"note srcaddr");
+        assert!(TypedRows::new(&plan, &two("x".repeat(crate::parse::MAX_LINE))).is_none());
+        assert!(TypedRows::new(&plan, &two("x".repeat(100))).is_some());
     }
 }

@@ -1,0 +1,235 @@
+//! Typed rows (AWS's Parquet deliveries) → the columns their lines would give, without
+//! the text in between.
+//!
+//! A batch whose columns have the types of its format's fields is bound to the plan
+//! ([`TypedRows::new`]), and its rows are tested column by column, over the whole batch,
+//! against the checks a line's fields get ([`RecordParser`](super::RecordParser)). A row is
+//! *clean* when it passes every one of them and would be read as the same values (a
+//! string `-` is no value, as in a line); clean rows are appended straight to the
+//! builders ([`BatchBuilder::append_typed`]). Any other row is rendered as its line and
+//! read by the text path, which rejects it with its reason: so the test may be stricter
+//! than the text path (a row it is unsure of only takes the slower way), never laxer.
+
+use std::ops::Range;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_buffer::NullBuffer;
+use arrow_schema::DataType;
+
+use super::{BatchBuilder, ColumnBuilder, ColumnPlan, MAX_LINE, MAX_UNIX_SECONDS, Slot, is_dash, is_ipv4, is_ipv6};
+use crate::schema::{Check, FieldType};
+
+/// A batch of typed rows bound to a plan (see the module's documentation).
+pub struct TypedRows<'a> {
+    plan: &'a ColumnPlan,
+    columns: Vec<Typed<'a>>,
+    /// Per row: it fails a check, or may (it takes the text path).
+    unclean: Vec<bool>,
+    /// The column of `start`, when the format has it.
+    start: Option<usize>,
+    /// At least the length of any row's line.
+    line_len: usize,
+}
+
+/// One column of the batch, of a type its field is read from.
+enum Typed<'a> {
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    Str(&'a StringArray),
+}
+
+impl Typed<'_> {
+    fn is_valid(&self, row: usize) -> bool {
+        match self {
+            Typed::I32(a) => a.is_valid(row),
+            Typed::I64(a) => a.is_valid(row),
+            Typed::Str(a) => a.is_valid(row),
+        }
+    }
+}
+
+/// The bytes no field of a line holds: a space (fields are split at it), a line end, or
+/// any other control character (a line holding one is rejected).
+#[inline]
+fn not_in_a_field(b: u8) -> bool {
+    b <= b' '
+}
+
+impl<'a> TypedRows<'a> {
+    /// Binds `batch` (its columns in the order of the plan's fields) to `plan` and tests its
+    /// rows; `None` when a column's type is not one its field is read from as it is (a
+    /// string column for a number field, say), or a row's line could be longer than
+    /// [`MAX_LINE`]: then every row takes the text path.
+    pub fn new(plan: &'a ColumnPlan, batch: &'a RecordBatch) -> Option<TypedRows<'a>> {
+        if batch.num_columns() != plan.slots.len() {
+            return None;
+        }
+        let mut rows = TypedRows {
+            plan,
+            columns: Vec::with_capacity(plan.slots.len()),
+            unclean: vec![false; batch.num_rows()],
+            start: plan.slots.iter().position(|s| s.is_start),
+            line_len: plan.slots.len(),
+        };
+        for (slot, a) in plan.slots.iter().zip(batch.columns()) {
+            let column = match (slot.ty, a.data_type()) {
+                (FieldType::Int32 | FieldType::Int64, DataType::Int32) => Typed::I32(a.as_primitive::<Int32Type>()),
+                (FieldType::Int32 | FieldType::Int64, DataType::Int64) => Typed::I64(a.as_primitive::<Int64Type>()),
+                (FieldType::String, DataType::Utf8) => Typed::Str(a.as_string::<i32>()),
+                _ => return None,
+            };
+            rows.line_len += match &column {
+                Typed::Str(s) => s.value_offsets().windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0),
+                // The longest decimal of an i64, sign included.
+                _ => 20,
+            };
+            rows.test(slot, &column);
+            rows.columns.push(column);
+        }
+        if rows.line_len > MAX_LINE {
+            return None;
+        }
+        rows.test_end_after_start();
+        Some(rows)
+    }
+
+    /// Marks the rows whose value in `column` fails `slot`'s checks.
+    fn test(&mut self, slot: &Slot, column: &Typed<'_>) {
+        match column {
+            Typed::I32(a) => self.test_numbers(slot, a.nulls(), a.values().iter().map(|v| i64::from(*v))),
+            Typed::I64(a) => self.test_numbers(slot, a.nulls(), a.values().iter().copied()),
+            Typed::Str(a) => self.test_strings(slot, a),
+        }
+    }
+
+    /// Numbers: in the field's type, its check's range, and for `start` a Unix time (a
+    /// null passes).
+    fn test_numbers(&mut self, slot: &Slot, nulls: Option<&NullBuffer>, values: impl Iterator<Item = i64>) {
+        let (mut lo, mut hi) = (slot.lo, slot.hi);
+        if slot.ty == FieldType::Int32 {
+            (lo, hi) = (lo.max(i32::MIN.into()), hi.min(i32::MAX.into()));
+        }
+        if slot.is_start {
+            (lo, hi) = (lo.max(0), hi.min(MAX_UNIX_SECONDS));
+        }
+        match nulls {
+            None => self.unclean.iter_mut().zip(values).for_each(|(u, v)| *u |= v < lo || v > hi),
+            Some(n) => {
+                for ((u, v), valid) in self.unclean.iter_mut().zip(values).zip(n.iter()) {
+                    *u |= valid && (v < lo || v > hi);
+                }
+            }
+        }
+    }
+
+    /// Strings: no byte a field cannot hold, not empty; an address, or one of its set's
+    /// values, where the field's check asks (a `-` is no value, and passes).
+    fn test_strings(&mut self, slot: &Slot, a: &StringArray) {
+        let offsets = a.value_offsets();
+        let data = a.value_data();
+        let all = &data[offsets[0] as usize..offsets[offsets.len() - 1] as usize];
+        let odd_bytes = all.iter().any(|&b| not_in_a_field(b));
+        for (row, u) in self.unclean.iter_mut().enumerate() {
+            if !a.is_valid(row) {
+                continue;
+            }
+            let v = a.value(row).as_bytes();
+            *u |= v.is_empty()
+                || (odd_bytes && v.iter().any(|&b| not_in_a_field(b)))
+                || (!is_dash(v)
+                    && match slot.check {
+                        Check::Any | Check::Range(..) | Check::KnownRange(..) => false,
+                        Check::Address => !is_ipv4(v) && !is_ipv6(v),
+                        Check::OneOf(set) | Check::Known(set) => !slot.in_set(set, v),
+                    });
+        }
+    }
+
+    /// A record's `end` is not before its `start` (where both have a value).
+    fn test_end_after_start(&mut self) {
+        let end = self.plan.slots.iter().position(|s| s.is_end);
+        let (Some(s), Some(e)) = (self.start, end) else { return };
+        let value = |c: &Typed<'_>, row: usize| match c {
+            Typed::I32(a) => i64::from(a.values()[row]),
+            Typed::I64(a) => a.values()[row],
+            Typed::Str(_) => unreachable!("start and end are numbers"),
+        };
+        let (start, end) = (&self.columns[s], &self.columns[e]);
+        for (row, u) in self.unclean.iter_mut().enumerate() {
+            *u |= end.is_valid(row) && start.is_valid(row) && value(end, row) < value(start, row);
+        }
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.unclean.len()
+    }
+
+    /// True for a batch without rows.
+    pub fn is_empty(&self) -> bool {
+        self.unclean.is_empty()
+    }
+
+    /// Whether `row` passes every check, and is read as it is.
+    #[inline]
+    pub fn is_clean(&self, row: usize) -> bool {
+        !self.unclean[row]
+    }
+
+    /// The `start` of `row` (`None` when the format has none, or the row's is null).
+    #[inline]
+    pub fn start(&self, row: usize) -> Option<i64> {
+        let c = &self.columns[self.start?];
+        c.is_valid(row).then(|| match c {
+            Typed::I32(a) => i64::from(a.value(row)),
+            Typed::I64(a) => a.value(row),
+            Typed::Str(_) => unreachable!("start is a number"),
+        })
+    }
+}
+
+impl BatchBuilder {
+    /// Appends rows `rows` of `typed`, each clean ([`TypedRows::is_clean`]), as
+    /// [`BatchBuilder::append`] appends their lines.
+    pub fn append_typed(&mut self, typed: &TypedRows<'_>, rows: Range<usize>) {
+        debug_assert!(rows.clone().all(|r| typed.is_clean(r)));
+        let plan = typed.plan;
+        for (slot, column) in plan.slots.iter().zip(&typed.columns) {
+            match (&mut self.columns[slot.column], column) {
+                (ColumnBuilder::I32(b), Typed::I32(a)) => match a.nulls() {
+                    None => b.append_slice(&a.values()[rows.clone()]),
+                    Some(_) => rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| a.value(r)))),
+                },
+                // Clean rows hold values in the field's type.
+                (ColumnBuilder::I32(b), Typed::I64(a)) => {
+                    rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| a.value(r) as i32)))
+                }
+                (ColumnBuilder::I64(b), Typed::I32(a)) => {
+                    rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| i64::from(a.value(r)))))
+                }
+                (ColumnBuilder::I64(b), Typed::I64(a)) => match a.nulls() {
+                    None => b.append_slice(&a.values()[rows.clone()]),
+                    Some(_) => rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| a.value(r)))),
+                },
+                (text @ (ColumnBuilder::Dict(_) | ColumnBuilder::Text(_)), Typed::Str(a)) => {
+                    for r in rows.clone() {
+                        let v = a.is_valid(r).then(|| a.value(r).as_bytes());
+                        text.append_text(v.filter(|v| !is_dash(v)));
+                    }
+                }
+                _ => unreachable!("TypedRows::new bound each column to its field's type"),
+            }
+        }
+        for &c in &plan.missing {
+            match &mut self.columns[c] {
+                ColumnBuilder::I32(b) => b.append_nulls(rows.len()),
+                ColumnBuilder::I64(b) => b.append_nulls(rows.len()),
+                text => (0..rows.len()).for_each(|_| text.append_text(None)),
+            }
+        }
+        self.rows += rows.len();
+        self.bytes += rows.len() * typed.line_len;
+    }
+}
