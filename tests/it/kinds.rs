@@ -588,3 +588,77 @@ fn a_damaged_member_of_a_subscription_object_loses_only_its_payload() {
     run(&opts(&dir.path().join("kept"), &dir.path().join("lake-kept")));
     assert_eq!(rows(&dir.path().join("lake")), rows(&dir.path().join("lake-kept")));
 }
+
+/// Typed rows (Parquet) take the text path's checks row by row: many batches and several
+/// days in one file, small batches in the sink, damaged rows of every kind scattered among
+/// them, rows without `start` placed by the path; the same rows and the same rejects (each
+/// at its row, for its reason) as the same records in text.
+#[test]
+fn parquet_rows_are_checked_as_their_records_are_in_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+    let damage: [fn(String) -> String; 10] = [
+        |r: String| r.replace(" 10.1.", " 10.01."),
+        |r: String| r.replace(" ACCEPT ", " MAYBE "),
+        |r: String| r.replace(" 6 ", " 300 "),
+        |r: String| r.replace(" 443 ", " 70000 "),
+        |r: String| r.replace("eni-", "eni\u{2}"),
+        |r: String| {
+            let f: Vec<&str> = r.split(' ').collect();
+            format!("{} {} {} {}", f[..10].join(" "), f[11], f[10], f[12..].join(" "))
+        },
+        |r: String| {
+            let f: Vec<&str> = r.split(' ').collect();
+            format!("{} - {} {}", f[..10].join(" "), f[11], f[12..].join(" "))
+        },
+        |r: String| r.replace(" 123456789012 ", " - "),
+        |r: String| {
+            let f: Vec<&str> = r.split(' ').collect();
+            format!("{} - {}", f[..10].join(" "), f[11..].join(" "))
+        },
+        |r: String| {
+            let f: Vec<&str> = r.split(' ').collect();
+            format!("{} -5 {}", f[..10].join(" "), f[11..].join(" "))
+        },
+    ];
+    let records: Vec<String> = (0..20_000u64)
+        .map(|i| {
+            let start = 1_690_848_000 + i * 13;
+            let r = format!(
+                "2 123456789012 eni-{:04} 10.1.{}.{} 10.2.0.{} {} 443 6 {} {} {start} {} {} OK",
+                i % 7,
+                i % 200,
+                i % 250,
+                i % 9,
+                1024 + i % 5000,
+                1 + i % 3,
+                40 * (1 + i % 3),
+                start + 1 + i % 60,
+                if i % 5 == 0 { "REJECT" } else { "ACCEPT" }
+            );
+            if i % 97 == 3 { damage[(i / 97) as usize % damage.len()](r) } else { r }
+        })
+        .collect();
+    let (text, pq) = (dir.path().join("text/2023/08/01"), dir.path().join("pq/2023/08/01"));
+    write(&text.join("a.log"), format!("{header}\n{}\n", records.join("\n")).as_bytes());
+    write(&pq.join("a.log.parquet"), &parquet_object(header, &records));
+    let (lake_text, lake_pq) = (dir.path().join("a"), dir.path().join("b"));
+    let small = |o: ConvertOptions| o.with_batch_rows(1000);
+    let a = run(&small(opts(&dir.path().join("text"), &lake_text)));
+    let b = run(&small(opts(&dir.path().join("pq"), &lake_pq)));
+    assert_eq!(b.input_kinds, [("parquet".to_string(), 1)].into(), "{b:?}");
+    assert_eq!((b.rows_in, b.rows_written, b.rows_rejected), (a.rows_in, a.rows_written, a.rows_rejected));
+    assert!(a.rows_rejected >= 100 && a.rows_written > 19_000, "{a:?}");
+    assert_eq!(b.rejects_by_reason, a.rejects_by_reason);
+    let reasons: Vec<&str> = b.rejects_by_reason.keys().map(String::as_str).collect();
+    assert_eq!(reasons, ["bad_start", "control_character", "invalid_value"]);
+    assert_eq!(rows(&lake_pq), rows(&lake_text));
+    // Each reject at its row (the text's line less its header), for the same reason.
+    let at = |r: &RunReport, header: u64| {
+        let mut v: Vec<(u64, String)> =
+            rejects(r.rejects_path.as_deref().unwrap()).into_iter().map(|r| (r.1 - header, r.2)).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(at(&b, 0), at(&a, 1));
+}
