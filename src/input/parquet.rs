@@ -3,21 +3,27 @@
 //! `log_status`, …), INT32, INT64 or STRING, nullable.
 //!
 //! The file's columns name its fields (read from the footer alone, one ranged read on S3);
-//! its rows are rendered, batch by batch, as the space-separated records they were
-//! delivered as in text (a null as `-`), so that every check, reject and partition rule of
-//! text applies to them unchanged, with a record's position being its row, counted from 1.
-//! A string value that cannot be written as one field of a record (it holds a space, a
-//! line break or nothing) is written with a NUL in it, so that its row is rejected as a
-//! control character or an empty value rather than read as other fields.
+//! its rows are handed to the read stage a batch at a time ([`RowBatches`]), strings as
+//! dictionaries (AWS's columns are dictionary-encoded, so each value is checked and hashed
+//! once per batch). The read stage appends the rows that pass every check as they are
+//! (`parse::TypedRows`) and has any other row rendered as the space-separated record it
+//! was delivered as in text (a null as `-`), so that every check, reject and partition
+//! rule of text decides it, with a record's position being its row, counted from 1. A
+//! string value that cannot be written as one field of a record (it holds a space, a line
+//! break or nothing) is written with a NUL in it, so that its row is rejected as a control
+//! character or an empty value rather than read as other fields.
 
 use std::io;
 use std::ops::Range;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type};
 use arrow_array::{Array, RecordBatch};
-use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
 use super::{Fields, FirstLine, Source};
@@ -29,6 +35,11 @@ pub struct AwsParquet;
 
 /// The Parquet kind.
 pub static PARQUET: AwsParquet = AwsParquet;
+
+/// The Arrow type string columns are read as.
+fn dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
 
 /// Rows decoded and rendered at a time.
 const BATCH_ROWS: usize = 8192;
@@ -150,7 +161,12 @@ fn column(a: &dyn Array) -> Column<'_> {
             let s = a.as_string_view();
             Column::Str(Box::new(move |row| s.value(row).as_bytes()))
         }
-        // `field_names` accepts no other type.
+        DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+            let d = a.as_dictionary::<Int32Type>();
+            let (keys, values) = (d.keys().values(), d.values().as_string::<i32>());
+            Column::Str(Box::new(move |row| values.value(keys[row] as usize).as_bytes()))
+        }
+        // `field_names` accepts no other type, and strings are read as dictionaries.
         other => unreachable!("a column of type {other} in a file whose footer was checked"),
     }
 }
@@ -159,13 +175,13 @@ fn column(a: &dyn Array) -> Column<'_> {
 fn render(batch: &RecordBatch, rows: Range<usize>, out: &mut Vec<u8>) {
     let arrays = batch.columns();
     let columns: Vec<Column<'_>> = arrays.iter().map(|a| column(a.as_ref())).collect();
-    let nulls: Vec<Option<&arrow_buffer::NullBuffer>> = arrays.iter().map(|a| a.nulls()).collect();
+    let nulls: Vec<Option<arrow_buffer::NullBuffer>> = arrays.iter().map(|a| a.logical_nulls()).collect();
     for row in rows {
         for (i, (c, n)) in columns.iter().zip(&nulls).enumerate() {
             if i > 0 {
                 out.push(b' ');
             }
-            if n.is_some_and(|n| n.is_null(row)) {
+            if n.as_ref().is_some_and(|n| n.is_null(row)) {
                 out.push(b'-');
                 continue;
             }
@@ -222,14 +238,28 @@ fn rows_of(bytes: Vec<u8>, listed: Option<u64>) -> Result<Decoded, OpenProblem> 
             "the file changed while it was read: {listed} bytes when listed, {stored} now; run again"
         )));
     }
-    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes::Bytes::from(bytes), options)
-        .map_err(|e| OpenProblem(format!("not a readable Parquet file: {e}")))?;
-    field_names(builder.schema())?;
-    let reader = builder
+    let unreadable = |e: parquet::errors::ParquetError| OpenProblem(format!("not a readable Parquet file: {e}"));
+    let bytes = bytes::Bytes::from(bytes);
+    let footer = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new().with_skip_arrow_metadata(true))
+        .map_err(unreadable)?;
+    field_names(footer.schema())?;
+    // Strings as dictionaries: the values of a dictionary-encoded column (AWS's are) are
+    // then checked and hashed once per batch, not once per row.
+    let fields: Vec<Field> = footer
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(dictionary()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    let meta = ArrowReaderMetadata::try_new(footer.metadata().clone(), options).map_err(unreadable)?;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, meta)
         .with_batch_size(BATCH_ROWS)
         .build()
-        .map_err(|e| OpenProblem(format!("not a readable Parquet file: {e}")))?;
+        .map_err(unreadable)?;
     Ok(Decoded::from_rows(Box::new(Rows { reader }), stored))
 }
 
@@ -268,7 +298,6 @@ impl Source for AwsParquet {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Int32Array, Int64Array, StringArray};
     use arrow_schema::{Field, Schema};
@@ -372,44 +401,61 @@ mod tests {
         let bytes = crate::schema::ColumnId::Known(crate::schema::lookup("bytes").unwrap());
         let table = TableColumns::from_columns(format.fields().iter().cloned().chain([bytes]));
         let plan = ColumnPlan::new(&format, &table);
-        let typed = TypedRows::new(&plan, &batch).expect("the columns have their fields' types");
-
-        let (mut text, mut mixed) =
-            (BatchBuilder::new(&table, table.arrow_schema(), 8), BatchBuilder::new(&table, table.arrow_schema(), 8));
-        let mut parser = RecordParser::new();
-        let mut run = None::<usize>;
-        for row in 0..=rows.len() {
-            let clean = row < rows.len() && typed.is_clean(row);
-            if let Some(first) = run.filter(|_| !clean) {
-                mixed.append_typed(&typed, first..row);
-                run = None;
-            }
-            if row == rows.len() {
-                break;
-            }
-            let mut line = Vec::new();
-            render(&batch, row..row + 1, &mut line);
-            line.pop();
-            let parsed = parser.parse(&plan, &line);
-            assert_eq!(
-                clean,
-                rows[row].6,
-                "row {row}, line {:?}: clean {clean}, parsed {parsed:?}",
-                String::from_utf8_lossy(&line)
+        // As a Parquet reader hands them: the strings as dictionaries (as this file reads
+        // them), or plain.
+        let as_dictionaries: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| match c.data_type() {
+                DataType::Utf8 => arrow_cast::cast(c, &dictionary()).unwrap(),
+                _ => c.clone(),
+            })
+            .collect();
+        let fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(&as_dictionaries)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        let dictionaries = RecordBatch::try_new(Arc::new(Schema::new(fields)), as_dictionaries).unwrap();
+        for batch in [&batch, &dictionaries] {
+            let typed = TypedRows::new(&plan, batch).expect("the columns have their fields' types");
+            let (mut text, mut mixed) = (
+                BatchBuilder::new(&table, table.arrow_schema(), 8),
+                BatchBuilder::new(&table, table.arrow_schema(), 8),
             );
-            if let Ok(p) = parsed {
-                text.append(&plan, &parser, &line);
-                assert_eq!(p.start, typed.start(row), "row {row}");
+            let mut parser = RecordParser::new();
+            let mut run = None::<usize>;
+            for row in 0..=rows.len() {
+                let clean = row < rows.len() && typed.is_clean(row);
+                if let Some(first) = run.filter(|_| !clean) {
+                    mixed.append_typed(&typed, first..row);
+                    run = None;
+                }
+                if row == rows.len() {
+                    break;
+                }
+                let mut line = Vec::new();
+                render(batch, row..row + 1, &mut line);
+                line.pop();
+                let parsed = parser.parse(&plan, &line);
+                let shown = String::from_utf8_lossy(&line);
+                assert_eq!(clean, rows[row].6, "row {row}, line {shown:?}: clean {clean}, parsed {parsed:?}");
+                if let Ok(p) = parsed {
+                    text.append(&plan, &parser, &line);
+                    assert_eq!(p.start, typed.start(row), "row {row}");
+                }
+                if clean {
+                    run.get_or_insert(row);
+                } else if parsed.is_ok() {
+                    mixed.append(&plan, &parser, &line);
+                }
             }
-            if clean {
-                run.get_or_insert(row);
-            } else if parsed.is_ok() {
-                mixed.append(&plan, &parser, &line);
-            }
+            let (text, mixed) = (text.finish(), mixed.finish());
+            assert_eq!(text.num_rows(), rows.iter().filter(|r| r.6).count());
+            assert_eq!(text, mixed, "{:?}", batch.schema());
         }
-        let (text, mixed) = (text.finish(), mixed.finish());
-        assert_eq!(text.num_rows(), rows.iter().filter(|r| r.6).count());
-        assert_eq!(text, mixed);
     }
 
     #[test]

@@ -45,6 +45,13 @@ impl DictBuilder {
     /// Appends a row holding `tok`.
     #[inline]
     pub(super) fn append_value(&mut self, tok: &[u8]) {
+        let id = self.id_of(tok);
+        self.append_id(id);
+    }
+
+    /// The id of `tok` in this batch's dictionary (added if new).
+    #[inline]
+    pub(super) fn id_of(&mut self, tok: &[u8]) -> u32 {
         let (bytes, offsets) = (&self.bytes, &self.offsets);
         let value = |id: u32| &bytes[offsets[id as usize] as usize..offsets[id as usize + 1] as usize];
         let (id, new) = self.ids.find_or_add(tok, |id| value(id) == tok);
@@ -52,6 +59,12 @@ impl DictBuilder {
             self.bytes.extend_from_slice(tok);
             self.offsets.push(self.bytes.len() as i32);
         }
+        id
+    }
+
+    /// Appends a row holding the value of id `id` ([`DictBuilder::id_of`]).
+    #[inline]
+    pub(super) fn append_id(&mut self, id: u32) {
         self.keys.push(id as i32);
         self.valid.append(true);
     }

@@ -38,6 +38,14 @@ enum Typed<'a> {
     I32(&'a Int32Array),
     I64(&'a Int64Array),
     Str(&'a StringArray),
+    /// Strings as a dictionary (as a Parquet reader hands dictionary-encoded columns): each
+    /// value tested once, and a row by its key.
+    Dict {
+        keys: &'a [i32],
+        values: &'a StringArray,
+        /// The rows without a value (a null key, or a key of a null value).
+        nulls: Option<NullBuffer>,
+    },
 }
 
 impl Typed<'_> {
@@ -46,9 +54,37 @@ impl Typed<'_> {
             Typed::I32(a) => a.is_valid(row),
             Typed::I64(a) => a.is_valid(row),
             Typed::Str(a) => a.is_valid(row),
+            Typed::Dict { nulls, .. } => nulls.as_ref().is_none_or(|n| n.is_valid(row)),
+        }
+    }
+
+    /// The bytes of a string column's value in `row`, if it has one.
+    #[inline]
+    fn string(&self, row: usize) -> Option<&[u8]> {
+        match self {
+            Typed::Str(a) => a.is_valid(row).then(|| a.value(row).as_bytes()),
+            Typed::Dict { keys, values, .. } => self.is_valid(row).then(|| values.value(keys[row] as usize).as_bytes()),
+            Typed::I32(_) | Typed::I64(_) => unreachable!("a number column holds no strings"),
         }
     }
 }
+
+/// Whether a string value fails `slot`'s checks, or may: it is empty, holds a byte no
+/// field holds, or is not an address or one of its set's values where the field's check
+/// asks (a `-` is no value, and passes).
+fn unclean_string(slot: &Slot, v: &[u8]) -> bool {
+    v.is_empty()
+        || v.iter().any(|&b| not_in_a_field(b))
+        || (!is_dash(v)
+            && match slot.check {
+                Check::Any | Check::Range(..) | Check::KnownRange(..) => false,
+                Check::Address => !is_ipv4(v) && !is_ipv6(v),
+                Check::OneOf(set) | Check::Known(set) => !slot.in_set(set, v),
+            })
+}
+
+/// No id yet, in a map of a batch's dictionary values to a builder's ids.
+const UNMAPPED: u32 = u32::MAX;
 
 /// The bytes no field of a line holds: a space (fields are split at it), a line end, or
 /// any other control character (a line holding one is rejected).
@@ -78,10 +114,16 @@ impl<'a> TypedRows<'a> {
                 (FieldType::Int32 | FieldType::Int64, DataType::Int32) => Typed::I32(a.as_primitive::<Int32Type>()),
                 (FieldType::Int32 | FieldType::Int64, DataType::Int64) => Typed::I64(a.as_primitive::<Int64Type>()),
                 (FieldType::String, DataType::Utf8) => Typed::Str(a.as_string::<i32>()),
+                (FieldType::String, DataType::Dictionary(k, v)) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                    let d = a.as_dictionary::<Int32Type>();
+                    let values = d.values().as_string::<i32>();
+                    Typed::Dict { keys: d.keys().values(), values, nulls: a.logical_nulls() }
+                }
                 _ => return None,
             };
+            let longest = |s: &StringArray| s.value_offsets().windows(2).map(|w| (w[1] - w[0]) as usize).max();
             rows.line_len += match &column {
-                Typed::Str(s) => s.value_offsets().windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0),
+                Typed::Str(s) | Typed::Dict { values: s, .. } => longest(s).unwrap_or(0),
                 // The longest decimal of an i64, sign included.
                 _ => 20,
             };
@@ -101,6 +143,17 @@ impl<'a> TypedRows<'a> {
             Typed::I32(a) => self.test_numbers(slot, a.nulls(), a.values().iter().map(|v| i64::from(*v))),
             Typed::I64(a) => self.test_numbers(slot, a.nulls(), a.values().iter().copied()),
             Typed::Str(a) => self.test_strings(slot, a),
+            Typed::Dict { keys, values, nulls } => {
+                let unclean: Vec<bool> = (0..values.len())
+                    .map(|i| values.is_valid(i) && unclean_string(slot, values.value(i).as_bytes()))
+                    .collect();
+                for (row, (u, k)) in self.unclean.iter_mut().zip(keys.iter()).enumerate() {
+                    if nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
+                        // (A key past the values is no row a reader hands: unclean all the same.)
+                        *u |= unclean.get(*k as usize).is_none_or(|bad| *bad);
+                    }
+                }
+            }
         }
     }
 
@@ -124,26 +177,18 @@ impl<'a> TypedRows<'a> {
         }
     }
 
-    /// Strings: no byte a field cannot hold, not empty; an address, or one of its set's
-    /// values, where the field's check asks (a `-` is no value, and passes).
+    /// Strings, row by row (see [`unclean_string`]); the bytes of the whole column are
+    /// looked at first, as most columns hold none that a field cannot.
     fn test_strings(&mut self, slot: &Slot, a: &StringArray) {
         let offsets = a.value_offsets();
-        let data = a.value_data();
-        let all = &data[offsets[0] as usize..offsets[offsets.len() - 1] as usize];
+        let all = &a.value_data()[offsets[0] as usize..offsets[offsets.len() - 1] as usize];
         let odd_bytes = all.iter().any(|&b| not_in_a_field(b));
+        let plain = matches!(slot.check, Check::Any | Check::Range(..) | Check::KnownRange(..));
         for (row, u) in self.unclean.iter_mut().enumerate() {
-            if !a.is_valid(row) {
-                continue;
+            if a.is_valid(row) {
+                let v = a.value(row).as_bytes();
+                *u |= if plain && !odd_bytes { v.is_empty() } else { unclean_string(slot, v) };
             }
-            let v = a.value(row).as_bytes();
-            *u |= v.is_empty()
-                || (odd_bytes && v.iter().any(|&b| not_in_a_field(b)))
-                || (!is_dash(v)
-                    && match slot.check {
-                        Check::Any | Check::Range(..) | Check::KnownRange(..) => false,
-                        Check::Address => !is_ipv4(v) && !is_ipv6(v),
-                        Check::OneOf(set) | Check::Known(set) => !slot.in_set(set, v),
-                    });
         }
     }
 
@@ -154,7 +199,7 @@ impl<'a> TypedRows<'a> {
         let value = |c: &Typed<'_>, row: usize| match c {
             Typed::I32(a) => i64::from(a.values()[row]),
             Typed::I64(a) => a.values()[row],
-            Typed::Str(_) => unreachable!("start and end are numbers"),
+            Typed::Str(_) | Typed::Dict { .. } => unreachable!("start and end are numbers"),
         };
         let (start, end) = (&self.columns[s], &self.columns[e]);
         for (row, u) in self.unclean.iter_mut().enumerate() {
@@ -185,7 +230,7 @@ impl<'a> TypedRows<'a> {
         c.is_valid(row).then(|| match c {
             Typed::I32(a) => i64::from(a.value(row)),
             Typed::I64(a) => a.value(row),
-            Typed::Str(_) => unreachable!("start is a number"),
+            Typed::Str(_) | Typed::Dict { .. } => unreachable!("start is a number"),
         })
     }
 }
@@ -213,10 +258,24 @@ impl BatchBuilder {
                     None => b.append_slice(&a.values()[rows.clone()]),
                     Some(_) => rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| a.value(r)))),
                 },
-                (text @ (ColumnBuilder::Dict(_) | ColumnBuilder::Text(_)), Typed::Str(a)) => {
+                (ColumnBuilder::Dict(b), Typed::Dict { keys, values, .. }) if rows.len() >= values.len() / 4 => {
+                    // Each value of the batch's dictionary hashed once, when first needed.
+                    let mut ids = vec![UNMAPPED; values.len()];
                     for r in rows.clone() {
-                        let v = a.is_valid(r).then(|| a.value(r).as_bytes());
-                        text.append_text(v.filter(|v| !is_dash(v)));
+                        let Some(v) = column.string(r).filter(|v| !is_dash(v)) else {
+                            b.append_null();
+                            continue;
+                        };
+                        let id = &mut ids[keys[r] as usize];
+                        if *id == UNMAPPED {
+                            *id = b.id_of(v);
+                        }
+                        b.append_id(*id);
+                    }
+                }
+                (text @ (ColumnBuilder::Dict(_) | ColumnBuilder::Text(_)), Typed::Str(_) | Typed::Dict { .. }) => {
+                    for r in rows.clone() {
+                        text.append_text(column.string(r).filter(|v| !is_dash(v)));
                     }
                 }
                 _ => unreachable!("TypedRows::new bound each column to its field's type"),
