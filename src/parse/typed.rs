@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Int32Array, Int64Array, PrimitiveArray, RecordBatch, StringArray};
 use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
 
@@ -85,6 +85,8 @@ fn unclean_string(slot: &Slot, v: &[u8]) -> bool {
 
 /// No id yet, in a map of a batch's dictionary values to a builder's ids.
 const UNMAPPED: u32 = u32::MAX;
+/// The value `-` (no value), in that map.
+const DASH: u32 = u32::MAX - 1;
 
 /// The bytes no field of a line holds: a space (fields are split at it), a line end, or
 /// any other control character (a line holding one is rejected).
@@ -243,10 +245,9 @@ impl BatchBuilder {
         let plan = typed.plan;
         for (slot, column) in plan.slots.iter().zip(&typed.columns) {
             match (&mut self.columns[slot.column], column) {
-                (ColumnBuilder::I32(b), Typed::I32(a)) => match a.nulls() {
-                    None => b.append_slice(&a.values()[rows.clone()]),
-                    Some(_) => rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| a.value(r)))),
-                },
+                (ColumnBuilder::I32(b), Typed::I32(a)) => {
+                    b.append_array(&PrimitiveArray::slice(a, rows.start, rows.len()))
+                }
                 // Clean rows hold values in the field's type.
                 (ColumnBuilder::I32(b), Typed::I64(a)) => {
                     rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| a.value(r) as i32)))
@@ -254,23 +255,26 @@ impl BatchBuilder {
                 (ColumnBuilder::I64(b), Typed::I32(a)) => {
                     rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| i64::from(a.value(r)))))
                 }
-                (ColumnBuilder::I64(b), Typed::I64(a)) => match a.nulls() {
-                    None => b.append_slice(&a.values()[rows.clone()]),
-                    Some(_) => rows.clone().for_each(|r| b.append_option(a.is_valid(r).then(|| a.value(r)))),
-                },
+                (ColumnBuilder::I64(b), Typed::I64(a)) => {
+                    b.append_array(&PrimitiveArray::slice(a, rows.start, rows.len()))
+                }
                 (ColumnBuilder::Dict(b), Typed::Dict { keys, values, .. }) if rows.len() >= values.len() / 4 => {
                     // Each value of the batch's dictionary hashed once, when first needed.
                     let mut ids = vec![UNMAPPED; values.len()];
                     for r in rows.clone() {
-                        let Some(v) = column.string(r).filter(|v| !is_dash(v)) else {
+                        if !column.is_valid(r) {
                             b.append_null();
                             continue;
-                        };
+                        }
                         let id = &mut ids[keys[r] as usize];
                         if *id == UNMAPPED {
-                            *id = b.id_of(v);
+                            let v = values.value(keys[r] as usize).as_bytes();
+                            *id = if is_dash(v) { DASH } else { b.id_of(v) };
                         }
-                        b.append_id(*id);
+                        match *id {
+                            DASH => b.append_null(),
+                            id => b.append_id(id),
+                        }
                     }
                 }
                 (text @ (ColumnBuilder::Dict(_) | ColumnBuilder::Text(_)), Typed::Str(_) | Typed::Dict { .. }) => {
