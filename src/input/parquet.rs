@@ -119,12 +119,45 @@ struct Rows {
 
 impl RowBatches for Rows {
     fn next_batch(&mut self) -> Option<io::Result<RecordBatch>> {
-        Some(self.reader.next()?.map_err(|e| io::Error::other(format!("Parquet data unreadable: {e}"))))
+        let unreadable = |e: &dyn std::fmt::Display| io::Error::other(format!("Parquet data unreadable: {e}"));
+        Some(self.reader.next()?.map_err(|e| unreadable(&e)).and_then(|batch| {
+            // The reader checks a dictionary's keys unless the dictionary is empty: a
+            // damaged file's keys must not reach past its values.
+            match batch.columns().iter().position(|c| !keys_in_bounds(c.as_ref())) {
+                Some(i) => Err(unreadable(&format_args!(
+                    "column `{}` has rows whose dictionary keys lie past its {} values",
+                    batch.schema().field(i).name(),
+                    dictionary_len(batch.column(i).as_ref())
+                ))),
+                None => Ok(batch),
+            }
+        }))
     }
 
     fn render(&self, batch: &RecordBatch, rows: Range<usize>, out: &mut Vec<u8>) {
         render(batch, rows, out);
     }
+}
+
+/// Whether every row with a value of a dictionary column (any other column: true) has a
+/// key within its dictionary's values.
+fn keys_in_bounds(a: &dyn Array) -> bool {
+    let Some(d) = a.as_dictionary_opt::<Int32Type>() else { return true };
+    keys_within(d.keys().values(), d.keys().nulls(), d.values().len())
+}
+
+/// Whether every key of a row with a value (`nulls`) is below `n`.
+fn keys_within(keys: &[i32], nulls: Option<&arrow_buffer::NullBuffer>, n: usize) -> bool {
+    let ok = |k: i32| usize::try_from(k).is_ok_and(|k| k < n);
+    match nulls {
+        None => keys.iter().all(|&k| ok(k)),
+        Some(nulls) => keys.iter().zip(nulls.iter()).all(|(&k, valid)| !valid || ok(k)),
+    }
+}
+
+/// The number of values of a dictionary column.
+fn dictionary_len(a: &dyn Array) -> usize {
+    a.as_dictionary_opt::<Int32Type>().map_or(0, |d| d.values().len())
 }
 
 /// One column of a batch, as the renderer reads it: a row's integer widened to 64 bits,
@@ -491,5 +524,22 @@ mod tests {
         let plan = plan_of(b"note srcaddr");
         assert!(TypedRows::new(&plan, &two("x".repeat(crate::parse::MAX_LINE))).is_none());
         assert!(TypedRows::new(&plan, &two("x".repeat(100))).is_some());
+    }
+
+    #[test]
+    fn dictionary_keys_past_their_values_are_found() {
+        let values: ArrayRef = Arc::new(StringArray::from(vec!["a", "b"]));
+        let keys = Int32Array::from(vec![Some(0), None, Some(1)]);
+        let dict = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, values).unwrap();
+        assert!(keys_in_bounds(&dict));
+        assert!(keys_in_bounds(&Int32Array::from(vec![7])), "not a dictionary");
+        // What a damaged file with an empty dictionary could hand over (arrow-rs's reader
+        // checks keys only against a dictionary with values).
+        let nulls = arrow_buffer::NullBuffer::from(vec![true, false, true]);
+        assert!(!keys_within(&[0, 5, 0], None, 2));
+        assert!(keys_within(&[0, 5, 1], Some(&nulls), 2), "a null row's key is not read");
+        assert!(!keys_within(&[0, 0, -1], Some(&nulls), 2));
+        assert!(!keys_within(&[0], None, 0));
+        assert!(keys_within(&[], None, 0));
     }
 }
