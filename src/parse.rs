@@ -368,6 +368,12 @@ fn unknown_value(slot: &Slot, tok: &[u8], documented: &str) -> Reason {
     }
 }
 
+/// Whether a string field's [`Check`] looks at its values at all ([`text_ok`] is true of
+/// every value otherwise).
+fn checks_text(slot: &Slot) -> bool {
+    !matches!(slot.check, Check::Any | Check::Range(..) | Check::KnownRange(..))
+}
+
 /// Whether a string field's value passes its [`Check`] (the hot path: no reason is built).
 #[inline]
 fn text_ok(slot: &Slot, tok: &[u8]) -> bool {
@@ -693,7 +699,8 @@ pub struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     rows: usize,
-    /// Bytes of the lines appended since the last `finish`.
+    /// Bytes of the lines appended since the last `finish` (for typed rows, at least their
+    /// lines' length: [`TypedRows::line_len`]).
     bytes: usize,
 }
 
@@ -713,9 +720,15 @@ impl BatchBuilder {
         BatchBuilder { schema, columns, rows: 0, bytes: 0 }
     }
 
-    /// Bytes of the lines appended since the last [`finish`](BatchBuilder::finish).
+    /// Bytes of the lines appended since the last [`finish`](BatchBuilder::finish) (for
+    /// typed rows, at least their lines' length).
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Bytes of lines the batch takes before it is full ([`MAX_BATCH_BYTES`]).
+    pub fn bytes_room(&self) -> usize {
+        MAX_BATCH_BYTES.saturating_sub(self.bytes)
     }
 
     /// True when the batch should be handed over: `rows` rows, or [`MAX_BATCH_BYTES`] of text.

@@ -478,10 +478,13 @@ struct Rendered {
     line: Vec<u8>,
     pos: usize,
     stored: u64,
+    /// Read as bytes already (its batches are then no longer whole).
+    started: bool,
 }
 
 impl Read for Rendered {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.started = true;
         while self.pos == self.line.len() {
             let batch = match self.rows.next_batch() {
                 None => return Ok(0),
@@ -614,14 +617,17 @@ impl Decoded {
     /// The typed rows an input kind reads from `stored` bytes a batch at a time; a read
     /// error ends them (the rows before it count).
     pub fn from_rows(rows: Box<dyn RowBatches>, stored: u64) -> Decoded {
-        Decoded { inner: Inner::Rendered(Rendered { rows, line: Vec::new(), pos: 0, stored }), skipped: 0 }
+        Decoded {
+            inner: Inner::Rendered(Rendered { rows, line: Vec::new(), pos: 0, stored, started: false }),
+            skipped: 0,
+        }
     }
 
     /// The input's typed rows, for an input of rows ([`Decoded::from_rows`]) of which
     /// nothing was read as bytes yet; `None` for an input of lines.
     pub fn row_batches(&mut self) -> Option<&mut dyn RowBatches> {
         match &mut self.inner {
-            Inner::Rendered(r) if r.line.is_empty() => Some(r.rows.as_mut()),
+            Inner::Rendered(r) if !r.started => Some(r.rows.as_mut()),
             _ => None,
         }
     }

@@ -5,8 +5,11 @@
 //! once: the header is counted, a header in the middle switches the format, a line in a
 //! damaged gzip member, a line too long, a line that does not parse or has no date is
 //! rejected with its reason, and a record is parsed straight into the batch of its
-//! partition ([`RecordParser`], [`BatchBuilder`]). Every line read is counted as a row
-//! or a reject, which the attempt checks at its end.
+//! partition ([`RecordParser`], [`BatchBuilder`]). An input of typed rows (Parquet) is
+//! read a batch at a time instead ([`RowBatches`]): runs of rows that pass every check
+//! ([`TypedRows`]) are appended as they are, and any other rows are rendered as lines and
+//! handled as lines are, numbered by their row. Every line or row read is counted as a
+//! row or a reject, which the attempt checks at its end.
 
 use std::collections::{BTreeSet, HashSet};
 use std::ops::Range;
@@ -313,24 +316,18 @@ impl Run<'_> {
     ) -> std::result::Result<u64, StreamError> {
         let plan = f.plan.clone().expect("an input of rows is read by its plan");
         let mut before = 0u64;
-        let mut line = Vec::new();
+        let mut text = Vec::new();
         while let Some(batch) = rows.next_batch() {
             let batch =
                 batch.map_err(|error| StreamError { error, line_no: before + 1, offset: 0, partial: Vec::new() })?;
+            let mut as_lines = |w: &mut Worker, f: &mut FileRead<'_>, rows_of: Range<usize>| {
+                text.clear();
+                rows.render(&batch, rows_of.clone(), &mut text);
+                self.lines(w, f, splitter, &text, before + rows_of.start as u64)
+            };
             let go_on = match TypedRows::new(&plan, &batch) {
-                Some(typed) => self.typed_rows(w, f, &typed, before, &mut |r, out| rows.render(&batch, r..r + 1, out)),
-                None => {
-                    // Every row as its line.
-                    line.clear();
-                    rows.render(&batch, 0..batch.num_rows(), &mut line);
-                    let mut go_on = true;
-                    let lines = splitter.split(&mut line.as_slice(), |no, at, l| {
-                        go_on = self.line(w, f, before + no, at, l);
-                        go_on
-                    });
-                    lines.expect("lines in memory read without error");
-                    go_on
-                }
+                Some(typed) => self.typed_rows(w, f, &typed, &mut as_lines),
+                None => as_lines(w, f, 0..batch.num_rows()),
             };
             before += batch.num_rows() as u64;
             if !go_on || self.stop.load(Ordering::Relaxed) {
@@ -340,34 +337,49 @@ impl Run<'_> {
         Ok(before)
     }
 
-    /// The rows of one batch, the first numbered `before + 1`; `render` appends a row's
-    /// line. False stops reading the input.
+    /// Rendered rows, handled as lines are (`text`: one line each, the first numbered
+    /// `before + 1`); false stops reading the input.
+    fn lines(
+        &self,
+        w: &mut Worker,
+        f: &mut FileRead<'_>,
+        splitter: &mut LineSplitter,
+        text: &[u8],
+        before: u64,
+    ) -> bool {
+        let mut go_on = true;
+        let lines = splitter.split(&mut &text[..], |no, at, line| {
+            go_on = self.line(w, f, before + no, at, line);
+            go_on
+        });
+        lines.expect("lines in memory are read without error");
+        go_on
+    }
+
+    /// The rows of one batch: runs of clean rows of one partition appended as they are, runs
+    /// of any other rows handed to `as_lines` (rendered, and rejected there with their
+    /// reasons, or read, should the test have been stricter than the text path). False
+    /// stops reading the input.
     fn typed_rows(
         &self,
         w: &mut Worker,
         f: &mut FileRead<'_>,
         typed: &TypedRows<'_>,
-        before: u64,
-        render: &mut dyn FnMut(usize, &mut Vec<u8>),
+        as_lines: &mut dyn FnMut(&mut Worker, &mut FileRead<'_>, Range<usize>) -> bool,
     ) -> bool {
-        let layout = self.opts.layout();
-        let bucket = |row: usize| layout.bucket(typed.start(row), f.job.input.path_time);
-        let mut line = Vec::new();
+        let (layout, path_time) = (self.opts.layout(), f.job.input.path_time);
+        let bucket = |row: usize| layout.bucket(typed.start(row), path_time).filter(|_| typed.is_clean(row));
         let mut row = 0;
         while row < typed.len() {
-            let Some(time) = bucket(row).filter(|_| typed.is_clean(row)) else {
-                // Rejected there, with its reason (or, should the test have been too strict, read).
-                line.clear();
-                render(row, &mut line);
-                line.pop();
-                if !self.line(w, f, before + row as u64 + 1, 0, Line::Text(&line)) {
+            let Some(time) = bucket(row) else {
+                let end = (row + 1..typed.len()).find(|&r| bucket(r).is_some()).unwrap_or(typed.len());
+                if !as_lines(w, f, row..end) {
                     return false;
                 }
-                row += 1;
+                row = end;
                 continue;
             };
-            let end = (row + 1..typed.len()).find(|&r| !typed.is_clean(r) || bucket(r) != Some(time));
-            let end = end.unwrap_or(typed.len());
+            let end = (row + 1..typed.len()).find(|&r| bucket(r) != Some(time)).unwrap_or(typed.len());
             w.tally.rows_in += (end - row) as u64;
             let key = (time, f.job.origin);
             w.parts.insert(key);
@@ -596,7 +608,9 @@ impl Run<'_> {
         while at < rows.end {
             let idx = self.buffer_of(w, key)?;
             let b = &mut w.buffers[idx].1;
-            let n = (rows.end - at).min(self.opts.batch_rows.saturating_sub(b.len()).max(1));
+            // As many as the batch has room for, in rows and in bytes of their lines.
+            let room = self.opts.batch_rows.saturating_sub(b.len()).min(b.bytes_room() / typed.line_len());
+            let n = (rows.end - at).min(room.max(1));
             b.append_typed(typed, at..at + n);
             w.tally.rows_appended += n as u64;
             at += n;

@@ -223,6 +223,22 @@ fn execute(setup: &Setup<'_>, damage: &HashMap<usize, Vec<BadMember>>, pool: &ra
     run.account()
 }
 
+/// Runs `f`, a worker's reading or encoding, with a panic in it (a bug, here or in a
+/// library) ending the attempt as a failure: the other worker is then not left waiting
+/// for this one's batches, and nothing is committed.
+fn guarded(f: impl FnOnce() -> Result<()>) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        Err(Error::Failed(format!(
+            "internal error while converting ({what}); no rows were written. This is a bug: please report it, with the input it was reading if you can"
+        )))
+    })
+}
+
 impl<'a> Run<'a> {
     /// Ends the attempt with `e` (the first failure is the one reported).
     pub(super) fn fail(&self, e: Error) {
@@ -237,11 +253,11 @@ impl<'a> Run<'a> {
     /// (with one large file, this is what keeps a second core busy).
     fn work(&self) {
         let mut w = Worker::new();
-        if let Err(e) = self.read_files(&mut w) {
+        if let Err(e) = guarded(|| self.read_files(&mut w)) {
             self.fail(e);
         }
         self.handoff.producer_done();
-        if let Err(e) = self.handoff.encode_queued(&self.stop, &|p, b| self.encode(p, b)) {
+        if let Err(e) = guarded(|| self.handoff.encode_queued(&self.stop, &|p, b| self.encode(p, b))) {
             self.fail(e);
         }
         self.tally.lock().expect("tally lock").add(std::mem::take(&mut w.tally));
@@ -335,5 +351,23 @@ impl<'a> Run<'a> {
         }
         let rejects_path = rejects.finish()?.map(|l| l.to_string());
         Ok(Outcome::Done(Box::new(Attempt { written, failure, tally, rows_rejected, job_parts, rejects_path })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_worker_is_a_failure_of_the_run() {
+        let e = guarded(|| panic!("boom at row {}", 7)).unwrap_err();
+        assert!(
+            matches!(&e, Error::Failed(m) if m.contains("boom at row 7") && m.contains("no rows were written")),
+            "{e}"
+        );
+        let e = guarded(|| std::panic::panic_any(3u8)).unwrap_err();
+        assert!(e.to_string().contains("a panic"), "{e}");
+        assert!(guarded(|| Ok(())).is_ok());
+        assert!(matches!(guarded(|| Err(Error::Usage("u".into()))), Err(Error::Usage(_))));
     }
 }

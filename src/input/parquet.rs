@@ -24,6 +24,7 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
+use parquet::basic::{ConvertedType, LogicalType};
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
 use super::{Fields, FirstLine, Source};
@@ -93,6 +94,23 @@ fn field_names(schema: &arrow_schema::Schema) -> Result<Vec<u8>, OpenProblem> {
     Ok(names)
 }
 
+/// Refuses a column annotated JSON: no AWS delivery has one, and the Arrow reader would
+/// take its bytes for UTF-8 text without checking them (other annotations it reads as
+/// bytes, which `field_names` refuses).
+fn refuse_json(descr: &parquet::schema::types::SchemaDescriptor) -> Result<(), OpenProblem> {
+    match descr
+        .columns()
+        .iter()
+        .find(|c| matches!(c.logical_type_ref(), Some(LogicalType::Json)) || c.converted_type() == ConvertedType::JSON)
+    {
+        Some(c) => Err(OpenProblem(format!(
+            "column `{}` is annotated JSON, where AWS's Parquet deliveries have INT32, INT64 and STRING columns",
+            c.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Reads a Parquet file's footer with two ranged reads (its last 8 bytes, then the metadata).
 fn footer_schema(storage: &dyn Storage, input: &InputFile) -> Result<arrow_schema::Schema, OpenProblem> {
     let size = input.meta.size;
@@ -108,6 +126,7 @@ fn footer_schema(storage: &dyn Storage, input: &InputFile) -> Result<arrow_schem
     }
     let meta = storage.read_range(input.location(), size - 8 - len, len).map_err(|e| OpenProblem(e.to_string()))?;
     let meta = ParquetMetaDataReader::decode_metadata(&meta).map_err(|e| damaged(&e))?;
+    refuse_json(meta.file_metadata().schema_descr())?;
     // Without the Arrow schema a writer may have stored: strings are strings, however encoded.
     parquet::arrow::parquet_to_arrow_schema(meta.file_metadata().schema_descr(), None).map_err(|e| damaged(&e))
 }
@@ -194,10 +213,17 @@ fn column(a: &dyn Array) -> Column<'_> {
             let s = a.as_string_view();
             Column::Str(Box::new(move |row| s.value(row).as_bytes()))
         }
+        // (Keys are within their values: `next_batch` checked them.)
         DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
             let d = a.as_dictionary::<Int32Type>();
             let (keys, values) = (d.keys().values(), d.values().as_string::<i32>());
             Column::Str(Box::new(move |row| values.value(keys[row] as usize).as_bytes()))
+        }
+        // Strings of other annotations (JSON), which a reader hands as bytes.
+        DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Binary => {
+            let d = a.as_dictionary::<Int32Type>();
+            let (keys, values) = (d.keys().values(), d.values().as_binary::<i32>());
+            Column::Str(Box::new(move |row| values.value(keys[row] as usize)))
         }
         // `field_names` accepts no other type, and strings are read as dictionaries.
         other => unreachable!("a column of type {other} in a file whose footer was checked"),
@@ -276,14 +302,22 @@ fn rows_of(bytes: Vec<u8>, listed: Option<u64>) -> Result<Decoded, OpenProblem> 
     let footer = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new().with_skip_arrow_metadata(true))
         .map_err(unreadable)?;
     field_names(footer.schema())?;
+    refuse_json(footer.metadata().file_metadata().schema_descr())?;
     // Strings as dictionaries: the values of a dictionary-encoded column (AWS's are) are
     // then checked and hashed once per batch, not once per row.
+    let descr = footer.metadata().file_metadata().schema_descr();
+    let flat = descr.num_columns() == footer.schema().fields().len();
+    let utf8 = |i: usize| {
+        let c = descr.column(i);
+        matches!(c.logical_type_ref(), Some(LogicalType::String)) || c.converted_type() == ConvertedType::UTF8
+    };
     let fields: Vec<Field> = footer
         .schema()
         .fields()
         .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 => f.as_ref().clone().with_data_type(dictionary()),
+        .enumerate()
+        .map(|(i, f)| match f.data_type() {
+            DataType::Utf8 if flat && utf8(i) => f.as_ref().clone().with_data_type(dictionary()),
             _ => f.as_ref().clone(),
         })
         .collect();
@@ -541,5 +575,36 @@ mod tests {
         assert!(!keys_within(&[0, 0, -1], Some(&nulls), 2));
         assert!(!keys_within(&[0], None, 0));
         assert!(keys_within(&[], None, 0));
+    }
+
+    /// A row whose line could pass the line limit is never clean, nulls (`-`) counted.
+    #[test]
+    fn no_clean_row_has_a_line_past_the_limit() {
+        use crate::format::Format;
+        use crate::parse::{ColumnPlan, MAX_LINE, TypedRows};
+        use crate::schema::TableColumns;
+
+        let format = Format::from_header(b"note vpc-id subnet-id srcport").unwrap();
+        let plan = ColumnPlan::new(&format, &TableColumns::from_columns(format.fields().iter().cloned()));
+        let mut clean = 0;
+        for n in MAX_LINE - 40..=MAX_LINE {
+            let note: ArrayRef = Arc::new(StringArray::from(vec!["x".repeat(n)]));
+            let null: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>]));
+            let port: ArrayRef = Arc::new(Int32Array::from(vec![None]));
+            let batch = RecordBatch::try_from_iter([
+                ("note", note),
+                ("vpc_id", null.clone()),
+                ("subnet_id", null),
+                ("srcport", port),
+            ])
+            .unwrap();
+            if TypedRows::new(&plan, &batch).is_some_and(|t| t.is_clean(0)) {
+                clean += 1;
+                let mut line = Vec::new();
+                render(&batch, 0..1, &mut line);
+                assert!(line.len() - 1 <= MAX_LINE, "{n}: a line of {} bytes", line.len() - 1);
+            }
+        }
+        assert!(clean > 0, "rows well under the limit are clean");
     }
 }

@@ -18,8 +18,8 @@ use arrow_array::{Array, Int32Array, Int64Array, PrimitiveArray, RecordBatch, St
 use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
 
-use super::{BatchBuilder, ColumnBuilder, ColumnPlan, MAX_LINE, MAX_UNIX_SECONDS, Slot, is_dash, is_ipv4, is_ipv6};
-use crate::schema::{Check, FieldType};
+use super::{BatchBuilder, ColumnBuilder, ColumnPlan, MAX_LINE, MAX_UNIX_SECONDS, Slot, checks_text, is_dash, text_ok};
+use crate::schema::FieldType;
 
 /// A batch of typed rows bound to a plan (see the module's documentation).
 pub struct TypedRows<'a> {
@@ -70,17 +70,13 @@ impl Typed<'_> {
 }
 
 /// Whether a string value fails `slot`'s checks, or may: it is empty, holds a byte no
-/// field holds, or is not an address or one of its set's values where the field's check
-/// asks (a `-` is no value, and passes).
+/// field holds, is not UTF-8 (a reader need not check strings of every annotation), or
+/// fails the field's check ([`text_ok`], as in a line; a `-` is no value, and passes).
 fn unclean_string(slot: &Slot, v: &[u8]) -> bool {
     v.is_empty()
         || v.iter().any(|&b| not_in_a_field(b))
-        || (!is_dash(v)
-            && match slot.check {
-                Check::Any | Check::Range(..) | Check::KnownRange(..) => false,
-                Check::Address => !is_ipv4(v) && !is_ipv6(v),
-                Check::OneOf(set) | Check::Known(set) => !slot.in_set(set, v),
-            })
+        || (!v.is_ascii() && std::str::from_utf8(v).is_err())
+        || (!is_dash(v) && !text_ok(slot, v))
 }
 
 /// No id yet, in a map of a batch's dictionary values to a builder's ids.
@@ -97,9 +93,10 @@ fn not_in_a_field(b: u8) -> bool {
 
 impl<'a> TypedRows<'a> {
     /// Binds `batch` (its columns in the order of the plan's fields) to `plan` and tests its
-    /// rows; `None` when a column's type is not one its field is read from as it is (a
-    /// string column for a number field, say), or a row's line could be longer than
-    /// [`MAX_LINE`]: then every row takes the text path.
+    /// rows; `None` when the batch has another number of columns than the plan has fields,
+    /// a column's type is not one its field is read from as it is (a string column for a
+    /// number field, say), or a row's line could be longer than [`MAX_LINE`]: then every
+    /// row takes the text path.
     pub fn new(plan: &'a ColumnPlan, batch: &'a RecordBatch) -> Option<TypedRows<'a>> {
         if batch.num_columns() != plan.slots.len() {
             return None;
@@ -109,6 +106,7 @@ impl<'a> TypedRows<'a> {
             columns: Vec::with_capacity(plan.slots.len()),
             unclean: vec![false; batch.num_rows()],
             start: plan.slots.iter().position(|s| s.is_start),
+            // The spaces between fields, and a byte more.
             line_len: plan.slots.len(),
         };
         for (slot, a) in plan.slots.iter().zip(batch.columns()) {
@@ -116,19 +114,17 @@ impl<'a> TypedRows<'a> {
                 (FieldType::Int32 | FieldType::Int64, DataType::Int32) => Typed::I32(a.as_primitive::<Int32Type>()),
                 (FieldType::Int32 | FieldType::Int64, DataType::Int64) => Typed::I64(a.as_primitive::<Int64Type>()),
                 (FieldType::String, DataType::Utf8) => Typed::Str(a.as_string::<i32>()),
-                (FieldType::String, DataType::Dictionary(k, v)) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                (FieldType::String, DataType::Dictionary(k, _)) if **k == DataType::Int32 => {
                     let d = a.as_dictionary::<Int32Type>();
-                    let values = d.values().as_string::<i32>();
-                    Typed::Dict { keys: d.keys().values(), values, nulls: a.logical_nulls() }
+                    Typed::Dict {
+                        keys: d.keys().values(),
+                        values: d.values().as_string_opt::<i32>()?,
+                        nulls: a.logical_nulls(),
+                    }
                 }
                 _ => return None,
             };
-            let longest = |s: &StringArray| s.value_offsets().windows(2).map(|w| (w[1] - w[0]) as usize).max();
-            rows.line_len += match &column {
-                Typed::Str(s) | Typed::Dict { values: s, .. } => longest(s).unwrap_or(0),
-                // The longest decimal of an i64, sign included.
-                _ => 20,
-            };
+            rows.line_len += rows.longest(&column);
             rows.test(slot, &column);
             rows.columns.push(column);
         }
@@ -139,12 +135,34 @@ impl<'a> TypedRows<'a> {
         Some(rows)
     }
 
+    /// At least the length of any row's value of `column` in its line: a null is `-`; a
+    /// number at most an i64's longest decimal, sign included.
+    fn longest(&self, column: &Typed<'_>) -> usize {
+        let longest = |s: &StringArray| s.value_offsets().windows(2).map(|w| (w[1] - w[0]) as usize).max();
+        match column {
+            Typed::Str(s) => longest(s).unwrap_or(0).max(1),
+            // A dictionary far larger than the batch (every batch of a column chunk shares
+            // it) by the rows' values, not by all of them.
+            Typed::Dict { keys, values, .. } if values.len() > 4 * keys.len() => {
+                (0..keys.len()).map(|r| column.string(r).map_or(1, <[u8]>::len)).max().unwrap_or(1)
+            }
+            Typed::Dict { values, .. } => longest(values).unwrap_or(0).max(1),
+            Typed::I32(_) | Typed::I64(_) => 20,
+        }
+    }
+
     /// Marks the rows whose value in `column` fails `slot`'s checks.
     fn test(&mut self, slot: &Slot, column: &Typed<'_>) {
         match column {
             Typed::I32(a) => self.test_numbers(slot, a.nulls(), a.values().iter().map(|v| i64::from(*v))),
             Typed::I64(a) => self.test_numbers(slot, a.nulls(), a.values().iter().copied()),
             Typed::Str(a) => self.test_strings(slot, a),
+            // A dictionary far larger than the batch: its rows' values are tested one by one.
+            Typed::Dict { keys, values, .. } if values.len() > 4 * keys.len() => {
+                for (row, u) in self.unclean.iter_mut().enumerate() {
+                    *u |= column.string(row).is_some_and(|v| unclean_string(slot, v));
+                }
+            }
             Typed::Dict { keys, values, nulls } => {
                 let unclean: Vec<bool> = (0..values.len())
                     .map(|i| values.is_valid(i) && unclean_string(slot, values.value(i).as_bytes()))
@@ -180,16 +198,15 @@ impl<'a> TypedRows<'a> {
     }
 
     /// Strings, row by row (see [`unclean_string`]); the bytes of the whole column are
-    /// looked at first, as most columns hold none that a field cannot.
+    /// looked at first, as most columns hold none that a field cannot, and only ASCII.
     fn test_strings(&mut self, slot: &Slot, a: &StringArray) {
         let offsets = a.value_offsets();
         let all = &a.value_data()[offsets[0] as usize..offsets[offsets.len() - 1] as usize];
-        let odd_bytes = all.iter().any(|&b| not_in_a_field(b));
-        let plain = matches!(slot.check, Check::Any | Check::Range(..) | Check::KnownRange(..));
+        let plain = all.iter().all(|&b| !not_in_a_field(b) && b.is_ascii()) && !checks_text(slot);
         for (row, u) in self.unclean.iter_mut().enumerate() {
             if a.is_valid(row) {
                 let v = a.value(row).as_bytes();
-                *u |= if plain && !odd_bytes { v.is_empty() } else { unclean_string(slot, v) };
+                *u |= if plain { v.is_empty() } else { unclean_string(slot, v) };
             }
         }
     }
@@ -207,6 +224,11 @@ impl<'a> TypedRows<'a> {
         for (row, u) in self.unclean.iter_mut().enumerate() {
             *u |= end.is_valid(row) && start.is_valid(row) && value(end, row) < value(start, row);
         }
+    }
+
+    /// At least the length of any row's line (each row's bytes, as a batch counts them).
+    pub fn line_len(&self) -> usize {
+        self.line_len
     }
 
     /// The number of rows.

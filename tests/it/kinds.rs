@@ -662,3 +662,46 @@ fn parquet_rows_are_checked_as_their_records_are_in_text() {
     };
     assert_eq!(at(&b, 0), at(&a, 1));
 }
+
+/// A string column annotated JSON, which the Parquet reader would take for UTF-8 text
+/// without checking its bytes (dictionary-encoded or plain): the file is named as damaged,
+/// with why, never a crash or a row of bytes that are not text.
+#[test]
+fn parquet_columns_annotated_json_are_named_not_read() {
+    use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+
+    let file = |dictionary: bool| {
+        let schema = "message m { optional int32 version; optional binary account_id (JSON); optional int64 start; }";
+        let schema = Arc::new(parquet::schema::parser::parse_message_type(schema).unwrap());
+        let props = Arc::new(WriterProperties::builder().set_dictionary_enabled(dictionary).build());
+        let mut out = Vec::new();
+        let mut w = SerializedFileWriter::new(&mut out, schema, props).unwrap();
+        let mut group = w.next_row_group().unwrap();
+        let defined = [1i16; 3];
+        let mut c = group.next_column().unwrap().unwrap();
+        c.typed::<Int32Type>().write_batch(&[2, 2, 2], Some(&defined), None).unwrap();
+        c.close().unwrap();
+        let mut c = group.next_column().unwrap().unwrap();
+        let v: Vec<ByteArray> = vec![b"123456789012".to_vec().into(), vec![0xff, b'A'].into(), b"-".to_vec().into()];
+        c.typed::<ByteArrayType>().write_batch(&v, Some(&defined), None).unwrap();
+        c.close().unwrap();
+        let mut c = group.next_column().unwrap().unwrap();
+        c.typed::<Int64Type>()
+            .write_batch(&[1_690_848_000, 1_690_848_001, 1_690_848_002], Some(&defined), None)
+            .unwrap();
+        c.close().unwrap();
+        group.close().unwrap();
+        w.close().unwrap();
+        out
+    };
+    for dictionary in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("in/a.log.parquet"), &file(dictionary));
+        let r = run(&opts(&dir.path().join("in"), &dir.path().join("lake")));
+        assert_eq!((r.rows_in, r.rows_written), (0, 0), "dictionary {dictionary}: {r:?}");
+        assert_eq!(r.files_damaged.len(), 1, "{r:?}");
+        assert!(r.files_damaged[0].error.contains("column `account_id` is annotated JSON"), "{r:?}");
+    }
+}
