@@ -368,6 +368,85 @@ impl<R: Read> Read for MemberReader<R> {
     }
 }
 
+/// libdeflate's whole-buffer gzip decompressor, kept for the buffers of one reader:
+/// every member of a buffer inflated in one call, each verified by its CRC-32 and length.
+/// For data held in memory whole (an input file, a Parquet page); [`MemberReader`] is
+/// for streams and for saying which member is damaged.
+pub struct Inflater(std::ptr::NonNull<libdeflate_sys::libdeflate_decompressor>);
+
+// SAFETY: a libdeflate decompressor is plain memory with no tie to the thread that made
+// it; `&mut self` keeps it to one thread at a time.
+unsafe impl Send for Inflater {}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
+        unsafe { libdeflate_sys::libdeflate_free_decompressor(self.0.as_ptr()) }
+    }
+}
+
+impl Inflater {
+    /// A decompressor; `None` only when its few kilobytes cannot be allocated.
+    pub fn new() -> Option<Inflater> {
+        // SAFETY: plain allocation; null is checked.
+        std::ptr::NonNull::new(unsafe { libdeflate_sys::libdeflate_alloc_decompressor() }).map(Inflater)
+    }
+
+    /// Appends the inflated bytes of every gzip member of `data` to `out`. `false` when
+    /// a member is damaged (bad deflate data, CRC or length), when `data` is empty or not
+    /// gzip, or when the output would pass `limit` bytes; `out` then holds an unspecified
+    /// prefix.
+    pub fn gunzip(&mut self, data: &[u8], out: &mut Vec<u8>, limit: usize) -> bool {
+        use libdeflate_sys::*;
+        if data.is_empty() {
+            return false;
+        }
+        let mut pos = 0;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            let room = limit.saturating_sub(out.len());
+            // The last member's trailer holds its length (modulo 2^32): exact for a buffer of
+            // one member, a first guess otherwise (doubled while the output does not fit).
+            // A forged length reserves at most 64 times the data (or 64 KiB), and only bytes
+            // really inflated are written.
+            let trailer = rest
+                .len()
+                .checked_sub(4)
+                .map_or(0, |i| u32::from_le_bytes([rest[i], rest[i + 1], rest[i + 2], rest[i + 3]]) as usize);
+            let cap = rest.len().saturating_mul(64).max(1 << 16);
+            let mut avail = trailer.min(cap).max(rest.len().saturating_mul(4)).max(64).min(room);
+            loop {
+                out.reserve(avail);
+                let (mut used_in, mut produced) = (0usize, 0usize);
+                // SAFETY: the input slice and the reserved spare capacity of `out` are valid for
+                // the lengths passed; libdeflate writes at most `avail` bytes and reports how many.
+                let res = unsafe {
+                    libdeflate_gzip_decompress_ex(
+                        self.0.as_ptr(),
+                        rest.as_ptr().cast(),
+                        rest.len(),
+                        out.as_mut_ptr().add(out.len()).cast(),
+                        avail,
+                        &mut used_in,
+                        &mut produced,
+                    )
+                };
+                if res == libdeflate_result_LIBDEFLATE_SUCCESS {
+                    // SAFETY: libdeflate initialised `produced` bytes of spare capacity.
+                    unsafe { out.set_len(out.len() + produced) };
+                    pos += used_in;
+                    break;
+                }
+                if res != libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE || avail >= room {
+                    return false;
+                }
+                avail = avail.saturating_mul(2).min(room);
+            }
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,5 +607,33 @@ mod tests {
         assert_eq!(bad[0].stored.start, 0);
         assert!(bad[0].stored.end <= first.len() as u64 + 1);
         assert_eq!(bad[0].decompressed, 0..(out.len() - b.len()) as u64);
+    }
+
+    #[test]
+    fn the_inflater_reads_every_member_and_refuses_damage_and_excess() {
+        let (a, b) = (text(0..5_000), vec![0u8; 300_000]);
+        let mut both = gz(&a);
+        both.extend(gz(&b));
+        let mut inflater = Inflater::new().unwrap();
+        let mut out = b"kept ".to_vec();
+        assert!(inflater.gunzip(&both, &mut out, usize::MAX));
+        assert_eq!(out, [&b"kept "[..], &a, &b].concat(), "members appended in order");
+        // A forged length in the last trailer only misleads the first guess.
+        let mut forged = both.clone();
+        let n = forged.len();
+        forged[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(!inflater.gunzip(&forged, &mut Vec::new(), usize::MAX), "the length is checked");
+        forged[n - 4..].copy_from_slice(&7u32.to_le_bytes());
+        assert!(!inflater.gunzip(&forged, &mut Vec::new(), usize::MAX));
+        let mut flipped = both.clone();
+        flipped[40] ^= 1;
+        assert!(!inflater.gunzip(&flipped, &mut Vec::new(), usize::MAX), "a flipped bit");
+        assert!(!inflater.gunzip(&both[..n - 1], &mut Vec::new(), usize::MAX), "a cut");
+        assert!(!inflater.gunzip(&[], &mut Vec::new(), usize::MAX), "nothing");
+        assert!(!inflater.gunzip(&a, &mut Vec::new(), usize::MAX), "not gzip");
+        assert!(!inflater.gunzip(&both, &mut Vec::new(), a.len() + b.len() - 1), "past the limit");
+        let mut exact = Vec::new();
+        assert!(inflater.gunzip(&both, &mut exact, a.len() + b.len()));
+        assert_eq!(exact.len(), a.len() + b.len());
     }
 }

@@ -730,53 +730,8 @@ fn expansion_limit(len: usize) -> usize {
 /// members are then read one by one to say which), or when the data expands
 /// beyond any plausible text ratio.
 fn gunzip_in_memory(data: &[u8]) -> Option<Vec<u8>> {
-    use libdeflate_sys::*;
-    struct Decompressor(*mut libdeflate_decompressor);
-    impl Drop for Decompressor {
-        fn drop(&mut self) {
-            // SAFETY: allocated by libdeflate_alloc_decompressor, freed once.
-            unsafe { libdeflate_free_decompressor(self.0) }
-        }
-    }
-    // SAFETY: plain allocation; null is checked.
-    let d = Decompressor(unsafe { libdeflate_alloc_decompressor() });
-    if d.0.is_null() {
-        return None;
-    }
-    let limit = expansion_limit(data.len());
-    let mut out: Vec<u8> = Vec::new();
-    let mut pos = 0;
-    while pos < data.len() {
-        let mut avail = ((data.len() - pos) * 6).max(1 << 16);
-        loop {
-            out.reserve(avail);
-            let (mut used_in, mut produced) = (0usize, 0usize);
-            // SAFETY: the input slice and the reserved spare capacity of `out` are valid for the
-            // lengths passed; libdeflate writes at most `avail` bytes and reports how many.
-            let res = unsafe {
-                libdeflate_gzip_decompress_ex(
-                    d.0,
-                    data[pos..].as_ptr().cast(),
-                    data.len() - pos,
-                    out.as_mut_ptr().add(out.len()).cast(),
-                    avail,
-                    &mut used_in,
-                    &mut produced,
-                )
-            };
-            if res == libdeflate_result_LIBDEFLATE_SUCCESS {
-                // SAFETY: libdeflate initialised `produced` bytes of spare capacity.
-                unsafe { out.set_len(out.len() + produced) };
-                pos += used_in;
-                break;
-            }
-            if res != libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE || out.len() + avail > limit {
-                return None;
-            }
-            avail *= 2;
-        }
-    }
-    Some(out)
+    let mut out = Vec::new();
+    crate::gzip::Inflater::new()?.gunzip(data, &mut out, expansion_limit(data.len())).then_some(out)
 }
 
 /// A gzip stream decompressed by a thread of its own, handed over in 1 MiB

@@ -12,24 +12,27 @@
 //! string value that cannot be written as one field of a record (it holds a space, a line
 //! break or nothing) is written with a NUL in it, so that its row is rejected as a control
 //! character or an empty value rather than read as other fields.
+//!
+//! The parquet crate decodes the pages; GZIP pages (AWS's) are inflated by libdeflate
+//! before it sees them ([`pages`]).
 
 use std::io;
 use std::ops::Range;
-use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, RowGroups};
+use parquet::arrow::{ProjectionMask, parquet_to_arrow_field_levels};
 use parquet::basic::{ConvertedType, LogicalType};
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
 use super::{Fields, FirstLine, Source};
 use crate::source::{Decoded, InputFile, OpenProblem, RowBatches};
 use crate::storage::Storage;
+
+mod pages;
 
 /// AWS's Parquet deliveries (see the module's documentation).
 pub struct AwsParquet;
@@ -321,12 +324,14 @@ fn rows_of(bytes: Vec<u8>, listed: Option<u64>) -> Result<Decoded, OpenProblem> 
             _ => f.as_ref().clone(),
         })
         .collect();
-    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    let meta = ArrowReaderMetadata::try_new(footer.metadata().clone(), options).map_err(unreadable)?;
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, meta)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(unreadable)?;
+    let schema = Schema::new(fields);
+    let levels =
+        parquet_to_arrow_field_levels(descr, ProjectionMask::all(), Some(schema.fields())).map_err(unreadable)?;
+    // GZIP pages (AWS's) inflated by libdeflate (`pages`); the rows are read as the crate reads them.
+    let chunks = pages::Chunks { bytes, meta: footer.metadata().clone() };
+    let batch = BATCH_ROWS.min(chunks.num_rows()).max(1);
+    let reader =
+        ParquetRecordBatchReader::try_new_with_row_groups(&levels, &chunks, batch, None).map_err(unreadable)?;
     Ok(Decoded::from_rows(Box::new(Rows { reader }), stored))
 }
 
@@ -365,6 +370,7 @@ impl Source for AwsParquet {
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Int32Array, Int64Array, StringArray};
     use arrow_schema::{Field, Schema};

@@ -132,7 +132,11 @@ fn parquet_object(header: &str, records: &[String]) -> Vec<u8> {
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
     let mut out = Vec::new();
-    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    // Gzip pages, as AWS writes them.
+    let gzip = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::GZIP(Default::default()))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(gzip)).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
     out

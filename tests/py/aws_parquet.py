@@ -32,7 +32,8 @@ def convert(src: pathlib.Path, dst: pathlib.Path, types: dict) -> int:
             values = [None if v is None else int(v) for v in values]
         arrays.append(pa.array(values, type=ty))
     dst.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(arrays, names=names), dst, compression="snappy")
+    # Gzip pages, as AWS writes its Parquet deliveries (flow-logs-s3-path.html).
+    pq.write_table(pa.table(arrays, names=names), dst, compression="gzip")
     return len(lines) - 1
 
 
