@@ -142,7 +142,12 @@ struct Rows {
 impl RowBatches for Rows {
     fn next_batch(&mut self) -> Option<io::Result<RecordBatch>> {
         let unreadable = |e: &dyn std::fmt::Display| io::Error::other(format!("Parquet data unreadable: {e}"));
-        Some(self.reader.next()?.map_err(|e| unreadable(&e)).and_then(|batch| {
+        // The parquet crate's message, without the chain of error kinds around it.
+        let reader = |e: arrow_schema::ArrowError| match e {
+            arrow_schema::ArrowError::ParquetError(m) => unreadable(&m.trim_start_matches("Parquet error: ")),
+            e => unreadable(&e),
+        };
+        Some(self.reader.next()?.map_err(reader).and_then(|batch| {
             // The reader checks a dictionary's keys unless the dictionary is empty: a
             // damaged file's keys must not reach past its values.
             match batch.columns().iter().position(|c| !keys_in_bounds(c.as_ref())) {

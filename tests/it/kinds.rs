@@ -188,6 +188,11 @@ fn hostile_parquet_inputs_are_named_and_their_rows_counted() {
     w.write(&batch).unwrap();
     w.close().unwrap();
     write(&input.join("d-float.log.parquet"), &float);
+    // A flipped byte in the deflate data of its first gzip page.
+    let mut flipped = whole.clone();
+    let page = flipped.windows(3).position(|w| w == [0x1f, 0x8b, 0x08]).expect("a gzip page");
+    flipped[page + 10] ^= 0x5a;
+    write(&input.join("e-flipped.log.parquet"), &flipped);
     let r = run(&opts(&dir.path().join("in"), &dir.path().join("lake")));
     assert_eq!((r.rows_written, r.rows_rejected), (2, 2), "{r:?}");
     assert_eq!(
@@ -204,6 +209,9 @@ fn hostile_parquet_inputs_are_named_and_their_rows_counted() {
     assert!(damaged("b-cut.log.parquet").error.contains("Parquet"));
     assert!(damaged("c-fake.log.parquet").error.contains("not a readable Parquet file"));
     assert!(damaged("d-float.log.parquet").error.contains("`ratio` is of type Float64"));
+    let e = &damaged("e-flipped.log.parquet").error;
+    assert!(e.contains("a GZIP page is damaged") && e.contains("fetch the file again"), "{e}");
+    assert!(!e.contains("Parquet argument error"), "the crate's chain of error kinds is left out: {e}");
 }
 
 #[test]

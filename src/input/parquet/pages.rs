@@ -115,7 +115,10 @@ impl Gunzipped {
         let mut out = Vec::new();
         out.extend_from_slice(&stored[..levels]);
         if !inflater.gunzip(compressed, &mut out, limit) {
-            return Err(damaged("is damaged (its gzip data does not inflate, or fails its CRC-32 or length)"));
+            return Err(damaged(
+                "is damaged: its gzip data does not inflate, or fails its CRC-32 or length; fetch the file \
+                 again from where it was delivered and run again",
+            ));
         }
         Ok(Bytes::from(out))
     }
@@ -123,46 +126,24 @@ impl Gunzipped {
 
 impl PageReader for Gunzipped {
     fn get_next_page(&mut self) -> Result<Option<Page>> {
-        let Some(page) = self.pages.get_next_page()? else {
+        let Some(mut page) = self.pages.get_next_page()? else {
             return Ok(None);
         };
-        Ok(Some(match page {
-            Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics } => {
-                Page::DataPage {
-                    buf: self.inflate(buf, 0, num_values)?,
-                    num_values,
-                    encoding,
-                    def_level_encoding,
-                    rep_level_encoding,
-                    statistics,
-                }
+        // The compressed part of each kind of page (a v2 page keeps its levels as they are).
+        match &mut page {
+            Page::DataPage { buf, num_values, .. } | Page::DictionaryPage { buf, num_values, .. } => {
+                *buf = self.inflate(std::mem::take(buf), 0, *num_values)?;
             }
-            Page::DataPageV2 {
-                buf,
-                num_values,
-                encoding,
-                num_nulls,
-                num_rows,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                is_compressed: true,
-                statistics,
-            } => Page::DataPageV2 {
-                buf: self.inflate(buf, def_levels_byte_len as usize + rep_levels_byte_len as usize, num_values)?,
-                num_values,
-                encoding,
-                num_nulls,
-                num_rows,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                is_compressed: false,
-                statistics,
-            },
-            Page::DictionaryPage { buf, num_values, encoding, is_sorted } => {
-                Page::DictionaryPage { buf: self.inflate(buf, 0, num_values)?, num_values, encoding, is_sorted }
+            Page::DataPageV2 { buf, num_values, def_levels_byte_len, rep_levels_byte_len, is_compressed, .. }
+                if *is_compressed =>
+            {
+                let levels = *def_levels_byte_len as usize + *rep_levels_byte_len as usize;
+                *buf = self.inflate(std::mem::take(buf), levels, *num_values)?;
+                *is_compressed = false;
             }
-            page => page,
-        }))
+            Page::DataPageV2 { .. } => {}
+        }
+        Ok(Some(page))
     }
 
     fn peek_next_page(&mut self) -> Result<Option<PageMetadata>> {
@@ -293,7 +274,8 @@ mod tests {
                     bad[at + offset] ^= 0x5a;
                     let got = ours(Bytes::from(bad));
                     let err = got.expect_err(&format!("{version:?}: member {k} changed at +{offset}"));
-                    assert!(err.to_string().contains("GZIP page"), "{version:?}: {err}");
+                    assert!(err.to_string().contains("a GZIP page is damaged"), "{version:?}: {err}");
+                    assert!(err.to_string().contains("fetch the file again"), "{err}");
                 }
             }
         }
