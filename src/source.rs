@@ -647,6 +647,16 @@ impl Decoded {
         }
     }
 
+    /// Where a read that ended in an error stopped, for the report: the byte of the stored
+    /// input, or, for an input of rows, the first row (from 1) not read (its batch's first:
+    /// a stored byte of a Parquet file says nothing of its rows).
+    pub fn failed_at(&self, row: u64) -> String {
+        match &self.inner {
+            Inner::Rendered(_) => format!("from row {row}"),
+            _ => format!("at byte {}", self.compressed_offset()),
+        }
+    }
+
     /// True when the input is gzip.
     pub fn is_gzip(&self) -> bool {
         matches!(self.inner, Inner::Gzip(_) | Inner::Threaded(_) | Inner::Memory { gzip: true, .. })

@@ -490,17 +490,17 @@ impl Run<'_> {
         match outcome {
             Err(err) => {
                 let offset = decoded.compressed_offset();
-                let what = decoded.what_failed();
+                let (what, at) = (decoded.what_failed(), decoded.failed_at(err.line_no));
                 if !err.partial.is_empty() {
                     w.tally.rows_in += 1;
                     let r = Reason::new(
                         RejectKind::Truncated,
-                        format!("truncated: the line was cut off where the input is damaged ({what} at byte {offset})"),
+                        format!("truncated: the line was cut off where the input is damaged ({what} {at})"),
                     );
                     self.reject(w, f.job, err.line_no, &r, &err.partial);
                 }
                 let rows = w.tally.rows_in - f.rows_at_start;
-                w.tally.damaged.push(damaged(f.job, format!("{what} at byte {offset}: {}", err.error), offset, rows));
+                w.tally.damaged.push(damaged(f.job, format!("{what} {at}: {}", err.error), offset, rows));
             }
             Ok(_) if rows_read == 0 && f.bad.is_empty() => w.tally.files_empty += 1,
             Ok(_) => {}

@@ -210,6 +210,7 @@ fn hostile_parquet_inputs_are_named_and_their_rows_counted() {
     assert!(damaged("c-fake.log.parquet").error.contains("not a readable Parquet file"));
     assert!(damaged("d-float.log.parquet").error.contains("`ratio` is of type Float64"));
     let e = &damaged("e-flipped.log.parquet").error;
+    assert!(e.starts_with("records unreadable from row 1: "), "a row, not a byte, of a Parquet file: {e}");
     assert!(e.contains("a GZIP page is damaged") && e.contains("fetch the file again"), "{e}");
     assert!(!e.contains("Parquet argument error"), "the crate's chain of error kinds is left out: {e}");
 }
