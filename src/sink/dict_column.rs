@@ -43,6 +43,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
+use super::order::prefix_key;
 use crate::hash::{Ids, row_ids};
 
 /// A row without a value.
@@ -238,17 +239,10 @@ impl Strings {
         )
     }
 
-    /// Ids in byte order (what Parquet orders UTF-8 strings by): by each value's first 16
-    /// bytes as a big-endian integer (which orders as the bytes do: an address fits whole),
-    /// then by the whole value where those tie.
+    /// Ids in byte order (what Parquet orders UTF-8 strings by): by [`prefix_key`], then by
+    /// the whole value where those tie.
     fn order(&self) -> Vec<u32> {
-        let prefix = |v: &[u8]| {
-            let mut b = [0u8; 16];
-            let n = v.len().min(16);
-            b[..n].copy_from_slice(&v[..n]);
-            u128::from_be_bytes(b)
-        };
-        let mut keyed: Vec<(u128, u32)> = (0..self.len() as u32).map(|id| (prefix(self.value(id)), id)).collect();
+        let mut keyed: Vec<(u128, u32)> = (0..self.len() as u32).map(|id| (prefix_key(self.value(id)), id)).collect();
         keyed.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| self.value(x.1).cmp(self.value(y.1))));
         keyed.into_iter().map(|(_, id)| id).collect()
     }
@@ -660,8 +654,9 @@ impl DictColumn {
             return Ok(());
         }
         let mut rows = Vec::with_capacity(self.sealed_rows + self.rows.len());
+        let zstd = zstd_level(&self.props, &self.descr);
         for s in std::mem::take(&mut self.sealed) {
-            let page = match zstd_level(&self.props, &self.descr) {
+            let page = match zstd {
                 Some(_) => {
                     zstd::bulk::decompress(&s.buf, s.uncompressed).map_err(|e| ParquetError::External(Box::new(e)))?
                 }
@@ -722,7 +717,7 @@ impl DictColumn {
         if self.handed_over {
             return self.arrow.close().map(Chunk::Arrow);
         }
-        ChunkWriter::new(&self)?.write(&self)
+        ChunkWriter::new(&self).write(&self)
     }
 }
 
@@ -739,8 +734,8 @@ thread_local! {
 
 /// Writes a [`DictColumn`]'s pages into one buffer, with the chunk's metadata and indexes.
 struct ChunkWriter {
-    /// zstd at the column's level, or none.
-    zstd: Option<zstd::bulk::Compressor<'static>>,
+    /// The column's zstd level, or none (uncompressed).
+    zstd: Option<i32>,
     /// Rank of each dictionary id among the chunk's values in the order Parquet sorts them
     /// by: page minimum and maximum are the ids of lowest and highest rank.
     rank: Vec<u32>,
@@ -749,34 +744,22 @@ struct ChunkWriter {
 }
 
 impl ChunkWriter {
-    fn new(c: &DictColumn) -> Result<ChunkWriter> {
-        let zstd = match c.props.compression(c.descr.path()) {
-            Compression::ZSTD(level) => Some(
-                zstd::bulk::Compressor::new(level.compression_level())
-                    .map_err(|e| ParquetError::External(Box::new(e)))?,
-            ),
-            _ => None,
-        };
+    fn new(c: &DictColumn) -> ChunkWriter {
         let order = c.dict.order();
         let mut rank = vec![0u32; order.len()];
         for (r, &id) in order.iter().enumerate() {
             rank[id as usize] = r as u32;
         }
-        Ok(ChunkWriter { zstd, rank, order })
+        ChunkWriter { zstd: zstd_level(&c.props, &c.descr), rank, order }
     }
 
-    fn compress(&mut self, page: Vec<u8>) -> Result<(Bytes, usize)> {
+    /// A page compressed, and its size before.
+    fn compress(&self, page: Vec<u8>) -> Result<(Bytes, usize)> {
         let uncompressed = page.len();
-        match self.zstd.as_mut() {
-            None => Ok((Bytes::from(page), uncompressed)),
-            Some(z) => {
-                let packed = z.compress(&page).map_err(|e| ParquetError::External(Box::new(e)))?;
-                Ok((Bytes::from(packed), uncompressed))
-            }
-        }
+        Ok((compress_page(self.zstd, page)?, uncompressed))
     }
 
-    fn write(mut self, c: &DictColumn) -> Result<Chunk> {
+    fn write(self, c: &DictColumn) -> Result<Chunk> {
         let mut sink = TrackedWrite::new(Vec::new());
         let mut pages = SerializedPageWriter::new(&mut sink);
         let (buf, size) = self.compress(c.dict.plain_page())?;

@@ -39,20 +39,24 @@ pub(super) fn sorted(batch: &RecordBatch, sort_columns: &[usize]) -> Result<Opti
     Ok(Some(take_record_batch(batch, &idx).map_err(fail)?))
 }
 
+/// A value's first 16 bytes, zero-padded, as a big-endian integer: keys that order as the
+/// bytes do, where they differ (an IPv4 address fits whole); values that share them, or
+/// differ only in trailing zero bytes or past them, tie and are ordered by the whole value.
+pub(super) fn prefix_key(v: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    let n = v.len().min(16);
+    b[..n].copy_from_slice(&v[..n]);
+    u128::from_be_bytes(b)
+}
+
 /// The order that sorts a string column ascending, nulls last (what `lexsort_to_indices`
 /// gives), without a string comparison per step: each value's first 16 bytes, zero-padded,
 /// are a big-endian integer key that orders as the text does (an IPv4 address fits whole).
 /// Only runs of equal keys that may hide different strings (longer than 16 bytes, or of
 /// different lengths) are ordered by the full text.
 fn text_sort_indices(a: &StringArray) -> UInt32Array {
-    let key = |s: &str| {
-        let mut b = [0u8; 16];
-        let n = s.len().min(16);
-        b[..n].copy_from_slice(&s.as_bytes()[..n]);
-        u128::from_be_bytes(b)
-    };
     let mut v: Vec<(u128, u32)> =
-        (0..a.len()).filter(|&i| a.is_valid(i)).map(|i| (key(a.value(i)), i as u32)).collect();
+        (0..a.len()).filter(|&i| a.is_valid(i)).map(|i| (prefix_key(a.value(i).as_bytes()), i as u32)).collect();
     v.sort_unstable();
     let mut start = 0;
     while start < v.len() {
