@@ -645,7 +645,9 @@ enum ColumnBuilder {
     /// Addresses, and fields the catalog does not know: plain strings, bytes collected and
     /// the column checked as UTF-8 once, in `finish`. (Built as dictionaries in input order,
     /// addresses cost more than they save: their tables outgrow the cache, while the sink
-    /// sorts by them before arrow-rs's writer interns them.)
+    /// sorts by them before arrow-rs's writer interns them.) A batch begun by typed rows
+    /// builds these as dictionaries of the input's own values instead
+    /// ([`DictBuilder::spliced`], in [`BatchBuilder::append_typed`]).
     Text(BinaryBuilder),
 }
 
@@ -698,6 +700,11 @@ pub const MAX_BATCH_BYTES: usize = 64 << 20;
 pub struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
+    /// Plain string columns built as dictionaries in this batch (typed rows' dictionaries:
+    /// [`BatchBuilder::append_typed`]), to be plain again in the next.
+    as_dictionary: Vec<usize>,
+    /// Rows a batch is sized for.
+    capacity: usize,
     rows: usize,
     /// Bytes of the lines appended since the last `finish` (for typed rows, at least their
     /// lines' length: [`TypedRows::line_len`]).
@@ -717,7 +724,7 @@ impl BatchBuilder {
             .map(|(f, b)| f.as_ref().clone().with_data_type(b.data_type()))
             .collect();
         let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        BatchBuilder { schema, columns, rows: 0, bytes: 0 }
+        BatchBuilder { schema, columns, as_dictionary: Vec::new(), capacity, rows: 0, bytes: 0 }
     }
 
     /// Bytes of the lines appended since the last [`finish`](BatchBuilder::finish) (for
@@ -793,7 +800,21 @@ impl BatchBuilder {
             .collect();
         self.rows = 0;
         self.bytes = 0;
-        RecordBatch::try_new(self.schema.clone(), arrays).expect("builders match the schema")
+        if self.as_dictionary.is_empty() {
+            return RecordBatch::try_new(self.schema.clone(), arrays).expect("builders match the schema");
+        }
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .zip(&arrays)
+            .map(|(f, a)| f.as_ref().clone().with_data_type(a.data_type().clone()))
+            .collect();
+        for c in std::mem::take(&mut self.as_dictionary) {
+            self.columns[c] = ColumnBuilder::Text(BinaryBuilder::with_capacity(self.capacity, self.capacity * 12));
+        }
+        let schema = Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()));
+        RecordBatch::try_new(schema, arrays).expect("builders match the schema")
     }
 }
 

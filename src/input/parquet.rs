@@ -532,8 +532,47 @@ mod tests {
             }
             let (text, mixed) = (text.finish(), mixed.finish());
             assert_eq!(text.num_rows(), rows.iter().filter(|r| r.6).count());
-            assert_eq!(text, mixed, "{:?}", batch.schema());
+            // A batch begun by typed rows keeps their dictionaries for the addresses too.
+            let srcaddr = mixed.schema().index_of("srcaddr").unwrap();
+            assert_eq!(
+                matches!(mixed.column(srcaddr).data_type(), DataType::Dictionary(..)),
+                matches!(batch.column(0).data_type(), DataType::Dictionary(..))
+            );
+            assert_eq!(plain(&text), plain(&mixed), "{:?}", batch.schema());
         }
+        // The next batch of the same builder, begun by a line, has plain addresses again.
+        let typed = TypedRows::new(&plan, &dictionaries).unwrap();
+        let mut b = BatchBuilder::new(&table, table.arrow_schema(), 8);
+        b.append_typed(&typed, 0..1);
+        assert!(matches!(b.finish().column(0).data_type(), DataType::Dictionary(..)));
+        let mut parser = RecordParser::new();
+        let line = b"10.0.0.9 ACCEPT x 1 1 2";
+        parser.parse(&plan, line).unwrap();
+        b.append(&plan, &parser, line);
+        b.append_typed(&typed, 0..1);
+        let next = b.finish();
+        assert_eq!(next.column(0).data_type(), &DataType::Utf8);
+        assert_eq!(next.column(0).as_string::<i32>().iter().collect::<Vec<_>>(), [Some("10.0.0.9"), Some("10.0.0.1")]);
+    }
+
+    /// A batch with every dictionary column cast to its values' type.
+    fn plain(batch: &RecordBatch) -> RecordBatch {
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| match c.data_type() {
+                DataType::Dictionary(_, v) => arrow_cast::cast(c, v).unwrap(),
+                _ => c.clone(),
+            })
+            .collect();
+        let fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
     }
 
     #[test]

@@ -18,6 +18,7 @@ use arrow_array::{Array, Int32Array, Int64Array, PrimitiveArray, RecordBatch, St
 use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
 
+use super::dict::DictBuilder;
 use super::{BatchBuilder, ColumnBuilder, ColumnPlan, MAX_LINE, MAX_UNIX_SECONDS, Slot, checks_text, is_dash, text_ok};
 use crate::schema::FieldType;
 
@@ -265,6 +266,17 @@ impl BatchBuilder {
     pub fn append_typed(&mut self, typed: &TypedRows<'_>, rows: Range<usize>) {
         debug_assert!(rows.clone().all(|r| typed.is_clean(r)));
         let plan = typed.plan;
+        if self.rows == 0 {
+            // A batch that starts with typed rows keeps their dictionaries' ids for its
+            // plain string columns (addresses) too: each value is hashed once per input
+            // batch, not once per row, and the sort and the writer move ids.
+            for (slot, column) in plan.slots.iter().zip(&typed.columns) {
+                if let (ColumnBuilder::Text(_), Typed::Dict { .. }) = (&self.columns[slot.column], column) {
+                    self.columns[slot.column] = ColumnBuilder::Dict(DictBuilder::spliced(self.capacity));
+                    self.as_dictionary.push(slot.column);
+                }
+            }
+        }
         for (slot, column) in plan.slots.iter().zip(&typed.columns) {
             match (&mut self.columns[slot.column], column) {
                 (ColumnBuilder::I32(b), Typed::I32(a)) => {

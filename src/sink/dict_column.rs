@@ -512,13 +512,16 @@ impl DictColumn {
 
     /// After a batch: the chunk is handed over if its dictionary outgrew its page; else,
     /// with `own_values` (the batch's values were its own, as the parser's are: no later
-    /// batch shares them), they are not held (nor counted) past it. Larger values arrays
+    /// batch shares them), they and their ids' map are not held (nor counted) past it. Larger values arrays
     /// are a lookup table's answers, which every batch shares.
     fn check_size(&mut self, own_values: bool) -> Result<()> {
         if self.dict.page_bytes() > self.props.column_dictionary_page_size_limit(self.descr.path()) {
             self.hand_over()?;
         } else if own_values {
             self.values = None;
+            // Nor is the map of their ids (which a batch of spliced values, as many as
+            // its rows, makes large).
+            self.local = Vec::new();
         }
         Ok(())
     }
