@@ -705,6 +705,8 @@ pub struct BatchBuilder {
     as_dictionary: Vec<usize>,
     /// Rows a batch is sized for.
     capacity: usize,
+    /// Ids of rows being appended (typed rows' dictionaries), kept from call to call.
+    scratch: Vec<u32>,
     rows: usize,
     /// Bytes of the lines appended since the last `finish` (for typed rows, at least their
     /// lines' length: [`TypedRows::line_len`]).
@@ -724,7 +726,7 @@ impl BatchBuilder {
             .map(|(f, b)| f.as_ref().clone().with_data_type(b.data_type()))
             .collect();
         let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        BatchBuilder { schema, columns, as_dictionary: Vec::new(), capacity, rows: 0, bytes: 0 }
+        BatchBuilder { schema, columns, as_dictionary: Vec::new(), capacity, scratch: Vec::new(), rows: 0, bytes: 0 }
     }
 
     /// Bytes of the lines appended since the last [`finish`](BatchBuilder::finish) (for

@@ -575,6 +575,46 @@ mod tests {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
     }
 
+    /// A row without a value passes whatever its slot holds (a number out of range, a key
+    /// of a value no field may hold), and a row with one is tested: in AWS's types (INT32
+    /// ports, INT64 times) and with the rows' nulls at every place.
+    #[test]
+    fn rows_without_a_value_pass_whatever_their_slots_hold() {
+        use crate::format::Format;
+        use crate::parse::{ColumnPlan, TypedRows};
+        use crate::schema::TableColumns;
+        use arrow_array::DictionaryArray;
+        use arrow_buffer::NullBuffer;
+
+        let format = Format::from_header(b"srcaddr srcport start end").unwrap();
+        let plan = ColumnPlan::new(&format, &TableColumns::from_columns(format.fields().iter().cloned()));
+        let valid = |v: &[bool]| Some(NullBuffer::from(v.to_vec()));
+        // Rows: 0 all null (slots out of range, the key of a bad value); 1 clean; 2 a port
+        // out of range; 3 an end before its start; 4 the bad address; 5 an end before a
+        // null start; 6 a start out of range, end null.
+        let values = StringArray::from(vec!["1.2.3.4 5.6.7.8", "10.0.0.1"]);
+        let keys =
+            Int32Array::new(vec![0, 1, 1, 1, 0, 1, 1].into(), valid(&[false, true, true, true, true, true, true]));
+        let srcaddr: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap());
+        let ok = [false, true, true, true, true, true, true];
+        let srcport: ArrayRef =
+            Arc::new(Int32Array::new(vec![70_000, 443, 70_000, 443, 443, 443, 443].into(), valid(&ok)));
+        let start: ArrayRef = Arc::new(Int64Array::new(
+            vec![-5, 100, 100, 100, 100, 100, -5].into(),
+            valid(&[false, true, true, true, true, false, true]),
+        ));
+        let end: ArrayRef = Arc::new(Int64Array::new(
+            vec![-9, 160, 160, 99, 160, 99, 160].into(),
+            valid(&[false, true, true, true, true, true, false]),
+        ));
+        let batch =
+            RecordBatch::try_from_iter([("srcaddr", srcaddr), ("srcport", srcport), ("start", start), ("end", end)])
+                .unwrap();
+        let typed = TypedRows::new(&plan, &batch).expect("AWS's types");
+        let clean: Vec<bool> = (0..batch.num_rows()).map(|r| typed.is_clean(r)).collect();
+        assert_eq!(clean, [true, true, false, false, false, true, false]);
+    }
+
     #[test]
     fn batches_of_other_types_or_long_rows_take_the_text_path() {
         use crate::format::Format;

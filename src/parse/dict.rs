@@ -91,6 +91,23 @@ impl DictBuilder {
         self.valid.append(true);
     }
 
+    /// Appends a row per id of `ids` ([`DictBuilder::id_of`]), `none` standing for a row
+    /// without a value.
+    pub(super) fn append_ids(&mut self, ids: &[u32], none: u32) {
+        let nulls = ids.iter().filter(|&&id| id == none).count();
+        if nulls == 0 {
+            self.keys.extend(ids.iter().map(|&id| id as i32));
+            self.valid.append_n(ids.len(), true);
+            return;
+        }
+        for &id in ids {
+            match id == none {
+                true => self.append_null(),
+                false => self.append_id(id),
+            }
+        }
+    }
+
     /// Appends a row without a value.
     pub(super) fn append_null(&mut self) {
         self.keys.push(0);

@@ -50,6 +50,7 @@ enum Typed<'a> {
 }
 
 impl Typed<'_> {
+    #[inline]
     fn is_valid(&self, row: usize) -> bool {
         match self {
             Typed::I32(a) => a.is_valid(row),
@@ -169,9 +170,10 @@ impl<'a> TypedRows<'a> {
                     .map(|i| values.is_valid(i) && unclean_string(slot, values.value(i).as_bytes()))
                     .collect();
                 for (row, (u, k)) in self.unclean.iter_mut().zip(keys.iter()).enumerate() {
-                    if nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
-                        // (A key past the values is no row a reader hands: unclean all the same.)
-                        *u |= unclean.get(*k as usize).is_none_or(|bad| *bad);
+                    // (A key past the values is no row a reader hands: unclean all the same.)
+                    // A row without a value passes, whatever its key: looked at only then.
+                    if unclean.get(*k as usize).is_none_or(|bad| *bad) {
+                        *u |= nulls.as_ref().is_none_or(|n| n.is_valid(row));
                     }
                 }
             }
@@ -190,9 +192,12 @@ impl<'a> TypedRows<'a> {
         }
         match nulls {
             None => self.unclean.iter_mut().zip(values).for_each(|(u, v)| *u |= v < lo || v > hi),
+            // A null passes, whatever its slot holds: looked at only for a value out of range.
             Some(n) => {
-                for ((u, v), valid) in self.unclean.iter_mut().zip(values).zip(n.iter()) {
-                    *u |= valid && (v < lo || v > hi);
+                for (row, (u, v)) in self.unclean.iter_mut().zip(values).enumerate() {
+                    if v < lo || v > hi {
+                        *u |= n.is_valid(row);
+                    }
                 }
             }
         }
@@ -222,8 +227,19 @@ impl<'a> TypedRows<'a> {
             Typed::Str(_) | Typed::Dict { .. } => unreachable!("start and end are numbers"),
         };
         let (start, end) = (&self.columns[s], &self.columns[e]);
+        let ends_before = |row: usize| end.is_valid(row) && start.is_valid(row);
+        if let (Typed::I64(a), Typed::I64(b)) = (start, end) {
+            // AWS's types: the values compared first, the rows' nulls only where they must be.
+            for (row, (u, (s, e))) in self.unclean.iter_mut().zip(a.values().iter().zip(b.values().iter())).enumerate()
+            {
+                if e < s {
+                    *u |= ends_before(row);
+                }
+            }
+            return;
+        }
         for (row, u) in self.unclean.iter_mut().enumerate() {
-            *u |= end.is_valid(row) && start.is_valid(row) && value(end, row) < value(start, row);
+            *u |= ends_before(row) && value(end, row) < value(start, row);
         }
     }
 
@@ -292,24 +308,25 @@ impl BatchBuilder {
                 (ColumnBuilder::I64(b), Typed::I64(a)) => {
                     b.append_array(&PrimitiveArray::slice(a, rows.start, rows.len()))
                 }
-                (ColumnBuilder::Dict(b), Typed::Dict { keys, values, .. }) if rows.len() >= values.len() / 4 => {
-                    // Each value of the batch's dictionary hashed once, when first needed.
+                (ColumnBuilder::Dict(b), Typed::Dict { keys, values, nulls }) if rows.len() >= values.len() / 4 => {
+                    // Each value of the batch's dictionary hashed once, when first needed; the
+                    // rows' ids are collected first and appended at once.
                     let mut ids = vec![UNMAPPED; values.len()];
-                    for r in rows.clone() {
-                        if !column.is_valid(r) {
-                            b.append_null();
-                            continue;
+                    let mut rows_ids = std::mem::take(&mut self.scratch);
+                    rows_ids.clear();
+                    rows_ids.extend(rows.clone().map(|r| {
+                        if nulls.as_ref().is_some_and(|n| n.is_null(r)) {
+                            return DASH;
                         }
                         let id = &mut ids[keys[r] as usize];
                         if *id == UNMAPPED {
                             let v = values.value(keys[r] as usize).as_bytes();
                             *id = if is_dash(v) { DASH } else { b.id_of(v) };
                         }
-                        match *id {
-                            DASH => b.append_null(),
-                            id => b.append_id(id),
-                        }
-                    }
+                        *id
+                    }));
+                    b.append_ids(&rows_ids, DASH);
+                    self.scratch = rows_ids;
                 }
                 (text @ (ColumnBuilder::Dict(_) | ColumnBuilder::Text(_)), Typed::Str(_) | Typed::Dict { .. }) => {
                     for r in rows.clone() {
