@@ -824,17 +824,33 @@ fn page_rows(c: &DictColumn, width: u8) -> usize {
 /// pages before it used, that is the dictionary's size when this page's rows were added
 /// (ids count up in order of first use), the width arrow-rs gives a page it writes out.
 fn data_page(rows: &[u32], seen: &mut usize) -> Vec<u8> {
-    let top = rows.iter().filter(|&&id| id != NULL).max().map_or(0, |&id| id as usize + 1);
-    *seen = (*seen).max(top);
+    // The highest id plus one (NULL, the highest u32, wraps to 0), and whether a row is null.
+    let (mut top, mut nulls) = (0u32, false);
+    for &id in rows {
+        nulls |= id == NULL;
+        top = top.max(id.wrapping_add(1));
+    }
+    *seen = (*seen).max(top as usize);
     let width = bit_width(*seen);
-    let mut page = vec![0u8; 4];
-    let defined: Vec<u32> = rows.iter().map(|&id| u32::from(id != NULL)).collect();
-    hybrid(&defined, 1, &mut page);
+    let mut page = Vec::with_capacity(16 + rows.len() * usize::from(width).div_ceil(8));
+    page.extend_from_slice(&[0; 4]);
+    if nulls {
+        let defined: Vec<u32> = rows.iter().map(|&id| u32::from(id != NULL)).collect();
+        hybrid(&defined, 1, &mut page);
+    } else if !rows.is_empty() {
+        // Every row defined: one run of ones (what `hybrid` makes of them).
+        varint((rows.len() as u64) << 1, &mut page);
+        page.push(1);
+    }
     let levels = (page.len() - 4) as u32;
     page[..4].copy_from_slice(&levels.to_le_bytes());
     page.push(width);
-    let ids: Vec<u32> = rows.iter().copied().filter(|&id| id != NULL).collect();
-    hybrid(&ids, width, &mut page);
+    if nulls {
+        let ids: Vec<u32> = rows.iter().copied().filter(|&id| id != NULL).collect();
+        hybrid(&ids, width, &mut page);
+    } else {
+        hybrid(rows, width, &mut page);
+    }
     page
 }
 
@@ -954,21 +970,40 @@ fn flush_packed(groups: &mut Vec<&[u32]>, width: u8, out: &mut Vec<u8>) {
         return;
     }
     varint(((groups.len() as u64) << 1) | 1, out);
-    let (mut acc, mut bits) = (0u64, 0u32);
-    for g in groups.iter() {
-        for i in 0..8 {
-            acc |= u64::from(g.get(i).copied().unwrap_or(0)) << bits;
-            bits += u32::from(width);
-            while bits >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                bits -= 8;
+    macro_rules! by_width {
+        ($($w:literal)*) => {
+            match width {
+                $($w => pack::<$w>(groups, out),)*
+                _ => unreachable!("ids are at most 32 bits wide"),
+            }
+        };
+    }
+    by_width!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+    groups.clear();
+}
+
+/// Bit-packs groups of 8 values `W` bits wide (a short group padded with zeros): each
+/// group's `W` whole bytes, packed into words (the width a constant, so that the places
+/// of the 8 values fold), then copied.
+#[inline(always)]
+fn pack<const W: usize>(groups: &[&[u32]], out: &mut Vec<u8>) {
+    for g in groups {
+        let mut group = [0u32; 8];
+        group[..g.len()].copy_from_slice(g);
+        let mut words = [0u64; 5];
+        for (i, &v) in group.iter().enumerate() {
+            let (at, shift) = ((i * W) / 64, (i * W) % 64);
+            words[at] |= u64::from(v) << shift;
+            if shift + W > 64 {
+                words[at + 1] |= u64::from(v) >> (64 - shift);
             }
         }
+        let mut bytes = [0u8; 40];
+        for (b, word) in bytes.chunks_exact_mut(8).zip(words) {
+            b.copy_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&bytes[..W]);
     }
-    // 8 values of any width fill whole bytes.
-    debug_assert_eq!(bits, 0);
-    groups.clear();
 }
 
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -1647,6 +1682,34 @@ mod tests {
                 assert_eq!(min_cut, min != v.as_bytes());
                 assert_eq!(max_cut, max != v.as_bytes());
             }
+        }
+    }
+
+    /// Bit-packing by words gives the bytes of packing one bit at a time (the encoding's
+    /// definition: each value's bits from the lowest, values in order), at every width.
+    #[test]
+    fn packed_groups_are_the_values_bits_in_order() {
+        let mut x = 1u64;
+        for width in 0..=32u8 {
+            let max = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
+            let values: Vec<u32> = (0..8 * 9 + 3)
+                .map(|i| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    if i % 5 == 0 { max } else { (x >> 32) as u32 & max }
+                })
+                .collect();
+            let mut groups: Vec<&[u32]> = values.chunks(8).collect();
+            let mut got = Vec::new();
+            flush_packed(&mut groups, width, &mut got);
+            let mut want = Vec::new();
+            varint(((values.len().div_ceil(8) as u64) << 1) | 1, &mut want);
+            let bits: Vec<bool> = values
+                .chunks(8)
+                .flat_map(|g| (0..8).map(move |i| g.get(i).copied().unwrap_or(0)))
+                .flat_map(|v| (0..width).map(move |b| v >> b & 1 == 1))
+                .collect();
+            want.extend(bits.chunks(8).map(|byte| byte.iter().rev().fold(0u8, |acc, &b| acc << 1 | u8::from(b))));
+            assert_eq!(got, want, "width {width}");
         }
     }
 
