@@ -11,7 +11,8 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, Int32Builder, Int64Builder};
+use arrow_array::builder::BinaryBuilder;
+use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
@@ -20,8 +21,13 @@ use crate::reject::RejectKind;
 use crate::schema::{Check, ColumnId, FieldType, TableColumns};
 
 mod dict;
+mod ints;
 mod typed;
 use dict::DictBuilder;
+use ints::IntBuilder;
+
+type Int32Builder = IntBuilder<Int32Type>;
+type Int64Builder = IntBuilder<Int64Type>;
 pub use typed::TypedRows;
 
 /// The longest line accepted; longer lines are rejected (no flow-log record comes near it).
