@@ -25,9 +25,6 @@ mod ints;
 mod typed;
 use dict::DictBuilder;
 use ints::IntBuilder;
-
-type Int32Builder = IntBuilder<Int32Type>;
-type Int64Builder = IntBuilder<Int64Type>;
 pub use typed::TypedRows;
 
 /// The longest line accepted; longer lines are rejected (no flow-log record comes near it).
@@ -642,8 +639,8 @@ pub fn parse_int(tok: &[u8]) -> Option<i64> {
 }
 
 enum ColumnBuilder {
-    I32(Int32Builder),
-    I64(Int64Builder),
+    I32(IntBuilder<Int32Type>),
+    I64(IntBuilder<Int64Type>),
     /// String columns whose values repeat within a batch (accounts, interfaces, actions,
     /// ids) are built as dictionaries ([`DictBuilder`]); their distinct values are checked
     /// as UTF-8 once, in `finish`, rather than token by token.
@@ -660,13 +657,18 @@ enum ColumnBuilder {
 impl ColumnBuilder {
     fn new(column: &ColumnId, capacity: usize) -> ColumnBuilder {
         match column.ty() {
-            FieldType::Int32 => ColumnBuilder::I32(Int32Builder::with_capacity(capacity)),
-            FieldType::Int64 => ColumnBuilder::I64(Int64Builder::with_capacity(capacity)),
+            FieldType::Int32 => ColumnBuilder::I32(IntBuilder::with_capacity(capacity)),
+            FieldType::Int64 => ColumnBuilder::I64(IntBuilder::with_capacity(capacity)),
             FieldType::String if matches!(column, ColumnId::Known(_)) && column.check() != Check::Address => {
                 ColumnBuilder::Dict(DictBuilder::with_capacity(capacity))
             }
-            FieldType::String => ColumnBuilder::Text(BinaryBuilder::with_capacity(capacity, capacity * 12)),
+            FieldType::String => ColumnBuilder::text(capacity),
         }
+    }
+
+    /// A plain string column's builder, sized for `capacity` rows.
+    fn text(capacity: usize) -> ColumnBuilder {
+        ColumnBuilder::Text(BinaryBuilder::with_capacity(capacity, capacity * 12))
     }
 
     /// Appends a string field's value (`None`: no value) to a string column's builder.
@@ -725,13 +727,7 @@ impl BatchBuilder {
     /// (see [`ColumnBuilder`]); the Parquet files keep `schema`'s types.
     pub fn new(table: &TableColumns, schema: SchemaRef, capacity: usize) -> BatchBuilder {
         let columns: Vec<ColumnBuilder> = table.columns().iter().map(|c| ColumnBuilder::new(c, capacity)).collect();
-        let fields: Vec<Field> = schema
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, b)| f.as_ref().clone().with_data_type(b.data_type()))
-            .collect();
-        let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        let schema = with_types(&schema, columns.iter().map(ColumnBuilder::data_type));
         BatchBuilder { schema, columns, as_dictionary: Vec::new(), capacity, scratch: Vec::new(), rows: 0, bytes: 0 }
     }
 
@@ -811,19 +807,19 @@ impl BatchBuilder {
         if self.as_dictionary.is_empty() {
             return RecordBatch::try_new(self.schema.clone(), arrays).expect("builders match the schema");
         }
-        let fields: Vec<Field> = self
-            .schema
-            .fields()
-            .iter()
-            .zip(&arrays)
-            .map(|(f, a)| f.as_ref().clone().with_data_type(a.data_type().clone()))
-            .collect();
         for c in std::mem::take(&mut self.as_dictionary) {
-            self.columns[c] = ColumnBuilder::Text(BinaryBuilder::with_capacity(self.capacity, self.capacity * 12));
+            self.columns[c] = ColumnBuilder::text(self.capacity);
         }
-        let schema = Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()));
+        let schema = with_types(&self.schema, arrays.iter().map(|a| a.data_type().clone()));
         RecordBatch::try_new(schema, arrays).expect("builders match the schema")
     }
+}
+
+/// `schema` with its fields of the types `types` (in order), names and metadata kept.
+fn with_types(schema: &Schema, types: impl Iterator<Item = DataType>) -> SchemaRef {
+    let fields: Vec<Field> =
+        schema.fields().iter().zip(types).map(|(f, t)| f.as_ref().clone().with_data_type(t)).collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// One line from a [`LineSplitter`].

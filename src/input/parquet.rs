@@ -481,22 +481,10 @@ mod tests {
         let plan = ColumnPlan::new(&format, &table);
         // As a Parquet reader hands them: the strings as dictionaries (as this file reads
         // them), or plain.
-        let as_dictionaries: Vec<ArrayRef> = batch
-            .columns()
-            .iter()
-            .map(|c| match c.data_type() {
-                DataType::Utf8 => arrow_cast::cast(c, &dictionary()).unwrap(),
-                _ => c.clone(),
-            })
-            .collect();
-        let fields: Vec<Field> = batch
-            .schema()
-            .fields()
-            .iter()
-            .zip(&as_dictionaries)
-            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-            .collect();
-        let dictionaries = RecordBatch::try_new(Arc::new(Schema::new(fields)), as_dictionaries).unwrap();
+        let dictionaries = recast(&batch, |t| match t {
+            DataType::Utf8 => Some(dictionary()),
+            _ => None,
+        });
         for batch in [&batch, &dictionaries] {
             let typed = TypedRows::new(&plan, batch).expect("the columns have their fields' types");
             let (mut text, mut mixed) = (
@@ -557,22 +545,22 @@ mod tests {
 
     /// A batch with every dictionary column cast to its values' type.
     fn plain(batch: &RecordBatch) -> RecordBatch {
-        let columns: Vec<ArrayRef> = batch
-            .columns()
-            .iter()
-            .map(|c| match c.data_type() {
-                DataType::Dictionary(_, v) => arrow_cast::cast(c, v).unwrap(),
-                _ => c.clone(),
-            })
-            .collect();
-        let fields: Vec<Field> = batch
+        recast(batch, |t| match t {
+            DataType::Dictionary(_, v) => Some(v.as_ref().clone()),
+            _ => None,
+        })
+    }
+
+    /// A batch with each column whose type `to` maps to another cast to that one.
+    fn recast(batch: &RecordBatch, to: impl Fn(&DataType) -> Option<DataType>) -> RecordBatch {
+        let columns: Vec<(String, ArrayRef)> = batch
             .schema()
             .fields()
             .iter()
-            .zip(&columns)
-            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .zip(batch.columns())
+            .map(|(f, c)| (f.name().clone(), to(c.data_type()).map_or(c.clone(), |t| arrow_cast::cast(c, &t).unwrap())))
             .collect();
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+        RecordBatch::try_from_iter(columns).unwrap()
     }
 
     /// A row without a value passes whatever its slot holds (a number out of range, a key
@@ -589,12 +577,12 @@ mod tests {
         let format = Format::from_header(b"srcaddr srcport start end").unwrap();
         let plan = ColumnPlan::new(&format, &TableColumns::from_columns(format.fields().iter().cloned()));
         let valid = |v: &[bool]| Some(NullBuffer::from(v.to_vec()));
-        // Rows: 0 all null (slots out of range, the key of a bad value); 1 clean; 2 a port
+        // Rows: 0 all null (slots out of range, a key past the values); 1 clean; 2 a port
         // out of range; 3 an end before its start; 4 the bad address; 5 an end before a
         // null start; 6 a start out of range, end null.
         let values = StringArray::from(vec!["1.2.3.4 5.6.7.8", "10.0.0.1"]);
         let keys =
-            Int32Array::new(vec![0, 1, 1, 1, 0, 1, 1].into(), valid(&[false, true, true, true, true, true, true]));
+            Int32Array::new(vec![9, 1, 1, 1, 0, 1, 1].into(), valid(&[false, true, true, true, true, true, true]));
         let srcaddr: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap());
         let ok = [false, true, true, true, true, true, true];
         let srcport: ArrayRef =
@@ -613,6 +601,15 @@ mod tests {
         let typed = TypedRows::new(&plan, &batch).expect("AWS's types");
         let clean: Vec<bool> = (0..batch.num_rows()).map(|r| typed.is_clean(r)).collect();
         assert_eq!(clean, [true, true, false, false, false, true, false]);
+        // The clean rows appended: the null's key is never looked up.
+        let table = TableColumns::from_columns(format.fields().iter().cloned());
+        let mut b = crate::parse::BatchBuilder::new(&table, table.arrow_schema(), 4);
+        b.append_typed(&typed, 0..2);
+        b.append_typed(&typed, 5..6);
+        let got = plain(&b.finish());
+        let srcaddr = got.column(0).as_string::<i32>().iter().collect::<Vec<_>>();
+        assert_eq!(srcaddr, [None, Some("10.0.0.1"), Some("10.0.0.1")]);
+        assert_eq!(got.column(2).as_primitive::<Int64Type>().iter().collect::<Vec<_>>(), [None, Some(100), None]);
     }
 
     #[test]

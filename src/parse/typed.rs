@@ -227,19 +227,19 @@ impl<'a> TypedRows<'a> {
             Typed::Str(_) | Typed::Dict { .. } => unreachable!("start and end are numbers"),
         };
         let (start, end) = (&self.columns[s], &self.columns[e]);
-        let ends_before = |row: usize| end.is_valid(row) && start.is_valid(row);
+        let both_valid = |row: usize| end.is_valid(row) && start.is_valid(row);
         if let (Typed::I64(a), Typed::I64(b)) = (start, end) {
             // AWS's types: the values compared first, the rows' nulls only where they must be.
             for (row, (u, (s, e))) in self.unclean.iter_mut().zip(a.values().iter().zip(b.values().iter())).enumerate()
             {
                 if e < s {
-                    *u |= ends_before(row);
+                    *u |= both_valid(row);
                 }
             }
             return;
         }
         for (row, u) in self.unclean.iter_mut().enumerate() {
-            *u |= ends_before(row) && value(end, row) < value(start, row);
+            *u |= both_valid(row) && value(end, row) < value(start, row);
         }
     }
 

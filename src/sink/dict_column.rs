@@ -512,15 +512,14 @@ impl DictColumn {
 
     /// After a batch: the chunk is handed over if its dictionary outgrew its page; else,
     /// with `own_values` (the batch's values were its own, as the parser's are: no later
-    /// batch shares them), they and their ids' map are not held (nor counted) past it. Larger values arrays
-    /// are a lookup table's answers, which every batch shares.
+    /// batch shares them), neither they nor the map of their ids is held (nor counted)
+    /// past it. Larger values arrays are a lookup table's answers, which every batch shares.
     fn check_size(&mut self, own_values: bool) -> Result<()> {
         if self.dict.page_bytes() > self.props.column_dictionary_page_size_limit(self.descr.path()) {
             self.hand_over()?;
         } else if own_values {
             self.values = None;
-            // Nor is the map of their ids (which a batch of spliced values, as many as
-            // its rows, makes large).
+            // (A batch of spliced values, as many as its rows, makes that map large.)
             self.local = Vec::new();
         }
         Ok(())
@@ -834,23 +833,22 @@ fn data_page(rows: &[u32], seen: &mut usize) -> Vec<u8> {
     let width = bit_width(*seen);
     let mut page = Vec::with_capacity(16 + rows.len() * usize::from(width).div_ceil(8));
     page.extend_from_slice(&[0; 4]);
-    if nulls {
+    let ids: std::borrow::Cow<'_, [u32]> = if nulls {
         let defined: Vec<u32> = rows.iter().map(|&id| u32::from(id != NULL)).collect();
         hybrid(&defined, 1, &mut page);
-    } else if !rows.is_empty() {
-        // Every row defined: one run of ones (what `hybrid` makes of them).
-        varint((rows.len() as u64) << 1, &mut page);
-        page.push(1);
-    }
+        rows.iter().copied().filter(|&id| id != NULL).collect()
+    } else {
+        if !rows.is_empty() {
+            // Every row defined: one run of ones (what `hybrid` makes of them).
+            varint((rows.len() as u64) << 1, &mut page);
+            page.push(1);
+        }
+        rows.into()
+    };
     let levels = (page.len() - 4) as u32;
     page[..4].copy_from_slice(&levels.to_le_bytes());
     page.push(width);
-    if nulls {
-        let ids: Vec<u32> = rows.iter().copied().filter(|&id| id != NULL).collect();
-        hybrid(&ids, width, &mut page);
-    } else {
-        hybrid(rows, width, &mut page);
-    }
+    hybrid(&ids, width, &mut page);
     page
 }
 
