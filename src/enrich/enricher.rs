@@ -2,37 +2,42 @@
 //! it needs, once per distinct value: a dictionary's values (as the parser builds them),
 //! or a plain column's distinct values found by hashing (a run sorts its batches before it
 //! enriches them, so the sort column's equal values are neighbours, found without
-//! hashing). Then each column's ids are gathered from the answers, shared by the columns
-//! of one lookup that always have a value. Only the inventory's address lookup, which
-//! depends on the row's VPC, runs per row (where the row before has another value or VPC).
+//! hashing). Each column's key per distinct value is then gathered by row, shared by the
+//! columns of one lookup that always have a value. Only an address several interfaces
+//! hold is looked up per row, in the record's VPC (where the row before has another
+//! value or VPC).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use arrow_array::builder::Int64Builder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{Schema, SchemaRef};
 
 use super::Tables;
 use crate::hash::{Ids, row_ids};
 use crate::schema::{ColumnId, ENRICHED, EnrichAttr, EnrichTable, TableColumns};
 
-/// What one row's lookup field found in each table.
-#[derive(Clone, Copy, Default)]
-struct Found {
-    aws: Option<u32>,
-    interface: Option<u32>,
-}
+/// No value or no answer: a null row, a value no table answers.
+const NONE: u32 = u32::MAX;
 
-/// What every row of a batch found by one lookup field: in AWS's ranges and the
-/// inventory, and in each MaxMind DB.
+/// What one lookup field's values found in a batch's tables, once per distinct value.
 struct Answers {
-    found: Vec<Found>,
-    geo: Vec<Vec<Option<u32>>>,
+    /// Per row: the index of its value among the distinct ones (`NONE`: null).
+    ids: Vec<u32>,
+    /// Per distinct value: its answer in AWS's ranges (`NONE`: none).
+    aws: Vec<u32>,
+    /// Per distinct value: its interface in the inventory where that is the same whatever
+    /// the record's VPC (`NONE`: none)…
+    interface: Vec<u32>,
+    /// …else, when a value of the batch is held by several interfaces, each row's.
+    interface_rows: Option<Vec<u32>>,
+    /// Per MaxMind DB, per distinct value: its answer (`NONE`: none).
+    geo: Vec<Vec<u32>>,
 }
 
 /// One lookup field of the table (`srcaddr`, …, `interface-id`) and the columns it fills.
@@ -132,21 +137,22 @@ impl Enricher {
 
     /// `batch` (of the input's columns) with the enrichment columns after its own.
     pub fn apply(&self, batch: &RecordBatch) -> RecordBatch {
-        let vpcs = self.vpcs(batch);
-        let answers: Vec<Answers> = self.fields.iter().map(|f| self.look_up(f, batch, vpcs.as_deref())).collect();
+        // The records' VPCs, computed once and only if a value depends on them.
+        let mut vpcs: Option<Vec<Option<u32>>> = None;
+        let answers: Vec<Answers> = self.fields.iter().map(|f| self.look_up(f, batch, &mut vpcs)).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
         // Ids one lookup's columns share, by field and table.
         let mut shared: HashMap<(usize, EnrichTable), Int32Array> = HashMap::new();
         for &(e, f) in &self.columns {
             let attr = ENRICHED[e].attr;
-            let (found, geo) = (&answers[f].found, &answers[f].geo);
+            let a = &answers[f];
             let column = match self.values.get(&attr) {
                 Some(values) if values.complete && attr.table() != EnrichTable::Geoip => {
-                    let keys = shared.entry((f, attr.table())).or_insert_with(|| self.keys(attr, found, geo, values));
+                    let keys = shared.entry((f, attr.table())).or_insert_with(|| self.keys(attr, a, values));
                     dictionary(keys.clone(), values)
                 }
-                Some(values) => dictionary(self.keys(attr, found, geo, values), values),
-                None => self.asn(found.len(), geo),
+                Some(values) => dictionary(self.keys(attr, a, values), values),
+                None => self.asn(a),
             };
             arrays.push(column);
         }
@@ -157,122 +163,149 @@ impl Enricher {
         RecordBatch::try_new(schema, arrays).expect("enriched columns match the schema")
     }
 
-    /// Each row's VPC number in the inventory (its `vpc-id`, else its interface's VPC),
-    /// when addresses are looked up in the inventory.
-    fn vpcs(&self, batch: &RecordBatch) -> Option<Vec<Option<u32>>> {
-        let inv = self.tables.interfaces.as_ref()?;
-        if !self.fields.iter().any(|f| f.needs[1] && f.name != "interface-id") {
-            return None;
-        }
+    /// Each row's VPC number in the inventory: its `vpc-id`, else its interface's VPC.
+    fn vpcs(&self, batch: &RecordBatch) -> Vec<Option<u32>> {
+        let inv = self.tables.interfaces.as_ref().expect("asked only with an inventory");
         let vpc = self.vpc_position.map(|p| per_row(batch.column(p), |v| inv.vpc_index(v)));
         let eni = self.interface_position.map(|p| per_row(batch.column(p), |v| inv.index_by_id(v)));
+        let known = |x: u32| (x != NONE).then_some(x);
         let of_row = |r: usize| {
-            let by_vpc = vpc.as_ref().and_then(|c| c[r]);
-            by_vpc.or_else(|| eni.as_ref().and_then(|c| c[r]).and_then(|i| inv.vpc_of(i)))
+            let by_vpc = vpc.as_ref().and_then(|c| known(c[r]));
+            by_vpc.or_else(|| eni.as_ref().and_then(|c| known(c[r])).and_then(|i| inv.vpc_of(i)))
         };
-        Some((0..batch.num_rows()).map(of_row).collect())
+        (0..batch.num_rows()).map(of_row).collect()
     }
 
-    /// What each row's value of field `f` finds.
-    fn look_up(&self, f: &Field, batch: &RecordBatch, vpcs: Option<&[Option<u32>]>) -> Answers {
+    /// What field `f`'s values find, each distinct value once (and, for an address several
+    /// interfaces hold, each row by its VPC).
+    fn look_up(&self, f: &Field, batch: &RecordBatch, vpcs: &mut Option<Vec<Option<u32>>>) -> Answers {
         let t = &*self.tables;
         let column = Distinct::of(batch.column(f.position));
-        let ids = &column.ids;
+        let none = |n: usize| vec![NONE; n];
         if f.name == "interface-id" {
             let inv = t.interfaces.as_ref().expect("needed only with an inventory");
-            let by_value: Vec<Option<u32>> = column.each(|v| inv.index_by_id(v));
-            let found = ids.iter().map(|id| Found { aws: None, interface: id.and_then(|v| by_value[v as usize]) });
-            return Answers { found: found.collect(), geo: Vec::new() };
+            let interface = column.each(|v| inv.index_by_id(v).unwrap_or(NONE), NONE);
+            return Answers {
+                aws: none(interface.len()),
+                interface,
+                interface_rows: None,
+                geo: Vec::new(),
+                ids: column.ids,
+            };
         }
-        let addrs: Vec<Option<IpAddr>> = column.each(crate::ip::parse_field);
-        let aws = t.aws.as_ref().filter(|_| f.needs[0]);
-        let by_value: Vec<Option<u32>> = match aws {
-            Some(x) => addrs.iter().map(|a| a.and_then(|a| x.lookup_index(a))).collect(),
-            None => Vec::new(),
+        let addrs: Vec<Option<IpAddr>> = column.each(crate::ip::parse_field, None);
+        let answer = |lookup: &dyn Fn(IpAddr) -> Option<u32>| -> Vec<u32> {
+            addrs.iter().map(|a| a.and_then(lookup).unwrap_or(NONE)).collect()
         };
-        let inv = t.interfaces.as_ref().filter(|_| f.needs[1]);
-        // The inventory's answer depends on the row's VPC too: a row with the value and the
-        // VPC of the row before it (a sorted column's runs) takes that row's answer.
-        let mut last: Option<(u32, Option<u32>, Option<u32>)> = None;
-        let mut interface = |v: u32, a: IpAddr, vpc: Option<u32>| -> Option<u32> {
-            let x = inv?;
-            match last {
-                Some((lv, lvpc, answer)) if lv == v && lvpc == vpc => answer,
-                _ => {
-                    let answer = x.index_by_address(a, vpc);
-                    last = Some((v, vpc, answer));
-                    answer
-                }
+        let aws = match t.aws.as_ref().filter(|_| f.needs[0]) {
+            Some(x) => answer(&|a| x.lookup_index(a)),
+            None => none(addrs.len()),
+        };
+        let (mut interface, mut interface_rows) = (none(addrs.len()), None);
+        if let Some(inv) = t.interfaces.as_ref().filter(|_| f.needs[1]) {
+            // An address several interfaces hold (AMBIGUOUS) is looked up per row, in the
+            // record's VPC; a row with the value and VPC of the row before (a sorted
+            // column's runs) takes that row's answer.
+            const AMBIGUOUS: u32 = NONE - 1;
+            let fixed = |a: &Option<IpAddr>| match a.map(|a| inv.index_in_any_vpc(a)) {
+                Some(None) => AMBIGUOUS,
+                Some(Some(i)) => i.unwrap_or(NONE),
+                None => NONE,
+            };
+            interface = addrs.iter().map(fixed).collect();
+            if interface.contains(&AMBIGUOUS) {
+                let vpcs = vpcs.get_or_insert_with(|| self.vpcs(batch));
+                let mut last: Option<(u32, Option<u32>, u32)> = None;
+                let rows = column.ids.iter().zip(vpcs.iter()).map(|(&v, &vpc)| {
+                    let i = if v == NONE { NONE } else { interface[v as usize] };
+                    if i != AMBIGUOUS {
+                        return i;
+                    }
+                    match last {
+                        Some((lv, lvpc, answer)) if lv == v && lvpc == vpc => answer,
+                        _ => {
+                            let a = addrs[v as usize].expect("an address has an answer");
+                            let answer = inv.index_by_address(a, vpc).unwrap_or(NONE);
+                            last = Some((v, vpc, answer));
+                            answer
+                        }
+                    }
+                });
+                interface_rows = Some(rows.collect());
+                interface.iter_mut().filter(|i| **i == AMBIGUOUS).for_each(|i| *i = NONE);
             }
-        };
-        let found = ids
-            .iter()
-            .enumerate()
-            .map(|(r, id)| match id.and_then(|v| addrs[v as usize].map(|a| (v, a))) {
-                None => Found::default(),
-                Some((v, a)) => Found {
-                    aws: aws.and_then(|_| by_value[v as usize]),
-                    interface: interface(v, a, vpcs.and_then(|vs| vs[r])),
-                },
+        }
+        let geo =
+            if f.needs[2] { t.geo.iter().map(|db| answer(&|a| db.lookup_index(a))).collect() } else { Vec::new() };
+        Answers { ids: column.ids, aws, interface, interface_rows, geo }
+    }
+
+    /// The `asn` column: each row's value's ASN in the first MaxMind DB with one.
+    fn asn(&self, a: &Answers) -> ArrayRef {
+        let by_value: Vec<Option<i64>> = (0..a.aws.len())
+            .map(|v| {
+                a.geo
+                    .iter()
+                    .zip(&self.tables.geo)
+                    .find_map(|(g, db)| (g[v] != NONE).then(|| db.entry(g[v]).asn).flatten())
             })
             .collect();
-        let geo = if f.needs[2] {
-            t.geo
-                .iter()
-                .map(|db| {
-                    let by_value: Vec<Option<u32>> = addrs.iter().map(|a| a.and_then(|a| db.lookup_index(a))).collect();
-                    ids.iter().map(|id| id.and_then(|v| by_value[v as usize])).collect()
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Answers { found, geo }
+        let at = |v: u32| by_value.get(v as usize).copied().flatten();
+        let values: Vec<i64> = a.ids.iter().map(|&v| at(v).unwrap_or(0)).collect();
+        let valid = BooleanBuffer::collect_bool(a.ids.len(), |r| at(a.ids[r]).is_some());
+        Arc::new(Int64Array::new(values.into(), Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0)))
     }
 
-    /// The `asn` column from what each row's field found in the MaxMind DBs: the first
-    /// database's with an ASN.
-    fn asn(&self, rows: usize, geo: &[Vec<Option<u32>>]) -> ArrayRef {
-        let mut b = Int64Builder::with_capacity(rows);
-        for r in 0..rows {
-            b.append_option(geo.iter().zip(&self.tables.geo).find_map(|(g, db)| g[r].and_then(|i| db.entry(i).asn)));
+    /// The ids of one string column of `attr`: each row's answer's key among the values
+    /// (no string is copied per row), a table per distinct value gathered by row.
+    fn keys(&self, attr: EnrichAttr, a: &Answers, values: &Values) -> Int32Array {
+        if let (EnrichTable::Interfaces, Some(rows)) = (attr.table(), &a.interface_rows) {
+            return int_keys(rows.iter().map(|&i| values.key(i)).collect());
         }
-        Arc::new(b.finish())
-    }
-
-    /// The ids of one string column of `attr` from what its field's rows found: each row's
-    /// answer, where it has a value (no string is copied per row).
-    fn keys(&self, attr: EnrichAttr, found: &[Found], geo: &[Vec<Option<u32>>], values: &Values) -> Int32Array {
-        let key = |r: usize, x: &Found| -> Option<u32> {
-            match attr.table() {
-                EnrichTable::AwsIpRanges => x.aws,
-                EnrichTable::Interfaces => x.interface,
-                // The first database with a value for it.
-                EnrichTable::Geoip => geo
-                    .iter()
-                    .enumerate()
-                    .find_map(|(d, g)| g[r].map(|i| values.offsets[d] + i).filter(|&k| values.has(k))),
-            }
+        let by_value: Vec<i32> = match attr.table() {
+            EnrichTable::AwsIpRanges => a.aws.iter().map(|&i| values.key(i)).collect(),
+            EnrichTable::Interfaces => a.interface.iter().map(|&i| values.key(i)).collect(),
+            // The first database with a value for it.
+            EnrichTable::Geoip => (0..a.aws.len())
+                .map(|v| {
+                    let key = |(d, g): (usize, &Vec<u32>)| (g[v] != NONE).then(|| values.key(values.offsets[d] + g[v]));
+                    a.geo.iter().enumerate().filter_map(key).find(|&k| k >= 0).unwrap_or(-1)
+                })
+                .collect(),
         };
-        found
-            .iter()
-            .enumerate()
-            .map(|(r, x)| key(r, x).filter(|&k| values.complete || values.has(k)).map(|k| k as i32))
-            .collect()
+        gather(&a.ids, by_value)
     }
 }
 
-/// A string column of ids into an attribute's values.
+/// Each row's key from the key of its value (`-1`: none); a null row's id (`NONE`) takes
+/// the slot after the values, which is none.
+fn gather(ids: &[u32], mut by_value: Vec<i32>) -> Int32Array {
+    by_value.push(-1);
+    let last = by_value.len() - 1;
+    int_keys(ids.iter().map(|&v| by_value[(v as usize).min(last)]).collect())
+}
+
+/// Keys, `-1` where a row has none, as an array: those rows null (their slots 0).
+fn int_keys(mut keys: Vec<i32>) -> Int32Array {
+    let valid = BooleanBuffer::collect_bool(keys.len(), |r| keys[r] >= 0);
+    keys.iter_mut().for_each(|k| *k = (*k).max(0));
+    Int32Array::new(keys.into(), Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0))
+}
+
+/// A string column of keys into an attribute's values.
 fn dictionary(keys: Int32Array, values: &Values) -> ArrayRef {
-    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values.array.clone()).expect("keys index the values"))
+    debug_assert!(keys.values().iter().all(|&k| (k as usize) < values.array.len().max(1)));
+    // SAFETY: every key is 0 (a null row's slot) or one of `values.key`'s, which are below
+    // `values.array.len()`; `try_new` would check that again per row, of 38 columns.
+    Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, values.array.clone()) })
 }
 
 /// A string column's distinct values and, per row, the index of its value among them
-/// (`None`: null): a dictionary's values and keys, or a plain column's distinct values
+/// (`NONE`: null): a dictionary's values and keys, or a plain column's distinct values
 /// found by hashing (a row equal to the one before it takes its id unhashed: a sorted
 /// column's runs).
 struct Distinct<'a> {
-    ids: Vec<Option<u32>>,
+    ids: Vec<u32>,
     values: &'a StringArray,
     /// For a plain column: the row holding each distinct value.
     rows: Option<Vec<u32>>,
@@ -282,8 +315,17 @@ impl<'a> Distinct<'a> {
     fn of(a: &'a ArrayRef) -> Distinct<'a> {
         if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
             let values = d.values().as_string::<i32>();
-            let ids = d.keys().iter().map(|k| k.filter(|&k| values.is_valid(k as usize)).map(|k| k as u32));
-            return Distinct { ids: ids.collect(), values, rows: None };
+            let keys = d.keys();
+            let ids = match (keys.null_count(), values.null_count()) {
+                (0, 0) => keys.values().iter().map(|&k| k as u32).collect(),
+                _ => keys
+                    .values()
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &k)| if keys.is_valid(r) && values.is_valid(k as usize) { k as u32 } else { NONE })
+                    .collect(),
+            };
+            return Distinct { ids, values, rows: None };
         }
         let values = a.as_string::<i32>();
         let (mut ids, mut rows) = (Vec::with_capacity(a.len()), Vec::<u32>::new());
@@ -296,13 +338,13 @@ impl<'a> Distinct<'a> {
             }
             id
         };
-        row_ids(values, id_of, |id| ids.push(id));
+        row_ids(values, id_of, |id| ids.push(id.unwrap_or(NONE)));
         Distinct { ids, values, rows: Some(rows) }
     }
 
-    /// `f` of each distinct value (`None` for a null).
-    fn each<T>(&self, f: impl Fn(&str) -> Option<T>) -> Vec<Option<T>> {
-        let one = |v: usize| self.values.is_valid(v).then(|| f(self.values.value(v))).flatten();
+    /// `f` of each distinct value (`null` for a null value).
+    fn each<T: Clone>(&self, f: impl Fn(&str) -> T, null: T) -> Vec<T> {
+        let one = |v: usize| if self.values.is_valid(v) { f(self.values.value(v)) } else { null.clone() };
         match &self.rows {
             Some(rows) => rows.iter().map(|&r| one(r as usize)).collect(),
             None => (0..self.values.len()).map(one).collect(),
@@ -310,11 +352,11 @@ impl<'a> Distinct<'a> {
     }
 }
 
-/// `f` of each row's value of a string column, computed once per distinct value.
-fn per_row<T: Copy>(a: &ArrayRef, f: impl Fn(&str) -> Option<T>) -> Vec<Option<T>> {
+/// `f` of each row's value of a string column (`NONE`: none), computed once per distinct value.
+fn per_row(a: &ArrayRef, f: impl Fn(&str) -> Option<u32>) -> Vec<u32> {
     let column = Distinct::of(a);
-    let by_value = column.each(f);
-    column.ids.iter().map(|id| id.and_then(|v| by_value[v as usize])).collect()
+    let by_value = column.each(|v| f(v).unwrap_or(NONE), NONE);
+    column.ids.iter().map(|&v| if v == NONE { NONE } else { by_value[v as usize] }).collect()
 }
 
 /// One string attribute's distinct values: every answer's value in answer order (for a
@@ -325,18 +367,21 @@ struct Values {
     offsets: Vec<u32>,
     /// Every answer has a value: its columns' ids are the answers themselves.
     complete: bool,
+    /// Each answer's key (`-1`: no value), then `-1` for no answer.
+    key_of: Vec<i32>,
 }
 
 impl Values {
     fn new(values: Vec<Option<&str>>, offsets: Vec<u32>) -> Values {
         let array: StringArray = values.into_iter().map(|v| v.filter(|s| !s.is_empty())).collect();
-        Values { complete: array.null_count() == 0, array: Arc::new(array), offsets }
+        let key_of = (0..array.len()).map(|k| if array.is_valid(k) { k as i32 } else { -1 }).chain([-1]).collect();
+        Values { complete: array.null_count() == 0, array: Arc::new(array), offsets, key_of }
     }
 
-    /// True when answer `k` has a value.
+    /// The key of answer `i` among the values: `-1` where it has no value, or for `NONE`.
     #[inline]
-    fn has(&self, k: u32) -> bool {
-        self.array.is_valid(k as usize)
+    fn key(&self, i: u32) -> i32 {
+        self.key_of[(i as usize).min(self.key_of.len() - 1)]
     }
 
     /// The values of `attr` over the tables' answers.

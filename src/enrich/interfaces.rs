@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::prefixes::PrefixMap;
 use crate::error::{Error, Result};
-use crate::hash::FxHashMap;
+use crate::hash::{FxHashMap, FxHashSet};
 use crate::ip::Cidr;
 
 /// What the inventory says of one interface.
@@ -52,6 +52,8 @@ pub struct Interfaces {
     /// Address → the one interface that holds it across every VPC (public addresses,
     /// and private ones no other interface holds), and delegated prefixes.
     unique: PrefixMap<Option<u32>>,
+    /// Addresses several interfaces hold: only these find an interface by the record's VPC.
+    several: FxHashSet<IpAddr>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +196,7 @@ impl Interfaces {
                 inv.add(raw, &mut found).map_err(|what| Error::Usage(format!("{name}: interface {} {what}", i + 1)))?;
             }
         }
+        inv.several = found.holders.iter().filter(|(_, h)| h.len() > 1).map(|(a, _)| *a).collect();
         // An address two interfaces hold (the same private address in two VPCs) names neither.
         let singles = found.holders.into_iter().map(|(a, h)| {
             let bits = if a.is_ipv4() { 32 } else { 128 };
@@ -296,6 +299,15 @@ impl Interfaces {
         in_vpc.copied().or_else(|| self.unique.get(addr).copied().flatten())
     }
 
+    /// What [`index_by_address`](Interfaces::index_by_address) gives `addr` whatever the
+    /// VPC: `Some` of it, or `None` when several interfaces hold `addr`, so that the
+    /// record's VPC picks one. (An address one interface holds is in that interface's VPC
+    /// only, and the one holder anywhere too; an address nobody holds is in no VPC.)
+    #[inline]
+    pub fn index_in_any_vpc(&self, addr: IpAddr) -> Option<Option<u32>> {
+        (!self.several.contains(&addr)).then(|| self.unique.get(addr).copied().flatten())
+    }
+
     /// Interface `i`.
     pub fn entry(&self, i: u32) -> &Interface {
         &self.all[i as usize]
@@ -387,6 +399,37 @@ mod tests {
         ] {
             assert_eq!(owner(&inv, addr, vpc), want, "{addr} in {vpc:?}");
         }
+    }
+
+    /// The answer taken once per distinct address is the one every record's VPC gets; only
+    /// an address several interfaces hold is left to the VPC.
+    #[test]
+    fn an_address_one_interface_holds_finds_it_whatever_the_vpc() {
+        let inv = Interfaces::parse(&inventory()).unwrap();
+        let vpcs = [None, Some("vpc-a"), Some("vpc-b"), Some("vpc-c")].map(|v| v.and_then(|v| inv.vpc_index(v)));
+        let mut fixed = 0;
+        for addr in [
+            "10.0.0.6",
+            "54.1.2.3",
+            "2600:1f18:1234:300::2b",
+            "10.0.1.20",
+            "10.0.2.9",
+            "10.0.2.10",
+            "10.9.9.9",
+            "10.0.0.5",
+        ] {
+            let a: IpAddr = addr.parse().unwrap();
+            match inv.index_in_any_vpc(a) {
+                Some(answer) => {
+                    fixed += 1;
+                    for vpc in vpcs {
+                        assert_eq!(inv.index_by_address(a, vpc), answer, "{addr} in {vpc:?}");
+                    }
+                }
+                None => assert_eq!(addr, "10.0.0.5", "only the address two interfaces hold depends on the VPC"),
+            }
+        }
+        assert_eq!(fixed, 7);
     }
 
     #[test]
