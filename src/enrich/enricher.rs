@@ -359,13 +359,16 @@ fn per_row(a: &ArrayRef, f: impl Fn(&str) -> Option<u32>) -> Vec<u32> {
     column.ids.iter().map(|&v| if v == NONE { NONE } else { by_value[v as usize] }).collect()
 }
 
-/// One string attribute's distinct values: every answer's value in answer order (for a
-/// MaxMind DB, each database's answers after the previous one's); an empty value is none.
+/// One string attribute's values over the answers of its table: every answer's value in
+/// answer order (AWS's ranges, the inventory), or each distinct value once (MaxMind DBs,
+/// whose answers are numbered each database's after the previous one's); an empty value
+/// is none.
 struct Values {
     array: ArrayRef,
     /// Where each MaxMind DB's answers start.
     offsets: Vec<u32>,
-    /// Every answer has a value: its columns' ids are the answers themselves.
+    /// Every answer has a value, and its key is the answer itself: the columns of one
+    /// lookup share their keys.
     complete: bool,
     /// Each answer's key (`-1`: no value), then `-1` for no answer.
     key_of: Vec<i32>,
@@ -376,6 +379,26 @@ impl Values {
         let array: StringArray = values.into_iter().map(|v| v.filter(|s| !s.is_empty())).collect();
         let key_of = (0..array.len()).map(|k| if array.is_valid(k) { k as i32 } else { -1 }).chain([-1]).collect();
         Values { complete: array.null_count() == 0, array: Arc::new(array), offsets, key_of }
+    }
+
+    /// As [`new`](Values::new), each string once (a MaxMind DB's answers repeat a country
+    /// code or network name many times): the writer then maps a short array.
+    fn distinct(values: Vec<Option<&str>>, offsets: Vec<u32>) -> Values {
+        let mut index: HashMap<&str, i32> = HashMap::new();
+        let mut strings: Vec<&str> = Vec::new();
+        let key_of = values
+            .iter()
+            .map(|v| match v.filter(|s| !s.is_empty()) {
+                None => -1,
+                Some(s) => *index.entry(s).or_insert_with(|| {
+                    strings.push(s);
+                    strings.len() as i32 - 1
+                }),
+            })
+            .chain([-1])
+            .collect();
+        let array = StringArray::from(strings);
+        Values { complete: false, array: Arc::new(array), offsets, key_of }
     }
 
     /// The key of answer `i` among the values: `-1` where it has no value, or for `NONE`.
@@ -430,7 +453,7 @@ impl Values {
                             .map(|g| if attr == A::Country { g.country.as_deref() } else { g.as_org.as_deref() }),
                     );
                 }
-                Values::new(all, offsets)
+                Values::distinct(all, offsets)
             }
         }
     }

@@ -44,10 +44,13 @@ use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, Trac
 use parquet::schema::types::ColumnDescPtr;
 
 use super::order::prefix_key;
-use crate::hash::{Ids, row_ids};
+use crate::hash::{FxHashMap, Ids, row_ids};
 
 /// A row without a value.
 const NULL: u32 = u32::MAX;
+
+/// A value of a batch's values array not mapped to the chunk's dictionary yet.
+const UNMAPPED: u32 = NULL - 1;
 
 /// Longest values array whose ids are mapped to the chunk's through an array (longer ones,
 /// through a hash map of the values used: filling the array per chunk would cost more).
@@ -152,11 +155,12 @@ pub(super) struct DictColumn {
     /// The values array the last batch's keys pointed into, which `local` maps (batches
     /// that share one, as the enrichment columns' do, map each value once per chunk).
     values: Option<ArrayRef>,
-    /// Per value of `values`: its id in this chunk's dictionary, or [`NULL`].
+    /// Per value of `values`: its id in this chunk's dictionary, [`NULL`] (a null value),
+    /// or [`UNMAPPED`].
     local: Vec<u32>,
     /// As `local`, for values arrays longer than [`DENSE_MAX`] (a country database's
     /// answers): only the values the chunk uses.
-    sparse: std::collections::HashMap<u32, u32>,
+    sparse: FxHashMap<u32, u32>,
     /// The chunk's dictionary: its distinct values, each once, in order of first use.
     dict: Dictionary,
     /// Per row: its id in the dictionary, or [`NULL`] (an integer chunk's: the rows not in
@@ -472,7 +476,7 @@ impl DictColumn {
             handed_over: false,
             values: None,
             local: Vec::new(),
-            sparse: std::collections::HashMap::new(),
+            sparse: FxHashMap::default(),
             dict: Dictionary::for_field(&field),
             field,
             rows: Vec::new(),
@@ -561,7 +565,7 @@ impl DictColumn {
             // A batch's own values (the parser's) are all used: an array of them is dense.
             self.local.clear();
             if values.len() <= DENSE_MAX.max(dict.len()) {
-                self.local.resize(values.len(), NULL);
+                self.local.resize(values.len(), UNMAPPED);
             }
             self.sparse.clear();
             self.values = Some(values.clone());
@@ -569,39 +573,46 @@ impl DictColumn {
         let strings = dict.values().as_string::<i32>();
         self.rows.reserve(dict.len());
         let keys = dict.keys();
+        let Dictionary::Strings(chunk) = &mut self.dict else { unreachable!("a string column's dictionary") };
+        // The values may hold one string at several places, and batches over other values
+        // arrays hold the same strings again: the dictionary holds each once (pyarrow reads
+        // a dictionary with repeats as its distinct values, and the ids past them as out of
+        // bounds). A null value's id is NULL.
+        let mut map = |k: usize| match strings.is_valid(k) {
+            true => chunk.id(strings.value(k).as_bytes()),
+            false => NULL,
+        };
+        let nulls = keys.nulls().filter(|n| n.null_count() > 0);
+        let valid = |r: usize| nulls.is_none_or(|n| n.is_valid(r));
+        if !self.local.is_empty() {
+            // Each key's id from the array: one load a row, a value's first row maps it.
+            let local = &mut self.local;
+            let mut id_of = |k: i32| {
+                let slot = &mut local[k as usize];
+                if *slot == UNMAPPED {
+                    *slot = map(k as usize);
+                }
+                *slot
+            };
+            match nulls {
+                None => self.rows.extend(keys.values().iter().map(|&k| id_of(k))),
+                Some(n) => {
+                    self.rows.extend(keys.values().iter().zip(n.iter()).map(|(&k, v)| if v { id_of(k) } else { NULL }))
+                }
+            }
+            return;
+        }
         // The last row's key and id: a sorted batch's columns come in runs of one key.
         let mut last: Option<(i32, u32)> = None;
         for (r, &k) in keys.values().iter().enumerate() {
-            if keys.is_null(r) || strings.is_null(k as usize) {
+            if !valid(r) {
                 self.rows.push(NULL);
                 continue;
             }
-            if let Some((lk, id)) = last
-                && lk == k
-            {
-                self.rows.push(id);
-                continue;
-            }
-            let at = k as usize;
-            let mut id = match self.local.get(at) {
-                Some(&id) => id,
-                None if self.local.is_empty() => self.sparse.get(&(at as u32)).copied().unwrap_or(NULL),
-                None => unreachable!("keys index the values"),
+            let id = match last {
+                Some((lk, id)) if lk == k => id,
+                _ => *self.sparse.entry(k as u32).or_insert_with(|| map(k as usize)),
             };
-            if id == NULL {
-                // The values may hold one string at several places, and batches over other
-                // values arrays hold the same strings again: the dictionary holds each once
-                // (pyarrow reads a dictionary with repeats as its distinct values, and the
-                // ids past them as out of bounds).
-                let Dictionary::Strings(dict) = &mut self.dict else { unreachable!("a string column's dictionary") };
-                id = dict.id(strings.value(at).as_bytes());
-                match self.local.get_mut(at) {
-                    Some(l) => *l = id,
-                    None => {
-                        self.sparse.insert(at as u32, id);
-                    }
-                }
-            }
             last = Some((k, id));
             self.rows.push(id);
         }
@@ -686,7 +697,7 @@ impl DictColumn {
         let array = self.dict.to_array(&self.rows)?;
         self.rows = Vec::new();
         self.local = Vec::new();
-        self.sparse = std::collections::HashMap::new();
+        self.sparse = FxHashMap::default();
         self.values = None;
         self.dict = Dictionary::for_field(&self.field);
         write_arrow(&mut self.arrow, &self.field, &array)
@@ -1224,6 +1235,7 @@ mod tests {
     use crate::sink::{ParquetOptions, PartitionedSink};
     use crate::storage::{LocalStorage, Location};
     use arrow_array::{Int64Array, RecordBatch};
+    use arrow_buffer::NullBuffer;
     use arrow_schema::{Field, Schema};
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
@@ -1468,6 +1480,35 @@ mod tests {
         let want: Vec<Option<String>> =
             (0..8_000).map(|r| (r % 9 != 0).then(|| format!("acct-{}", r % 12 % 3))).collect();
         assert_eq!(got, want);
+    }
+
+    /// Null rows whose key slots hold any number (Arrow leaves them undefined), over a
+    /// values array mapped through the dense array and over one longer than [`DENSE_MAX`]
+    /// (mapped through the hash map), null values among them: read back as arrow-rs
+    /// writes them.
+    #[test]
+    fn null_slots_holding_any_key_over_short_and_long_values_read_back_as_arrow_rs_writes_them() {
+        for n in [50, DENSE_MAX + 1_000] {
+            let v = values(n, |i| (i % 7 != 3).then(|| format!("v-{}", i % 1_000)));
+            let input: Vec<RecordBatch> = (0..3)
+                .map(|b| {
+                    let rows = 4_000;
+                    let raw: Vec<i32> =
+                        (0..rows).map(|r| if r % 5 == 0 { -7 } else { ((b * rows + r) * 31 % n) as i32 }).collect();
+                    let nulls = NullBuffer::from((0..rows).map(|r| r % 5 != 0).collect::<Vec<bool>>());
+                    let keys = Int32Array::new(raw.into(), Some(nulls));
+                    let owner = DictionaryArray::<Int32Type>::try_new(keys, v.clone()).unwrap();
+                    let n = Int64Array::from_iter_values((0..rows).map(|r| (b * rows + r) as i64));
+                    RecordBatch::try_new(schema(), vec![Arc::new(owner), Arc::new(n)]).unwrap()
+                })
+                .collect();
+            let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
+            assert!(ours(&bm), "the sink's chunks are this module's ({n} values)");
+            assert_eq!(a.len(), 12_000);
+            assert!(a.iter().any(Option::is_none) && a.iter().any(Option::is_some));
+            assert_eq!(a, b, "{n} values");
+            assert_eq!(check_index(&am, &a), check_index(&bm, &b), "chunk statistics alike ({n} values)");
+        }
     }
 
     #[test]
