@@ -78,9 +78,14 @@ fn read_all(location: &Location, opts: &StorageOptions) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The SHA-256 of `bytes`, in hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The record of one file read.
 fn used(table: EnrichTable, file: &Location, bytes: &[u8], version: Option<String>, entries: usize) -> EnrichmentUsed {
-    let sha256 = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = sha256_hex(bytes);
     EnrichmentUsed {
         table: table.name().to_string(),
         file: file.to_string(),
@@ -109,51 +114,91 @@ fn interface_files(location: &Location, opts: &StorageOptions) -> Result<Vec<Loc
     Ok(files)
 }
 
-impl Tables {
-    /// Reads every table `specs` names; an `aws-ip-ranges` table given twice is a usage error.
-    pub fn load(specs: &[EnrichSpec], opts: &StorageOptions) -> Result<Tables> {
-        let mut t = Tables::default();
-        let mut inventory = Vec::new();
-        for spec in specs {
-            let loc = &spec.location;
-            match spec.table {
-                EnrichTable::AwsIpRanges => {
-                    if t.aws.is_some() {
-                        return Err(Error::Usage(
-                            "--enrich aws-ip-ranges= is given twice: give one ip-ranges.json".into(),
-                        ));
-                    }
-                    let bytes = read_all(loc, opts)?;
-                    let r = AwsRanges::parse(&bytes, &loc.to_string())?;
-                    let version = format!("syncToken {}, createDate {}", r.sync_token, r.create_date);
-                    t.used.push(used(spec.table, loc, &bytes, Some(version), r.blocks()));
-                    t.aws = Some(r);
-                }
-                EnrichTable::Interfaces => {
-                    for file in interface_files(loc, opts)? {
-                        let bytes = read_all(&file, opts)?;
-                        inventory.push((file.to_string(), bytes));
-                    }
-                }
-                EnrichTable::Geoip => {
-                    let bytes = read_all(loc, opts)?;
-                    let record = |db: &GeoDb| {
-                        let built = crate::report::rfc3339(db.build_epoch as i64);
-                        used(spec.table, loc, &bytes, Some(format!("{}, built {built}", db.database_type)), db.networks)
-                    };
-                    let db = GeoDb::parse(bytes.clone(), &loc.to_string())?;
-                    t.used.push(record(&db));
-                    t.geo.push(db);
-                }
-            }
+/// What a loading thread returned (its panic, a bug, goes on in this thread).
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// AWS's ranges from `loc`, and the record of the file.
+fn load_ranges(loc: &Location, opts: &StorageOptions) -> Result<(AwsRanges, EnrichmentUsed)> {
+    let bytes = read_all(loc, opts)?;
+    let r = AwsRanges::parse(&bytes, &loc.to_string())?;
+    let version = format!("syncToken {}, createDate {}", r.sync_token, r.create_date);
+    let used = used(EnrichTable::AwsIpRanges, loc, &bytes, Some(version), r.blocks());
+    Ok((r, used))
+}
+
+/// A MaxMind DB from `loc`, and the record of the file.
+fn load_geo(loc: &Location, opts: &StorageOptions) -> Result<(GeoDb, EnrichmentUsed)> {
+    let bytes = read_all(loc, opts)?;
+    let sha256 = sha256_hex(&bytes);
+    let size = bytes.len() as u64;
+    let db = GeoDb::parse(bytes, &loc.to_string())?;
+    let built = crate::report::rfc3339(db.build_epoch as i64);
+    let used = EnrichmentUsed {
+        table: EnrichTable::Geoip.name().to_string(),
+        file: loc.to_string(),
+        bytes: size,
+        sha256,
+        version: Some(format!("{}, built {built}", db.database_type)),
+        entries: db.networks as u64,
+    };
+    Ok((db, used))
+}
+
+/// Every `interfaces` table given, as one inventory, and the record of each file (none
+/// given: `None`).
+fn load_inventory<'a>(
+    locations: impl Iterator<Item = &'a Location>,
+    opts: &StorageOptions,
+) -> Result<Option<(Interfaces, Vec<EnrichmentUsed>)>> {
+    let mut inventory = Vec::new();
+    for loc in locations {
+        for file in interface_files(loc, opts)? {
+            let bytes = read_all(&file, opts)?;
+            inventory.push((file.to_string(), bytes));
         }
-        if !inventory.is_empty() {
-            let inv = Interfaces::parse(&inventory)?;
-            for (name, bytes) in &inventory {
-                let file = Location::parse(name)?;
-                t.used.push(used(EnrichTable::Interfaces, &file, bytes, None, inv.len()));
-            }
+    }
+    if inventory.is_empty() {
+        return Ok(None);
+    }
+    let inv = Interfaces::parse(&inventory)?;
+    let used = inventory
+        .iter()
+        .map(|(name, bytes)| Ok(used(EnrichTable::Interfaces, &Location::parse(name)?, bytes, None, inv.len())))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some((inv, used)))
+}
+
+impl Tables {
+    /// Reads every table `specs` names, each kind on a thread of its own (the tables of a
+    /// run are independent, and a real country database or inventory takes a while); an
+    /// `aws-ip-ranges` table given twice is a usage error.
+    pub fn load(specs: &[EnrichSpec], opts: &StorageOptions) -> Result<Tables> {
+        let of = |table: EnrichTable| specs.iter().filter(move |s| s.table == table).map(|s| &s.location);
+        let ranges: Vec<&Location> = of(EnrichTable::AwsIpRanges).collect();
+        if ranges.len() > 1 {
+            return Err(Error::Usage("--enrich aws-ip-ranges= is given twice: give one ip-ranges.json".into()));
+        }
+        let (aws, geo, inventory) = std::thread::scope(|s| {
+            let aws = s.spawn(|| ranges.first().map(|loc| load_ranges(loc, opts)).transpose());
+            let geo: Vec<_> = of(EnrichTable::Geoip).map(|loc| s.spawn(move || load_geo(loc, opts))).collect();
+            let inventory = load_inventory(of(EnrichTable::Interfaces), opts);
+            (join(aws), geo.into_iter().map(join).collect::<Vec<_>>(), inventory)
+        });
+        let mut t = Tables::default();
+        if let Some((r, used)) = aws? {
+            t.aws = Some(r);
+            t.used.push(used);
+        }
+        for g in geo {
+            let (db, used) = g?;
+            t.geo.push(db);
+            t.used.push(used);
+        }
+        if let Some((inv, used)) = inventory? {
             t.interfaces = Some(inv);
+            t.used.extend(used);
         }
         Ok(t)
     }
