@@ -597,7 +597,25 @@ impl DictColumn {
             match nulls {
                 None => self.rows.extend(keys.values().iter().map(|&k| id_of(k))),
                 Some(n) => {
-                    self.rows.extend(keys.values().iter().zip(n.iter()).map(|(&k, v)| if v { id_of(k) } else { NULL }))
+                    // 64 rows' validity a word, and a null row's key (any number) read as 0:
+                    // no branch on a row's validity but the rare first use of a value.
+                    let keys = keys.values();
+                    let start = self.rows.len();
+                    self.rows.resize(start + keys.len(), NULL);
+                    let out = &mut self.rows[start..];
+                    let words = n.inner().bit_chunks().iter_padded();
+                    for ((keys, out), word) in keys.chunks(64).zip(out.chunks_mut(64)).zip(words) {
+                        for (i, (&k, o)) in keys.iter().zip(out).enumerate() {
+                            let valid = word >> i & 1 == 1;
+                            let at = if valid { k as usize } else { 0 };
+                            let mut id = local[at];
+                            if valid && id == UNMAPPED {
+                                id = map(at);
+                                local[at] = id;
+                            }
+                            *o = if valid { id } else { NULL };
+                        }
+                    }
                 }
             }
             return;
