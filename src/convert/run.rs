@@ -292,8 +292,8 @@ impl<'a> Run<'a> {
     /// are neighbours, looked up once.
     pub(super) fn submit(&self, partition: String, batch: RecordBatch) -> Result<()> {
         let batch = match self.enricher {
-            Some(e) if self.presort => e.apply(&self.sink.sort(&batch)?),
-            Some(e) => e.apply(&batch),
+            Some(e) if self.presort => e.apply_to_write(&self.sink.sort(&batch)?),
+            Some(e) => e.apply_to_write(&batch),
             None => batch,
         };
         self.handoff.submit(partition, batch, &|p, b| self.encode(p, b))

@@ -137,10 +137,33 @@ impl Enricher {
 
     /// `batch` (of the input's columns) with the enrichment columns after its own.
     pub fn apply(&self, batch: &RecordBatch) -> RecordBatch {
+        self.enrich(batch, false)
+    }
+
+    /// As [`apply`](Enricher::apply), for the writer: each lookup field that was a plain
+    /// string column (an address) becomes the dictionary of its distinct values, found
+    /// for the lookups anyway, so that the writer maps each distinct value once instead of
+    /// hashing each row again. (The file is the same: a chunk's dictionary holds its
+    /// values in the order rows first use them either way.)
+    pub fn apply_to_write(&self, batch: &RecordBatch) -> RecordBatch {
+        self.enrich(batch, true)
+    }
+
+    fn enrich(&self, batch: &RecordBatch, dictionaries: bool) -> RecordBatch {
         // The records' VPCs, computed once and only if a value depends on them.
         let mut vpcs: Option<Vec<Option<u32>>> = None;
-        let answers: Vec<Answers> = self.fields.iter().map(|f| self.look_up(f, batch, &mut vpcs)).collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+        let answers: Vec<Answers> = self
+            .fields
+            .iter()
+            .map(|f| {
+                let (answers, dictionary) = self.look_up(f, batch, &mut vpcs, dictionaries);
+                if let Some(d) = dictionary {
+                    arrays[f.position] = d;
+                }
+                answers
+            })
+            .collect();
         // Ids one lookup's columns share, by field and table.
         let mut shared: HashMap<(usize, EnrichTable), Int32Array> = HashMap::new();
         for &(e, f) in &self.columns {
@@ -156,9 +179,14 @@ impl Enricher {
             };
             arrays.push(column);
         }
-        // The batch's own columns keep their types (the parser's are dictionaries).
+        // The batch's own columns keep their types (the parser's are dictionaries), but for
+        // the lookup fields made dictionaries here.
         let own = batch.schema();
-        let fields = own.fields().iter().chain(&self.schema.fields()[own.fields().len()..]).cloned();
+        let fields = own.fields().iter().zip(&arrays).map(|(f, a)| match f.data_type() == a.data_type() {
+            true => f.clone(),
+            false => Arc::new(f.as_ref().clone().with_data_type(a.data_type().clone())),
+        });
+        let fields = fields.chain(self.schema.fields()[own.fields().len()..].iter().cloned());
         let schema = Arc::new(Schema::new_with_metadata(fields.collect::<Vec<_>>(), own.metadata().clone()));
         RecordBatch::try_new(schema, arrays).expect("enriched columns match the schema")
     }
@@ -177,21 +205,32 @@ impl Enricher {
     }
 
     /// What field `f`'s values find, each distinct value once (and, for an address several
-    /// interfaces hold, each row by its VPC).
-    fn look_up(&self, f: &Field, batch: &RecordBatch, vpcs: &mut Option<Vec<Option<u32>>>) -> Answers {
+    /// interfaces hold, each row by its VPC); with `dictionary`, a plain column as the
+    /// dictionary of its distinct values too.
+    fn look_up(
+        &self,
+        f: &Field,
+        batch: &RecordBatch,
+        vpcs: &mut Option<Vec<Option<u32>>>,
+        dictionary: bool,
+    ) -> (Answers, Option<ArrayRef>) {
         let t = &*self.tables;
         let column = Distinct::of(batch.column(f.position));
+        let dictionary = dictionary.then(|| column.to_dictionary()).flatten();
         let none = |n: usize| vec![NONE; n];
         if f.name == "interface-id" {
             let inv = t.interfaces.as_ref().expect("needed only with an inventory");
             let interface = column.each(|v| inv.index_by_id(v).unwrap_or(NONE), NONE);
-            return Answers {
-                aws: none(interface.len()),
-                interface,
-                interface_rows: None,
-                geo: Vec::new(),
-                ids: column.ids,
-            };
+            return (
+                Answers {
+                    aws: none(interface.len()),
+                    interface,
+                    interface_rows: None,
+                    geo: Vec::new(),
+                    ids: column.ids,
+                },
+                dictionary,
+            );
         }
         let addrs: Vec<Option<IpAddr>> = column.each(crate::ip::parse_field, None);
         let answer = |lookup: &dyn Fn(IpAddr) -> Option<u32>| -> Vec<u32> {
@@ -237,7 +276,7 @@ impl Enricher {
         }
         let geo =
             if f.needs[2] { t.geo.iter().map(|db| answer(&|a| db.lookup_index(a))).collect() } else { Vec::new() };
-        Answers { ids: column.ids, aws, interface, interface_rows, geo }
+        (Answers { ids: column.ids, aws, interface, interface_rows, geo }, dictionary)
     }
 
     /// The `asn` column: each row's value's ASN in the first MaxMind DB with one.
@@ -340,6 +379,16 @@ impl<'a> Distinct<'a> {
         };
         row_ids(values, id_of, |id| ids.push(id.unwrap_or(NONE)));
         Distinct { ids, values, rows: Some(rows) }
+    }
+
+    /// A plain column as the dictionary of its distinct values (`None`: it is one already).
+    fn to_dictionary(&self) -> Option<ArrayRef> {
+        let rows = self.rows.as_ref()?;
+        let values: StringArray = rows.iter().map(|&r| Some(self.values.value(r as usize))).collect();
+        let keys = int_keys(self.ids.iter().map(|&v| if v == NONE { -1 } else { v as i32 }).collect());
+        Some(Arc::new(
+            DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).expect("ids index the distinct values"),
+        ))
     }
 
     /// `f` of each distinct value (`null` for a null value).
@@ -605,6 +654,37 @@ mod tests {
         let shuffled: Vec<[Option<&str>; 4]> = order.iter().map(|&r| rows[r]).collect();
         let got = answers(&batch(&input, &shuffled));
         assert_eq!(got, order.iter().map(|&r| want[r].clone()).collect::<Vec<_>>());
+    }
+
+    /// For the writer, the plain address columns become dictionaries of their distinct
+    /// values: every row reads back as before, nulls and repeats too, and the enrichment
+    /// columns are the same.
+    #[test]
+    fn for_the_writer_plain_addresses_become_dictionaries_of_the_same_rows() {
+        let input = table(&["interface-id", "srcaddr", "dstaddr", "vpc-id"]);
+        let e = Enricher::new(Arc::new(tables()), &input).unwrap();
+        let b = batch(
+            &input,
+            &[
+                [Some("eni-a"), Some("10.0.0.5"), Some("52.216.1.1"), Some("vpc-a")],
+                [Some("eni-a"), Some("10.0.0.5"), None, Some("vpc-a")],
+                [Some("eni-b"), None, Some("52.216.1.1"), Some("vpc-b")],
+                [Some("eni-b"), Some("10.0.0.5"), Some("2600:1f18::1"), Some("vpc-b")],
+            ],
+        );
+        let (plain, written) = (e.apply(&b), e.apply_to_write(&b));
+        for name in ["srcaddr", "dstaddr"] {
+            assert!(plain.column_by_name(name).unwrap().as_dictionary_opt::<Int32Type>().is_none());
+            let d = written.column_by_name(name).unwrap().as_dictionary::<Int32Type>();
+            assert_eq!(d.values().len(), if name == "srcaddr" { 1 } else { 2 }, "each distinct value once");
+            let want: Vec<Option<String>> =
+                plain.column_by_name(name).unwrap().as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect();
+            assert_eq!(strings(&written, name), want);
+            assert_eq!(written.schema().field_with_name(name).unwrap().data_type(), d.data_type());
+        }
+        for c in ["src_owner", "dst_aws_service", "eni_owner", "dst_owner"] {
+            assert_eq!(strings(&written, c), strings(&plain, c), "{c}");
+        }
     }
 
     #[test]
