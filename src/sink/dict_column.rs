@@ -1081,16 +1081,20 @@ impl Indexes {
             Dictionary::Strings(d) => Some(d),
             Dictionary::Ints(_) => None,
         };
+        // The row before's id and length: a sorted column's runs are counted, not looked up.
+        let (mut last, mut last_len) = (NULL, 0i64);
         for &id in rows {
             if id == NULL {
                 nulls += 1;
+            } else if id == last {
+                bytes += last_len;
             } else {
                 let r = w.rank[id as usize];
                 lo = lo.min(r);
                 hi = hi.max(r);
-                if let Some(d) = strings {
-                    bytes += d.value_len(id) as i64;
-                }
+                last_len = strings.map_or(0, |d| d.value_len(id) as i64);
+                bytes += last_len;
+                last = id;
             }
         }
         let bounds = (nulls < rows.len() as u64).then_some((lo, hi));
