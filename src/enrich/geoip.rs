@@ -4,7 +4,8 @@
 //!
 //! The database's search tree is walked once, each node once, to decode each record it
 //! points to once; a lookup then walks the tree for the address with the `maxminddb`
-//! crate (as MaxMind's reader does), and takes its record's answer. A record gives
+//! crate (as MaxMind's reader does, aliases too: an IPv4-mapped `::ffff:a.b.c.d` or a 6to4
+//! `2002:…` address gets its IPv4 address's answer), and takes its record's answer. A record gives
 //! what it has of `country.iso_code` (MaxMind, DB-IP), `country_code` (ip-location-db),
 //! else `registered_country.iso_code`; `autonomous_system_number` and
 //! `autonomous_system_organization` (every ASN database). Several databases (a
@@ -18,7 +19,6 @@ use maxminddb::Reader;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::hash::FxHashMap;
 use crate::ip::Cidr;
 
 /// What a database says of a network.
@@ -38,11 +38,12 @@ pub struct GeoDb {
     pub database_type: String,
     /// When it was built (Unix seconds, from its metadata).
     pub build_epoch: u64,
-    /// Networks its tree points to a record for.
+    /// Networks with an answer in its tree.
     pub networks: usize,
     entries: Vec<Geo>,
-    /// The entry of each record that has one, by the record's offset in the data section.
-    by_offset: FxHashMap<usize, u32>,
+    /// The entry of each record that has one, by the record's offset in the data section
+    /// (sorted by offset: the file chooses them, so they are searched, not hashed).
+    by_offset: Vec<(usize, u32)>,
     /// Records with none of the fields asked for.
     empty: usize,
     reader: Reader<Bytes>,
@@ -117,6 +118,8 @@ struct Pointed {
     offset: usize,
     network: u128,
     prefix: u8,
+    /// How many networks point to it.
+    networks: usize,
 }
 
 /// The network a path of the tree stands for, as people write it: an IPv6 database's
@@ -132,14 +135,13 @@ fn network_of(network: u128, prefix: u8, ip_version: u16) -> Cidr {
 
 /// Walks the search tree (the format: <https://maxmind.github.io/MaxMind-DB/>) once, each
 /// node once (an IPv6 database reaches its IPv4 subtree from `::/96` and from aliases such
-/// as `::ffff:0:0/96`): every data record it points to, once, in address order, and how
-/// many networks point to one.
+/// as `::ffff:0:0/96`): every data record it points to, once, in address order.
 fn pointed(
     tree: &[u8],
     node_count: usize,
     record_size: u16,
     ip_version: u16,
-) -> std::result::Result<(Vec<Pointed>, usize), String> {
+) -> std::result::Result<Vec<Pointed>, String> {
     let node_bytes = usize::from(record_size) / 4;
     if !matches!(record_size, 24 | 28 | 32) || tree.len() / node_bytes < node_count {
         return Err(format!("its search tree ({node_count} nodes of {record_size}-bit records) does not fit the file"));
@@ -165,8 +167,9 @@ fn pointed(
     };
     let bits: u8 = if ip_version == 4 { 32 } else { 128 };
     let mut visited = vec![false; node_count];
-    let mut seen = crate::hash::FxHashSet::default();
-    let (mut out, mut networks) = (Vec::new(), 0usize);
+    // Offsets are the file's choice: hashed with std's keyed hash.
+    let mut seen: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Pointed> = Vec::new();
     // (record, the depth it is at, the network's bits so far): a node's side 0 is taken
     // from the stack before its side 1, so records are met in address order.
     let mut stack: Vec<(usize, u8, u128)> = vec![(0, 0, 0)];
@@ -176,9 +179,12 @@ fn pointed(
                 let net = network_of(network, depth, ip_version);
                 format!("the record of {net} points inside the separator before the data")
             })?;
-            networks += 1;
-            if seen.insert(offset) {
-                out.push(Pointed { offset, network, prefix: depth });
+            match seen.entry(offset) {
+                std::collections::hash_map::Entry::Occupied(at) => out[*at.get()].networks += 1,
+                std::collections::hash_map::Entry::Vacant(at) => {
+                    at.insert(out.len());
+                    out.push(Pointed { offset, network, prefix: depth, networks: 1 });
+                }
             }
             continue;
         }
@@ -192,7 +198,7 @@ fn pointed(
             stack.push((record(value, side), depth + 1, network | ((side as u128) << (bits - 1 - depth) as u32)));
         }
     }
-    Ok((out, networks))
+    Ok(out)
 }
 
 impl GeoDb {
@@ -207,10 +213,10 @@ impl GeoDb {
         let m = &reader.metadata;
         let tree_bytes = (m.node_count as usize).saturating_mul(usize::from(m.record_size) / 4);
         let tree = bytes.get(..tree_bytes).ok_or_else(|| bad("its search tree is longer than the file".into()))?;
-        let (records, pointers) = pointed(tree, m.node_count as usize, m.record_size, m.ip_version).map_err(bad)?;
+        let records = pointed(tree, m.node_count as usize, m.record_size, m.ip_version).map_err(bad)?;
         let mut entries: Vec<Geo> = Vec::new();
-        let mut by_offset: FxHashMap<usize, u32> = FxHashMap::default();
-        let mut empty = 0usize;
+        let mut by_offset: Vec<(usize, u32)> = Vec::new();
+        let (mut empty, mut networks) = (0usize, 0usize);
         for p in &records {
             let net = network_of(p.network, p.prefix, m.ip_version);
             let found = reader.lookup(net.network()).map_err(|e| bad(format!("network {net}: {e}")))?;
@@ -231,22 +237,24 @@ impl GeoDb {
             // A record with none of the three says nothing: its networks stay unknown.
             match geo.filter(|g| *g != Geo::default()) {
                 Some(g) => {
-                    by_offset.insert(p.offset, entries.len() as u32);
+                    by_offset.push((p.offset, entries.len() as u32));
+                    networks += p.networks;
                     entries.push(g);
                 }
                 None => empty += 1,
             }
         }
+        by_offset.sort_unstable();
         if entries.is_empty() {
             return Err(bad(format!(
                 "its {} networks carry no country code nor ASN (country.iso_code, country_code, autonomous_system_number)",
-                pointers
+                records.iter().map(|p| p.networks).sum::<usize>()
             )));
         }
         Ok(GeoDb {
             database_type: m.database_type.clone(),
             build_epoch: m.build_epoch,
-            networks: pointers,
+            networks,
             entries,
             by_offset,
             empty,
@@ -263,7 +271,9 @@ impl GeoDb {
         }
         // (An IPv6 address in an IPv4 database: an error, which is no answer.)
         let found = self.reader.lookup(addr).ok()?;
-        self.by_offset.get(&found.offset()?).copied()
+        let offset = found.offset()?;
+        let at = self.by_offset.binary_search_by_key(&offset, |&(o, _)| o).ok()?;
+        Some(self.by_offset[at].1)
     }
 
     /// Entry `i` (from [`lookup_index`](GeoDb::lookup_index)).
@@ -319,11 +329,11 @@ mod tests {
             let n = 2;
             let data = |offset: usize| n + 16 + offset;
             let t = tree(&[(1, data(5)), (n, data(far - n - 16))], size);
-            let (records, networks) = pointed(&t, n, size, 4).unwrap();
+            let records = pointed(&t, n, size, 4).unwrap();
             let got: Vec<(usize, String)> =
                 records.iter().map(|p| (p.offset, network_of(p.network, p.prefix, 4).to_string())).collect();
             assert_eq!(got, [(far - n - 16, "64.0.0.0/2".to_string()), (5, "128.0.0.0/1".to_string())], "{size}-bit");
-            assert_eq!(networks, 2);
+            assert!(records.iter().all(|p| p.networks == 1));
         }
     }
 
@@ -333,9 +343,8 @@ mod tests {
         // its records are met once.
         let n = 2;
         let t = tree(&[(1, 1), (n + 16, n + 16 + 9)], 24);
-        let (records, networks) = pointed(&t, n, 24, 6).unwrap();
-        assert_eq!(records.iter().map(|p| p.offset).collect::<Vec<_>>(), [0, 9]);
-        assert_eq!(networks, 2);
+        let records = pointed(&t, n, 24, 6).unwrap();
+        assert_eq!(records.iter().map(|p| (p.offset, p.networks)).collect::<Vec<_>>(), [(0, 1), (9, 1)]);
         assert_eq!(network_of(0, 2, 6).to_string(), "::/2");
         assert_eq!(network_of(u128::from(0x0a00_0000u32), 104, 6).to_string(), "10.0.0.0/8");
     }
@@ -343,7 +352,7 @@ mod tests {
     #[test]
     fn a_malformed_tree_is_an_error_not_a_hang() {
         // A node pointing to itself is walked once.
-        let (records, _) = pointed(&tree(&[(0, 0)], 24), 1, 24, 4).unwrap();
+        let records = pointed(&tree(&[(0, 0)], 24), 1, 24, 4).unwrap();
         assert!(records.is_empty());
         // A chain deeper than an address.
         let chain: Vec<(usize, usize)> = (0..40).map(|i| (i + 1, 40)).collect();

@@ -196,9 +196,8 @@ impl Interfaces {
                 inv.add(raw, &mut found).map_err(|what| Error::Usage(format!("{name}: interface {} {what}", i + 1)))?;
             }
         }
-        inv.several = found.holders.iter().filter(|(_, h)| h.len() > 1).map(|(a, _)| *a).collect();
         // An address two interfaces hold (the same private address in two VPCs) names neither.
-        let singles = found.holders.into_iter().map(|(a, h)| {
+        let singles = found.holders.iter().map(|(&a, h)| {
             let bits = if a.is_ipv4() { 32 } else { 128 };
             (Cidr::new(a, bits).expect("a whole address"), (h.len() == 1).then(|| h[0]))
         });
@@ -207,6 +206,15 @@ impl Interfaces {
                 *kept = None;
             }
         });
+        // Only these find an interface by the record's VPC: an address several interfaces
+        // hold, or one whose holder anywhere is not its one holder (another interface's
+        // delegated prefix of just that address).
+        inv.several = found
+            .holders
+            .iter()
+            .filter(|(a, h)| h.len() > 1 || inv.unique.get(**a) != Some(&Some(h[0])))
+            .map(|(a, _)| *a)
+            .collect();
         Ok(inv)
     }
 
@@ -430,6 +438,18 @@ mod tests {
             }
         }
         assert_eq!(fixed, 7);
+        // One interface's private address is another's delegated prefix of just that
+        // address: the holder anywhere is nobody, but in the first one's VPC it is that one.
+        let json = serde_json::json!({"NetworkInterfaces": [
+            {"NetworkInterfaceId": "eni-x", "VpcId": "vpc-a", "PrivateIpAddresses": [{"PrivateIpAddress": "10.5.0.5"}]},
+            {"NetworkInterfaceId": "eni-y", "VpcId": "vpc-b", "Ipv4Prefixes": [{"Ipv4Prefix": "10.5.0.5/32"}]}]});
+        let inv = Interfaces::parse(&[("x.json".into(), json.to_string().into_bytes())]).unwrap();
+        let a: IpAddr = "10.5.0.5".parse().unwrap();
+        assert_eq!(inv.index_in_any_vpc(a), None, "left to the record's VPC");
+        assert_eq!(inv.index_by_address(a, inv.vpc_index("vpc-a")), inv.index_by_id("eni-x"));
+        for vpc in [None, inv.vpc_index("vpc-b")] {
+            assert_eq!(inv.index_by_address(a, vpc), None);
+        }
     }
 
     #[test]

@@ -149,11 +149,11 @@ fn load_geo(loc: &Location, opts: &StorageOptions) -> Result<(GeoDb, EnrichmentU
 /// Every `interfaces` table given, as one inventory, and the record of each file (none
 /// given: `None`).
 fn load_inventory<'a>(
-    locations: impl Iterator<Item = &'a Location>,
+    locations: impl Iterator<Item = (usize, &'a Location)>,
     opts: &StorageOptions,
 ) -> Result<Option<(Interfaces, Vec<EnrichmentUsed>)>> {
     let mut inventory = Vec::new();
-    for loc in locations {
+    for (_, loc) in locations {
         for file in interface_files(loc, opts)? {
             let bytes = read_all(&file, opts)?;
             inventory.push((file.to_string(), bytes));
@@ -173,33 +173,58 @@ fn load_inventory<'a>(
 impl Tables {
     /// Reads every table `specs` names, each kind on a thread of its own (the tables of a
     /// run are independent, and a real country database or inventory takes a while); an
-    /// `aws-ip-ranges` table given twice is a usage error.
+    /// `aws-ip-ranges` table given twice is a usage error. The report lists AWS's ranges
+    /// and the MaxMind DBs in the order of their flags, then the inventory's files; of
+    /// several tables that cannot be read, the first flag's is named.
     pub fn load(specs: &[EnrichSpec], opts: &StorageOptions) -> Result<Tables> {
-        let of = |table: EnrichTable| specs.iter().filter(move |s| s.table == table).map(|s| &s.location);
-        let ranges: Vec<&Location> = of(EnrichTable::AwsIpRanges).collect();
+        let of = |table: EnrichTable| {
+            specs.iter().enumerate().filter(move |(_, s)| s.table == table).map(|(i, s)| (i, &s.location))
+        };
+        let ranges: Vec<(usize, &Location)> = of(EnrichTable::AwsIpRanges).collect();
         if ranges.len() > 1 {
             return Err(Error::Usage("--enrich aws-ip-ranges= is given twice: give one ip-ranges.json".into()));
         }
         let (aws, geo, inventory) = std::thread::scope(|s| {
-            let aws = s.spawn(|| ranges.first().map(|loc| load_ranges(loc, opts)).transpose());
-            let geo: Vec<_> = of(EnrichTable::Geoip).map(|loc| s.spawn(move || load_geo(loc, opts))).collect();
-            let inventory = load_inventory(of(EnrichTable::Interfaces), opts);
-            (join(aws), geo.into_iter().map(join).collect::<Vec<_>>(), inventory)
+            let aws = s.spawn(|| ranges.first().map(|&(i, loc)| (i, load_ranges(loc, opts))));
+            let geo: Vec<_> =
+                of(EnrichTable::Geoip).map(|(i, loc)| (i, s.spawn(move || load_geo(loc, opts)))).collect();
+            let first_inventory = of(EnrichTable::Interfaces).next().map_or(0, |(i, _)| i);
+            let inventory = (first_inventory, load_inventory(of(EnrichTable::Interfaces), opts));
+            (join(aws), geo.into_iter().map(|(i, h)| (i, join(h))).collect::<Vec<_>>(), inventory)
         });
+        let mut errors: Vec<(usize, Error)> = Vec::new();
+        let mut used: Vec<(usize, EnrichmentUsed)> = Vec::new();
         let mut t = Tables::default();
-        if let Some((r, used)) = aws? {
-            t.aws = Some(r);
-            t.used.push(used);
+        match aws {
+            Some((i, Ok((r, u)))) => {
+                t.aws = Some(r);
+                used.push((i, u));
+            }
+            Some((i, Err(e))) => errors.push((i, e)),
+            None => {}
         }
-        for g in geo {
-            let (db, used) = g?;
-            t.geo.push(db);
-            t.used.push(used);
+        for (i, g) in geo {
+            match g {
+                Ok((db, u)) => {
+                    t.geo.push(db);
+                    used.push((i, u));
+                }
+                Err(e) => errors.push((i, e)),
+            }
         }
-        if let Some((inv, used)) = inventory? {
-            t.interfaces = Some(inv);
-            t.used.extend(used);
+        match inventory {
+            (_, Ok(Some((inv, u)))) => {
+                t.interfaces = Some(inv);
+                used.extend(u.into_iter().map(|u| (usize::MAX, u)));
+            }
+            (_, Ok(None)) => {}
+            (i, Err(e)) => errors.push((i, e)),
         }
+        if let Some((_, e)) = errors.into_iter().min_by_key(|(i, _)| *i) {
+            return Err(e);
+        }
+        used.sort_by_key(|(i, _)| *i);
+        t.used = used.into_iter().map(|(_, u)| u).collect();
         Ok(t)
     }
 
