@@ -14,7 +14,7 @@ use std::sync::Arc;
 use arrow_array::builder::BinaryBuilder;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, SchemaRef};
 
 use crate::format::{Format, trim_line_end};
 use crate::reject::RejectKind;
@@ -727,7 +727,7 @@ impl BatchBuilder {
     /// (see [`ColumnBuilder`]); the Parquet files keep `schema`'s types.
     pub fn new(table: &TableColumns, schema: SchemaRef, capacity: usize) -> BatchBuilder {
         let columns: Vec<ColumnBuilder> = table.columns().iter().map(|c| ColumnBuilder::new(c, capacity)).collect();
-        let schema = with_types(&schema, columns.iter().map(ColumnBuilder::data_type));
+        let schema = crate::schema::with_types(&schema, columns.iter().map(ColumnBuilder::data_type));
         BatchBuilder { schema, columns, as_dictionary: Vec::new(), capacity, scratch: Vec::new(), rows: 0, bytes: 0 }
     }
 
@@ -810,16 +810,9 @@ impl BatchBuilder {
         for c in std::mem::take(&mut self.as_dictionary) {
             self.columns[c] = ColumnBuilder::text(self.capacity);
         }
-        let schema = with_types(&self.schema, arrays.iter().map(|a| a.data_type().clone()));
+        let schema = crate::schema::with_types(&self.schema, arrays.iter().map(|a| a.data_type().clone()));
         RecordBatch::try_new(schema, arrays).expect("builders match the schema")
     }
-}
-
-/// `schema` with its fields of the types `types` (in order), names and metadata kept.
-fn with_types(schema: &Schema, types: impl Iterator<Item = DataType>) -> SchemaRef {
-    let fields: Vec<Field> =
-        schema.fields().iter().zip(types).map(|(f, t)| f.as_ref().clone().with_data_type(t)).collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// One line from a [`LineSplitter`].

@@ -426,6 +426,14 @@ pub static ENRICHED: &[EnrichedDef] = &[
     en("eni_security_groups", "interface-id", A::SecurityGroups),
 ];
 
+/// `schema` with its fields of the types `types` (in order), names and metadata kept: a
+/// batch whose columns were built in other Arrow types than the table's (dictionaries).
+pub fn with_types(schema: &Schema, types: impl Iterator<Item = DataType>) -> SchemaRef {
+    let fields: Vec<ArrowField> =
+        schema.fields().iter().zip(types).map(|(f, t)| f.as_ref().clone().with_data_type(t)).collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
 /// The Arrow type of an enrichment column of strings: dictionary ids (the answer's index
 /// in its lookup table) over the table's distinct values. Parquet stores it as a string column.
 pub fn enriched_string_type() -> DataType {

@@ -179,15 +179,12 @@ impl Enricher {
             };
             arrays.push(column);
         }
-        // The batch's own columns keep their types (the parser's are dictionaries), but for
-        // the lookup fields made dictionaries here.
+        // The batch's own fields, then the enrichment's; each of its arrays' type (the
+        // parser's dictionaries, the lookup fields made dictionaries here).
         let own = batch.schema();
-        let fields = own.fields().iter().zip(&arrays).map(|(f, a)| match f.data_type() == a.data_type() {
-            true => f.clone(),
-            false => Arc::new(f.as_ref().clone().with_data_type(a.data_type().clone())),
-        });
-        let fields = fields.chain(self.schema.fields()[own.fields().len()..].iter().cloned());
-        let schema = Arc::new(Schema::new_with_metadata(fields.collect::<Vec<_>>(), own.metadata().clone()));
+        let fields = own.fields().iter().chain(&self.schema.fields()[own.fields().len()..]).cloned();
+        let all = Schema::new_with_metadata(fields.collect::<Vec<_>>(), own.metadata().clone());
+        let schema = crate::schema::with_types(&all, arrays.iter().map(|a| a.data_type().clone()));
         RecordBatch::try_new(schema, arrays).expect("enriched columns match the schema")
     }
 

@@ -44,8 +44,6 @@ pub struct GeoDb {
     /// The entry of each record that has one, by the record's offset in the data section
     /// (sorted by offset: the file chooses them, so they are searched, not hashed).
     by_offset: Vec<(usize, u32)>,
-    /// Records with none of the fields asked for.
-    empty: usize,
     reader: Reader<Bytes>,
 }
 
@@ -56,7 +54,6 @@ impl std::fmt::Debug for GeoDb {
             .field("build_epoch", &self.build_epoch)
             .field("networks", &self.networks)
             .field("entries", &self.entries.len())
-            .field("empty", &self.empty)
             .finish()
     }
 }
@@ -216,7 +213,7 @@ impl GeoDb {
         let records = pointed(tree, m.node_count as usize, m.record_size, m.ip_version).map_err(bad)?;
         let mut entries: Vec<Geo> = Vec::new();
         let mut by_offset: Vec<(usize, u32)> = Vec::new();
-        let (mut empty, mut networks) = (0usize, 0usize);
+        let mut networks = 0usize;
         for p in &records {
             let net = network_of(p.network, p.prefix, m.ip_version);
             let found = reader.lookup(net.network()).map_err(|e| bad(format!("network {net}: {e}")))?;
@@ -235,13 +232,10 @@ impl GeoDb {
                 as_org: r.autonomous_system_organization.filter(|o| !o.is_empty()).map(str::to_string),
             });
             // A record with none of the three says nothing: its networks stay unknown.
-            match geo.filter(|g| *g != Geo::default()) {
-                Some(g) => {
-                    by_offset.push((p.offset, entries.len() as u32));
-                    networks += p.networks;
-                    entries.push(g);
-                }
-                None => empty += 1,
+            if let Some(g) = geo.filter(|g| *g != Geo::default()) {
+                by_offset.push((p.offset, entries.len() as u32));
+                networks += p.networks;
+                entries.push(g);
             }
         }
         by_offset.sort_unstable();
@@ -257,7 +251,6 @@ impl GeoDb {
             networks,
             entries,
             by_offset,
-            empty,
             reader,
         })
     }

@@ -78,21 +78,31 @@ fn read_all(location: &Location, opts: &StorageOptions) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The SHA-256 of `bytes`, in hex.
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+/// What the report records of one file read: its size and SHA-256 (taken before the
+/// parser takes the bytes).
+struct Fingerprint {
+    bytes: u64,
+    sha256: String,
 }
 
-/// The record of one file read.
-fn used(table: EnrichTable, file: &Location, bytes: &[u8], version: Option<String>, entries: usize) -> EnrichmentUsed {
-    let sha256 = sha256_hex(bytes);
-    EnrichmentUsed {
-        table: table.name().to_string(),
-        file: file.to_string(),
-        bytes: bytes.len() as u64,
-        sha256,
-        version,
-        entries: entries as u64,
+impl Fingerprint {
+    fn of(bytes: &[u8]) -> Fingerprint {
+        Fingerprint {
+            bytes: bytes.len() as u64,
+            sha256: Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
+    /// The record of the file.
+    fn used(self, table: EnrichTable, file: &Location, version: Option<String>, entries: usize) -> EnrichmentUsed {
+        EnrichmentUsed {
+            table: table.name().to_string(),
+            file: file.to_string(),
+            bytes: self.bytes,
+            sha256: self.sha256,
+            version,
+            entries: entries as u64,
+        }
     }
 }
 
@@ -119,63 +129,57 @@ fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// AWS's ranges from `loc`, and the record of the file.
-fn load_ranges(loc: &Location, opts: &StorageOptions) -> Result<(AwsRanges, EnrichmentUsed)> {
+/// One kind of table, loaded, with the record of its files.
+enum Loaded {
+    Aws(AwsRanges, EnrichmentUsed),
+    Geo(GeoDb, EnrichmentUsed),
+    Inventory(Interfaces, Vec<EnrichmentUsed>),
+}
+
+/// AWS's ranges from `loc`.
+fn load_ranges(loc: &Location, opts: &StorageOptions) -> Result<Loaded> {
     let bytes = read_all(loc, opts)?;
     let r = AwsRanges::parse(&bytes, &loc.to_string())?;
     let version = format!("syncToken {}, createDate {}", r.sync_token, r.create_date);
-    let used = used(EnrichTable::AwsIpRanges, loc, &bytes, Some(version), r.blocks());
-    Ok((r, used))
+    let used = Fingerprint::of(&bytes).used(EnrichTable::AwsIpRanges, loc, Some(version), r.blocks());
+    Ok(Loaded::Aws(r, used))
 }
 
-/// A MaxMind DB from `loc`, and the record of the file.
-fn load_geo(loc: &Location, opts: &StorageOptions) -> Result<(GeoDb, EnrichmentUsed)> {
+/// A MaxMind DB from `loc`.
+fn load_geo(loc: &Location, opts: &StorageOptions) -> Result<Loaded> {
     let bytes = read_all(loc, opts)?;
-    let sha256 = sha256_hex(&bytes);
-    let size = bytes.len() as u64;
+    let print = Fingerprint::of(&bytes);
     let db = GeoDb::parse(bytes, &loc.to_string())?;
-    let built = crate::report::rfc3339(db.build_epoch as i64);
-    let used = EnrichmentUsed {
-        table: EnrichTable::Geoip.name().to_string(),
-        file: loc.to_string(),
-        bytes: size,
-        sha256,
-        version: Some(format!("{}, built {built}", db.database_type)),
-        entries: db.networks as u64,
-    };
-    Ok((db, used))
+    let version = format!("{}, built {}", db.database_type, crate::report::rfc3339(db.build_epoch as i64));
+    let used = print.used(EnrichTable::Geoip, loc, Some(version), db.networks);
+    Ok(Loaded::Geo(db, used))
 }
 
-/// Every `interfaces` table given, as one inventory, and the record of each file (none
-/// given: `None`).
-fn load_inventory<'a>(
-    locations: impl Iterator<Item = (usize, &'a Location)>,
-    opts: &StorageOptions,
-) -> Result<Option<(Interfaces, Vec<EnrichmentUsed>)>> {
-    let mut inventory = Vec::new();
-    for (_, loc) in locations {
+/// Every `interfaces` table given, as one inventory.
+fn load_inventory<'a>(locations: impl Iterator<Item = &'a Location>, opts: &StorageOptions) -> Result<Loaded> {
+    let (mut files, mut inventory) = (Vec::new(), Vec::new());
+    for loc in locations {
         for file in interface_files(loc, opts)? {
             let bytes = read_all(&file, opts)?;
             inventory.push((file.to_string(), bytes));
+            files.push(file);
         }
     }
-    if inventory.is_empty() {
-        return Ok(None);
-    }
     let inv = Interfaces::parse(&inventory)?;
-    let used = inventory
+    let used = files
         .iter()
-        .map(|(name, bytes)| Ok(used(EnrichTable::Interfaces, &Location::parse(name)?, bytes, None, inv.len())))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Some((inv, used)))
+        .zip(&inventory)
+        .map(|(file, (_, bytes))| Fingerprint::of(bytes).used(EnrichTable::Interfaces, file, None, inv.len()))
+        .collect();
+    Ok(Loaded::Inventory(inv, used))
 }
 
 impl Tables {
     /// Reads every table `specs` names, each kind on a thread of its own (the tables of a
     /// run are independent, and a real country database or inventory takes a while); an
-    /// `aws-ip-ranges` table given twice is a usage error. The report lists AWS's ranges
-    /// and the MaxMind DBs in the order of their flags, then the inventory's files; of
-    /// several tables that cannot be read, the first flag's is named.
+    /// `aws-ip-ranges` table given twice is a usage error. Of several tables that cannot
+    /// be read, the first flag's is named. The report lists AWS's ranges and the MaxMind
+    /// DBs in the order of their flags, then the inventory's files.
     pub fn load(specs: &[EnrichSpec], opts: &StorageOptions) -> Result<Tables> {
         let of = |table: EnrichTable| {
             specs.iter().enumerate().filter(move |(_, s)| s.table == table).map(|(i, s)| (i, &s.location))
@@ -184,47 +188,37 @@ impl Tables {
         if ranges.len() > 1 {
             return Err(Error::Usage("--enrich aws-ip-ranges= is given twice: give one ip-ranges.json".into()));
         }
-        let (aws, geo, inventory) = std::thread::scope(|s| {
-            let aws = s.spawn(|| ranges.first().map(|&(i, loc)| (i, load_ranges(loc, opts))));
-            let geo: Vec<_> =
-                of(EnrichTable::Geoip).map(|(i, loc)| (i, s.spawn(move || load_geo(loc, opts)))).collect();
-            let first_inventory = of(EnrichTable::Interfaces).next().map_or(0, |(i, _)| i);
-            let inventory = (first_inventory, load_inventory(of(EnrichTable::Interfaces), opts));
-            (join(aws), geo.into_iter().map(|(i, h)| (i, join(h))).collect::<Vec<_>>(), inventory)
+        let mut loaded: Vec<(usize, Result<Loaded>)> = std::thread::scope(|s| {
+            let threads: Vec<_> = ranges
+                .iter()
+                .map(|&(i, loc)| (i, s.spawn(move || load_ranges(loc, opts))))
+                .chain(of(EnrichTable::Geoip).map(|(i, loc)| (i, s.spawn(move || load_geo(loc, opts)))))
+                .collect();
+            // The inventory on this thread, meanwhile.
+            let inventory = of(EnrichTable::Interfaces)
+                .next()
+                .map(|(i, _)| (i, load_inventory(of(EnrichTable::Interfaces).map(|(_, loc)| loc), opts)));
+            threads.into_iter().map(|(i, h)| (i, join(h))).chain(inventory).collect()
         });
-        let mut errors: Vec<(usize, Error)> = Vec::new();
-        let mut used: Vec<(usize, EnrichmentUsed)> = Vec::new();
-        let mut t = Tables::default();
-        match aws {
-            Some((i, Ok((r, u)))) => {
-                t.aws = Some(r);
-                used.push((i, u));
-            }
-            Some((i, Err(e))) => errors.push((i, e)),
-            None => {}
-        }
-        for (i, g) in geo {
-            match g {
-                Ok((db, u)) => {
-                    t.geo.push(db);
-                    used.push((i, u));
+        loaded.sort_by_key(|(i, _)| *i);
+        let (mut t, mut inventory_used) = (Tables::default(), Vec::new());
+        for (_, table) in loaded {
+            match table? {
+                Loaded::Aws(r, used) => {
+                    t.aws = Some(r);
+                    t.used.push(used);
                 }
-                Err(e) => errors.push((i, e)),
+                Loaded::Geo(db, used) => {
+                    t.geo.push(db);
+                    t.used.push(used);
+                }
+                Loaded::Inventory(inv, used) => {
+                    t.interfaces = Some(inv);
+                    inventory_used = used;
+                }
             }
         }
-        match inventory {
-            (_, Ok(Some((inv, u)))) => {
-                t.interfaces = Some(inv);
-                used.extend(u.into_iter().map(|u| (usize::MAX, u)));
-            }
-            (_, Ok(None)) => {}
-            (i, Err(e)) => errors.push((i, e)),
-        }
-        if let Some((_, e)) = errors.into_iter().min_by_key(|(i, _)| *i) {
-            return Err(e);
-        }
-        used.sort_by_key(|(i, _)| *i);
-        t.used = used.into_iter().map(|(_, u)| u).collect();
+        t.used.extend(inventory_used);
         Ok(t)
     }
 
