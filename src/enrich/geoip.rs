@@ -204,7 +204,11 @@ impl GeoDb {
     /// Every record the search tree points to is decoded once, here (a malformed one is an
     /// error now, not at a lookup); a lookup walks the tree as MaxMind's reader does.
     pub fn parse(bytes: Vec<u8>, name: &str) -> Result<GeoDb> {
-        let bad = |what: String| Error::Usage(format!("{name} is not a MaxMind DB (.mmdb) flowlake can read: {what}"));
+        let bad = |what: String| {
+            Error::Usage(format!(
+                "{name} is not a MaxMind DB (.mmdb) flowlake can read: {what} (download the database again, or give another)"
+            ))
+        };
         let bytes = Bytes::from(bytes);
         let reader = Reader::from_source(bytes.clone()).map_err(|e| bad(e.to_string()))?;
         let m = &reader.metadata;

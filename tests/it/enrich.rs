@@ -298,6 +298,7 @@ fn bad_tables_are_refused_before_any_work_naming_the_file_and_the_entry() {
     );
     let e = run(format!("geoip={}", not_mmdb.display()));
     assert!(e.contains(&format!("{} is not a MaxMind DB (.mmdb) flowlake can read", not_mmdb.display())), "{e}");
+    assert!(e.contains("download the database again, or give another"), "{e}");
     let e = run(format!("interfaces={}", empty.display()));
     assert!(e.contains("no .json files there"), "{e}");
     let e = run("countries=x.mmdb".into());
