@@ -151,7 +151,7 @@ impl Enricher {
 
     fn enrich(&self, batch: &RecordBatch, dictionaries: bool) -> RecordBatch {
         // The records' VPCs, computed once and only if a value depends on them.
-        let mut vpcs: Option<Vec<Option<u32>>> = None;
+        let mut vpcs: Option<RowVpcs> = None;
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
         let answers: Vec<Answers> = self
             .fields
@@ -188,17 +188,15 @@ impl Enricher {
         RecordBatch::try_new(schema, arrays).expect("enriched columns match the schema")
     }
 
-    /// Each row's VPC number in the inventory: its `vpc-id`, else its interface's VPC.
-    fn vpcs(&self, batch: &RecordBatch) -> Vec<Option<u32>> {
+    /// What tells each row's VPC number in the inventory: its `vpc-id`, else its interface's VPC.
+    fn vpcs(&self, batch: &RecordBatch) -> RowVpcs {
         let inv = self.tables.interfaces.as_ref().expect("asked only with an inventory");
-        let vpc = self.vpc_position.map(|p| per_row(batch.column(p), |v| inv.vpc_index(v)));
-        let eni = self.interface_position.map(|p| per_row(batch.column(p), |v| inv.index_by_id(v)));
-        let known = |x: u32| (x != NONE).then_some(x);
-        let of_row = |r: usize| {
-            let by_vpc = vpc.as_ref().and_then(|c| known(c[r]));
-            by_vpc.or_else(|| eni.as_ref().and_then(|c| known(c[r])).and_then(|i| inv.vpc_of(i)))
-        };
-        (0..batch.num_rows()).map(of_row).collect()
+        RowVpcs {
+            vpc: self.vpc_position.map(|p| PerRow::of(batch.column(p), |v| inv.vpc_index(v))),
+            eni: self
+                .interface_position
+                .map(|p| PerRow::of(batch.column(p), |v| inv.index_by_id(v).and_then(|i| inv.vpc_of(i)))),
+        }
     }
 
     /// What field `f`'s values find, each distinct value once (and, for an address several
@@ -208,7 +206,7 @@ impl Enricher {
         &self,
         f: &Field,
         batch: &RecordBatch,
-        vpcs: &mut Option<Vec<Option<u32>>>,
+        vpcs: &mut Option<RowVpcs>,
         dictionary: bool,
     ) -> (Answers, Option<ArrayRef>) {
         let t = &*self.tables;
@@ -252,11 +250,12 @@ impl Enricher {
             if interface.contains(&AMBIGUOUS) {
                 let vpcs = vpcs.get_or_insert_with(|| self.vpcs(batch));
                 let mut last: Option<(u32, Option<u32>, u32)> = None;
-                let rows = column.ids.iter().zip(vpcs.iter()).map(|(&v, &vpc)| {
+                let rows = column.ids.iter().enumerate().map(|(r, &v)| {
                     let i = if v == NONE { NONE } else { interface[v as usize] };
                     if i != AMBIGUOUS {
                         return i;
                     }
+                    let vpc = vpcs.of(r);
                     match last {
                         Some((lv, lvpc, answer)) if lv == v && lvpc == vpc => answer,
                         _ => {
@@ -398,11 +397,40 @@ impl<'a> Distinct<'a> {
     }
 }
 
-/// `f` of each row's value of a string column (`NONE`: none), computed once per distinct value.
-fn per_row(a: &ArrayRef, f: impl Fn(&str) -> Option<u32>) -> Vec<u32> {
-    let column = Distinct::of(a);
-    let by_value = column.each(|v| f(v).unwrap_or(NONE), NONE);
-    column.ids.iter().map(|&v| if v == NONE { NONE } else { by_value[v as usize] }).collect()
+/// `f` of the values of a string column, computed once per distinct value and asked by row.
+struct PerRow {
+    /// Per row: the index of its value among the distinct ones (`NONE`: null).
+    ids: Vec<u32>,
+    /// Per distinct value: `f` of it (`NONE`: none).
+    by_value: Vec<u32>,
+}
+
+impl PerRow {
+    fn of(a: &ArrayRef, f: impl Fn(&str) -> Option<u32>) -> PerRow {
+        let column = Distinct::of(a);
+        let by_value = column.each(|v| f(v).unwrap_or(NONE), NONE);
+        PerRow { ids: column.ids, by_value }
+    }
+
+    /// Row `r`'s answer, if any.
+    #[inline]
+    fn at(&self, r: usize) -> Option<u32> {
+        let v = self.ids[r];
+        (v != NONE).then(|| self.by_value[v as usize]).filter(|&x| x != NONE)
+    }
+}
+
+/// Each row's VPC number in the inventory: its `vpc-id`'s, else its interface's VPC's.
+/// Asked only for the rows whose address several interfaces hold.
+struct RowVpcs {
+    vpc: Option<PerRow>,
+    eni: Option<PerRow>,
+}
+
+impl RowVpcs {
+    fn of(&self, r: usize) -> Option<u32> {
+        self.vpc.as_ref().and_then(|c| c.at(r)).or_else(|| self.eni.as_ref().and_then(|c| c.at(r)))
+    }
 }
 
 /// One string attribute's values over the answers of its table: every answer's value in
