@@ -93,9 +93,6 @@ impl std::hash::Hasher for FxHasher {
 /// A `HashMap` hashed with [`FxHasher`].
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// A set of keys hashed with [`FxHasher`] (keys of our own tables, not chosen by an input).
-pub type FxHashSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FxHasher>>;
-
 /// Each row's id among the distinct values of `strings` (`None` for a null), given to
 /// `row` in row order: `id_of(row, value)`, except for a row equal to the one before it,
 /// which takes that row's id unasked (a sorted column's runs cost no hash).

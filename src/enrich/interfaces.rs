@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::prefixes::PrefixMap;
 use crate::error::{Error, Result};
-use crate::hash::{FxHashMap, FxHashSet};
+use crate::hash::FxHashMap;
 use crate::ip::Cidr;
 
 /// What the inventory says of one interface.
@@ -52,8 +52,9 @@ pub struct Interfaces {
     /// Address → the one interface that holds it across every VPC (public addresses,
     /// and private ones no other interface holds), and delegated prefixes.
     unique: PrefixMap<Option<u32>>,
-    /// Addresses several interfaces hold: only these find an interface by the record's VPC.
-    several: FxHashSet<IpAddr>,
+    /// `unique`'s blocks, and the addresses several interfaces hold (only these find an
+    /// interface by the record's VPC) as `None`.
+    any_vpc: PrefixMap<Option<Option<u32>>>,
 }
 
 #[derive(Deserialize)]
@@ -201,20 +202,27 @@ impl Interfaces {
             let bits = if a.is_ipv4() { 32 } else { 128 };
             (Cidr::new(a, bits).expect("a whole address"), (h.len() == 1).then(|| h[0]))
         });
-        inv.unique = PrefixMap::build(found.prefixes.into_iter().chain(singles), |kept, later| {
+        let blocks: Vec<(Cidr, Option<u32>)> = found.prefixes.into_iter().chain(singles).collect();
+        let one_holder = |kept: &mut Option<u32>, later: Option<u32>| {
             if *kept != later {
                 *kept = None;
             }
-        });
+        };
+        inv.unique = PrefixMap::build(blocks.iter().copied(), one_holder);
         // Only these find an interface by the record's VPC: an address several interfaces
         // hold, or one whose holder anywhere is not its one holder (another interface's
-        // delegated prefix of just that address).
-        inv.several = found
+        // delegated prefix of just that address). As whole-address blocks marked `None`
+        // over the others, one search answers `index_in_any_vpc`.
+        let several = found
             .holders
             .iter()
             .filter(|(a, h)| h.len() > 1 || inv.unique.get(**a) != Some(&Some(h[0])))
-            .map(|(a, _)| *a)
-            .collect();
+            .map(|(&a, _)| (Cidr::new(a, if a.is_ipv4() { 32 } else { 128 }).expect("a whole address"), None));
+        let any = blocks.into_iter().map(|(c, v)| (c, Some(v))).chain(several);
+        inv.any_vpc = PrefixMap::build(any, |kept, later| match (kept.as_mut(), later) {
+            (Some(k), Some(l)) => one_holder(k, l),
+            _ => *kept = None,
+        });
         Ok(inv)
     }
 
@@ -313,7 +321,7 @@ impl Interfaces {
     /// only, and the one holder anywhere too; an address nobody holds is in no VPC.)
     #[inline]
     pub fn index_in_any_vpc(&self, addr: IpAddr) -> Option<Option<u32>> {
-        (!self.several.contains(&addr)).then(|| self.unique.get(addr).copied().flatten())
+        self.any_vpc.get(addr).copied().unwrap_or(Some(None))
     }
 
     /// Interface `i`.
