@@ -285,6 +285,10 @@ impl Enricher {
                     .find_map(|(g, db)| (g[v] != NONE).then(|| db.entry(g[v]).asn).flatten())
             })
             .collect();
+        if by_value.iter().all(Option::is_none) {
+            // (A database of countries only: no row has one.)
+            return arrow_array::new_null_array(&arrow_schema::DataType::Int64, a.ids.len());
+        }
         let at = |v: u32| by_value.get(v as usize).copied().flatten();
         let values: Vec<i64> = a.ids.iter().map(|&v| at(v).unwrap_or(0)).collect();
         let valid = BooleanBuffer::collect_bool(a.ids.len(), |r| at(a.ids[r]).is_some());
@@ -315,6 +319,10 @@ impl Enricher {
 /// Each row's key from the key of its value (`-1`: none); a null row's id (`NONE`) takes
 /// the slot after the values, which is none.
 fn gather(ids: &[u32], mut by_value: Vec<i32>) -> Int32Array {
+    if by_value.iter().all(|&k| k < 0) {
+        // No value has one (a database without networks' names, a batch of no AWS address).
+        return Int32Array::new_null(ids.len());
+    }
     by_value.push(-1);
     let last = by_value.len() - 1;
     int_keys(ids.iter().map(|&v| by_value[(v as usize).min(last)]).collect())

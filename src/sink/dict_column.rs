@@ -552,6 +552,7 @@ impl DictColumn {
         };
         match ints.nulls().filter(|n| n.null_count() > 0) {
             None => self.rows.extend(ints.values().iter().map(|&v| id_of(v.into()))),
+            Some(nulls) if nulls.null_count() == ints.len() => self.rows.resize(self.rows.len() + ints.len(), NULL),
             Some(nulls) => self.rows.extend(
                 ints.values().iter().zip(nulls.iter()).map(|(&v, valid)| if valid { id_of(v.into()) } else { NULL }),
             ),
@@ -583,6 +584,11 @@ impl DictColumn {
             false => NULL,
         };
         let nulls = keys.nulls().filter(|n| n.null_count() > 0);
+        if nulls.is_some_and(|n| n.null_count() == keys.len()) {
+            // Every row null (an enrichment column no row of the batch has a value of).
+            self.rows.resize(self.rows.len() + keys.len(), NULL);
+            return;
+        }
         let valid = |r: usize| nulls.is_none_or(|n| n.is_valid(r));
         if !self.local.is_empty() {
             // Each key's id from the array: one load a row, a value's first row maps it.
@@ -1549,6 +1555,19 @@ mod tests {
             assert_eq!(ours(&bm), a.iter().any(Option::is_some), "{rows} rows");
             assert_eq!(check_index(&am, &a), check_index(&bm, &b), "{rows} rows");
         }
+    }
+
+    /// Batches with no value (an enrichment column no row of the batch has a value of)
+    /// before, between and after batches with values: the rows in their places.
+    #[test]
+    fn batches_of_no_value_between_others_read_back_as_arrow_rs_writes_them() {
+        let v = values(3, |i| Some(format!("v{i}")));
+        let input = batches(&v, 5, 3_000, |r| ((r / 3_000) % 2 == 1).then_some((r % 3) as i32));
+        assert!(input.iter().step_by(2).all(|b| b.column(0).null_count() == 3_000));
+        let [(a, am), (b, bm)] = both(ParquetOptions::default(), &input);
+        assert_eq!(a, b);
+        assert!(ours(&bm));
+        assert_eq!(check_index(&am, &a), check_index(&bm, &b));
     }
 
     #[test]

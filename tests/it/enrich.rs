@@ -331,6 +331,10 @@ fn a_real_country_database_agrees_with_maxminds_reader() {
         0,
     );
     let rows = independent_rows(&lake, &["srcaddr", "src_country", "dstaddr", "dst_country"]);
+    // A database of countries only: every row's ASN and network are null, the columns there.
+    let networks = independent_rows(&lake, &["src_asn", "src_as_org", "dst_asn", "dst_as_org"]);
+    assert_eq!(networks.len(), rows.len());
+    assert!(networks.iter().all(|r| r == "- - - -"), "{:?}", networks.iter().find(|r| *r != "- - - -"));
     let mut pairs: Vec<(String, String)> = Vec::new();
     for r in &rows {
         let t: Vec<&str> = r.split(' ').collect();
