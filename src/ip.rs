@@ -35,6 +35,11 @@ impl Cidr {
         Ok(Cidr { network: mask(addr, prefix), prefix })
     }
 
+    /// The block of `addr` alone (a /32 or a /128).
+    pub fn host(addr: IpAddr) -> Cidr {
+        Cidr { network: addr, prefix: max_prefix(addr) }
+    }
+
     /// The first address of the block.
     pub fn network(&self) -> IpAddr {
         self.network
@@ -245,6 +250,18 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// An address's own block is the longest prefix around it, of either family.
+    #[test]
+    fn a_host_block_holds_its_address_alone() {
+        for (a, bits) in [("10.0.0.5", 32), ("2600:1f18::1", 128)] {
+            let h = Cidr::host(ip(a));
+            assert_eq!(h, Cidr::new(ip(a), bits).unwrap());
+            assert_eq!(h.to_string(), format!("{a}/{bits}"));
+            assert!(h.contains(ip(a)));
+        }
+        assert!(!Cidr::host(ip("10.0.0.5")).contains(ip("10.0.0.4")));
     }
 
     #[test]

@@ -50,10 +50,9 @@ pub struct Interfaces {
     by_vpc_address: FxHashMap<(u32, IpAddr), u32>,
     vpcs: FxHashMap<String, u32>,
     /// Address → the one interface that holds it across every VPC (public addresses,
-    /// and private ones no other interface holds), and delegated prefixes.
-    unique: PrefixMap<Option<u32>>,
-    /// `unique`'s blocks, and the addresses several interfaces hold (only these find an
-    /// interface by the record's VPC) as `None`.
+    /// private ones no other interface holds, delegated prefixes): `Some` of it, or of
+    /// none; `None` for an address several interfaces hold (only these find an interface
+    /// by the record's VPC).
     any_vpc: PrefixMap<Option<Option<u32>>>,
 }
 
@@ -198,17 +197,14 @@ impl Interfaces {
             }
         }
         // An address two interfaces hold (the same private address in two VPCs) names neither.
-        let singles = found.holders.iter().map(|(&a, h)| {
-            let bits = if a.is_ipv4() { 32 } else { 128 };
-            (Cidr::new(a, bits).expect("a whole address"), (h.len() == 1).then(|| h[0]))
-        });
+        let singles = found.holders.iter().map(|(&a, h)| (Cidr::host(a), (h.len() == 1).then(|| h[0])));
         let blocks: Vec<(Cidr, Option<u32>)> = found.prefixes.into_iter().chain(singles).collect();
         let one_holder = |kept: &mut Option<u32>, later: Option<u32>| {
             if *kept != later {
                 *kept = None;
             }
         };
-        inv.unique = PrefixMap::build(blocks.iter().copied(), one_holder);
+        let unique = PrefixMap::build(blocks.iter().copied(), one_holder);
         // Only these find an interface by the record's VPC: an address several interfaces
         // hold, or one whose holder anywhere is not its one holder (another interface's
         // delegated prefix of just that address). As whole-address blocks marked `None`
@@ -216,8 +212,8 @@ impl Interfaces {
         let several = found
             .holders
             .iter()
-            .filter(|(a, h)| h.len() > 1 || inv.unique.get(**a) != Some(&Some(h[0])))
-            .map(|(&a, _)| (Cidr::new(a, if a.is_ipv4() { 32 } else { 128 }).expect("a whole address"), None));
+            .filter(|(a, h)| h.len() > 1 || unique.get(**a) != Some(&Some(h[0])))
+            .map(|(&a, _)| (Cidr::host(a), None));
         let any = blocks.into_iter().map(|(c, v)| (c, Some(v))).chain(several);
         inv.any_vpc = PrefixMap::build(any, |kept, later| match (kept.as_mut(), later) {
             (Some(k), Some(l)) => one_holder(k, l),
@@ -312,7 +308,8 @@ impl Interfaces {
     #[inline]
     pub fn index_by_address(&self, addr: IpAddr, vpc: Option<u32>) -> Option<u32> {
         let in_vpc = vpc.and_then(|v| self.by_vpc_address.get(&(v, addr)));
-        in_vpc.copied().or_else(|| self.unique.get(addr).copied().flatten())
+        // (An address several interfaces hold has no one holder anywhere.)
+        in_vpc.copied().or_else(|| self.any_vpc.get(addr).copied().flatten().flatten())
     }
 
     /// What [`index_by_address`](Interfaces::index_by_address) gives `addr` whatever the

@@ -488,7 +488,7 @@ fn filter_sql(f: &Filter, layout: Layout, need: &dyn Fn(&str) -> Result<()>) -> 
 
 /// Parses `--ip`: an address becomes a /32 or /128 block.
 pub fn ip_target(ip: IpAddr) -> Cidr {
-    Cidr::new(ip, if ip.is_ipv4() { 32 } else { 128 }).expect("full-length prefix")
+    Cidr::host(ip)
 }
 
 #[cfg(test)]
